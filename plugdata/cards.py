@@ -1,0 +1,90 @@
+"""The dataset card (README.md with YAML header), regenerated from the merged manifest.
+
+Rendered with huggingface_hub's `DatasetCard.from_template` so the header validates as the Hub
+expects; the template lives in `datasets_cards/`.
+"""
+
+from __future__ import annotations
+
+from importlib.resources import files
+from pathlib import Path
+from typing import Any
+
+from plugdata.folder import config_entries
+from plugdata.languages import get_language
+
+TEMPLATE = "plug_dataset.md"
+
+
+def _size_category(rows: int) -> str:
+    for limit, label in [
+        (1_000, "n<1K"),
+        (10_000, "1K<n<10K"),
+        (100_000, "10K<n<100K"),
+        (1_000_000, "100K<n<1M"),
+        (10_000_000, "1M<n<10M"),
+    ]:
+        if rows < limit:
+            return label
+    return "n>10M"
+
+
+def _what(info: dict[str, Any]) -> str:
+    if info["type"] == "triples":
+        return f"{info['pivot']}→{info['language']} triples"
+    if info["type"] == "eval":
+        return f"{info['language']} evaluation instructions (with {info['pivot']})"
+    return f"`{info['method']}` training rows ({info['language']})"
+
+
+def render_card(manifest: dict[str, Any], repo_hint: str) -> str:
+    from huggingface_hub import DatasetCard, DatasetCardData
+
+    configs = manifest["configs"]
+    langs = sorted(
+        {c["language"] for c in configs.values()} | {c["pivot"] for c in configs.values()}
+    )
+    largest = max((sum(c["splits"].values()) for c in configs.values()), default=0)
+    data = DatasetCardData(
+        language=langs,
+        license=manifest["license"],
+        pretty_name=manifest["pretty_name"],
+        task_categories=["text-generation"],
+        size_categories=[_size_category(largest)],
+        source_datasets=manifest.get("source_datasets") or None,
+        configs=config_entries(manifest),
+    )
+    languages = [
+        {
+            "code": name,
+            "rows_in": info["counts"]["in"],
+            "kept": info["counts"]["kept"],
+            "quarantined": sum(info["counts"]["quarantined"].values()),
+            "made_by": info["made_by"],
+        }
+        for name, info in configs.items()
+        if info["type"] in ("triples", "eval")
+    ]
+    first = next(iter(configs.values()), None)
+    template = Path(str(files("datasets_cards") / TEMPLATE))
+    card = DatasetCard.from_template(
+        data,
+        template_path=str(template),
+        pretty_name=manifest["pretty_name"],
+        description=manifest.get("description", ""),
+        pivot_name=get_language(first["pivot"]).name if first else "English",
+        configs=[
+            {
+                "name": n,
+                "what": _what(i),
+                "splits": ", ".join(f"{s}: {k}" for s, k in i["splits"].items()),
+            }
+            for n, i in configs.items()
+        ],
+        languages=languages,
+        detector=first["lid"]["detector"] if first else "",
+        thresholds=first["lid"]["thresholds"] if first else {},
+        repo_hint=repo_hint,
+        example_config=next((n for n, i in configs.items() if i["type"] != "method"), ""),
+    )
+    return str(card)

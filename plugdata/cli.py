@@ -1,0 +1,141 @@
+"""The `plugdata` command: a thin shell over the library, one function per command."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from plugdata import __version__
+from plugdata.errors import PlugdataError
+
+
+class PlugdataGroup(click.Group):
+    """Turns library errors (and only those) into one line and exit code 1."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except PlugdataError as err:
+            raise click.ClickException(str(err)) from err
+
+
+@click.group(cls=PlugdataGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="plugdata")
+def cli() -> None:
+    """Build PLUG cross-lingual instruction datasets from recipes.
+
+    \b
+    Typical use:
+      plugdata build recipes/demo.yaml --out build/
+      plugdata detect answers.jsonl --field output --expect zh
+      plugdata languages
+    """
+
+
+def _parse_corpus(values: tuple[str, ...]) -> dict[str, str]:
+    overrides = {}
+    for value in values:
+        code, sep, path = value.partition("=")
+        if not sep or not code or not path:
+            raise click.BadParameter(f"{value!r}: use LANG=PATH", param_hint="--corpus")
+        overrides[code] = path
+    return overrides
+
+
+@cli.command()
+@click.argument("recipe", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("build"),
+    show_default=True,
+    help="Folder that receives <dataset-name>/.",
+)
+@click.option(
+    "--lang",
+    "langs",
+    multiple=True,
+    metavar="CODE",
+    help="Build only these target languages (repeatable); others already in the "
+    "output folder are kept.",
+)
+@click.option("--limit", type=click.IntRange(min=1), help="Read only the first N source rows.")
+@click.option(
+    "--corpus",
+    "corpora",
+    multiple=True,
+    metavar="LANG=PATH",
+    help="Use a local file for a language's corpus instead of the recipe's "
+    "(the pivot's code replaces the source).",
+)
+@click.option("--dry-run", is_flag=True, help="Print the plan and exit without reading data.")
+@click.option("--quiet", is_flag=True, help="No progress bars.")
+def build(
+    recipe: Path,
+    out: Path,
+    langs: tuple[str, ...],
+    limit: int | None,
+    corpora: tuple[str, ...],
+    dry_run: bool,
+    quiet: bool,
+) -> None:
+    """Build the dataset described by RECIPE into OUT/<name>/.
+
+    Writes parquet configs `<lang>` (triples) and `<lang>-<method>` (training rows), a
+    quarantine table per language, manifest.json and a dataset card.
+    """
+    from plugdata.build import build as run_build
+    from plugdata.recipe import load_recipe
+
+    loaded = load_recipe(recipe, _parse_corpus(corpora))
+    report = run_build(
+        loaded, out, langs=list(langs) or None, limit=limit, dry_run=dry_run, progress=not quiet
+    )
+    click.echo(report.summary())
+
+
+@cli.command()
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--field", "field_name", required=True, help="Column holding the text to check.")
+@click.option("--expect", metavar="LANG", help="Expected language; adds pass/fail and accuracy.")
+@click.option(
+    "--detector",
+    type=click.Choice(["fasttext", "langdetect"]),
+    default="fasttext",
+    show_default=True,
+    help="Language identifier.",
+)
+@click.option(
+    "--report",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write one JSON line per row (label, score, pass) to this file.",
+)
+def detect(
+    file: Path, field_name: str, expect: str | None, detector: str, report: Path | None
+) -> None:
+    """Detect the language of one field in every row of FILE (json, jsonl, csv, parquet)."""
+    from plugdata.detect_file import detect_file
+
+    result = detect_file(file, field_name, expect=expect, detector=detector, report=report)
+    click.echo(result.summary())
+
+
+@cli.command()
+def languages() -> None:
+    """List the language table: codes, names and PLUG markers."""
+    from plugdata.languages import get_language, known_codes
+
+    click.echo(f"{'code':<6}{'name':<12}{'response header':<28}instruction header")
+    for code in known_codes():
+        lang = get_language(code)
+        click.echo(f"{code:<6}{lang.name:<12}{lang.response_header:<28}{lang.instruction_header}")
+
+
+def main() -> None:
+    cli(prog_name="plugdata")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

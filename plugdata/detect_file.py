@@ -1,0 +1,102 @@
+"""`plugdata detect`: language identification over one field of any corpus file."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tqdm.auto import tqdm
+
+from plugdata.errors import SourceError
+from plugdata.languages import get_language
+from plugdata.recipe import Corpus
+from plugdata.sources import raw_rows
+from plugdata.validate import ValidationSettings, Validator
+
+
+@dataclass
+class DetectReport:
+    file: Path
+    field: str
+    expect: str | None
+    rows: int = 0
+    labels: Counter = field(default_factory=Counter)
+    passed: int = 0
+    skipped: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        top = ", ".join(f"{label or '(too short)'} {n}" for label, n in self.labels.most_common(6))
+        lines = [f"{self.file}: {self.rows} rows, field {self.field!r}", f"labels: {top or '-'}"]
+        if self.expect:
+            share = self.passed / self.rows if self.rows else 0.0
+            lines.append(
+                f"expected {self.expect}: {self.passed}/{self.rows} pass (accuracy {share:.2%})"
+            )
+        if self.skipped:
+            lines.append(
+                f"{len(self.skipped)} rows without a string in {self.field!r} "
+                f"(first: {self.skipped[0]})"
+            )
+        return "\n".join(lines)
+
+
+def detect_file(
+    path: Path,
+    field_name: str,
+    *,
+    expect: str | None = None,
+    detector: str = "fasttext",
+    report: Path | None = None,
+) -> DetectReport:
+    if expect:
+        get_language(expect)
+    validator = Validator(ValidationSettings(detector=detector))
+    result = DetectReport(path, field_name, expect)
+    out = report.open("w", encoding="utf-8") if report else None
+    try:
+        for i, (where, row) in enumerate(
+            tqdm(
+                raw_rows(Corpus(path=str(path)), Path.cwd()), desc="detect", unit="row", leave=False
+            )
+        ):
+            if i == 0 and field_name not in row:
+                raise SourceError(f"{where}: no column {field_name!r}; available: {', '.join(row)}")
+            value = row.get(field_name)
+            if not isinstance(value, str):
+                result.skipped.append(where)
+                continue
+            lid = validator.check_language(value, expect or "en", field_name)
+            label = lid.label if lid.basis == "detector" else _label(validator, value)
+            passed = lid.passed if expect else None
+            result.rows += 1
+            result.labels[label] += 1
+            result.passed += bool(passed)
+            if out:
+                out.write(
+                    json.dumps(
+                        {
+                            "row": i,
+                            "label": label,
+                            "score": lid.score,
+                            "basis": lid.basis,
+                            "pass": passed,
+                        },
+                        ensure_ascii=False,
+                    )
+                    + "\n"
+                )
+    finally:
+        if out:
+            out.close()
+    return result
+
+
+def _label(validator: Validator, text: str) -> str:
+    """Best guess for texts the check settled without the detector (short or script-based)."""
+    from plugdata.textproc import strip_code_and_urls
+
+    prose = strip_code_and_urls(text)
+    dist = validator.detector.detect(prose) if validator.detector and prose else {}
+    return max(dist, key=dist.get, default="")

@@ -1,0 +1,303 @@
+"""Recipes: the YAML description of one dataset build, validated into typed models.
+
+Unknown keys are errors, and every error names the file and the key path, e.g.
+`recipes/demo.yaml: targets.zh.aling: unknown key (did you mean 'align'?)`.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import json
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from plugdata.errors import RecipeError
+from plugdata.languages import Language, get_language, register_language
+from plugdata.validate import ValidationSettings
+
+METHOD_NAMES = ("plug", "plug-pro", "mono", "pivot-only", "code-switch")
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,95}$")
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Columns(Strict):
+    """Which source column plays which role; unset roles are detected from common names."""
+
+    instruction: str | None = Field(None, description="instruction column (Alpaca: instruction)")
+    input: str | None = Field(None, description="optional context joined to the instruction")
+    response: str | None = Field(None, description="response column (Alpaca: output)")
+    id: str | None = Field(None, description="stable id column; row index when absent")
+
+
+class HubSpec(Strict):
+    repo: str = Field(description="Hub dataset id, e.g. zhihz0535/X-AlpacaEval")
+    revision: str = Field(
+        "main", description="branch, tag or commit; pin a commit for reproducibility"
+    )
+    split: str = "train"
+    config: str | None = None
+    data_files: str | list[str] | None = None
+
+
+class Corpus(Strict):
+    """A local file (json, jsonl, csv, parquet) or a Hub dataset."""
+
+    path: str | None = Field(
+        None, description="local file; relative to the recipe, or builtin:NAME"
+    )
+    hub: HubSpec | None = None
+    format: Literal["auto", "json", "jsonl", "csv", "parquet"] = "auto"
+    columns: Columns = Field(default_factory=Columns)
+
+    @model_validator(mode="after")
+    def _one_location(self) -> Corpus:
+        if (self.path is None) == (self.hub is None):
+            raise ValueError("give exactly one of `path` or `hub`")
+        return self
+
+
+class Source(Corpus):
+    name: str = Field(description="corpus name; ids are `<name>/<id or index>`")
+    keep: list[str] = Field(default_factory=list, description="extra source columns to carry")
+
+    @field_validator("name")
+    @classmethod
+    def _name_ok(cls, v: str) -> str:
+        if not _NAME.match(v):
+            raise ValueError("use letters, digits, '.', '_' or '-'")
+        return v
+
+
+class KeySpec(Strict):
+    pivot: str
+    target: str
+
+
+class Align(Corpus):
+    """Target fields taken from an existing translation of the source corpus."""
+
+    join: Literal["index", "id", "key"] = Field(
+        "id", description="match rows by position, by their id columns, or by a key column"
+    )
+    key: KeySpec | None = None
+
+    @model_validator(mode="after")
+    def _key_given(self) -> Align:
+        if self.join == "key" and self.key is None:
+            raise ValueError("join: key needs `key: {pivot: COLUMN, target: COLUMN}`")
+        return self
+
+
+class Translate(BaseModel):
+    """Hook for machine translation; options are validated by the chosen backend."""
+
+    model_config = ConfigDict(extra="allow")
+    backend: str
+
+
+class Target(Strict):
+    align: Align | None = None
+    translate: Translate | None = None
+
+    @model_validator(mode="after")
+    def _one_way(self) -> Target:
+        if (self.align is None) == (self.translate is None):
+            raise ValueError("give exactly one of `align` or `translate`")
+        return self
+
+
+class Splits(Strict):
+    validation: float = Field(
+        0.05,
+        ge=0,
+        le=0.5,
+        description="share of ids in the validation split; chosen by a hash of the id, so a row "
+        "never changes split when the corpus grows",
+    )
+    salt: str = "plugdata"
+
+
+class Card(Strict):
+    pretty_name: str
+    license: str = Field(description="SPDX-style license id for the Hub card, e.g. cc-by-nc-4.0")
+    description: str = ""
+    source_datasets: list[str] = Field(default_factory=list)
+
+
+class LanguageEntry(Strict):
+    code: str
+    name: str
+    response_header: str
+    instruction_header: str
+    script: str | None = None
+    script_decides: bool = False
+    length_factor: float = 1.0
+
+
+class Recipe(Strict):
+    name: str = Field(description="dataset name: the output folder and the Hub repo name")
+    kind: Literal["train", "eval"] = Field(
+        "train", description="train: triples and method configs; eval: instructions only"
+    )
+    pivot: str = "en"
+    languages: list[LanguageEntry] = Field(default_factory=list)
+    source: Source
+    targets: dict[str, Target]
+    methods: list[Literal[METHOD_NAMES]] = Field(default_factory=lambda: list(METHOD_NAMES))
+    pivot_rows: dict[str, bool] = Field(
+        default_factory=dict,
+        description="override per method whether pivot monolingual rows join the mixture",
+    )
+    validation: ValidationSettings = Field(default_factory=ValidationSettings)
+    dedupe: bool = Field(True, description="quarantine exact duplicate instruction+response pairs")
+    splits: Splits = Field(default_factory=Splits)
+    card: Card
+
+    @field_validator("name")
+    @classmethod
+    def _name_ok(cls, v: str) -> str:
+        if not _NAME.match(v):
+            raise ValueError("use letters, digits, '.', '_' or '-' (at most 96)")
+        return v
+
+    @model_validator(mode="after")
+    def _languages_known(self) -> Recipe:
+        for entry in self.languages:
+            register_language(Language(**entry.model_dump()))
+        get_language(self.pivot)
+        for code in self.targets:
+            get_language(code)
+            if code == self.pivot:
+                raise ValueError(f"target {code!r} is the pivot language")
+        return self
+
+    # Where the recipe was read from: relative corpus paths resolve against `base_dir`.
+    _base_dir: Path = PrivateAttr(default_factory=Path.cwd)
+    _file: Path = PrivateAttr(default=Path("recipe.yaml"))
+
+    @property
+    def base_dir(self) -> Path:
+        return self._base_dir
+
+    @property
+    def file(self) -> Path:
+        return self._file
+
+    def digest(self) -> str:
+        """Hash of everything that determines the output (not where the recipe lies)."""
+        payload = json.dumps(self.model_dump(mode="json"), sort_keys=True, ensure_ascii=False)
+        return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def _known_keys(model: type[BaseModel], loc: tuple) -> list[str]:
+    """Walk the model along `loc` to list the keys allowed where an unknown key appeared."""
+    current: Any = model
+    for part in loc[:-1]:
+        if isinstance(part, int) or current is None:
+            continue
+        fields = getattr(current, "model_fields", None)
+        if fields is None:
+            return []
+        if part in fields:
+            annotation = fields[part].annotation
+            current = _model_in(annotation)
+        # dict keys (language codes) leave `current` on the dict's value model
+    fields = getattr(current, "model_fields", {}) if current else {}
+    return list(fields)
+
+
+def _model_in(annotation: Any) -> Any:
+    import typing
+
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in typing.get_args(annotation):
+        found = _model_in(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def _format_errors(path: Path, err: ValidationError) -> str:
+    parts = []
+    for e in err.errors():
+        loc = tuple(e["loc"])
+        where = ".".join(str(p) for p in loc) or "(top level)"
+        if e["type"] == "extra_forbidden":
+            choices = _known_keys(Recipe, loc)
+            close = difflib.get_close_matches(str(loc[-1]), choices, n=1)
+            hint = (
+                f" (did you mean {close[0]!r}?)"
+                if close
+                else (f" (allowed: {', '.join(choices)})" if choices else "")
+            )
+            parts.append(f"{where}: unknown key{hint}")
+        else:
+            msg = e["msg"].removeprefix("Value error, ")
+            parts.append(f"{where}: {msg}")
+    return f"{path}: " + "; ".join(parts)
+
+
+def load_recipe(path: str | Path, overrides: dict[str, str] | None = None) -> Recipe:
+    """Read and validate a recipe file; `overrides` maps a language code to a local corpus path
+    (the pivot's code replaces the source file, a target's code its aligned corpus)."""
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise RecipeError(f"{path}: recipe file not found") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f":{mark.line + 1}" if mark else ""
+        raise RecipeError(
+            f"{path}{where}: not valid YAML ({getattr(exc, 'problem', exc)})"
+        ) from None
+    if not isinstance(raw, dict):
+        raise RecipeError(f"{path}: a recipe is a YAML mapping of keys")
+    for code, file in (overrides or {}).items():
+        _override_corpus(path, raw, code, str(Path(file).resolve()))
+    try:
+        recipe = Recipe.model_validate(raw)
+    except ValidationError as err:
+        raise RecipeError(_format_errors(path, err)) from None
+    except Exception as exc:  # errors raised by our validators (e.g. unknown language)
+        from plugdata.errors import PlugdataError
+
+        if isinstance(exc, PlugdataError):
+            raise RecipeError(f"{path}: {exc}") from None
+        raise
+    recipe._base_dir = path.resolve().parent
+    recipe._file = path
+    return recipe
+
+
+def _override_corpus(path: Path, raw: dict, code: str, file: str) -> None:
+    if code == raw.get("pivot", "en"):
+        spec = raw.get("source")
+    else:
+        spec = (raw.get("targets") or {}).get(code, {})
+        if not isinstance(spec, dict) or "align" not in spec:
+            raise RecipeError(
+                f"{path}: --corpus {code}=...: the recipe has no aligned target {code!r}"
+            )
+        spec = spec["align"]
+    if not isinstance(spec, dict):
+        raise RecipeError(f"{path}: --corpus {code}=...: no corpus to replace")
+    spec.pop("hub", None)
+    spec["path"] = file

@@ -1,0 +1,290 @@
+"""Reading instruction corpora: local json/jsonl/csv/parquet files or Hub datasets.
+
+Every row becomes a `Record` with its logical fields (instruction, response, id, extras) as
+strings and a list of problems (`not-a-string:response`, ...) that validation turns into
+quarantine reasons. Unreadable files raise `SourceError` naming the file and the line.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from importlib.resources import files
+from pathlib import Path
+from typing import Any
+
+from plugdata.errors import SourceError
+from plugdata.recipe import Columns, Corpus
+
+BUILTIN_PREFIX = "builtin:"
+# Common column names, in order of preference, for each role when a recipe does not say.
+_GUESSES = {
+    "instruction": ("instruction", "prompt", "question"),
+    "input": ("input", "context"),
+    "response": ("output", "response", "answer", "completion"),
+    "id": ("id",),
+}
+
+
+@dataclass
+class Record:
+    index: int  # position in the corpus, 0-based
+    where: str  # "file:line" for messages
+    raw_id: str | None
+    instruction: str
+    response: str | None
+    extras: dict[str, Any] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+
+
+def join_instruction(instruction: str, context: str) -> str:
+    """The one way plugdata joins Alpaca's `instruction` and `input`.
+
+    >>> join_instruction("Summarise the text.", "  Cats sleep a lot. ")
+    'Summarise the text.\\n\\nCats sleep a lot.'
+    >>> join_instruction("Name a colour.", "")
+    'Name a colour.'
+    """
+    instruction, context = instruction.strip(), context.strip()
+    return f"{instruction}\n\n{context}" if context else instruction
+
+
+def resolve_path(spec_path: str, base_dir: Path) -> Path:
+    if spec_path.startswith(BUILTIN_PREFIX):
+        return Path(str(files("plugdata") / "corpora" / spec_path[len(BUILTIN_PREFIX) :]))
+    path = Path(spec_path)
+    return path if path.is_absolute() else base_dir / path
+
+
+def describe_corpus(corpus: Corpus, base_dir: Path) -> dict[str, Any]:
+    """Provenance for the manifest: file hash, or Hub repo and revision."""
+    if corpus.hub is not None:
+        return {
+            "hub": corpus.hub.repo,
+            "revision": corpus.hub.revision,
+            "split": corpus.hub.split,
+            "data_files": corpus.hub.data_files,
+        }
+    path = resolve_path(corpus.path, base_dir)
+    digest = hashlib.sha256(path.read_bytes()).hexdigest() if path.exists() else None
+    name = corpus.path if corpus.path.startswith(BUILTIN_PREFIX) else path.name
+    return {"file": name, "sha256": digest}
+
+
+# -- raw rows --------------------------------------------------------------------------------
+def _decode_line(path: Path, lineno: int, raw: bytes) -> str:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise SourceError(
+            f"{path}:{lineno}: invalid UTF-8 at byte {exc.start} of the line; "
+            "re-encode the file as UTF-8"
+        ) from None
+
+
+def _jsonl_rows(path: Path) -> Iterator[tuple[str, dict]]:
+    with path.open("rb") as fh:
+        for lineno, raw in enumerate(fh, 1):
+            text = _decode_line(path, lineno, raw).strip()
+            if not text:
+                continue
+            try:
+                row = json.loads(text)
+            except json.JSONDecodeError as exc:
+                raise SourceError(
+                    f"{path}:{lineno}: invalid JSON ({exc.msg} at column {exc.colno})"
+                ) from None
+            if not isinstance(row, dict):
+                raise SourceError(
+                    f"{path}:{lineno}: expected a JSON object, got {type(row).__name__}"
+                )
+            yield f"{path}:{lineno}", row
+
+
+def _json_rows(path: Path) -> Iterator[tuple[str, dict]]:
+    data = path.read_bytes()
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise SourceError(f"{path}:{line}: invalid UTF-8; re-encode the file as UTF-8") from None
+    try:
+        rows = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise SourceError(
+            f"{path}:{exc.lineno}: invalid JSON ({exc.msg} at column {exc.colno})"
+        ) from None
+    if isinstance(rows, dict) and isinstance(rows.get("data"), list):
+        rows = rows["data"]
+    if not isinstance(rows, list):
+        raise SourceError(f"{path}: expected a JSON list of objects (or JSON Lines)")
+    for i, row in enumerate(rows):
+        if not isinstance(row, dict):
+            raise SourceError(f"{path}: item {i}: expected a JSON object, got {type(row).__name__}")
+        yield f"{path}: item {i}", row
+
+
+def _csv_rows(path: Path) -> Iterator[tuple[str, dict]]:
+    with path.open("rb") as fh:
+        raw_lines = fh.read().split(b"\n")
+    lines = [_decode_line(path, i, raw) + "\n" for i, raw in enumerate(raw_lines, 1)]
+    reader = csv.DictReader(lines)
+    for row in reader:
+        yield f"{path}:{reader.line_num}", row
+
+
+def _parquet_rows(path: Path) -> Iterator[tuple[str, dict]]:
+    import pyarrow.parquet as pq
+
+    try:
+        table = pq.read_table(path)
+    except Exception as exc:  # pyarrow raises several types for a corrupt file
+        raise SourceError(f"{path}: not a readable parquet file ({exc})") from None
+    for i, row in enumerate(table.to_pylist()):
+        yield f"{path}: row {i}", row
+
+
+def _hub_rows(corpus: Corpus) -> Iterator[tuple[str, dict]]:
+    import datasets
+
+    hub = corpus.hub
+    try:
+        ds = datasets.load_dataset(
+            hub.repo, hub.config, revision=hub.revision, split=hub.split, data_files=hub.data_files
+        )
+    except Exception as exc:  # network, auth and missing-repo errors all land here
+        raise SourceError(
+            f"hub dataset {hub.repo}@{hub.revision}: cannot load ({type(exc).__name__}: "
+            f"{str(exc).splitlines()[0] if str(exc) else ''}); give a local file with --corpus"
+        ) from None
+    for i, row in enumerate(ds):
+        yield f"{hub.repo}: row {i}", row
+
+
+_READERS = {
+    ".jsonl": _jsonl_rows,
+    ".json": _json_rows,
+    ".csv": _csv_rows,
+    ".parquet": _parquet_rows,
+}
+
+
+def raw_rows(corpus: Corpus, base_dir: Path) -> Iterator[tuple[str, dict]]:
+    if corpus.hub is not None:
+        return _hub_rows(corpus)
+    path = resolve_path(corpus.path, base_dir)
+    if not path.is_file():
+        raise SourceError(f"{path}: corpus file not found")
+    fmt = corpus.format if corpus.format != "auto" else path.suffix.lower().lstrip(".")
+    reader = _READERS.get(f".{fmt}")
+    if reader is None:
+        raise SourceError(
+            f"{path}: unknown format {fmt!r}; use json, jsonl, csv or parquet "
+            "(or set `format:` in the recipe)"
+        )
+    if fmt == "json":
+        reader = _maybe_jsonl(path)
+    return reader(path)
+
+
+def _maybe_jsonl(path: Path):
+    """A `.json` file holding one object per line is JSON Lines in disguise (common on the Hub)."""
+    with path.open("rb") as fh:
+        first = fh.readline().strip()
+    try:
+        return _jsonl_rows if isinstance(json.loads(first), dict) else _json_rows
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return _json_rows
+
+
+# -- records ---------------------------------------------------------------------------------
+def _resolve_columns(
+    columns: Columns, available: list[str], where: str, *, need_response: bool
+) -> dict[str, str | None]:
+    chosen: dict[str, str | None] = {}
+    for role, guesses in _GUESSES.items():
+        explicit = getattr(columns, role)
+        if explicit is not None:
+            if explicit not in available:
+                raise SourceError(
+                    f"{where}: column {explicit!r} (for {role}) not found; "
+                    f"available: {', '.join(available)}"
+                )
+            chosen[role] = explicit
+        else:
+            chosen[role] = next((g for g in guesses if g in available), None)
+    required = ["instruction"] + (["response"] if need_response else [])
+    for role in required:
+        if chosen[role] is None:
+            raise SourceError(
+                f"{where}: no {role} column (looked for {', '.join(_GUESSES[role])}); "
+                f"available: {', '.join(available)}; map one with `columns: {{{role}: NAME}}`"
+            )
+    return chosen
+
+
+def _text(value: Any, role: str, problems: list[str]) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value.strip()
+    problems.append(f"not-a-string:{role}")
+    return json.dumps(value, ensure_ascii=False, default=str)
+
+
+def read_records(
+    corpus: Corpus,
+    base_dir: Path,
+    *,
+    need_response: bool = True,
+    keep: list[str] | None = None,
+    limit: int | None = None,
+) -> list[Record]:
+    """Read a corpus into records; column problems raise, value problems are recorded."""
+    records: list[Record] = []
+    chosen: dict[str, str | None] | None = None
+    for index, (where, row) in enumerate(raw_rows(corpus, base_dir)):
+        if limit is not None and index >= limit:
+            break
+        if chosen is None:
+            chosen = _resolve_columns(corpus.columns, list(row), where, need_response=need_response)
+            for extra in keep or []:
+                if extra not in row:
+                    raise SourceError(
+                        f"{where}: column {extra!r} (in `keep`) not found; "
+                        f"available: {', '.join(row)}"
+                    )
+        missing = [c for c in chosen.values() if c is not None and c not in row]
+        if missing:
+            raise SourceError(
+                f"{where}: column {missing[0]!r} missing in this row; available: {', '.join(row)}"
+            )
+        problems: list[str] = []
+        instruction = _text(row[chosen["instruction"]], "instruction", problems)
+        if chosen["input"] is not None:
+            instruction = join_instruction(
+                instruction, _text(row[chosen["input"]], "instruction", problems)
+            )
+        response = (
+            _text(row[chosen["response"]], "response", problems)
+            if chosen["response"] is not None
+            else None
+        )
+        raw_id = None
+        if chosen["id"] is not None and row[chosen["id"]] is not None:
+            raw_id = str(row[chosen["id"]]).strip()
+        records.append(
+            Record(
+                index,
+                where,
+                raw_id,
+                instruction,
+                response,
+                {k: row[k] for k in keep or []},
+                problems,
+            )
+        )
+    return records

@@ -1,0 +1,231 @@
+"""Row checks for triples: structure, leaked markers, copies, length ratios, loops, language.
+
+Each check returns None (keep) or a reason code such as `wrong-language:target_response`.
+`Validator.check` runs them all on one triple and returns every reason plus the language-ID
+verdict per field (stored in the triple's `meta`). Routing rows to kept or quarantine and
+counting happen once, in `build`.
+"""
+
+from __future__ import annotations
+
+import re
+import zlib
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from plugdata.detect import Detector, get_detector
+from plugdata.languages import all_markers, get_language
+from plugdata.textproc import (
+    letter_count,
+    normalize_for_compare,
+    prose_lines,
+    strip_code_and_urls,
+)
+
+PIVOT_FIELDS = ("pivot_instruction", "pivot_response")
+TARGET_FIELDS = ("target_instruction", "target_response")
+TEXT_FIELDS = PIVOT_FIELDS + TARGET_FIELDS
+
+
+class ValidationSettings(BaseModel):
+    """How strict the validator is. Every number here is recorded in the manifest and card."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    detector: Literal["fasttext", "langdetect"] = Field(
+        "fasttext", description="language identifier: fastText lid.176 (default) or langdetect"
+    )
+    thresholds: dict[str, float] = Field(
+        default_factory=lambda: {"default": 0.3},
+        description="minimum detector probability of the expected language, per code or `default`",
+    )
+    min_letters: int = Field(
+        12, ge=0, description="prose with fewer letters than this is too short to judge by detector"
+    )
+    short_text: Literal["accept", "script", "reject"] = Field(
+        "script",
+        description="too-short fields: accept, require the language's script when it has one, or reject",
+    )
+    script_share: float = Field(
+        0.3, ge=0, le=1, description="share of letters in the expected script that settles zh/ko/ja"
+    )
+    max_chars: int = Field(100_000, gt=0, description="longest field accepted, in characters")
+    length_ratio: tuple[float, float] = Field(
+        (0.2, 5.0), description="allowed target/pivot length ratio after per-language scaling"
+    )
+    length_ratio_min_chars: int = Field(
+        40, ge=0, description="skip the ratio check when the pivot field is shorter than this"
+    )
+    max_compression: float = Field(
+        0.15, description="zlib ratio below which a long field counts as a repetition loop"
+    )
+    check_lid: bool = Field(True, description="run language identification at all")
+
+    def threshold(self, lang: str) -> float:
+        return self.thresholds.get(lang, self.thresholds.get("default", 0.3))
+
+
+@dataclass
+class LidResult:
+    field: str
+    expected: str
+    label: str
+    score: float
+    passed: bool
+    basis: str  # detector | script | short
+
+
+@dataclass
+class Verdict:
+    reasons: list[str] = field(default_factory=list)
+    lid: list[LidResult] = field(default_factory=list)
+    flags: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.reasons
+
+
+# Han is shared with Japanese: a "Chinese" text holding kana (or Hangul) is not Chinese.
+_SCRIPT_EXCLUDES = {"zh": re.compile(r"[\u3040-\u30ff\uac00-\ud7af]")}
+
+
+# Han and kana characters are words of their own; other letters group into words. Counting
+# words rather than letters keeps "TypeScript" from outweighing the Chinese sentence around it.
+_WORD = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff]|[^\W\d_\u3040-\u30ff\u4e00-\u9fff]+")
+
+
+def script_share(text: str, lang: str) -> float | None:
+    """Share of words written in the language's own script; None when it has none.
+
+    >>> script_share("介绍说明TypeScript和Duck Typing", "zh")
+    0.625
+    """
+    script = get_language(lang).script
+    if script is None:
+        return None
+    words = _WORD.findall(text)
+    if not words:
+        return 0.0
+    excluded = _SCRIPT_EXCLUDES.get(lang)
+    if excluded is not None and excluded.search(text):
+        return 0.0
+    pattern = re.compile(script)
+    return sum(1 for w in words if pattern.match(w)) / len(words)
+
+
+def repetition_reason(text: str, max_compression: float) -> bool:
+    """Degenerate loops: long text that compresses absurdly well, or a line said 5+ times."""
+    raw = text.encode("utf-8")
+    if len(raw) >= 300 and len(zlib.compress(raw)) / len(raw) < max_compression:
+        return True
+    lines = Counter(line.strip() for line in prose_lines(text))
+    return any(n >= 5 and len(line) >= 20 for line, n in lines.items())
+
+
+class Validator:
+    """Checks one triple at a time; holds the loaded detector and the settings."""
+
+    def __init__(
+        self, settings: ValidationSettings | None = None, detector: Detector | None = None
+    ):
+        self.settings = settings or ValidationSettings()
+        self.detector = detector or (
+            get_detector(self.settings.detector) if self.settings.check_lid else None
+        )
+        self._markers = all_markers()
+
+    def describe(self) -> str:
+        return self.detector.describe() if self.detector else "none (check_lid: false)"
+
+    # -- single-field language check, also used by `plugdata detect` -------------------------
+    def check_language(self, text: str, expected: str, field_name: str = "text") -> LidResult:
+        s = self.settings
+        prose = strip_code_and_urls(text)
+        letters = letter_count(prose)
+        share = script_share(prose, expected)
+        if letters < s.min_letters:
+            if s.short_text == "accept" or (s.short_text == "script" and share is None):
+                return LidResult(field_name, expected, "", 0.0, True, "short")
+            if s.short_text == "reject":
+                return LidResult(field_name, expected, "", 0.0, False, "short")
+            ok = letters == 0 or share >= s.script_share
+            return LidResult(field_name, expected, "", round(share or 0.0, 4), ok, "script")
+        dist = self.detector.detect(prose) if self.detector else {}
+        label, score = max(dist.items(), key=lambda kv: kv[1], default=("", 0.0))
+        ok = label == expected and score >= s.threshold(expected)
+        if (
+            not ok
+            and get_language(expected).script_decides
+            and share is not None
+            and share >= s.script_share
+        ):
+            return LidResult(field_name, expected, label, round(score, 4), True, "script")
+        return LidResult(field_name, expected, label, round(score, 4), ok, "detector")
+
+    # -- whole triple ---------------------------------------------------------------------------
+    def check(self, triple: dict, *, responses: bool = True) -> Verdict:
+        s = self.settings
+        verdict = Verdict()
+        langs = {
+            f: triple["pivot_lang"] if f.startswith("pivot") else triple["target_lang"]
+            for f in TEXT_FIELDS
+        }
+        fields = TEXT_FIELDS if responses else ("pivot_instruction", "target_instruction")
+        sound: list[str] = []
+        for name in fields:
+            value = triple.get(name)
+            if not isinstance(value, str):
+                verdict.reasons.append(f"not-a-string:{name}")
+            elif not value.strip():
+                verdict.reasons.append(f"empty:{name}")
+            elif len(value) > s.max_chars:
+                verdict.reasons.append(f"too-long:{name}")
+            else:
+                sound.append(name)
+        for name in sound:
+            text = triple[name]
+            if any(m in text for m in self._markers):
+                verdict.reasons.append(f"marker-leak:{name}")
+            if repetition_reason(text, s.max_compression):
+                verdict.reasons.append(f"repetition:{name}")
+        for pivot_name, target_name in zip(PIVOT_FIELDS, TARGET_FIELDS):
+            if pivot_name in sound and target_name in sound:
+                reason = self._pair_reason(triple, pivot_name, target_name)
+                if reason:
+                    verdict.reasons.append(reason)
+        if self.detector is not None or s.short_text != "accept":
+            for name in sound:
+                result = self.check_language(triple[name], langs[name], name)
+                verdict.lid.append(result)
+                if result.basis == "short":
+                    verdict.flags.append(f"lid-short:{name}")
+                if not result.passed:
+                    verdict.reasons.append(
+                        f"too-short:{name}" if result.basis == "short" else f"wrong-language:{name}"
+                    )
+        return verdict
+
+    def _pair_reason(self, triple: dict, pivot_name: str, target_name: str) -> str | None:
+        s = self.settings
+        pivot, target = triple[pivot_name], triple[target_name]
+        # A copy is only suspicious when there is prose to translate: "42" or a code block
+        # legitimately reads the same in every language.
+        if (
+            normalize_for_compare(pivot) == normalize_for_compare(target)
+            and letter_count(strip_code_and_urls(pivot)) >= s.min_letters
+        ):
+            return f"untranslated:{target_name}"
+        if len(pivot) >= s.length_ratio_min_chars:
+            scale = (
+                get_language(triple["target_lang"]).length_factor
+                / get_language(triple["pivot_lang"]).length_factor
+            )
+            ratio = len(target) / (len(pivot) * scale)
+            low, high = s.length_ratio
+            if not low <= ratio <= high:
+                return f"length-ratio:{target_name}"
+        return None

@@ -1,0 +1,1 @@
+"""Train, generate and judge (added by later work); imports torch lazily."""
