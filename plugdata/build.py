@@ -26,7 +26,6 @@ from plugdata.recipe import Recipe
 from plugdata.schema import METHOD_ROW, quarantine_schema, triple_schema
 from plugdata.sources import Record, describe_corpus, read_records
 from plugdata.splits import split_of
-from plugdata.textproc import normalize_for_compare
 from plugdata.validate import Validator
 
 
@@ -124,8 +123,8 @@ def _pivot_problems(
             found.append("duplicate-id")
             counts["duplicate ids"] += 1
         seen_ids.add(row_id)
-        instruction = normalize_for_compare(record.instruction)
-        content = (instruction, normalize_for_compare(record.response or ""))
+        instruction = record.instruction
+        content = (instruction, record.response or "")
         if recipe.dedupe and content in seen_content and "duplicate-id" not in found:
             found.append("duplicate")
             counts["duplicate instruction+response pairs"] += 1

@@ -10,7 +10,7 @@ from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
-from plugdata.folder import config_entries
+from plugdata.folder import config_entries, dataset_info_entries
 from plugdata.languages import get_language
 
 TEMPLATE = "plug_dataset.md"
@@ -53,6 +53,7 @@ def render_card(manifest: dict[str, Any], repo_hint: str) -> str:
         size_categories=[_size_category(largest)],
         source_datasets=manifest.get("source_datasets") or None,
         configs=config_entries(manifest),
+        dataset_info=dataset_info_entries(manifest),
     )
     languages = [
         {

@@ -20,7 +20,7 @@ class Detector(ABC):
     name: str = ""
     top_k = 3
     # Past a few hundred characters the verdict no longer changes, only the cost grows.
-    max_chars = 1000
+    max_chars = 400
 
     def detect_batch(self, texts: list[str]) -> list[Distribution]:
         return [self.detect(t) for t in texts]

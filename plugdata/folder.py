@@ -21,12 +21,13 @@ MANIFEST = "manifest.json"
 SHARD_ROWS = 200_000
 
 
-def table_hash(table: pa.Table) -> str:
-    """Content hash of a table that does not depend on parquet encoding details."""
+def table_hash(table: pa.Table, step: int = 5_000) -> str:
+    """Content hash over rows as JSON: independent of chunking, encoding and file layout, so a
+    table read back from the Hub hashes like the one written here."""
     digest = hashlib.sha256()
-    for batch in table.to_batches(max_chunksize=10_000):
-        for row in batch.to_pylist():
-            digest.update(json.dumps(row, sort_keys=True, ensure_ascii=False).encode())
+    for start in range(0, table.num_rows, step):
+        rows = table.slice(start, step).to_pylist()
+        digest.update(json.dumps(rows, sort_keys=True, ensure_ascii=False).encode())
     return digest.hexdigest()
 
 
@@ -67,6 +68,36 @@ def write_manifest(root: Path, manifest: dict[str, Any]) -> None:
     (root / MANIFEST).write_text(
         json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
     )
+
+
+def split_bytes(root: Path, files: list[str]) -> dict[str, int]:
+    """Parquet bytes per split, from the shard names `<split>-NNNNN-of-NNNNN.parquet`."""
+    sizes: dict[str, int] = {}
+    for rel in files:
+        split = Path(rel).name.rsplit("-", 3)[0]
+        sizes[split] = sizes.get(split, 0) + (root / rel).stat().st_size
+    return sizes
+
+
+def dataset_info_entries(manifest: dict[str, Any]) -> list[dict[str, Any]]:
+    """The card's `dataset_info:` list. Besides informing the Hub viewer, it matters locally:
+    `datasets` keys its cache of a folder on the YAML header, so sizes that change with the
+    content keep a rebuilt folder from being served stale rows out of the cache."""
+    entries = []
+    for name, info in manifest["configs"].items():
+        sizes = info.get("bytes", {})
+        entries.append(
+            {
+                "config_name": name,
+                "splits": [
+                    {"name": split, "num_bytes": sizes.get(split, 0), "num_examples": n}
+                    for split, n in info["splits"].items()
+                ],
+                "download_size": sum(sizes.values()),
+                "dataset_size": sum(sizes.values()),
+            }
+        )
+    return entries
 
 
 def config_entries(manifest: dict[str, Any]) -> list[dict[str, Any]]:

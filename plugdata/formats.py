@@ -178,7 +178,7 @@ def extract(text: str, method: str, target_lang: str) -> Extraction:
         return Extraction(answer, "ok" if answer else "empty")
     pattern = header_pattern(get_language(target_lang).response_header)
     last = None
-    for last in pattern.finditer(text):
+    for last in pattern.finditer(text):  # noqa: B007 - we want the final match
         pass
     if last is None:
         return Extraction("", "marker-missing")

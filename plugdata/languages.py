@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from plugdata.errors import UnknownLanguageError
 
@@ -162,6 +163,21 @@ def get_language(code: str) -> Language:
 def all_markers() -> list[str]:
     """Every header of every language: none may appear inside a triple's content."""
     return [m for lang in _TABLE.values() for m in lang.markers]
+
+
+def find_marker(text: str) -> str | None:
+    """The first header (in the extractor's tolerant form) found in a text, if any.
+
+    >>> find_marker("see the 中文回复: part"), find_marker("plain text")
+    ('中文回复:', None)
+    """
+    found = _marker_regex(tuple(all_markers())).search(text)
+    return found.group(0) if found else None
+
+
+@lru_cache(maxsize=4)
+def _marker_regex(markers: tuple[str, ...]) -> re.Pattern[str]:
+    return re.compile("|".join(header_pattern(m).pattern for m in markers))
 
 
 def normalize_detector_label(label: str) -> str:

@@ -17,9 +17,9 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from plugdata.detect import Detector, get_detector
-from plugdata.languages import all_markers, get_language
+from plugdata.languages import find_marker, get_language
 from plugdata.textproc import (
-    letter_count,
+    has_letters,
     normalize_for_compare,
     prose_lines,
     strip_code_and_urls,
@@ -43,11 +43,15 @@ class ValidationSettings(BaseModel):
         description="minimum detector probability of the expected language, per code or `default`",
     )
     min_letters: int = Field(
-        12, ge=0, description="prose with fewer letters than this is too short to judge by detector"
+        8, ge=0, description="prose with fewer letters than this is too short to judge by detector"
+    )
+    min_words: int = Field(
+        3, ge=0, description="prose with fewer words (Han/kana: characters) is too short to judge"
     )
     short_text: Literal["accept", "script", "reject"] = Field(
         "script",
-        description="too-short fields: accept, require the language's script when it has one, or reject",
+        description="too-short fields: accept, require the language's script when it has one, "
+        "or reject",
     )
     script_share: float = Field(
         0.3, ge=0, le=1, description="share of letters in the expected script that settles zh/ko/ja"
@@ -60,7 +64,7 @@ class ValidationSettings(BaseModel):
         40, ge=0, description="skip the ratio check when the pivot field is shorter than this"
     )
     max_compression: float = Field(
-        0.15, description="zlib ratio below which a long field counts as a repetition loop"
+        0.2, description="zlib ratio below which a long field counts as a repetition loop"
     )
     check_lid: bool = Field(True, description="run language identification at all")
 
@@ -75,7 +79,9 @@ class LidResult:
     label: str
     score: float
     passed: bool
-    basis: str  # detector | script | short
+    # detector | script (detector unsure, script settled it) | short (too short, accepted or
+    # rejected by policy) | short-script (too short, judged by script)
+    basis: str
 
 
 @dataclass
@@ -96,6 +102,14 @@ _SCRIPT_EXCLUDES = {"zh": re.compile(r"[\u3040-\u30ff\uac00-\ud7af]")}
 # Han and kana characters are words of their own; other letters group into words. Counting
 # words rather than letters keeps "TypeScript" from outweighing the Chinese sentence around it.
 _WORD = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff]|[^\W\d_\u3040-\u30ff\u4e00-\u9fff]+")
+
+
+def has_words(text: str, n: int) -> bool:
+    """Whether a text holds at least `n` words (each Han or kana character counts as one)."""
+    for count, _ in enumerate(_WORD.finditer(text), 1):
+        if count >= n:
+            return True
+    return n <= 0
 
 
 def script_share(text: str, lang: str) -> float | None:
@@ -120,10 +134,15 @@ def script_share(text: str, lang: str) -> float | None:
 def repetition_reason(text: str, max_compression: float) -> bool:
     """Degenerate loops: long text that compresses absurdly well, or a line said 5+ times."""
     raw = text.encode("utf-8")
-    if len(raw) >= 300 and len(zlib.compress(raw)) / len(raw) < max_compression:
+    if len(raw) >= 300 and len(zlib.compress(raw, 1)) / len(raw) < max_compression:
         return True
     lines = Counter(line.strip() for line in prose_lines(text))
-    return any(n >= 5 and len(line) >= 20 for line, n in lines.items())
+    return any(n >= 5 and has_letters(line, 10) for line, n in lines.items())
+
+
+def _similar_length(a: str, b: str) -> bool:
+    """Cheap pre-check before normalising: texts equal up to whitespace have similar lengths."""
+    return abs(len(a) - len(b)) <= 0.2 * max(len(a), len(b)) + 8
 
 
 class Validator:
@@ -136,7 +155,7 @@ class Validator:
         self.detector = detector or (
             get_detector(self.settings.detector) if self.settings.check_lid else None
         )
-        self._markers = all_markers()
+        self._lid_memo: dict[tuple[str, str, str], LidResult] = {}
 
     def describe(self) -> str:
         return self.detector.describe() if self.detector else "none (check_lid: false)"
@@ -145,25 +164,21 @@ class Validator:
     def check_language(self, text: str, expected: str, field_name: str = "text") -> LidResult:
         s = self.settings
         prose = strip_code_and_urls(text)
-        letters = letter_count(prose)
-        share = script_share(prose, expected)
-        if letters < s.min_letters:
+        if not self.judgeable(prose):
+            share = script_share(prose, expected)
             if s.short_text == "accept" or (s.short_text == "script" and share is None):
                 return LidResult(field_name, expected, "", 0.0, True, "short")
             if s.short_text == "reject":
                 return LidResult(field_name, expected, "", 0.0, False, "short")
-            ok = letters == 0 or share >= s.script_share
-            return LidResult(field_name, expected, "", round(share or 0.0, 4), ok, "script")
+            ok = not has_letters(prose, 1) or share >= s.script_share
+            return LidResult(field_name, expected, "", round(share or 0.0, 4), ok, "short-script")
         dist = self.detector.detect(prose) if self.detector else {}
         label, score = max(dist.items(), key=lambda kv: kv[1], default=("", 0.0))
         ok = label == expected and score >= s.threshold(expected)
-        if (
-            not ok
-            and get_language(expected).script_decides
-            and share is not None
-            and share >= s.script_share
-        ):
-            return LidResult(field_name, expected, label, round(score, 4), True, "script")
+        if not ok and get_language(expected).script_decides:
+            share = script_share(prose, expected)
+            if share is not None and share >= s.script_share:
+                return LidResult(field_name, expected, label, round(score, 4), True, "script")
         return LidResult(field_name, expected, label, round(score, 4), ok, "detector")
 
     # -- whole triple ---------------------------------------------------------------------------
@@ -188,26 +203,43 @@ class Validator:
                 sound.append(name)
         for name in sound:
             text = triple[name]
-            if any(m in text for m in self._markers):
+            if find_marker(text):
                 verdict.reasons.append(f"marker-leak:{name}")
             if repetition_reason(text, s.max_compression):
                 verdict.reasons.append(f"repetition:{name}")
-        for pivot_name, target_name in zip(PIVOT_FIELDS, TARGET_FIELDS):
+        for pivot_name, target_name in zip(PIVOT_FIELDS, TARGET_FIELDS, strict=True):
             if pivot_name in sound and target_name in sound:
                 reason = self._pair_reason(triple, pivot_name, target_name)
                 if reason:
                     verdict.reasons.append(reason)
         if self.detector is not None or s.short_text != "accept":
             for name in sound:
-                result = self.check_language(triple[name], langs[name], name)
+                result = self._memo_language(triple[name], langs[name], name)
                 verdict.lid.append(result)
-                if result.basis == "short":
+                short = result.basis.startswith("short")
+                if short:
                     verdict.flags.append(f"lid-short:{name}")
                 if not result.passed:
+                    rejected = result.basis == "short"  # short_text: reject
                     verdict.reasons.append(
-                        f"too-short:{name}" if result.basis == "short" else f"wrong-language:{name}"
+                        f"{'too-short' if rejected else 'wrong-language'}:{name}"
                     )
         return verdict
+
+    def judgeable(self, prose: str) -> bool:
+        """Enough prose for a detector: one word ("Canberra", "Mammifero") reads the same in
+        many languages, so neither language-ID nor the copy check can judge it."""
+        s = self.settings
+        return has_letters(prose, s.min_letters) and has_words(prose, s.min_words)
+
+    def _memo_language(self, text: str, expected: str, field_name: str) -> LidResult:
+        # Pivot fields are checked once per target language with identical input; remember
+        # their verdicts so a four-language build pays for them once.
+        key = (text, expected, field_name)
+        found = self._lid_memo.get(key)
+        if found is None:
+            found = self._lid_memo[key] = self.check_language(text, expected, field_name)
+        return found
 
     def _pair_reason(self, triple: dict, pivot_name: str, target_name: str) -> str | None:
         s = self.settings
@@ -215,8 +247,9 @@ class Validator:
         # A copy is only suspicious when there is prose to translate: "42" or a code block
         # legitimately reads the same in every language.
         if (
-            normalize_for_compare(pivot) == normalize_for_compare(target)
-            and letter_count(strip_code_and_urls(pivot)) >= s.min_letters
+            _similar_length(pivot, target)
+            and normalize_for_compare(pivot) == normalize_for_compare(target)
+            and self.judgeable(strip_code_and_urls(pivot))
         ):
             return f"untranslated:{target_name}"
         if len(pivot) >= s.length_ratio_min_chars:

@@ -1,0 +1,142 @@
+"""Shared fixtures: isolated caches, and small corpora written by the tests themselves."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+# Eight items written for these tests, in English, Chinese and Italian (parallel by position).
+ITEMS = [
+    (
+        "Give three tips for staying focused while studying at home.",
+        "1. Put your phone in another room.\n2. Work in blocks of 25 minutes with short breaks.\n"
+        "3. Keep a glass of water and a written list of today's goals on your desk.",
+        "给出三个在家学习时保持专注的建议。",
+        "1. 把手机放到另一个房间。\n2. 以二十五分钟为一个单元学习，中间短暂休息。\n3. 在桌上放一杯水和一张写着今天目标的清单。",
+        "Dai tre consigli per restare concentrati mentre si studia a casa.",
+        "1. Metti il telefono in un'altra stanza.\n2. Lavora in blocchi di 25 minuti con brevi pause.\n"
+        "3. Tieni sulla scrivania un bicchiere d'acqua e un elenco scritto degli obiettivi di oggi.",
+    ),
+    (
+        "Explain what the Python function `len()` returns.",
+        "The built-in function `len()` returns the number of items in a container, such as the "
+        "characters of a string or the elements of a list.",
+        "解释 Python 函数 `len()` 返回什么。",
+        "内置函数 `len()` 返回容器中元素的数量，例如字符串中的字符个数或列表中的元素个数。",
+        "Spiega che cosa restituisce la funzione Python `len()`.",
+        "La funzione predefinita `len()` restituisce il numero di elementi di un contenitore, come i "
+        "caratteri di una stringa o gli elementi di una lista.",
+    ),
+    (
+        "What is 12 multiplied by 12?",
+        "144",
+        "12 乘以 12 等于多少？",
+        "144",
+        "Quanto fa 12 moltiplicato per 12?",
+        "144",
+    ),
+    (
+        "Write a Python function that reverses a string.",
+        "Here is a short solution that uses slicing:\n\n```python\ndef reverse(text):\n    return "
+        "text[::-1]\n```\n\nSlicing with a step of minus one walks the string from the end.",
+        "编写一个反转字符串的 Python 函数。",
+        "下面是一个使用切片的简短写法：\n\n```python\ndef reverse(text):\n    return text[::-1]\n```\n\n"
+        "步长为负一的切片会从字符串的末尾开始向前遍历。",
+        "Scrivi una funzione Python che inverte una stringa.",
+        "Ecco una breve soluzione che usa lo slicing:\n\n```python\ndef reverse(text):\n    return "
+        "text[::-1]\n```\n\nUno slicing con passo meno uno percorre la stringa dalla fine.",
+    ),
+    (
+        "Why do leaves change colour in autumn?",
+        "In autumn the days get shorter and trees stop producing chlorophyll, the green pigment. "
+        "As it breaks down, yellow and orange pigments that were always present become visible.",
+        "为什么树叶在秋天会变色？",
+        "秋天白昼变短，树木停止制造叶绿素这种绿色色素。叶绿素分解之后，原本就存在的黄色和橙色色素便显现出来。",
+        "Perché le foglie cambiano colore in autunno?",
+        "In autunno le giornate si accorciano e gli alberi smettono di produrre clorofilla, il "
+        "pigmento verde. Quando si degrada, diventano visibili i pigmenti gialli e arancioni che "
+        "erano sempre presenti.",
+    ),
+    (
+        "Is the Pacific the largest ocean on Earth?",
+        "Yes.",
+        "太平洋是地球上最大的海洋吗？",
+        "是的。",
+        "Il Pacifico è l'oceano più grande della Terra?",
+        "Sì.",
+    ),
+    (
+        "Suggest a name for a small bakery that sells bread made with local flour.",
+        'How about "Field and Oven"? It tells customers that the flour comes from nearby fields '
+        "and that the bread is baked fresh every day.",
+        "为一家用本地面粉做面包的小面包店起个名字。",
+        "叫“田野与烤炉”怎么样？这个名字告诉顾客面粉来自附近的田地，面包每天都是新鲜烤制的。",
+        "Suggerisci un nome per un piccolo forno che vende pane fatto con farina locale.",
+        'Che ne dici di "Campo e Forno"? Il nome dice ai clienti che la farina arriva dai campi '
+        "vicini e che il pane viene sfornato ogni giorno.",
+    ),
+    (
+        "Describe how to boil an egg so that the yolk stays soft.",
+        "Bring water to a boil, lower the egg in gently with a spoon and cook it for six minutes. "
+        "Then move it to cold water for one minute before peeling.",
+        "描述如何煮鸡蛋才能让蛋黄保持柔软。",
+        "先把水烧开，用勺子轻轻把鸡蛋放进去，煮六分钟。然后把鸡蛋放进冷水里一分钟，再剥壳。",
+        "Descrivi come cuocere un uovo in modo che il tuorlo resti morbido.",
+        "Porta l'acqua a ebollizione, cala delicatamente l'uovo con un cucchiaio e cuocilo per sei "
+        "minuti. Poi mettilo in acqua fredda per un minuto prima di sbucciarlo.",
+    ),
+]
+
+
+@pytest.fixture(autouse=True)
+def isolated_caches(tmp_path_factory, monkeypatch):
+    home = tmp_path_factory.mktemp("home")
+    monkeypatch.setenv("HF_HOME", str(home / "hf"))
+    monkeypatch.setenv("HF_DATASETS_CACHE", str(home / "hf" / "datasets"))
+    monkeypatch.setenv("HF_HUB_DISABLE_TELEMETRY", "1")
+    monkeypatch.setenv("FTLANG_CACHE", str(home / "ftlang"))
+
+
+def write_jsonl(path: Path, rows: list[dict]) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(
+        "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8"
+    )
+    return path
+
+
+def corpus_rows(lang: str, ids: bool = True) -> list[dict]:
+    col = {"en": 0, "zh": 2, "it": 4}[lang]
+    rows = []
+    for i, item in enumerate(ITEMS):
+        row = {"instruction": item[col], "input": "", "output": item[col + 1]}
+        if ids:
+            row = {"id": f"t{i:03d}", **row}
+        rows.append(row)
+    return rows
+
+
+RECIPE = """\
+name: tiny
+pivot: en
+source:
+  name: tiny
+  path: en.jsonl
+targets:
+  zh: {{align: {{path: zh.jsonl, join: {join}}}}}
+  it: {{align: {{path: it.jsonl, join: {join}}}}}
+splits: {{validation: 0.25}}
+card: {{pretty_name: Tiny test set, license: cc-by-4.0}}
+"""
+
+
+@pytest.fixture
+def tiny(tmp_path) -> Path:
+    """A recipe over the eight test items in en/zh/it, aligned by id; returns the recipe path."""
+    for lang in ("en", "zh", "it"):
+        write_jsonl(tmp_path / f"{lang}.jsonl", corpus_rows(lang))
+    recipe = tmp_path / "tiny.yaml"
+    recipe.write_text(RECIPE.format(join="id"), encoding="utf-8")
+    return recipe

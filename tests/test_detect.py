@@ -1,0 +1,40 @@
+import pytest
+
+from plugdata.detect import DETECTORS, get_detector
+from plugdata.errors import PlugdataError
+
+SAMPLES = {
+    "en": "The library opens at nine in the morning and closes at six in the evening.",
+    "zh": "图书馆早上九点开门，晚上六点关门。",
+    "ko": "도서관은 아침 아홉 시에 문을 열고 저녁 여섯 시에 문을 닫습니다.",
+    "it": "La biblioteca apre alle nove del mattino e chiude alle sei di sera.",
+    "es": "La biblioteca abre a las nueve de la mañana y cierra a las seis de la tarde.",
+}
+
+
+@pytest.mark.parametrize("name", list(DETECTORS))
+@pytest.mark.parametrize("lang", list(SAMPLES))
+def test_detectors_identify_each_paper_language(name, lang):
+    dist = get_detector(name).detect(SAMPLES[lang])
+    assert max(dist, key=dist.get) == lang
+    assert 0.5 < dist[lang] <= 1.0
+
+
+def test_langdetect_is_seeded_and_repeatable():
+    detector = get_detector("langdetect")
+    text = "Ciao, come stai? Tutto bene."
+    assert detector.detect(text) == detector.detect(text)
+
+
+def test_detectors_describe_their_model():
+    assert "lid.176" in get_detector("fasttext").describe()
+    assert "seed" in get_detector("langdetect").describe()
+
+
+def test_unknown_detector_names_the_choices():
+    with pytest.raises(PlugdataError, match="fasttext, langdetect"):
+        get_detector("cld3")
+
+
+def test_text_without_letters_gives_an_empty_distribution_for_langdetect():
+    assert get_detector("langdetect").detect("12345 !!!") == {}

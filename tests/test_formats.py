@@ -1,0 +1,123 @@
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from plugdata.formats import METHODS, extract, prompt_messages, render
+from plugdata.languages import find_marker, get_language
+
+LANGS = ["zh", "ko", "it", "es", "fr", "de", "pt", "ja", "ru"]
+
+
+def triple(target="zh", **fields):
+    base = {
+        "id": "t/1",
+        "source": "t",
+        "pivot_lang": "en",
+        "target_lang": target,
+        "pivot_instruction": "Name a colour.",
+        "pivot_response": "Blue.",
+        "target_instruction": "说出一种颜色。",
+        "target_response": "蓝色。",
+    }
+    return {**base, **fields}
+
+
+def test_render_plug_holds_all_three_blocks_in_order_and_a_pivot_row():
+    rows = render("plug", triple())
+    assert [r["kind"] for r in rows] == ["plug", "pivot"]
+    plug = rows[0]
+    assert [m["role"] for m in plug["prompt"]] == ["system", "user"]
+    assert plug["prompt"][1]["content"] == "说出一种颜色。"
+    text = plug["completion"][0]["content"]
+    assert text == (
+        "English instruction:\nName a colour.\n\nEnglish response:\nBlue.\n\n中文回复：\n蓝色。"
+    )
+    assert rows[1]["prompt"] == [{"role": "user", "content": "Name a colour."}]
+    assert rows[1]["completion"] == [{"role": "assistant", "content": "Blue."}]
+
+
+def test_render_plug_pro_has_no_pivot_instruction():
+    text = render("plug-pro", triple())[0]["completion"][0]["content"]
+    assert "English instruction:" not in text
+    assert text.startswith("English response:\nBlue.")
+
+
+def test_render_mono_pivot_only_code_switch_shapes():
+    mono = render("mono", triple())
+    assert [r["kind"] for r in mono] == ["mono"]
+    assert "Chinese" in mono[0]["prompt"][0]["content"]
+    assert mono[0]["completion"][0]["content"] == "蓝色。"
+    pivot = render("pivot-only", triple())
+    assert pivot[0]["prompt"][-1]["content"] == "Name a colour."
+    cs = render("code-switch", triple())
+    assert [(r["prompt"][-1]["content"], r["completion"][0]["content"]) for r in cs] == [
+        ("说出一种颜色。", "Blue."),
+        ("Name a colour.", "蓝色。"),
+    ]
+
+
+def test_pivot_rows_can_be_switched_off_per_call():
+    assert [r["kind"] for r in render("plug", triple(), pivot_rows=False)] == ["plug"]
+    assert [r["kind"] for r in render("mono", triple(), pivot_rows=True)] == ["mono", "pivot"]
+
+
+@pytest.mark.parametrize("method", list(METHODS))
+def test_generation_prompt_equals_training_prompt(method):
+    first = render(method, triple(), pivot_rows=False)[0]
+    assert prompt_messages(method, triple()) == first["prompt"]
+
+
+def test_extract_statuses():
+    assert extract("English response:\nx\n\n中文回复：", "plug", "zh").status == "empty"
+    assert extract("no header here", "plug", "zh").status == "marker-missing"
+    assert extract("English response: x 中文回复: 好的", "plug", "zh").output == "好的"
+    assert extract("  ", "mono", "zh").status == "empty"
+    assert extract(" 好的 ", "mono", "zh").output == "好的"
+
+
+def test_extract_takes_the_last_header():
+    text = "中文回复：草稿\n\n中文回复：最终答案"
+    assert extract(text, "plug-pro", "zh").output == "最终答案"
+
+
+# Awkward text: any unicode, newlines, code fences, colons, other languages' letters.
+awkward = (
+    st.text(
+        alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"),
+        min_size=1,
+        max_size=200,
+    )
+    .map(str.strip)
+    .filter(lambda t: t and find_marker(t) is None)
+)  # the validator quarantines the rest
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    lang=st.sampled_from(LANGS),
+    method=st.sampled_from(["plug", "plug-pro"]),
+    pivot_instruction=awkward,
+    pivot_response=awkward,
+    target_response=awkward,
+)
+def test_render_then_extract_returns_the_target_response(
+    lang, method, pivot_instruction, pivot_response, target_response
+):
+    t = triple(
+        lang,
+        pivot_instruction=pivot_instruction,
+        pivot_response=pivot_response,
+        target_response=target_response,
+    )
+    completion = render(method, t)[0]["completion"][0]["content"]
+    result = extract(completion, method, lang)
+    assert result.status == "ok"
+    assert result.output == target_response
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_round_trip_with_code_and_lists(lang):
+    answer = "1. one\n2. two\n\n```python\nprint('x: y')\n```\n\nEnd: `a:b`"
+    t = triple(lang, target_response=answer)
+    assert extract(render("plug", t)[0]["completion"][0]["content"], "plug", lang).output == answer
+    assert get_language(lang).response_header in render("plug", t)[0]["completion"][0]["content"]

@@ -1,0 +1,86 @@
+import pytest
+
+from plugdata.errors import RecipeError
+from plugdata.recipe import load_recipe
+
+from .conftest import RECIPE
+
+
+def write(tmp_path, text):
+    path = tmp_path / "r.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_valid_recipe_loads_with_defaults(tiny):
+    recipe = load_recipe(tiny)
+    assert recipe.pivot == "en" and list(recipe.targets) == ["zh", "it"]
+    assert recipe.methods == ["plug", "plug-pro", "mono", "pivot-only", "code-switch"]
+    assert recipe.base_dir == tiny.parent
+
+
+def test_typo_in_key_names_file_path_and_suggestion(tmp_path):
+    path = write(tmp_path, RECIPE.format(join="id").replace("zh: {align:", "zh: {aling:"))
+    with pytest.raises(RecipeError) as err:
+        load_recipe(path)
+    assert str(err.value).startswith(f"{path}: ")
+    assert "targets.zh.aling: unknown key (did you mean 'align'?)" in str(err.value)
+
+
+def test_top_level_typo_is_named(tmp_path):
+    path = write(tmp_path, RECIPE.format(join="id").replace("splits:", "split:"))
+    with pytest.raises(RecipeError, match=r"split: unknown key \(did you mean 'splits'\?\)"):
+        load_recipe(path)
+
+
+def test_unknown_language_lists_known_codes(tmp_path):
+    path = write(tmp_path, RECIPE.format(join="id").replace("  it: {", "  xx: {"))
+    with pytest.raises(RecipeError, match=r"unknown language code 'xx'; known: de, en, es"):
+        load_recipe(path)
+
+
+def test_bad_enum_value_names_key(tmp_path):
+    path = write(tmp_path, RECIPE.format(join="row"))
+    with pytest.raises(RecipeError, match=r"targets\.zh\.align\.join: Input should be"):
+        load_recipe(path)
+
+
+def test_unknown_method_names_key(tmp_path):
+    path = write(tmp_path, RECIPE.format(join="id") + "methods: [plug, plugg]\n")
+    with pytest.raises(RecipeError, match=r"methods\.1: Input should be 'plug'"):
+        load_recipe(path)
+
+
+def test_target_equal_to_pivot_is_rejected(tmp_path):
+    path = write(tmp_path, RECIPE.format(join="id").replace("  it: {", "  en: {"))
+    with pytest.raises(RecipeError, match="target 'en' is the pivot language"):
+        load_recipe(path)
+
+
+def test_invalid_yaml_names_line(tmp_path):
+    path = write(tmp_path, "name: x\nsource: [unclosed\n")
+    with pytest.raises(RecipeError, match=r"r\.yaml:\d+: not valid YAML"):
+        load_recipe(path)
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(RecipeError, match="recipe file not found"):
+        load_recipe(tmp_path / "nope.yaml")
+
+
+def test_recipe_can_add_a_language(tmp_path):
+    text = RECIPE.format(join="id").replace("  it: {", "  sw: {") + (
+        "languages:\n  - {code: sw, name: Swahili, response_header: 'Jibu kwa Kiswahili:',"
+        " instruction_header: 'Maagizo kwa Kiswahili:'}\n"
+    )
+    recipe = load_recipe(write(tmp_path, text))
+    assert "sw" in recipe.targets
+
+
+def test_digest_ignores_location_but_not_content(tmp_path, tiny):
+    copy = tmp_path / "elsewhere" / "tiny.yaml"
+    copy.parent.mkdir()
+    copy.write_text(tiny.read_text(encoding="utf-8"), encoding="utf-8")
+    assert load_recipe(copy).digest() == load_recipe(tiny).digest()
+    copy.write_text(tiny.read_text(encoding="utf-8").replace("0.25", "0.3"), encoding="utf-8")
+    assert load_recipe(copy).digest() != load_recipe(tiny).digest()
