@@ -36,6 +36,7 @@ class Ledger:
     rows_in: int = 0
     kept: int = 0
     quarantined: Counter = field(default_factory=Counter)
+    flagged: Counter = field(default_factory=Counter)  # kept despite a failed check (eval sets)
     orphans: int | None = 0  # target rows matching no pivot row (None: not counted, --limit)
     target_duplicates: int = 0
 
@@ -73,12 +74,16 @@ class BuildReport:
                 f"{sum(led.quarantined.values()):>7}  {reasons or '-'}"
             )
             extra = []
+            if led.flagged:
+                extra.append(f"{sum(led.flagged.values())} kept but flagged ("
+                             + ", ".join(f"{r} {n}" for r, n in led.flagged.most_common(3))
+                             + ")")
             if led.orphans:
-                extra.append(f"{led.orphans} target rows match no pivot row")
+                extra.append(f"{led.orphans} target rows match no pivot row (unused)")
             if led.target_duplicates:
-                extra.append(f"{led.target_duplicates} target rows repeat a join key")
+                extra.append(f"{led.target_duplicates} target rows repeat a join key (unused)")
             if extra:
-                lines.append(f"{'':<6}note: {'; '.join(extra)} (not in the dataset)")
+                lines.append(f"{'':<6}note: {'; '.join(extra)}")
         dups = {k: v for k, v in self.pivot_duplicates.items() if v}
         if dups:
             lines.append(
@@ -184,6 +189,10 @@ def build(
             f"--lang {unknown[0]}: not a target of {recipe.file}; "
             f"targets: {', '.join(recipe.targets)}"
         )
+    root = out / recipe.name
+    train = recipe.kind == "train"
+    if dry_run:
+        return _plan(recipe, root, langs, limit)
     for code in langs:
         if recipe.targets[code].translate is not None:
             raise PlugdataError(
@@ -191,10 +200,6 @@ def build(
                 "this plugdata version yet; build the aligned targets with --lang, or align a "
                 "translated corpus"
             )
-    root = out / recipe.name
-    train = recipe.kind == "train"
-    if dry_run:
-        return _plan(recipe, root, langs, limit)
 
     key_columns = sorted(
         {t.align.key.pivot for t in recipe.targets.values() if t.align and t.align.join == "key"}
@@ -218,7 +223,7 @@ def build(
 
     for lang in langs:
         spec = recipe.targets[lang].align
-        label = spec.path or spec.hub.repo
+        label = _where(spec)
         target_records = read_records(
             spec,
             recipe.base_dir,
@@ -239,7 +244,7 @@ def build(
             total=len(ids),
             desc=f"validate {lang}",
             unit="row",
-            disable=not progress,
+            disable=None if progress else True,  # None: only on a terminal
             leave=False,
         ):
             ledger.rows_in += 1
@@ -254,6 +259,10 @@ def build(
                 triple["meta"]["lid"] = _lid_rows(verdict)
                 triple["meta"]["flags"] = verdict.flags
                 reasons = verdict.reasons
+                if reasons and recipe.failure_action == "flag":
+                    triple["meta"]["flags"] += [f"failed:{r}" for r in reasons]
+                    ledger.flagged[reasons[0]] += 1
+                    reasons = []
             if reasons:
                 where = pivot.where + (f" | {target.where}" if target else "")
                 quarantined.append(
@@ -380,8 +389,19 @@ def _config_info(
             "in": ledger.rows_in,
             "kept": ledger.kept,
             "quarantined": dict(ledger.quarantined.most_common()),
+            "flagged": dict(ledger.flagged.most_common()),
+            "unused_target_rows": ledger.orphans,
         },
+        "on_check_failure": recipe.failure_action,
     }
+
+
+def _where(corpus) -> str:
+    """How a corpus is named in reports and in `meta.made_by`: never an absolute local path."""
+    if corpus.path is not None:
+        return corpus.path if corpus.path.startswith("builtin:") else Path(corpus.path).name
+    files = f" {corpus.hub.data_files}" if corpus.hub.data_files else ""
+    return f"hub {corpus.hub.repo}@{corpus.hub.revision}{files}"
 
 
 def _plan(recipe: Recipe, root: Path, langs: list[str], limit: int | None) -> BuildReport:
@@ -389,17 +409,18 @@ def _plan(recipe: Recipe, root: Path, langs: list[str], limit: int | None) -> Bu
     src = recipe.source
     plan = [
         f"recipe   {recipe.file} ({recipe.kind}, pivot {recipe.pivot})",
-        f"source   {src.name}: {src.path or f'{src.hub.repo}@{src.hub.revision}'}"
+        f"source   {src.name}: {_where(src)}"
         + (f" (first {limit} rows)" if limit else ""),
         f"output   {root}",
     ]
     for lang in langs:
-        spec = recipe.targets[lang].align
+        target = recipe.targets[lang]
         configs = [lang] + ([f"{lang}-{m}" for m in recipe.methods] if train else [])
-        plan.append(
-            f"target   {lang}: align {spec.path or spec.hub.repo} by {spec.join}"
-            f" -> configs {', '.join(configs)}"
-        )
+        if target.align is not None:
+            how = f"align {_where(target.align)} by {target.align.join}"
+        else:
+            how = f"translate with {target.translate.backend} (needs the translation engine)"
+        plan.append(f"target   {lang}: {how} -> configs {', '.join(configs)}")
     v = recipe.validation
     plan.append(
         f"validate detector {v.detector}, thresholds {v.thresholds}, "

@@ -166,6 +166,12 @@ class Recipe(Strict):
     )
     validation: ValidationSettings = Field(default_factory=ValidationSettings)
     dedupe: bool = Field(True, description="quarantine exact duplicate instruction+response pairs")
+    on_check_failure: Literal["quarantine", "flag"] | None = Field(
+        None,
+        description="what a failed content check does: quarantine the row, or keep it with the "
+        "reason in meta.flags; default quarantine for train, flag for eval (a benchmark keeps "
+        "every item). Unreadable, empty or unmatched rows are always quarantined.",
+    )
     splits: Splits = Field(default_factory=Splits)
     card: Card
 
@@ -175,6 +181,12 @@ class Recipe(Strict):
         if not _NAME.match(v):
             raise ValueError("use letters, digits, '.', '_' or '-' (at most 96)")
         return v
+
+    @property
+    def failure_action(self) -> str:
+        if self.on_check_failure is not None:
+            return self.on_check_failure
+        return "flag" if self.kind == "eval" else "quarantine"
 
     @model_validator(mode="after")
     def _languages_known(self) -> Recipe:
