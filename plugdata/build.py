@@ -26,7 +26,7 @@ from plugdata.recipe import Recipe
 from plugdata.schema import METHOD_ROW, quarantine_schema, triple_schema
 from plugdata.sources import Record, describe_corpus, read_records
 from plugdata.splits import split_of
-from plugdata.validate import Validator
+from plugdata.validate import Validator, default_workers
 
 
 @dataclass
@@ -75,9 +75,11 @@ class BuildReport:
             )
             extra = []
             if led.flagged:
-                extra.append(f"{sum(led.flagged.values())} kept but flagged ("
-                             + ", ".join(f"{r} {n}" for r, n in led.flagged.most_common(3))
-                             + ")")
+                extra.append(
+                    f"{sum(led.flagged.values())} kept but flagged ("
+                    + ", ".join(f"{r} {n}" for r, n in led.flagged.most_common(3))
+                    + ")"
+                )
             if led.orphans:
                 extra.append(f"{led.orphans} target rows match no pivot row (unused)")
             if led.target_duplicates:
@@ -179,8 +181,12 @@ def build(
     limit: int | None = None,
     dry_run: bool = False,
     progress: bool = True,
+    workers: int | None = None,
 ) -> BuildReport:
-    """Build the recipe into `out/<recipe.name>/` and return the report (see `summary()`)."""
+    """Build the recipe into `out/<recipe.name>/` and return the report (see `summary()`).
+
+    `workers` processes share the content checks (default: one per available core).
+    """
     started = time.perf_counter()
     langs = langs or list(recipe.targets)
     unknown = [code for code in langs if code not in recipe.targets]
@@ -190,7 +196,6 @@ def build(
             f"targets: {', '.join(recipe.targets)}"
         )
     root = out / recipe.name
-    train = recipe.kind == "train"
     if dry_run:
         return _plan(recipe, root, langs, limit)
     for code in langs:
@@ -204,96 +209,130 @@ def build(
     key_columns = sorted(
         {t.align.key.pivot for t in recipe.targets.values() if t.align and t.align.join == "key"}
     )
-    pivot_records = read_records(
+    pivot = read_records(
         recipe.source,
         recipe.base_dir,
-        need_response=train,
+        need_response=recipe.kind == "train",
         keep=list(dict.fromkeys(recipe.source.keep + key_columns)),
         limit=limit,
     )
-    ids = _ids(recipe, pivot_records)
-    pivot_problems, dup_counts = _pivot_problems(recipe, pivot_records, ids)
-    validator = Validator(recipe.validation)
-    extras = recipe.source.keep
+    ids = _ids(recipe, pivot)
+    pivot_problems, dup_counts = _pivot_problems(recipe, pivot, ids)
     root.mkdir(parents=True, exist_ok=True)
     manifest = folder.read_manifest(root)
     manifest.update(_dataset_info(recipe))
     ledgers: dict[str, Ledger] = {}
     config_counts: dict[str, dict[str, int]] = {}
-
+    validator = Validator(recipe.validation, workers=workers or default_workers())
     for lang in langs:
-        spec = recipe.targets[lang].align
-        label = _where(spec)
-        target_records = read_records(
-            spec,
-            recipe.base_dir,
-            need_response=train,
-            keep=[spec.key.target] if spec.join == "key" else [],
-            limit=limit if spec.join == "index" else None,
+        ledger, configs = _build_language(
+            recipe, lang, pivot, ids, pivot_problems, validator, root, limit, progress
         )
-        alignment = align(pivot_records, target_records, spec, label)
-        made_by = f"aligned:{label}"
-        ledger = Ledger(
-            orphans=None if limit else alignment.orphans, target_duplicates=alignment.duplicates
-        )
-        kept: list[dict[str, Any]] = []
-        quarantined: list[dict[str, Any]] = []
-        rows = zip(pivot_records, ids, pivot_problems, alignment.matches, strict=True)
-        for pivot, row_id, pivot_found, target in tqdm(
-            rows,
-            total=len(ids),
-            desc=f"validate {lang}",
-            unit="row",
-            disable=None if progress else True,  # None: only on a terminal
-            leave=False,
-        ):
-            ledger.rows_in += 1
-            triple = _triple(recipe, row_id, lang, pivot, target, made_by)
-            reasons = list(pivot_found)
-            if target is None:
-                reasons.append("missing-target")
-            else:
-                reasons += [p.replace(":", ":target_", 1) for p in target.problems]
-            if not reasons:
-                verdict = validator.check(triple, responses=train)
-                triple["meta"]["lid"] = _lid_rows(verdict)
-                triple["meta"]["flags"] = verdict.flags
-                reasons = verdict.reasons
-                if reasons and recipe.failure_action == "flag":
-                    triple["meta"]["flags"] += [f"failed:{r}" for r in reasons]
-                    ledger.flagged[reasons[0]] += 1
-                    reasons = []
-            if reasons:
-                where = pivot.where + (f" | {target.where}" if target else "")
-                quarantined.append(
-                    {**triple, "reason": reasons[0], "reasons": reasons, "where": where}
-                )
-                ledger.quarantined[reasons[0]] += 1
-            else:
-                kept.append(triple)
-                ledger.kept += 1
-        ledger.check(lang)
         ledgers[lang] = ledger
-
-        folder.write_quarantine(
-            root, lang, pa.Table.from_pylist(quarantined, schema=quarantine_schema(train, extras))
-        )
-        written = _write_language(recipe, root, lang, kept, extras)
-        base_info = _config_info(recipe, lang, ledger, made_by, validator, spec)
-        for config, (kind, splits, extra_info) in written.items():
-            manifest["configs"][config] = {
-                **base_info,
-                "type": kind,
-                "splits": splits,
-                **extra_info,
-            }
-            config_counts[config] = splits
+        manifest["configs"].update(configs)
+        config_counts.update({name: info["splits"] for name, info in configs.items()})
 
     folder.write_manifest(root, manifest)
     (root / "README.md").write_text(render_card(manifest, f"<org>/{recipe.name}"), encoding="utf-8")
     return BuildReport(
         recipe.name, root, ledgers, config_counts, dup_counts, time.perf_counter() - started
     )
+
+
+def _build_language(
+    recipe: Recipe,
+    lang: str,
+    pivot: list[Record],
+    ids: list[str],
+    pivot_problems: list[list[str]],
+    validator: Validator,
+    root: Path,
+    limit: int | None,
+    progress: bool,
+) -> tuple[Ledger, dict[str, dict[str, Any]]]:
+    """Align, check, route and write one target language; returns its ledger and configs."""
+    train = recipe.kind == "train"
+    spec = recipe.targets[lang].align
+    label = _where(spec)
+    target_records = read_records(
+        spec,
+        recipe.base_dir,
+        need_response=train,
+        keep=[spec.key.target] if spec.join == "key" else [],
+        limit=limit if spec.join == "index" else None,
+    )
+    alignment = align(pivot, target_records, spec, label)
+    made_by = f"aligned:{label}"
+    ledger = Ledger(
+        orphans=None if limit else alignment.orphans, target_duplicates=alignment.duplicates
+    )
+
+    # Pass 1: triples, and the reasons known before any content check.
+    triples: list[dict[str, Any]] = []
+    early: list[list[str]] = []
+    rows = zip(pivot, ids, pivot_problems, alignment.matches, strict=True)
+    for record, row_id, pivot_found, target in rows:
+        triples.append(_triple(recipe, row_id, lang, record, target, made_by))
+        reasons = list(pivot_found)
+        if target is None:
+            reasons.append("missing-target")
+        else:
+            reasons += [p.replace(":", ":target_", 1) for p in target.problems]
+        early.append(reasons)
+
+    # Pass 2: content checks (in worker processes for big builds), then routing.
+    to_check = [t for t, r in zip(triples, early, strict=True) if not r]
+    verdicts = iter(
+        tqdm(
+            validator.check_many(to_check, responses=train),
+            total=len(to_check),
+            desc=f"validate {lang}",
+            unit="row",
+            disable=None if progress else True,  # None: only on a terminal
+            leave=False,
+        )
+    )
+    kept: list[dict[str, Any]] = []
+    quarantined: list[dict[str, Any]] = []
+    for triple, reasons, record, target in zip(
+        triples, early, pivot, alignment.matches, strict=True
+    ):
+        ledger.rows_in += 1
+        if not reasons:
+            verdict = next(verdicts)
+            triple["meta"]["lid"] = _lid_rows(verdict)
+            triple["meta"]["flags"] = verdict.flags
+            reasons = verdict.reasons
+            if reasons and recipe.failure_action == "flag":
+                triple["meta"]["flags"] += [f"failed:{r}" for r in reasons]
+                ledger.flagged[reasons[0]] += 1
+                reasons = []
+        if reasons:
+            where = record.where + (f" | {target.where}" if target else "")
+            quarantined.append({**triple, "reason": reasons[0], "reasons": reasons, "where": where})
+            ledger.quarantined[reasons[0]] += 1
+        else:
+            kept.append(triple)
+            ledger.kept += 1
+    ledger.check(lang)
+
+    extras = recipe.source.keep
+    folder.write_quarantine(
+        root, lang, pa.Table.from_pylist(quarantined, schema=quarantine_schema(train, extras))
+    )
+    base_info = _config_info(recipe, lang, ledger, made_by, validator, spec)
+    configs = {}
+    for config, (kind, splits, extra_info) in _write_language(
+        recipe, root, lang, kept, extras
+    ).items():
+        configs[config] = {
+            **base_info,
+            "type": kind,
+            "splits": splits,
+            "bytes": folder.split_bytes(root, extra_info["files"]),
+            **extra_info,
+        }
+    return ledger, configs
 
 
 def _write_language(
@@ -409,8 +448,7 @@ def _plan(recipe: Recipe, root: Path, langs: list[str], limit: int | None) -> Bu
     src = recipe.source
     plan = [
         f"recipe   {recipe.file} ({recipe.kind}, pivot {recipe.pivot})",
-        f"source   {src.name}: {_where(src)}"
-        + (f" (first {limit} rows)" if limit else ""),
+        f"source   {src.name}: {_where(src)}" + (f" (first {limit} rows)" if limit else ""),
         f"output   {root}",
     ]
     for lang in langs:

@@ -71,6 +71,11 @@ def _parse_corpus(values: tuple[str, ...]) -> dict[str, str]:
     "(the pivot's code replaces the source).",
 )
 @click.option("--dry-run", is_flag=True, help="Print the plan and exit without reading data.")
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    help="Processes for the content checks (default: one per core).",
+)
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 def build(
     recipe: Path,
@@ -79,6 +84,7 @@ def build(
     limit: int | None,
     corpora: tuple[str, ...],
     dry_run: bool,
+    workers: int | None,
     quiet: bool,
 ) -> None:
     """Build the dataset described by RECIPE into OUT/<name>/.
@@ -91,7 +97,13 @@ def build(
 
     loaded = load_recipe(recipe, _parse_corpus(corpora))
     report = run_build(
-        loaded, out, langs=list(langs) or None, limit=limit, dry_run=dry_run, progress=not quiet
+        loaded,
+        out,
+        langs=list(langs) or None,
+        limit=limit,
+        dry_run=dry_run,
+        progress=not quiet,
+        workers=workers,
     )
     click.echo(report.summary())
 

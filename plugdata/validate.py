@@ -8,9 +8,12 @@ counting happen once, in `build`.
 
 from __future__ import annotations
 
+import multiprocessing
+import os
 import re
 import zlib
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -79,8 +82,8 @@ class LidResult:
     label: str
     score: float
     passed: bool
-    # detector | script (detector unsure, script settled it) | short (too short, accepted or
-    # rejected by policy) | short-script (too short, judged by script)
+    # detector | script (zh/ko/ja: the script settled it; score is the script's share of words)
+    # | short (too short: accepted or rejected by policy) | short-script (too short, by script)
     basis: str
 
 
@@ -145,17 +148,60 @@ def _similar_length(a: str, b: str) -> bool:
     return abs(len(a) - len(b)) <= 0.2 * max(len(a), len(b)) + 8
 
 
+# The batch being checked, set in the parent just before forking: workers inherit it and the
+# loaded model, and receive only index ranges, so no text is pickled on the way out.
+_BATCH: tuple[Validator, list[dict], bool] | None = None
+
+
+def _check_range(bounds: tuple[int, int]) -> list[Verdict]:
+    validator, triples, responses = _BATCH
+    return [validator.check(t, responses=responses) for t in triples[bounds[0] : bounds[1]]]
+
+
+def default_workers() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
 class Validator:
-    """Checks one triple at a time; holds the loaded detector and the settings."""
+    """Checks triples; holds the loaded detector and the settings.
+
+    `check_many` spreads big batches over `workers` processes: language-ID is CPU-bound and
+    holds the GIL, so processes are the only way to use more than one core.
+    """
 
     def __init__(
-        self, settings: ValidationSettings | None = None, detector: Detector | None = None
+        self,
+        settings: ValidationSettings | None = None,
+        detector: Detector | None = None,
+        *,
+        workers: int = 1,
     ):
         self.settings = settings or ValidationSettings()
         self.detector = detector or (
             get_detector(self.settings.detector) if self.settings.check_lid else None
         )
         self._lid_memo: dict[tuple[str, str, str], LidResult] = {}
+        self.workers = workers
+
+    # -- batches -------------------------------------------------------------------------------
+    def check_many(
+        self, triples: list[dict], *, responses: bool = True, chunk: int = 256
+    ) -> Iterator[Verdict]:
+        """Verdicts in input order; spread over `workers` forked processes for big batches."""
+        global _BATCH
+        can_fork = "fork" in multiprocessing.get_all_start_methods()
+        if self.workers <= 1 or len(triples) < 2 * chunk or not can_fork:
+            for triple in triples:
+                yield self.check(triple, responses=responses)
+            return
+        ranges = [(i, i + chunk) for i in range(0, len(triples), chunk)]
+        _BATCH = (self, triples, responses)
+        try:
+            with multiprocessing.get_context("fork").Pool(self.workers) as pool:
+                for verdicts in pool.imap(_check_range, ranges):
+                    yield from verdicts
+        finally:
+            _BATCH = None
 
     def describe(self) -> str:
         return self.detector.describe() if self.detector else "none (check_lid: false)"
@@ -172,13 +218,15 @@ class Validator:
                 return LidResult(field_name, expected, "", 0.0, False, "short")
             ok = not has_letters(prose, 1) or share >= s.script_share
             return LidResult(field_name, expected, "", round(share or 0.0, 4), ok, "short-script")
+        if get_language(expected).script_decides:
+            # Hangul, or Han without kana, settles zh/ko/ja on its own (and more reliably than
+            # the detector on short or mixed text); the detector only names what failed.
+            share = script_share(prose, expected)
+            if share is not None and share >= s.script_share:
+                return LidResult(field_name, expected, expected, round(share, 4), True, "script")
         dist = self.detector.detect(prose) if self.detector else {}
         label, score = max(dist.items(), key=lambda kv: kv[1], default=("", 0.0))
         ok = label == expected and score >= s.threshold(expected)
-        if not ok and get_language(expected).script_decides:
-            share = script_share(prose, expected)
-            if share is not None and share >= s.script_share:
-                return LidResult(field_name, expected, label, round(score, 4), True, "script")
         return LidResult(field_name, expected, label, round(score, 4), ok, "detector")
 
     # -- whole triple ---------------------------------------------------------------------------

@@ -43,8 +43,9 @@ def test_build_dry_run_writes_nothing(tiny, tmp_path):
 
 
 def test_build_lang_and_limit(tiny, tmp_path):
-    result = run("build", tiny, "--out", tmp_path / "out", "--lang", "it", "--limit", "2",
-                 "--quiet")
+    result = run(
+        "build", tiny, "--out", tmp_path / "out", "--lang", "it", "--limit", "2", "--quiet"
+    )
     assert result.exit_code == 0, result.output
     assert re.search(r"^it\s+2\s+2\s+0", result.output, re.M)
     assert not re.search(r"^zh\s", result.output, re.M)
@@ -64,13 +65,17 @@ def test_malformed_jsonl_is_one_line_error_with_file_and_line(tiny):
 
 
 def test_invalid_utf8_is_one_line_error(tiny):
-    (tiny.parent / "it.jsonl").write_bytes(b'{"id": "t000", "instruction": "\xff", "output": "x"}\n')
+    (tiny.parent / "it.jsonl").write_bytes(
+        b'{"id": "t000", "instruction": "\xff", "output": "x"}\n'
+    )
     assert "it.jsonl:1: invalid UTF-8" in one_line_error(run("build", tiny, "--out", tiny.parent))
 
 
 def test_missing_column_names_column_and_available(tiny):
-    rows = [{"id": r["id"], "prompt_text": r["instruction"], "output": r["output"]}
-            for r in corpus_rows("zh")]
+    rows = [
+        {"id": r["id"], "prompt_text": r["instruction"], "output": r["output"]}
+        for r in corpus_rows("zh")
+    ]
     write_jsonl(tiny.parent / "zh.jsonl", rows)
     line = one_line_error(run("build", tiny, "--out", tiny.parent / "out"))
     assert "no instruction column" in line and "available: id, prompt_text, output" in line
@@ -105,8 +110,13 @@ def test_bad_corpus_option_is_usage_error(tiny):
 
 
 def test_detect_reports_accuracy_and_rows(tmp_path):
-    rows = corpus_rows("it") + [{"instruction": "x", "output": "Este texto está escrito en "
-                                 "español y no en italiano, como debería."}]
+    rows = [
+        *corpus_rows("it"),
+        {
+            "instruction": "x",
+            "output": "Este texto está escrito en español y no en italiano, como debería.",
+        },
+    ]
     path = write_jsonl(tmp_path / "it.jsonl", rows)
     report = tmp_path / "report.jsonl"
     result = run("detect", path, "--field", "output", "--expect", "it", "--report", report)

@@ -12,8 +12,10 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_import_plugdata_loads_neither_torch_nor_datasets():
-    code = ("import sys, plugdata, plugdata.cli; "
-            "print(','.join(m for m in ('torch', 'datasets', 'transformers') if m in sys.modules))")
+    code = (
+        "import sys, plugdata, plugdata.cli; "
+        "print(','.join(m for m in ('torch', 'datasets', 'transformers') if m in sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
 
@@ -34,7 +36,11 @@ def test_readme_names_the_two_setup_commands_and_ci_runs_the_test_one():
 
 
 def test_console_script_entry_point_runs():
-    out = subprocess.run([sys.executable, "-m", "plugdata.cli", "--version"],
-                         capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-m", "plugdata.cli", "--version"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert "plugdata" in out.stdout
     assert isinstance(cli, click.Group)

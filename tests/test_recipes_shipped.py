@@ -22,16 +22,22 @@ def test_shipped_recipe_validates(path):
 def test_demo_corpus_meets_its_brief():
     recipe = load_recipe(RECIPES / "demo.yaml")
     files = {"en": recipe.source.path} | {k: t.align.path for k, t in recipe.targets.items()}
-    rows = {lang: [json.loads(x) for x in resolve_path(p, recipe.base_dir).read_text(
-        "utf-8").splitlines()] for lang, p in files.items()}
+    rows = {
+        lang: [
+            json.loads(x) for x in resolve_path(p, recipe.base_dir).read_text("utf-8").splitlines()
+        ]
+        for lang, p in files.items()
+    }
     ids = [r["id"] for r in rows["en"]]
     assert len(ids) >= 40 and len(set(ids)) == len(ids)
     assert all([r["id"] for r in data] == ids for data in rows.values())
     outputs = [r["output"] for r in rows["en"]]
     assert sum("```" in o for o in outputs) >= 3
     assert sum("`" in o.replace("```", "") for o in outputs) >= 3
-    assert sum(o.lstrip().startswith(("1.", "-", "*")) or "\n1." in o or "\n- " in o
-               for o in outputs) >= 3
+    assert (
+        sum(o.lstrip().startswith(("1.", "-", "*")) or "\n1." in o or "\n- " in o for o in outputs)
+        >= 3
+    )
     assert sum(any(ch.isdigit() for ch in o) for o in outputs) >= 5
     assert sum(len(o) < 20 for o in outputs) >= 3
 
@@ -50,12 +56,27 @@ def test_demo_build_is_clean_and_every_config_loads(tmp_path):
 
 
 X_ITEMS = [
-    (1, "helpful_base", "What are some good board games for a family evening?",
-     "有哪些适合家庭晚上玩的桌游？", "Quali sono dei buoni giochi da tavolo per una serata in famiglia?"),
-    (2, "vicuna", "Write a short poem about the first snow of winter.",
-     "写一首关于冬天第一场雪的短诗。", "Scrivi una breve poesia sulla prima neve dell'inverno."),
-    (3, "koala", "How do I remove a coffee stain from a white shirt?",
-     "怎样去除白衬衫上的咖啡渍？", "Come si toglie una macchia di caffè da una camicia bianca?"),
+    (
+        1,
+        "helpful_base",
+        "What are some good board games for a family evening?",
+        "有哪些适合家庭晚上玩的桌游？",
+        "Quali sono dei buoni giochi da tavolo per una serata in famiglia?",
+    ),
+    (
+        2,
+        "vicuna",
+        "Write a short poem about the first snow of winter.",
+        "写一首关于冬天第一场雪的短诗。",
+        "Scrivi una breve poesia sulla prima neve dell'inverno.",
+    ),
+    (
+        3,
+        "koala",
+        "How do I remove a coffee stain from a white shirt?",
+        "怎样去除白衬衫上的咖啡渍？",
+        "Come si toglie una macchia di caffè da una camicia bianca?",
+    ),
 ]
 
 
@@ -66,20 +87,40 @@ def test_x_alpacaeval_recipe_builds_eval_configs_from_local_files(tmp_path):
 
     files = {}
     for lang, col in (("en", 2), ("zh", 3), ("it", 4), ("ko", 3), ("es", 4)):
-        data = [{"id": i, "dataset": d, "instruction": item[col]} for i, d, *_ in X_ITEMS
-                for item in [next(x for x in X_ITEMS if x[0] == i)]]
+        data = [
+            {"id": i, "dataset": d, "instruction": item[col]}
+            for i, d, *_ in X_ITEMS
+            for item in [next(x for x in X_ITEMS if x[0] == i)]
+        ]
         files[lang] = tmp_path / f"{lang}.json"
         files[lang].write_text(json.dumps(data, ensure_ascii=False), "utf-8")
-    args = ["build", str(RECIPES / "x-alpacaeval.yaml"), "--out", str(tmp_path / "out"),
-            "--quiet", "--lang", "zh", "--lang", "it"]
+    args = [
+        "build",
+        str(RECIPES / "x-alpacaeval.yaml"),
+        "--out",
+        str(tmp_path / "out"),
+        "--quiet",
+        "--lang",
+        "zh",
+        "--lang",
+        "it",
+    ]
     for lang in ("en", "zh", "it"):
         args += ["--corpus", f"{lang}={files[lang]}"]
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 0, result.output
     ds = datasets.load_dataset(str(tmp_path / "out" / "x-alpacaeval"), "zh", split="test")
     assert ds.num_rows == 3
-    assert set(ds.column_names) == {"id", "source", "pivot_lang", "target_lang",
-                                    "pivot_instruction", "target_instruction", "dataset", "meta"}
+    assert set(ds.column_names) == {
+        "id",
+        "source",
+        "pivot_lang",
+        "target_lang",
+        "pivot_instruction",
+        "target_instruction",
+        "dataset",
+        "meta",
+    }
     assert ds[0]["id"] == "x-alpacaeval/1" and ds[0]["dataset"] == "helpful_base"
     assert ds[2]["target_instruction"] == "怎样去除白衬衫上的咖啡渍？"
     manifest = json.loads((tmp_path / "out" / "x-alpacaeval" / "manifest.json").read_text())
@@ -88,17 +129,26 @@ def test_x_alpacaeval_recipe_builds_eval_configs_from_local_files(tmp_path):
 
 
 def test_eval_sets_flag_rather_than_drop_failed_checks(tmp_path):
-    rows_en = [{"id": i, "instruction": t} for i, t in enumerate(
-        ["Name three rivers in Europe and the countries they cross.",
-         "Explain how a rainbow forms after the rain."])]
-    rows_it = [{"id": 0, "instruction": "Nombra tres ríos de Europa y los países que cruzan."},
-               {"id": 1, "instruction": "Spiega come si forma un arcobaleno dopo la pioggia."}]
+    rows_en = [
+        {"id": i, "instruction": t}
+        for i, t in enumerate(
+            [
+                "Name three rivers in Europe and the countries they cross.",
+                "Explain how a rainbow forms after the rain.",
+            ]
+        )
+    ]
+    rows_it = [
+        {"id": 0, "instruction": "Nombra tres ríos de Europa y los países que cruzan."},
+        {"id": 1, "instruction": "Spiega come si forma un arcobaleno dopo la pioggia."},
+    ]
     for name, rows in (("en", rows_en), ("it", rows_it)):
         (tmp_path / f"{name}.json").write_text(json.dumps(rows, ensure_ascii=False), "utf-8")
     (tmp_path / "r.yaml").write_text(
         "name: ev\nkind: eval\nsource: {name: ev, path: en.json}\n"
         "targets: {it: {align: {path: it.json}}}\ncard: {pretty_name: Ev, license: mit}\n",
-        "utf-8")
+        "utf-8",
+    )
     report = build(load_recipe(tmp_path / "r.yaml"), tmp_path / "out", progress=False)
     ledger = report.ledgers["it"]
     assert ledger.kept == 2 and ledger.flagged == {"wrong-language:target_instruction": 1}
@@ -111,13 +161,20 @@ def test_hub_source_goes_through_datasets_load_dataset(tmp_path):
     Hub here (publishing tests run a real Hub-protocol server)."""
     repo = tmp_path / "repo"
     repo.mkdir()
-    (repo / "english.json").write_text(json.dumps(
-        [{"id": i, "dataset": d, "instruction": en} for i, d, en, *_ in X_ITEMS]), "utf-8")
-    (repo / "chinese.json").write_text(json.dumps(
-        [{"id": i, "dataset": d, "instruction": zh} for i, d, _, zh, _ in X_ITEMS],
-        ensure_ascii=False), "utf-8")
+    (repo / "english.json").write_text(
+        json.dumps([{"id": i, "dataset": d, "instruction": en} for i, d, en, *_ in X_ITEMS]),
+        "utf-8",
+    )
+    (repo / "chinese.json").write_text(
+        json.dumps(
+            [{"id": i, "dataset": d, "instruction": zh} for i, d, _, zh, _ in X_ITEMS],
+            ensure_ascii=False,
+        ),
+        "utf-8",
+    )
     recipe = tmp_path / "r.yaml"
-    recipe.write_text(f"""name: hubbed
+    recipe.write_text(
+        f"""name: hubbed
 kind: eval
 source:
   name: hubbed
@@ -125,7 +182,9 @@ source:
 targets:
   zh: {{align: {{hub: {{repo: {repo}, data_files: chinese.json}}, join: id}}}}
 card: {{pretty_name: Hubbed, license: mit}}
-""", "utf-8")
+""",
+        "utf-8",
+    )
     report = build(load_recipe(recipe), tmp_path / "out", progress=False)
     assert report.ledgers["zh"].kept == 3
     manifest = json.loads((tmp_path / "out" / "hubbed" / "manifest.json").read_text())
