@@ -34,30 +34,14 @@ def make_pair_files(n: int, out: Path) -> tuple[Path, Path]:
             )
             partner = zh_sorted[(j + round_) % len(zh_sorted)] if round_ else zh_sorted[j]
             suffix = f" (variant {round_})" if round_ else ""
-            fe.write(
-                json.dumps(
-                    {
-                        "id": i,
-                        "instruction": base["instruction"] + suffix,
-                        "input": base["input"],
-                        "output": base["output"],
-                    },
-                    ensure_ascii=False,
-                )
-                + "\n"
-            )
-            fz.write(
-                json.dumps(
-                    {
-                        "id": i,
-                        "instruction": partner["instruction"] + suffix,
-                        "input": partner["input"],
-                        "output": partner["output"],
-                    },
-                    ensure_ascii=False,
-                )
-                + "\n"
-            )
+            for fh, row in ((fe, base), (fz, partner)):
+                item = {
+                    "id": i,
+                    "instruction": row["instruction"] + suffix,
+                    "input": row["input"],
+                    "output": row["output"],
+                }
+                fh.write(json.dumps(item, ensure_ascii=False) + "\n")
     return en_path, zh_path
 
 
