@@ -57,7 +57,7 @@ class ValidationSettings(BaseModel):
         "or reject",
     )
     script_share: float = Field(
-        0.3, ge=0, le=1, description="share of letters in the expected script that settles zh/ko/ja"
+        0.3, ge=0, le=1, description="share of words in the expected script that settles zh/ko/ja"
     )
     max_chars: int = Field(100_000, gt=0, description="longest field accepted, in characters")
     length_ratio: tuple[float, float] = Field(
@@ -134,13 +134,31 @@ def script_share(text: str, lang: str) -> float | None:
     return sum(1 for w in words if pattern.match(w)) / len(words)
 
 
-def repetition_reason(text: str, max_compression: float) -> bool:
+# -- single-field checks: each returns None (keep) or a reason code ------------------------------
+def _structure_reason(value: object, settings: ValidationSettings) -> str | None:
+    if not isinstance(value, str):
+        return "not-a-string"
+    if not value.strip():
+        return "empty"
+    if len(value) > settings.max_chars:
+        return "too-long"
+    return None
+
+
+def _marker_reason(text: str, settings: ValidationSettings) -> str | None:
+    """A PLUG header inside content would end the extracted answer early."""
+    return "marker-leak" if find_marker(text) else None
+
+
+def _repetition_reason(text: str, settings: ValidationSettings) -> str | None:
     """Degenerate loops: long text that compresses absurdly well, or a line said 5+ times."""
     raw = text.encode("utf-8")
-    if len(raw) >= 300 and len(zlib.compress(raw, 1)) / len(raw) < max_compression:
-        return True
+    if len(raw) >= 300 and len(zlib.compress(raw, 1)) / len(raw) < settings.max_compression:
+        return "repetition"
     lines = Counter(line.strip() for line in prose_lines(text))
-    return any(n >= 5 and has_letters(line, 10) for line, n in lines.items())
+    if any(n >= 5 and has_letters(line, 10) for line, n in lines.items()):
+        return "repetition"
+    return None
 
 
 def _similar_length(a: str, b: str) -> bool:
@@ -231,41 +249,32 @@ class Validator:
 
     # -- whole triple ---------------------------------------------------------------------------
     def check(self, triple: dict, *, responses: bool = True) -> Verdict:
-        s = self.settings
+        """Every check on one triple; eval triples (responses=False) have instructions only."""
         verdict = Verdict()
-        langs = {
-            f: triple["pivot_lang"] if f.startswith("pivot") else triple["target_lang"]
-            for f in TEXT_FIELDS
-        }
         fields = TEXT_FIELDS if responses else ("pivot_instruction", "target_instruction")
-        sound: list[str] = []
+        sound = []
         for name in fields:
-            value = triple.get(name)
-            if not isinstance(value, str):
-                verdict.reasons.append(f"not-a-string:{name}")
-            elif not value.strip():
-                verdict.reasons.append(f"empty:{name}")
-            elif len(value) > s.max_chars:
-                verdict.reasons.append(f"too-long:{name}")
+            reason = _structure_reason(triple.get(name), self.settings)
+            if reason:
+                verdict.reasons.append(f"{reason}:{name}")
             else:
                 sound.append(name)
         for name in sound:
-            text = triple[name]
-            if find_marker(text):
-                verdict.reasons.append(f"marker-leak:{name}")
-            if repetition_reason(text, s.max_compression):
-                verdict.reasons.append(f"repetition:{name}")
+            for check in (_marker_reason, _repetition_reason):
+                reason = check(triple[name], self.settings)
+                if reason:
+                    verdict.reasons.append(f"{reason}:{name}")
         for pivot_name, target_name in zip(PIVOT_FIELDS, TARGET_FIELDS, strict=True):
             if pivot_name in sound and target_name in sound:
                 reason = self._pair_reason(triple, pivot_name, target_name)
                 if reason:
-                    verdict.reasons.append(reason)
-        if self.detector is not None or s.short_text != "accept":
+                    verdict.reasons.append(f"{reason}:{target_name}")
+        if self.settings.check_lid:
             for name in sound:
-                result = self._memo_language(triple[name], langs[name], name)
+                lang = triple["pivot_lang"] if name in PIVOT_FIELDS else triple["target_lang"]
+                result = self._memo_language(triple[name], lang, name)
                 verdict.lid.append(result)
-                short = result.basis.startswith("short")
-                if short:
+                if result.basis.startswith("short"):
                     verdict.flags.append(f"lid-short:{name}")
                 if not result.passed:
                     rejected = result.basis == "short"  # short_text: reject
@@ -290,6 +299,7 @@ class Validator:
         return found
 
     def _pair_reason(self, triple: dict, pivot_name: str, target_name: str) -> str | None:
+        """untranslated / length-ratio, comparing a target field with its pivot field."""
         s = self.settings
         pivot, target = triple[pivot_name], triple[target_name]
         # A copy is only suspicious when there is prose to translate: "42" or a code block
@@ -299,7 +309,7 @@ class Validator:
             and normalize_for_compare(pivot) == normalize_for_compare(target)
             and self.judgeable(strip_code_and_urls(pivot))
         ):
-            return f"untranslated:{target_name}"
+            return "untranslated"
         if len(pivot) >= s.length_ratio_min_chars:
             scale = (
                 get_language(triple["target_lang"]).length_factor
@@ -308,5 +318,5 @@ class Validator:
             ratio = len(target) / (len(pivot) * scale)
             low, high = s.length_ratio
             if not low <= ratio <= high:
-                return f"length-ratio:{target_name}"
+                return "length-ratio"
         return None

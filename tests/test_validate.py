@@ -129,3 +129,10 @@ def test_check_many_in_worker_processes_matches_serial_checks():
     assert [[vars(r) for r in v.lid] for v in parallel] == [
         [vars(r) for r in v.lid] for v in serial
     ]
+
+
+def test_check_lid_off_skips_language_checks_but_not_the_others():
+    v = Validator(ValidationSettings(check_lid=False))
+    verdict = v.check(triple(target_response=IT_R))
+    assert verdict.ok and verdict.lid == []
+    assert v.check(triple(target_response="")).reasons == ["empty:target_response"]
