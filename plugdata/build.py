@@ -18,14 +18,15 @@ import pyarrow as pa
 from tqdm.auto import tqdm
 
 from plugdata import folder
-from plugdata.align import align
+from plugdata.align import Alignment, align
 from plugdata.cards import render_card
 from plugdata.errors import PlugdataError
 from plugdata.formats import METHODS, render
-from plugdata.recipe import Recipe
+from plugdata.recipe import Corpus, Recipe
 from plugdata.schema import METHOD_ROW, quarantine_schema, triple_schema
 from plugdata.sources import Record, describe_corpus, read_records
 from plugdata.splits import split_of
+from plugdata.triples import make_triple, row_ids
 from plugdata.validate import Validator, default_workers
 
 
@@ -102,13 +103,6 @@ class BuildReport:
         return "\n".join(lines)
 
 
-def _ids(recipe: Recipe, records: list[Record]) -> list[str]:
-    name = recipe.source.name
-    return [
-        f"{name}/{r.raw_id}" if r.raw_id is not None else f"{name}/{r.index:05d}" for r in records
-    ]
-
-
 def _pivot_problems(
     recipe: Recipe, records: list[Record], ids: list[str]
 ) -> tuple[list[list[str]], dict[str, int]]:
@@ -147,32 +141,6 @@ def _lid_rows(verdict) -> list[dict[str, Any]]:
     return [vars(r) for r in verdict.lid]
 
 
-def _triple(
-    recipe: Recipe, row_id: str, lang: str, pivot: Record, target: Record | None, made_by: str
-) -> dict[str, Any]:
-    train = recipe.kind == "train"
-    triple: dict[str, Any] = {
-        "id": row_id,
-        "source": recipe.source.name,
-        "pivot_lang": recipe.pivot,
-        "target_lang": lang,
-        "pivot_instruction": pivot.instruction,
-        "target_instruction": target.instruction if target else "",
-    }
-    if train:
-        triple["pivot_response"] = pivot.response or ""
-        triple["target_response"] = (target.response or "") if target else ""
-    for extra in recipe.source.keep:
-        value = pivot.extras.get(extra)
-        triple[extra] = None if value is None else str(value)
-    triple["meta"] = {
-        "made_by": {"target_instruction": made_by, "target_response": made_by if train else None},
-        "lid": [],
-        "flags": [],
-    }
-    return triple
-
-
 def build(
     recipe: Recipe,
     out: Path,
@@ -198,14 +166,6 @@ def build(
     root = out / recipe.name
     if dry_run:
         return _plan(recipe, root, langs, limit)
-    for code in langs:
-        if recipe.targets[code].translate is not None:
-            raise PlugdataError(
-                f"{recipe.file}: targets.{code}.translate: the translation engine is not part of "
-                "this plugdata version yet; build the aligned targets with --lang, or align a "
-                "translated corpus"
-            )
-
     key_columns = sorted(
         {t.align.key.pivot for t in recipe.targets.values() if t.align and t.align.join == "key"}
     )
@@ -216,7 +176,7 @@ def build(
         keep=list(dict.fromkeys(recipe.source.keep + key_columns)),
         limit=limit,
     )
-    ids = _ids(recipe, pivot)
+    ids = row_ids(recipe.source.name, pivot)
     pivot_problems, dup_counts = _pivot_problems(recipe, pivot, ids)
     root.mkdir(parents=True, exist_ok=True)
     manifest = folder.read_manifest(root)
@@ -252,17 +212,23 @@ def _build_language(
 ) -> tuple[Ledger, dict[str, dict[str, Any]]]:
     """Align, check, route and write one target language; returns its ledger and configs."""
     train = recipe.kind == "train"
-    spec = recipe.targets[lang].align
-    label = _where(spec)
-    target_records = read_records(
-        spec,
-        recipe.base_dir,
-        need_response=train,
-        keep=[spec.key.target] if spec.join == "key" else [],
-        limit=limit if spec.join == "index" else None,
-    )
-    alignment = align(pivot, target_records, spec, label)
-    made_by = f"aligned:{label}"
+    target_spec = recipe.targets[lang]
+    if target_spec.align is not None:
+        spec = target_spec.align
+        label = _where(spec)
+        target_records = read_records(
+            spec,
+            recipe.base_dir,
+            need_response=train,
+            keep=[spec.key.target] if spec.join == "key" else [],
+            limit=limit if spec.join == "index" else None,
+        )
+        alignment = align(pivot, target_records, spec, label)
+        made_by = [f"aligned:{label}"] * len(pivot)
+        preset: list[list[str]] = [[] for _ in pivot]
+    else:
+        spec = target_spec.translate
+        alignment, made_by, preset = _translate_target(recipe, lang, pivot, progress)
     ledger = Ledger(
         orphans=None if limit else alignment.orphans, target_duplicates=alignment.duplicates
     )
@@ -270,10 +236,22 @@ def _build_language(
     # Pass 1: triples, and the reasons known before any content check.
     triples: list[dict[str, Any]] = []
     early: list[list[str]] = []
-    rows = zip(pivot, ids, pivot_problems, alignment.matches, strict=True)
-    for record, row_id, pivot_found, target in rows:
-        triples.append(_triple(recipe, row_id, lang, record, target, made_by))
-        reasons = list(pivot_found)
+    rows = zip(pivot, ids, pivot_problems, alignment.matches, made_by, preset, strict=True)
+    for record, row_id, pivot_found, target, row_made_by, row_preset in rows:
+        triples.append(
+            make_triple(
+                row_id,
+                recipe.source.name,
+                recipe.pivot,
+                lang,
+                record,
+                target,
+                row_made_by,
+                responses=train,
+                keep=recipe.source.keep,
+            )
+        )
+        reasons = list(pivot_found) + row_preset
         if target is None:
             reasons.append("missing-target")
         else:
@@ -320,7 +298,7 @@ def _build_language(
     folder.write_quarantine(
         root, lang, pa.Table.from_pylist(quarantined, schema=quarantine_schema(train, extras))
     )
-    base_info = _config_info(recipe, lang, ledger, made_by, validator, spec)
+    base_info = _config_info(recipe, lang, ledger, _describe_made_by(made_by), validator, spec)
     configs = {}
     for config, (kind, splits, extra_info) in _write_language(
         recipe, root, lang, kept, extras
@@ -388,6 +366,66 @@ def _write_language(
     return written
 
 
+def _translate_target(
+    recipe: Recipe, lang: str, pivot: list[Record], progress: bool
+) -> tuple[Alignment, list[str], list[list[str]]]:
+    """Target records made by machine translation, one per pivot record, with per-row
+    provenance and the reasons rows could not be translated."""
+    from plugdata.translate.cache import SegmentCache
+    from plugdata.translate.engine import translate_records
+    from plugdata.translate.job import default_cache_path, make_translator
+
+    spec = recipe.targets[lang].translate
+    where = f"{recipe.file}: targets.{lang}.translate"
+    translators = [make_translator(spec.backend, spec.options, where)] + [
+        make_translator(f.backend, f.options, f"{where}.fallback") for f in spec.fallback
+    ]
+    cache_file = Path(spec.cache) if spec.cache else default_cache_path()
+    if not cache_file.is_absolute():
+        cache_file = recipe.base_dir / cache_file
+    cache = SegmentCache(cache_file)
+    fields = ("instruction", "response") if recipe.kind == "train" else ("instruction",)
+    try:
+        outcomes, _ = translate_records(
+            pivot,
+            recipe.pivot,
+            lang,
+            translators,
+            cache,
+            fields=fields,
+            workers=spec.workers,
+            max_cost=spec.max_cost,
+            progress=progress,
+        )
+    finally:
+        cache.close()
+        for translator in translators:
+            translator.close()
+    records = [
+        Record(
+            p.index,
+            p.where,
+            p.raw_id,
+            o.fields.get("instruction", ""),
+            o.fields.get("response"),
+            {},
+            [],
+        )
+        for p, o in zip(pivot, outcomes, strict=True)
+    ]
+    made_by = [o.made_by or f"{spec.backend}:failed" for o in outcomes]
+    reasons = [[o.reason] if o.reason else [] for o in outcomes]
+    return Alignment(records, orphans=0, duplicates=0), made_by, reasons
+
+
+def _describe_made_by(made_by: list[str]) -> str:
+    """One line for the manifest and card: the distinct producers, most frequent first."""
+    counts = Counter(made_by)
+    return ", ".join(
+        name if len(counts) == 1 else f"{name} ({n})" for name, n in counts.most_common()
+    )
+
+
 def _hash_splits(tables: dict[str, pa.Table]) -> dict[str, str]:
     return {split: folder.table_hash(table) for split, table in tables.items()}
 
@@ -414,7 +452,15 @@ def _config_info(
         "pivot": recipe.pivot,
         "recipe": {"file": recipe.file.name, "sha256": recipe.digest()},
         "source": {"name": recipe.source.name, **describe_corpus(recipe.source, recipe.base_dir)},
-        "target_source": describe_corpus(spec, recipe.base_dir),
+        "target_source": (
+            describe_corpus(spec, recipe.base_dir)
+            if isinstance(spec, Corpus)
+            else {
+                "translate": spec.backend,
+                "options": _public_options(spec.options),
+                "fallback": [f.backend for f in spec.fallback],
+            }
+        ),
         "made_by": made_by,
         "lid": {
             "detector": validator.describe(),
@@ -443,6 +489,17 @@ def _where(corpus) -> str:
     return f"hub {corpus.hub.repo}@{corpus.hub.revision}{files}"
 
 
+def _describe_options(target) -> str:
+    options = _public_options(target.translate.options)
+    text = ", ".join(f"{k}={v}" for k, v in options.items()) or "default options"
+    return text + " (estimate cost with: plugdata translate ... --dry-run)"
+
+
+def _public_options(options: dict[str, Any]) -> dict[str, Any]:
+    """Backend options fit for a manifest: names of key variables, never keys themselves."""
+    return {k: v for k, v in options.items() if "key" not in k or k.endswith("_env")}
+
+
 def _plan(recipe: Recipe, root: Path, langs: list[str], limit: int | None) -> BuildReport:
     train = recipe.kind == "train"
     src = recipe.source
@@ -457,7 +514,7 @@ def _plan(recipe: Recipe, root: Path, langs: list[str], limit: int | None) -> Bu
         if target.align is not None:
             how = f"align {_where(target.align)} by {target.align.join}"
         else:
-            how = f"translate with {target.translate.backend} (needs the translation engine)"
+            how = f"translate with {target.translate.backend} ({_describe_options(target)})"
         plan.append(f"target   {lang}: {how} -> configs {', '.join(configs)}")
     v = recipe.validation
     plan.append(

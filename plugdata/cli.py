@@ -135,6 +135,155 @@ def detect(
 
 
 @cli.command()
+@click.argument("in_file", metavar="IN", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--to", "target", required=True, metavar="LANG", help="Target language code.")
+@click.option(
+    "--from",
+    "source",
+    default="en",
+    show_default=True,
+    metavar="LANG",
+    help="Source (pivot) language code.",
+)
+@click.option("--backend", required=True, help="deep-translator or openai-chat.")
+@click.option(
+    "--option",
+    "options",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Backend option, e.g. provider=libre, base_url=..., model=..., mode=joint.",
+)
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="Triples as JSON Lines; failures go to OUT.quarantine.jsonl.",
+)
+@click.option(
+    "--fields",
+    type=click.Choice(["instruction", "response"]),
+    multiple=True,
+    help="Fields to translate (default: both).",
+)
+@click.option(
+    "--cache",
+    "cache_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Segment cache (default: ~/.cache/plugdata/translations.sqlite).",
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=8,
+    show_default=True,
+    help="Concurrent requests.",
+)
+@click.option(
+    "--max-cost",
+    type=click.FloatRange(min=0),
+    metavar="USD",
+    help="Stop cleanly before the estimated spend passes this.",
+)
+@click.option("--shard", metavar="i/N", help="Translate only the i-th of N slices (0-based).")
+@click.option("--offline", is_flag=True, help="Replay from the cache; list what is missing.")
+@click.option("--dry-run", is_flag=True, help="Print segments, requests, cache hits and cost.")
+@click.option("--quiet", is_flag=True, help="No progress bars.")
+def translate(
+    in_file: Path,
+    target: str,
+    source: str,
+    backend: str,
+    options: tuple[str, ...],
+    out: Path,
+    fields: tuple[str, ...],
+    cache_path: Path | None,
+    workers: int,
+    max_cost: float | None,
+    shard: str | None,
+    offline: bool,
+    dry_run: bool,
+    quiet: bool,
+) -> None:
+    """Translate an instruction corpus IN (json, jsonl, csv, parquet) into triples."""
+    from plugdata.translate.job import parse_options, translate_file
+
+    result = translate_file(
+        in_file,
+        out,
+        target=target,
+        source=source,
+        backend=backend,
+        options=parse_options(options),
+        fields=fields or ("instruction", "response"),
+        cache_path=cache_path,
+        workers=workers,
+        max_cost=max_cost,
+        offline=offline,
+        dry_run=dry_run,
+        shard=shard,
+        progress=not quiet,
+    )
+    click.echo(result.summary())
+
+
+@cli.command()
+@click.argument(
+    "parts", nargs=-1, required=True, type=click.Path(dir_okay=False, exists=True, path_type=Path)
+)
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="Merged triples (JSON Lines).",
+)
+def merge(parts: tuple[Path, ...], out: Path) -> None:
+    """Join the outputs of `plugdata translate --shard i/N` runs, in shard order."""
+    from plugdata.translate.job import merge_shards
+
+    rows = merge_shards(list(parts), out)
+    click.echo(f"merged {len(parts)} shards, {rows} rows -> {out}")
+
+
+@cli.group()
+def cache() -> None:
+    """Move the translation cache between machines (parquet)."""
+
+
+@cache.command("export")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--cache",
+    "cache_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Cache to read (default: ~/.cache/plugdata/translations.sqlite).",
+)
+def cache_export(file: Path, cache_path: Path | None) -> None:
+    """Write every cached translation to FILE (parquet)."""
+    from plugdata.translate.cache import SegmentCache
+    from plugdata.translate.job import default_cache_path
+
+    store = SegmentCache(cache_path or default_cache_path())
+    click.echo(f"exported {store.export(file)} segments -> {file}")
+
+
+@cache.command("import")
+@click.argument("file", type=click.Path(dir_okay=False, exists=True, path_type=Path))
+@click.option(
+    "--cache",
+    "cache_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Cache to fill (default: ~/.cache/plugdata/translations.sqlite).",
+)
+def cache_import(file: Path, cache_path: Path | None) -> None:
+    """Add the translations in FILE (from `cache export`) to the cache."""
+    from plugdata.translate.cache import SegmentCache
+    from plugdata.translate.job import default_cache_path
+
+    store = SegmentCache(cache_path or default_cache_path())
+    click.echo(f"imported {store.import_(file)} segments -> {store.path}")
+
+
+@cli.command()
 def languages() -> None:
     """List the language table: codes, names and PLUG markers."""
     from plugdata.languages import get_language, known_codes

@@ -104,11 +104,25 @@ class Align(Corpus):
         return self
 
 
-class Translate(BaseModel):
-    """Hook for machine translation; options are validated by the chosen backend."""
+class Fallback(BaseModel):
+    """Another backend to try for rows the first one could not translate safely."""
 
     model_config = ConfigDict(extra="allow")
     backend: str
+
+    @property
+    def options(self) -> dict[str, Any]:
+        return dict(self.model_extra or {})
+
+
+class Translate(Fallback):
+    """Machine translation of the pivot corpus; other keys are the backend's options
+    (the same names as `plugdata translate --option`), validated by the backend."""
+
+    fallback: list[Fallback] = Field(default_factory=list)
+    workers: int = Field(8, ge=1, description="concurrent requests")
+    max_cost: float | None = Field(None, ge=0, description="USD cap for this language")
+    cache: str | None = Field(None, description="segment cache file (default: user cache)")
 
 
 class Target(Strict):

@@ -13,8 +13,13 @@ from functools import lru_cache
 # of the text when the author forgot to close it.
 FENCED_CODE = re.compile(r"^[ \t]*(`{3,}|~{3,})[^\n]*\n.*?(?:^[ \t]*\1[ \t]*$|\Z)", re.M | re.S)
 INLINE_CODE = re.compile(r"(`+)(?!`)(.+?)(?<!`)\1(?!`)", re.S)
-# A URL never ends in sentence punctuation: "see https://x.org." keeps its full stop.
-URL = re.compile(r"\b(?:(?:https?|ftp)://|www\.)[^\s<>()\[\]`\"']*[^\s<>()\[\]`\"'.,;:!?]", re.I)
+# A URL never ends in sentence punctuation ("see https://x.org." keeps its full stop) but may
+# hold balanced parentheses, as Wikipedia links do.
+URL = re.compile(
+    r"\b(?:(?:https?|ftp)://|www\.)(?:[^\s<>()\[\]`\"']|\([^\s()<>]*\))*"
+    r"(?:[^\s<>()\[\]`\"'.,;:!?]|\([^\s()<>]*\))",
+    re.I,
+)
 _WHITESPACE = re.compile(r"\s+")
 
 

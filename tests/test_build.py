@@ -170,7 +170,7 @@ def test_unknown_lang_and_translate_hook_are_clear_errors(tmp_path, tiny):
         "zh: {align: {path: zh.jsonl, join: id}}", "zh: {translate: {backend: google}}"
     )
     tiny.write_text(text, encoding="utf-8")
-    with pytest.raises(PlugdataError, match=r"targets\.zh\.translate: the translation engine"):
+    with pytest.raises(PlugdataError, match=r"targets\.zh\.translate: unknown backend 'google'"):
         build(load_recipe(tiny), tmp_path / "out", progress=False)
 
 

@@ -1,0 +1,1 @@
+"""Machine translation of instruction corpora into PLUG triples (see `engine`)."""

@@ -1,0 +1,69 @@
+"""The translator interface: a backend implements one batch call; everything else (segmenting,
+caching, concurrency, rate limits, retries, cost) lives once in the engine.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import ClassVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class TransientError(Exception):
+    """Worth retrying (429, 5xx, timeouts, empty answers); `retry_after` from the server."""
+
+    def __init__(self, message: str, retry_after: float | None = None):
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class PermanentError(Exception):
+    """Not worth retrying with this backend (bad key, unsupported language, refused input)."""
+
+
+class BackendOptions(BaseModel):
+    """Options every backend accepts; a backend's own options extend this model."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    requests_per_second: float | None = Field(None, gt=0, description="request rate cap")
+    chars_per_minute: int | None = Field(None, gt=0, description="character rate cap")
+    max_retries: int = Field(5, ge=0, description="retries per request on transient errors")
+    timeout: float = Field(60.0, gt=0, description="seconds per request")
+    price_per_million_chars: float | None = Field(
+        None, ge=0, description="override the price table (USD per million source characters)"
+    )
+
+
+class Translator(ABC):
+    """One backend. Subclasses set the class attributes and implement `translate_batch`."""
+
+    name: ClassVar[str]
+    Options: ClassVar[type[BackendOptions]] = BackendOptions
+    # Longest piece sent in one text, and how many texts go in one request.
+    max_chars: ClassVar[int] = 4500
+    batch_size: ClassVar[int] = 16
+    # Bump when prompts or templates change: it is part of every cache key.
+    version: ClassVar[str] = "1"
+    # USD per million source characters when the options do not say; 0 for free services.
+    default_price: ClassVar[float] = 0.0
+
+    def __init__(self, options: BackendOptions):
+        self.options = options
+
+    @property
+    def model(self) -> str:
+        """What produced the text, for cache keys and `meta.made_by`."""
+        return self.name
+
+    @abstractmethod
+    def translate_batch(self, texts: list[str], source: str, target: str) -> list[str]:
+        """Translate each text; raise TransientError or PermanentError on failure."""
+
+    def price_per_char(self) -> float:
+        price = self.options.price_per_million_chars
+        return (self.default_price if price is None else price) / 1_000_000
+
+    def close(self) -> None:  # noqa: B027 - optional hook, most backends hold nothing
+        """Release clients or models; the default has nothing to release."""

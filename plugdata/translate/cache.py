@@ -1,0 +1,146 @@
+"""The segment cache: SQLite (WAL), one row per translated unit, keyed by a content hash of
+everything that determines the answer (backend, model, languages, prompt version, text).
+
+Each answer is committed as soon as it arrives, so a run killed at any point loses nothing
+finished; failures are never stored. `export`/`import_` move a cache as a parquet file so that
+anyone can rebuild a published dataset without paying for a single request.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import sqlite3
+import threading
+from collections.abc import Iterable
+from pathlib import Path
+
+from plugdata.errors import PlugdataError
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS segments (
+    key TEXT PRIMARY KEY,
+    backend TEXT NOT NULL,
+    model TEXT NOT NULL,
+    source_lang TEXT NOT NULL,
+    target_lang TEXT NOT NULL,
+    version TEXT NOT NULL,
+    source TEXT NOT NULL,
+    translation TEXT NOT NULL
+)
+"""
+_SPACES = re.compile(r"[ \t]+")
+COLUMNS = (
+    "key",
+    "backend",
+    "model",
+    "source_lang",
+    "target_lang",
+    "version",
+    "source",
+    "translation",
+)
+
+
+def normalize_segment(text: str) -> str:
+    """Segments differing only in surrounding or repeated whitespace share one translation."""
+    return _SPACES.sub(" ", text).strip()
+
+
+def segment_key(
+    backend: str, model: str, source_lang: str, target_lang: str, version: str, text: str
+) -> str:
+    payload = "\x1f".join(
+        [backend, model, source_lang, target_lang, version, normalize_segment(text)]
+    )
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+class SegmentCache:
+    """Thread-safe: worker threads `put` as answers arrive; one connection, one lock."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.execute(_SCHEMA)
+        except sqlite3.DatabaseError as exc:
+            raise PlugdataError(f"{self.path}: not a usable plugdata cache ({exc})") from None
+        self._lock = threading.Lock()
+
+    def get_many(self, keys: Iterable[str]) -> dict[str, str]:
+        keys = list(dict.fromkeys(keys))
+        found: dict[str, str] = {}
+        with self._lock:
+            for i in range(0, len(keys), 500):
+                chunk = keys[i : i + 500]
+                marks = ",".join("?" * len(chunk))
+                rows = self._db.execute(
+                    f"SELECT key, translation FROM segments WHERE key IN ({marks})", chunk
+                )
+                found.update(rows.fetchall())
+        return found
+
+    def put(
+        self,
+        key: str,
+        backend: str,
+        model: str,
+        source_lang: str,
+        target_lang: str,
+        version: str,
+        source: str,
+        translation: str,
+    ) -> None:
+        with self._lock:
+            self._db.execute(
+                "INSERT OR REPLACE INTO segments VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (key, backend, model, source_lang, target_lang, version, source, translation),
+            )
+
+    def __len__(self) -> int:
+        with self._lock:
+            return self._db.execute("SELECT COUNT(*) FROM segments").fetchone()[0]
+
+    def export(self, out: Path) -> int:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT {', '.join(COLUMNS)} FROM segments ORDER BY key"
+            ).fetchall()
+        table = pa.table(
+            {c: [r[i] for r in rows] for i, c in enumerate(COLUMNS)},
+            schema=pa.schema([(c, pa.string()) for c in COLUMNS]),
+        )
+        pq.write_table(table, out, compression="zstd")
+        return table.num_rows
+
+    def import_(self, file: Path) -> int:
+        import pyarrow.parquet as pq
+
+        try:
+            table = pq.read_table(file)
+        except Exception as exc:  # pyarrow raises several types for unreadable files
+            raise PlugdataError(f"{file}: not a readable parquet file ({exc})") from None
+        missing = [c for c in COLUMNS if c not in table.column_names]
+        if missing:
+            raise PlugdataError(
+                f"{file}: not a plugdata cache export (missing {', '.join(missing)})"
+            )
+        rows = list(zip(*(table[c].to_pylist() for c in COLUMNS), strict=True))
+        with self._lock:
+            self._db.execute("BEGIN")
+            self._db.executemany(
+                "INSERT OR REPLACE INTO segments VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows
+            )
+            self._db.execute("COMMIT")
+        return len(rows)
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()

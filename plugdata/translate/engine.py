@@ -1,0 +1,282 @@
+"""Translating instruction rows into triples: protect, segment, look up the cache, send what is
+missing, restore, verify, fall back, check quality.
+
+Each row goes through strategies until one succeeds: joint (instruction and response in one
+request, chat backends in joint mode), per segment, then per segment split at protected tokens;
+and the same with each fallback backend. A row that no strategy can translate safely is
+quarantined with the reason, never dropped and never written with mangled code.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from tqdm.auto import tqdm
+
+from plugdata.errors import PlugdataError
+from plugdata.languages import get_language
+from plugdata.sources import Record
+from plugdata.translate import protect
+from plugdata.translate.backends.base import Translator
+from plugdata.translate.cache import SegmentCache
+from plugdata.translate.runner import Runner, RunStats
+
+FIELDS = ("instruction", "response")
+_JOINT = re.compile(
+    r"^\s*<instruction>\s*\n?(.*?)\n?\s*</instruction>\s*<response>\s*\n?(.*?)\n?\s*</response>\s*$",
+    re.S,
+)
+# Targets written without spaces between sentences.
+_NO_SPACE = {"zh", "ja"}
+
+
+class BudgetExceeded(PlugdataError):
+    """--max-cost reached: the run stopped cleanly, everything answered so far is cached."""
+
+
+class MissingFromCache(PlugdataError):
+    """--offline and some units were never translated."""
+
+
+@dataclass
+class Outcome:
+    """Per source row: the translated fields, or the reason it failed."""
+
+    fields: dict[str, str] = field(default_factory=dict)
+    reason: str | None = None
+    made_by: str = ""
+
+
+@dataclass
+class TranslateReport:
+    rows: int = 0
+    units: int = 0
+    unique_units: int = 0
+    chars: int = 0
+    cache_hits: int = 0
+    estimated_cost: float = 0.0
+    requests_needed: int = 0
+    stats: RunStats = field(default_factory=RunStats)
+    failures: dict[str, int] = field(default_factory=dict)
+
+
+# -- units of one row under one strategy ---------------------------------------------------------
+def _field_units(text: str, translator: Translator, source: str, split: bool) -> list[str]:
+    doc = protect.parse(text)
+    units = []
+    for segment in doc.segments:
+        parts = protect.split_at_tokens(segment) if split else [segment]
+        for part in parts:
+            if isinstance(part, protect.Segment):
+                limit = _limit(translator, source)
+                units.extend(piece for piece, _ in protect.split_long(part.text, limit))
+    return units
+
+
+def _limit(translator: Translator, source: str) -> int:
+    return getattr(translator, "max_chars_for", lambda _s: translator.max_chars)(source)
+
+
+def _joint_text(texts: dict[str, str]) -> tuple[str, dict[str, protect.Segment]]:
+    masked, start = {}, 1
+    for name in FIELDS:
+        masked[name] = protect.mask(texts[name], start=start, fenced=True)
+        start += len(masked[name].spans)
+    body = (
+        f"<instruction>\n{masked['instruction'].text}\n</instruction>\n"
+        f"<response>\n{masked['response'].text}\n</response>"
+    )
+    return body, masked
+
+
+def row_units(
+    texts: dict[str, str], strategy: str, translator: Translator, source: str
+) -> list[str]:
+    if strategy == "joint":
+        return [_joint_text(texts)[0]]
+    return [
+        u
+        for name in texts
+        for u in _field_units(texts[name], translator, source, strategy == "split")
+    ]
+
+
+# -- assembling ----------------------------------------------------------------------------------
+def _assemble_field(
+    text: str, translator: Translator, source: str, target: str, split: bool, lookup
+) -> str:
+    doc = protect.parse(text)
+    out = []
+    for segment in doc.segments:
+        parts = protect.split_at_tokens(segment) if split else [segment]
+        rendered = []
+        for part in parts:
+            if not isinstance(part, protect.Segment):
+                rendered.append(part)
+                continue
+            pieces = protect.split_long(part.text, _limit(translator, source))
+            rendered.append(protect.unmask(_join(pieces, lookup, target), part))
+        out.append("".join(rendered))
+    return protect.render(doc, out)
+
+
+def _join(pieces: list[tuple[str, str]], lookup, target: str) -> str:
+    """Translated pieces of a long segment, separated as the source was (Chinese and Japanese
+    put no space between sentences)."""
+    out = []
+    for piece, sep in pieces:
+        if target in _NO_SPACE and sep and not sep.strip() and "\n" not in sep:
+            sep = ""
+        out.append(lookup(piece) + sep)
+    return "".join(out)
+
+
+def assemble(
+    texts: dict[str, str], strategy: str, translator: Translator, source: str, target: str, lookup
+) -> dict[str, str]:
+    """Translated fields of one row; raises ProtectionError when anything did not survive."""
+    if strategy != "joint":
+        return {
+            name: _assemble_field(
+                texts[name], translator, source, target, strategy == "split", lookup
+            )
+            for name in texts
+        }
+    body, masked = _joint_text(texts)
+    m = _JOINT.match(lookup(body))
+    if m is None:
+        raise protect.ProtectionError("joint markers did not come back")
+    out = {}
+    for name, translated in zip(FIELDS, m.groups(), strict=True):
+        restored = protect.unmask(translated.strip(), masked[name])
+        if protect.structure(restored) != protect.structure(texts[name]):
+            raise protect.ProtectionError(f"markdown structure of the {name} changed")
+        out[name] = restored
+    return out
+
+
+# -- the whole job -------------------------------------------------------------------------------
+def strategies(translator: Translator) -> list[str]:
+    first = ["joint"] if getattr(translator, "joint", False) else []
+    return [*first, "segments", "split"]
+
+
+def translate_records(
+    records: list[Record],
+    source: str,
+    target: str,
+    translators: list[Translator],
+    cache: SegmentCache,
+    *,
+    fields: tuple[str, ...] = FIELDS,
+    workers: int = 8,
+    max_cost: float | None = None,
+    offline: bool = False,
+    dry_run: bool = False,
+    progress: bool = True,
+) -> tuple[list[Outcome], TranslateReport]:
+    """Translate `fields` of every record; outcomes are in record order."""
+    get_language(source), get_language(target)
+    report = TranslateReport(rows=len(records))
+    texts = [{name: _field(r, name) for name in fields} for r in records]
+    outcomes = [Outcome() for _ in records]
+    for i, t in enumerate(texts):
+        empty = [name for name, value in t.items() if not value.strip()]
+        if empty:
+            outcomes[i].reason = f"empty:{empty[0]}"
+    plan = [
+        (translator, strategy) for translator in translators for strategy in strategies(translator)
+    ]
+    pending = [i for i, o in enumerate(outcomes) if o.reason is None]
+    last_reason: dict[int, str] = {}
+    for step, (translator, strategy) in enumerate(plan):
+        if not pending:
+            break
+        runner = Runner(
+            translator,
+            cache,
+            source,
+            target,
+            workers=workers,
+            max_cost=None if max_cost is None else max_cost - report.stats.cost,
+            stats=report.stats,
+        )
+        if strategy == "joint":
+            # Joint requests that are too long for one call go straight to segments.
+            limit = _limit(translator, source)
+            eligible = [i for i in pending if sum(len(v) for v in texts[i].values()) <= limit]
+        else:
+            eligible = pending
+        units: dict[str, str] = {}
+        for i in eligible:
+            for unit in row_units(texts[i], strategy, translator, source):
+                units.setdefault(runner.key(unit), unit)
+                if step == 0:
+                    report.units += 1
+        cached = cache.get_many(units)
+        missing = {k: v for k, v in units.items() if k not in cached}
+        if step == 0:
+            report.unique_units = len(units)
+            report.cache_hits = len(cached)
+            report.chars = sum(len(v) for v in missing.values())
+            report.estimated_cost = report.chars * translator.price_per_char()
+            report.requests_needed = -(-len(missing) // translator.batch_size)
+        if dry_run:
+            return outcomes, report
+        if offline and missing:
+            raise MissingFromCache(
+                f"--offline: {len(missing)} of {len(units)} segments are not in {cache.path}; "
+                f"first: {next(iter(missing.values()))[:80]!r}"
+            )
+        bar = tqdm(
+            total=-(-len(missing) // translator.batch_size),
+            unit="req",
+            desc=f"translate {target} ({translator.model}, {strategy})",
+            disable=None if progress else True,
+            leave=False,
+        )
+        with bar:
+            runner.run(missing, progress=bar)
+        if report.stats.skipped_for_cost:
+            raise BudgetExceeded(
+                f"--max-cost {max_cost:g} USD reached after about {report.stats.cost:.4f} USD; "
+                f"{report.stats.skipped_for_cost} segments not sent; finished segments are in "
+                f"{cache.path}: run again with a higher cap to continue"
+            )
+        answers = cache.get_many(units)
+        lookup = _lookup(answers, runner)
+        still = []
+        for i in pending:
+            if i not in eligible:
+                still.append(i)
+                continue
+            keyed = {runner.key(u): u for u in row_units(texts[i], strategy, translator, source)}
+            failed = [report.stats.failed[k] for k in keyed if k in report.stats.failed]
+            if failed or any(k not in answers for k in keyed):
+                last_reason[i] = "translate-failed"
+                still.append(i)
+                continue
+            try:
+                outcomes[i].fields = assemble(
+                    texts[i], strategy, translator, source, target, lookup
+                )
+                outcomes[i].made_by = f"{translator.name}:{translator.model}"
+            except protect.ProtectionError:
+                last_reason[i] = "protection-lost"
+                still.append(i)
+        pending = still
+    for i in pending:
+        outcomes[i].reason = last_reason.get(i, "translate-failed")
+    for o in outcomes:
+        if o.reason:
+            report.failures[o.reason] = report.failures.get(o.reason, 0) + 1
+    return outcomes, report
+
+
+def _lookup(answers: dict[str, str], runner: Runner):
+    return lambda unit: answers[runner.key(unit)]
+
+
+def _field(record: Record, name: str) -> str:
+    return record.instruction if name == "instruction" else (record.response or "")

@@ -1,0 +1,253 @@
+"""`plugdata translate`, `plugdata merge` and `plugdata cache`: files in, triples out.
+
+Library functions behind the commands; the recipe path (`build`) calls `translate_records`
+directly with the same translators and cache.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from plugdata.errors import PlugdataError
+from plugdata.recipe import Corpus
+from plugdata.sources import Record, read_records
+from plugdata.translate.backends import TRANSLATORS
+from plugdata.translate.backends.base import Translator
+from plugdata.translate.cache import SegmentCache
+from plugdata.translate.engine import FIELDS, TranslateReport, translate_records
+from plugdata.triples import make_triple, row_ids
+from plugdata.validate import Validator
+
+
+def default_cache_path() -> Path:
+    """`$PLUGDATA_CACHE_DIR`, else `$XDG_CACHE_HOME/plugdata`, else `~/.cache/plugdata`."""
+    base = (
+        os.environ.get("PLUGDATA_CACHE_DIR")
+        or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "plugdata"
+    )
+    return Path(base) / "translations.sqlite"
+
+
+def parse_options(pairs: list[str] | tuple[str, ...]) -> dict[str, Any]:
+    """`KEY=VALUE` strings; values read as YAML scalars (numbers, booleans, strings)."""
+    options: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise PlugdataError(f"--option {pair!r}: use KEY=VALUE")
+        options[key.strip()] = yaml.safe_load(value) if value else ""
+    return options
+
+
+def make_translator(name: str, options: dict[str, Any], where: str = "translate") -> Translator:
+    """A backend by name with validated options; errors say where (recipe key or command)."""
+    if name not in TRANSLATORS:
+        raise PlugdataError(
+            f"{where}: unknown backend {name!r}; choose one of: {', '.join(TRANSLATORS)}")
+    cls = TRANSLATORS[name]
+    try:
+        parsed = cls.Options(**options)
+    except ValidationError as err:
+        first = err.errors()[0]
+        key = ".".join(str(p) for p in first["loc"])
+        allowed = ", ".join(cls.Options.model_fields)
+        hint = f" (options of {name}: {allowed})" if first["type"] == "extra_forbidden" else ""
+        raise PlugdataError(f"{where}: option {key!r}: {first['msg']}{hint}") from None
+    return cls(parsed)
+
+
+def select_shard(records: list[Record], shard: str | None) -> tuple[list[Record], dict | None]:
+    """`i/N`: the i-th of N contiguous slices (0-based), so shards concatenate in order."""
+    if not shard:
+        return records, None
+    try:
+        i, n = (int(x) for x in shard.split("/"))
+        assert 0 <= i < n
+    except (ValueError, AssertionError):
+        raise PlugdataError(f"--shard {shard!r}: use i/N with 0 <= i < N") from None
+    start, end = len(records) * i // n, len(records) * (i + 1) // n
+    return records[start:end], {
+        "shard": i,
+        "of": n,
+        "start": start,
+        "end": end,
+        "rows": len(records),
+    }
+
+
+@dataclass
+class TranslateResult:
+    out: Path
+    report: TranslateReport
+    kept: int = 0
+    quarantined: dict[str, int] = field(default_factory=dict)
+    dry_run: bool = False
+    price_note: str = ""
+
+    def summary(self) -> str:
+        r = self.report
+        lines = [
+            f"rows {r.rows}, segments {r.units} ({r.unique_units} unique), "
+            f"cache hits {r.cache_hits}, to send {r.unique_units - r.cache_hits} "
+            f"({r.chars:,} characters, {r.requests_needed} requests)",
+            f"estimated cost {r.estimated_cost:.4f} USD{self.price_note}",
+        ]
+        if self.dry_run:
+            return "Plan (dry run, nothing sent):\n" + "\n".join(lines)
+        s = r.stats
+        lines.append(
+            f"sent {s.requests} requests ({s.retries} retries), {s.chars_sent:,} "
+            f"characters, about {s.cost:.4f} USD"
+        )
+        reasons = ", ".join(f"{k} {v}" for k, v in sorted(self.quarantined.items())) or "-"
+        lines.append(
+            f"kept {self.kept}, quarantined {sum(self.quarantined.values())} "
+            f"({reasons}) -> {self.out}"
+        )
+        return "\n".join(lines)
+
+
+def translate_file(
+    in_path: Path,
+    out: Path,
+    *,
+    target: str,
+    source: str = "en",
+    backend: str,
+    options: dict[str, Any],
+    fallbacks: list[tuple[str, dict[str, Any]]] | None = None,
+    fields: tuple[str, ...] = FIELDS,
+    cache_path: Path | None = None,
+    workers: int = 8,
+    max_cost: float | None = None,
+    offline: bool = False,
+    dry_run: bool = False,
+    shard: str | None = None,
+    name: str | None = None,
+    progress: bool = True,
+) -> TranslateResult:
+    records = read_records(
+        Corpus(path=str(in_path)), Path.cwd(), need_response="response" in fields
+    )
+    ids = row_ids(name or in_path.stem, records)
+    records, shard_info = select_shard(records, shard)
+    if shard_info:
+        ids = ids[shard_info["start"] : shard_info["end"]]
+    translators = [make_translator(backend, options)] + [
+        make_translator(n, o, f"translate fallback {n}") for n, o in fallbacks or []
+    ]
+    cache = SegmentCache(cache_path or default_cache_path())
+    try:
+        outcomes, report = translate_records(
+            records,
+            source,
+            target,
+            translators,
+            cache,
+            fields=fields,
+            workers=workers,
+            max_cost=max_cost,
+            offline=offline,
+            dry_run=dry_run,
+            progress=progress,
+        )
+    finally:
+        cache.close()
+        for t in translators:
+            t.close()
+    result = TranslateResult(out, report, dry_run=dry_run)
+    if dry_run:
+        return result
+    validator = Validator()
+    kept_lines, quarantine_lines = [], []
+    for record, row_id, outcome in zip(records, ids, outcomes, strict=True):
+        translated = Record(
+            record.index,
+            record.where,
+            record.raw_id,
+            outcome.fields.get("instruction", record.instruction),
+            outcome.fields.get("response", record.response),
+            {},
+            [],
+        )
+        triple = make_triple(
+            row_id,
+            name or in_path.stem,
+            source,
+            target,
+            record,
+            translated,
+            outcome.made_by,
+            responses="response" in fields,
+        )
+        reasons = [outcome.reason] if outcome.reason else []
+        if not reasons:
+            verdict = validator.check(triple, responses="response" in fields)
+            triple["meta"]["lid"] = [vars(x) for x in verdict.lid]
+            triple["meta"]["flags"] = verdict.flags
+            reasons = verdict.reasons
+        if reasons:
+            quarantine_lines.append(
+                {**triple, "reason": reasons[0], "reasons": reasons, "where": record.where}
+            )
+            result.quarantined[reasons[0]] = result.quarantined.get(reasons[0], 0) + 1
+        else:
+            kept_lines.append(triple)
+    result.kept = len(kept_lines)
+    _write_jsonl(out, kept_lines)
+    _write_jsonl(quarantine_path(out), quarantine_lines)
+    if shard_info:
+        shard_info["input_sha256"] = hashlib.sha256(in_path.read_bytes()).hexdigest()
+        Path(f"{out}.shard.json").write_text(json.dumps(shard_info) + "\n", encoding="utf-8")
+    return result
+
+
+def quarantine_path(out: Path) -> Path:
+    return out.with_name(out.name.removesuffix(".jsonl") + ".quarantine.jsonl")
+
+
+def _write_jsonl(path: Path, rows: list[dict]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    with tmp.open("w", encoding="utf-8") as fh:
+        for row in rows:
+            fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+    tmp.replace(path)  # never leave a half-written output behind
+
+
+def merge_shards(parts: list[Path], out: Path) -> int:
+    """Concatenate shard outputs in shard order after checking they cover one input exactly."""
+    infos = []
+    for part in parts:
+        sidecar = Path(f"{part}.shard.json")
+        if not sidecar.exists():
+            raise PlugdataError(f"{part}: no {sidecar.name}; was it written with --shard i/N?")
+        infos.append((json.loads(sidecar.read_text(encoding="utf-8")), part))
+    infos.sort(key=lambda item: item[0]["shard"])
+    n = infos[0][0]["of"]
+    got = [info["shard"] for info, _ in infos]
+    if got != list(range(n)) or {info["input_sha256"] for info, _ in infos} != {
+        infos[0][0]["input_sha256"]
+    }:
+        raise PlugdataError(
+            f"shards do not cover one input: have {got} of {n} "
+            "(all must come from the same input file)"
+        )
+    total = 0
+    for target, suffix in ((out, ""), (quarantine_path(out), "quarantine")):
+        rows = []
+        for _, part in infos:
+            src = quarantine_path(part) if suffix else part
+            if src.exists():
+                rows.extend(json.loads(line) for line in src.read_text("utf-8").splitlines())
+        _write_jsonl(target, rows)
+        total += len(rows)
+    return total

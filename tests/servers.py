@@ -1,0 +1,154 @@
+"""Protocol servers the tests start on 127.0.0.1: LibreTranslate's `/translate` API and an
+OpenAI-compatible `/v1/chat/completions`. The client code under test is the real library code
+(deep-translator, the openai SDK); only the far end is ours.
+
+"Translation" comes from a phrase book built from the test corpus: the same segmentation that
+the engine uses is applied to the English and Italian texts, and segments are paired in order.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+import urllib.parse
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from plugdata.translate import protect
+from plugdata.translate.engine import FIELDS, _joint_text
+
+from .conftest import ITEMS
+
+
+def phrase_book() -> dict[str, str]:
+    """English segment (masked) -> Italian segment, and whole joint bodies for joint mode."""
+    book: dict[str, str] = {}
+    for item in ITEMS:
+        en = {"instruction": item[0], "response": item[1]}
+        it = {"instruction": item[4], "response": item[5]}
+        for name in FIELDS:
+            a = protect.parse(en[name]).segments
+            b = protect.parse(it[name]).segments
+            book.update({x.text: y.text for x, y in zip(a, b, strict=True)})
+        book[_joint_text(en)[0]] = _joint_text(it)[0]
+    return book
+
+
+class Script:
+    """Forced answers: `(status, headers, body)` handed out in order before normal answers,
+    optionally only for requests whose text contains `when`."""
+
+    def __init__(self):
+        self.items: list[tuple[str | None, int, dict, object]] = []
+        self.lock = threading.Lock()
+
+    def add(self, status: int, body: object = None, headers: dict | None = None,
+            when: str | None = None, times: int = 1) -> None:
+        for _ in range(times):
+            self.items.append((when, status, headers or {}, body))
+
+    def take(self, text: str):
+        with self.lock:
+            for i, (when, status, headers, body) in enumerate(self.items):
+                if when is None or when in text:
+                    del self.items[i]
+                    return status, headers, body
+        return None
+
+
+class _Server:
+    def __init__(self, translate: Callable[[str], str] | None = None, delay: float = 0.0):
+        self.translate = translate or (lambda text: phrase_book().get(text, text))
+        self.delay = delay
+        self.script = Script()
+        self.requests: list[dict] = []
+        self.lock = threading.Lock()
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):  # keep pytest output clean
+                pass
+
+            def do_POST(self):
+                length = int(self.headers.get("Content-Length") or 0)
+                raw = self.rfile.read(length)
+                status, headers, body = server.handle(self.path, self.headers, raw)
+                data = body if isinstance(body, bytes) else json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                for k, v in headers.items():
+                    self.send_header(k, v)
+                self.end_headers()
+                self.wfile.write(data)
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.httpd.server_address[1]}"
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+class LibreServer(_Server):
+    """LibreTranslate: POST /translate with q, source, target (query string or form)."""
+
+    def handle(self, path, headers, raw):
+        parsed = urllib.parse.urlparse(path)
+        params = dict(urllib.parse.parse_qsl(parsed.query))
+        params.update(urllib.parse.parse_qsl(raw.decode()))
+        text = params.get("q", "")
+        with self.lock:
+            self.requests.append(params)
+        if self.delay:
+            time.sleep(self.delay)
+        forced = self.script.take(text)
+        if forced:
+            return forced
+        return 200, {}, {"translatedText": self.translate(text)}
+
+
+class ChatServer(_Server):
+    """OpenAI chat completions: translates the user message; usage counted by characters."""
+
+    def handle(self, path, headers, raw):
+        payload = json.loads(raw or b"{}")
+        with self.lock:
+            self.requests.append({"path": path, "auth": headers.get("Authorization"), **payload})
+        if self.delay:
+            time.sleep(self.delay)
+        text = next((m["content"] for m in payload.get("messages", []) if m["role"] == "user"), "")
+        forced = self.script.take(text)
+        if forced:
+            status, hdrs, body = forced
+            if body == "hang":
+                time.sleep(5)
+                return 200, {}, completion("late", payload)
+            return status, hdrs, completion(body, payload) if isinstance(body, str) else body
+        return 200, {}, completion(self.translate(text), payload)
+
+
+def completion(content: str, payload: dict) -> dict:
+    return {
+        "id": "cmpl-test", "object": "chat.completion", "created": 0,
+        "model": payload.get("model", "test"),
+        "choices": [{"index": 0, "finish_reason": "stop",
+                     "message": {"role": "assistant", "content": content}}],
+        "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
+    }
+
+
+def drop_tokens(text: str) -> str:
+    """A translator that loses protected tokens, as real ones sometimes do."""
+    return re.sub(r"⟦\d+⟧", "", text)
