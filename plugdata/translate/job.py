@@ -51,7 +51,8 @@ def make_translator(name: str, options: dict[str, Any], where: str = "translate"
     """A backend by name with validated options; errors say where (recipe key or command)."""
     if name not in TRANSLATORS:
         raise PlugdataError(
-            f"{where}: unknown backend {name!r}; choose one of: {', '.join(TRANSLATORS)}")
+            f"{where}: unknown backend {name!r}; choose one of: {', '.join(TRANSLATORS)}"
+        )
     cls = TRANSLATORS[name]
     try:
         parsed = cls.Options(**options)

@@ -23,7 +23,9 @@ PLACEHOLDER = re.compile(
 # Markdown line prefixes kept frozen: indentation, quote marks, list markers, heading hashes.
 _PREFIX = re.compile(r"^(\s*(?:>\s*)*(?:[-*+]\s+(?:\[[ xX]\]\s+)?|\d+[.)]\s+|#{1,6}\s+)?)")
 _TABLE_SEPARATOR = re.compile(r"^\s*\|?\s*:?-{2,}:?\s*(\|\s*:?-{2,}:?\s*)*\|?\s*$")
-_PROTECTED = [INLINE_CODE, URL, PLACEHOLDER]
+# A literal token-like text in the source is protected like code, so it cannot be confused
+# with our own tokens.
+_PROTECTED = [re.compile(r"⟦\d+⟧"), INLINE_CODE, URL, PLACEHOLDER]
 
 
 class ProtectionError(ValueError):
