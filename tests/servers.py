@@ -36,6 +36,16 @@ def phrase_book() -> dict[str, str]:
     return book
 
 
+def translator(book: dict[str, str]) -> Callable[[str], str]:
+    """Whole texts from the book, else line by line, as machine translators treat newlines."""
+    def translate(text: str) -> str:
+        if text in book:
+            return book[text]
+        return "\n".join(book.get(line, line) for line in text.split("\n"))
+
+    return translate
+
+
 class Script:
     """Forced answers: `(status, headers, body)` handed out in order before normal answers,
     optionally only for requests whose text contains `when`."""
@@ -66,7 +76,7 @@ class Script:
 
 class _Server:
     def __init__(self, translate: Callable[[str], str] | None = None, delay: float = 0.0):
-        self.translate = translate or (lambda text: phrase_book().get(text, text))
+        self.translate = translate or translator(phrase_book())
         self.delay = delay
         self.script = Script()
         self.requests: list[dict] = []

@@ -10,7 +10,7 @@ from click.testing import CliRunner
 from plugdata.cli import cli
 
 from .conftest import ITEMS, corpus_rows, write_jsonl
-from .servers import ChatServer, LibreServer, drop_tokens, phrase_book
+from .servers import ChatServer, LibreServer, drop_tokens, phrase_book, translator
 
 
 @pytest.fixture
@@ -108,7 +108,8 @@ def test_lost_tokens_fall_back_to_splitting_at_tokens(corpus, tmp_path):
         "the elements of a list.": "restituisce il numero di elementi di un contenitore, come "
         "i caratteri di una stringa o gli elementi di una lista.",
     }
-    with LibreServer(translate=lambda t: drop_tokens(book.get(t, t))) as server:
+    translate = translator(book)
+    with LibreServer(translate=lambda t: drop_tokens(translate(t))) as server:
         result = run(*libre_args(server, corpus, tmp_path))
         sent = [r["q"] for r in server.requests]
     assert result.exit_code == 0, result.output
@@ -268,10 +269,10 @@ def test_chat_joint_mode_sends_one_request_per_row(corpus, tmp_path):
 
 
 def test_chat_joint_mode_lost_markers_fall_back_to_segments(corpus, tmp_path):
-    book = phrase_book()
+    translate = translator(phrase_book())
 
     def lossy(text):
-        answer = book.get(text, text)
+        answer = translate(text)
         return answer.replace("<response>", "") if "Why do leaves" in text else answer
 
     with ChatServer(translate=lossy) as server:
@@ -375,3 +376,25 @@ def test_sigkill_then_rerun_requests_no_finished_segment_again(corpus, tmp_path)
         args = libre_args(clean, corpus, fresh)
         assert run(*args).exit_code == 0
     assert (fresh / "it.jsonl").read_bytes() == (tmp_path / "it.jsonl").read_bytes()
+
+
+def test_merged_lines_fall_back_to_one_request_per_segment(corpus, tmp_path):
+    translate = translator(phrase_book())
+
+    def merging(text):  # a translator that joins the lines of a multi-line request
+        return translate(text).replace("\n", " ")
+
+    with LibreServer(translate=merging) as server:
+        result = run(*libre_args(server, corpus, tmp_path))
+        sent = [r["q"] for r in server.requests]
+    assert result.exit_code == 0, result.output
+    rows = read(tmp_path / "it.jsonl")
+    assert [(r["target_instruction"], r["target_response"]) for r in rows] == expected_italian()
+    assert any("\n" in q for q in sent) and "Put your phone in another room." in sent
+
+
+def test_one_request_per_field_when_lines_survive(corpus, tmp_path):
+    with LibreServer() as server:
+        assert run(*libre_args(server, corpus, tmp_path)).exit_code == 0
+    fields_with_prose = sum(1 for item in ITEMS for text in item[:2] if any(c.isalpha() for c in text))
+    assert len(server.requests) == fields_with_prose

@@ -30,6 +30,9 @@ CREATE TABLE IF NOT EXISTS segments (
 )
 """
 _SPACES = re.compile(r"[ \t]+")
+# Finished rows (translated fields plus quality verdict) keyed by everything that determined
+# them, so an unchanged rerun skips parsing, assembly and checks. Derived data: not exported.
+_ROWS = "CREATE TABLE IF NOT EXISTS rows (key TEXT PRIMARY KEY, value TEXT NOT NULL)"
 COLUMNS = (
     "key",
     "backend",
@@ -67,6 +70,7 @@ class SegmentCache:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.execute(_SCHEMA)
+            self._db.execute(_ROWS)
         except sqlite3.DatabaseError as exc:
             raise PlugdataError(f"{self.path}: not a usable plugdata cache ({exc})") from None
         self._lock = threading.Lock()
@@ -100,6 +104,25 @@ class SegmentCache:
                 "INSERT OR REPLACE INTO segments VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (key, backend, model, source_lang, target_lang, version, source, translation),
             )
+
+    def get_rows(self, keys: list[str]) -> dict[str, str]:
+        found: dict[str, str] = {}
+        with self._lock:
+            for i in range(0, len(keys), 500):
+                chunk = keys[i : i + 500]
+                marks = ",".join("?" * len(chunk))
+                found.update(
+                    self._db.execute(
+                        f"SELECT key, value FROM rows WHERE key IN ({marks})", chunk
+                    ).fetchall()
+                )
+        return found
+
+    def put_rows(self, items: list[tuple[str, str]]) -> None:
+        with self._lock:
+            self._db.execute("BEGIN")
+            self._db.executemany("INSERT OR REPLACE INTO rows VALUES (?, ?)", items)
+            self._db.execute("COMMIT")
 
     def __len__(self) -> int:
         with self._lock:

@@ -51,6 +51,7 @@ class Outcome:
 @dataclass
 class TranslateReport:
     rows: int = 0
+    cached_rows: int = 0
     units: int = 0
     unique_units: int = 0
     chars: int = 0
@@ -74,6 +75,22 @@ def _field_units(text: str, translator: Translator, source: str, split: bool) ->
     return units
 
 
+def _line_groups(text: str, limit: int) -> list[list[protect.Segment]] | None:
+    """The segments of a field packed into newline-joined units under `limit` characters (one
+    request per field for most rows); None when one segment alone is too long."""
+    groups: list[list[protect.Segment]] = []
+    size = 0
+    for segment in protect.parse(text).segments:
+        if len(segment.text) > limit:
+            return None
+        if not groups or size + len(segment.text) + 1 > limit:
+            groups.append([])
+            size = 0
+        groups[-1].append(segment)
+        size += len(segment.text) + 1
+    return groups
+
+
 def _limit(translator: Translator, source: str) -> int:
     return getattr(translator, "max_chars_for", lambda _s: translator.max_chars)(source)
 
@@ -95,6 +112,13 @@ def row_units(
 ) -> list[str]:
     if strategy == "joint":
         return [_joint_text(texts)[0]]
+    if strategy == "lines":
+        limit = _limit(translator, source)
+        return [
+            "\n".join(s.text for s in group)
+            for name in texts
+            for group in _line_groups(texts[name], limit) or []
+        ]
     return [
         u
         for name in texts
@@ -132,10 +156,27 @@ def _join(pieces: list[tuple[str, str]], lookup, target: str) -> str:
     return "".join(out)
 
 
+def _assemble_lines(text: str, limit: int, lookup) -> str:
+    doc = protect.parse(text)
+    translated: list[str] = []
+    for group in _line_groups(text, limit):
+        lines = lookup("\n".join(s.text for s in group)).strip("\n").split("\n")
+        if len(lines) != len(group):
+            raise protect.ProtectionError(f"{len(group)} lines sent, {len(lines)} came back")
+        translated.extend(
+            protect.unmask(line.strip(), s) for line, s in zip(lines, group, strict=True)
+        )
+    return protect.render(doc, translated)
+
+
 def assemble(
     texts: dict[str, str], strategy: str, translator: Translator, source: str, target: str, lookup
 ) -> dict[str, str]:
     """Translated fields of one row; raises ProtectionError when anything did not survive."""
+    if strategy == "lines":
+        return {
+            name: _assemble_lines(texts[name], _limit(translator, source), lookup) for name in texts
+        }
     if strategy != "joint":
         return {
             name: _assemble_field(
@@ -159,7 +200,7 @@ def assemble(
 # -- the whole job -------------------------------------------------------------------------------
 def strategies(translator: Translator) -> list[str]:
     first = ["joint"] if getattr(translator, "joint", False) else []
-    return [*first, "segments", "split"]
+    return [*first, "lines", "segments", "split"]
 
 
 def translate_records(
@@ -202,10 +243,16 @@ def translate_records(
             max_cost=None if max_cost is None else max_cost - report.stats.cost,
             stats=report.stats,
         )
+        limit = _limit(translator, source)
         if strategy == "joint":
-            # Joint requests that are too long for one call go straight to segments.
-            limit = _limit(translator, source)
+            # Joint requests that are too long for one call go straight to the next strategy.
             eligible = [i for i in pending if sum(len(v) for v in texts[i].values()) <= limit]
+        elif strategy == "lines":
+            eligible = [
+                i
+                for i in pending
+                if all(_line_groups(v, limit) is not None for v in texts[i].values())
+            ]
         else:
             eligible = pending
         units: dict[str, str] = {}

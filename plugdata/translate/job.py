@@ -96,7 +96,8 @@ class TranslateResult:
     def summary(self) -> str:
         r = self.report
         lines = [
-            f"rows {r.rows}, segments {r.units} ({r.unique_units} unique), "
+            f"rows {r.rows} ({r.cached_rows} finished in the cache), segments {r.units} "
+            f"({r.unique_units} unique), "
             f"cache hits {r.cache_hits}, to send {r.unique_units - r.cache_hits} "
             f"({r.chars:,} characters, {r.requests_needed} requests)",
             f"estimated cost {r.estimated_cost:.4f} USD{self.price_note}",
@@ -145,10 +146,17 @@ def translate_file(
     translators = [make_translator(backend, options)] + [
         make_translator(n, o, f"translate fallback {n}") for n, o in fallbacks or []
     ]
+    validator = Validator()
+    responses = "response" in fields
+    source_name = name or in_path.stem
+    context = _row_context(translators, source, target, fields, validator)
+    keys = [_row_key(context, row_id, r) for row_id, r in zip(ids, records, strict=True)]
     cache = SegmentCache(cache_path or default_cache_path())
     try:
+        done = cache.get_rows(keys)
+        todo = [i for i, key in enumerate(keys) if key not in done]
         outcomes, report = translate_records(
-            records,
+            [records[i] for i in todo],
             source,
             target,
             translators,
@@ -160,41 +168,52 @@ def translate_file(
             dry_run=dry_run,
             progress=progress,
         )
+        report.rows = len(records)
+        report.cached_rows = len(records) - len(todo)
+        result = TranslateResult(out, report, dry_run=dry_run)
+        if dry_run:
+            return result
+        finished: dict[int, dict] = {}
+        fresh: list[tuple[str, str]] = []
+        for i, outcome in zip(todo, outcomes, strict=True):
+            record = records[i]
+            translated = Record(
+                record.index,
+                record.where,
+                record.raw_id,
+                outcome.fields.get("instruction", record.instruction),
+                outcome.fields.get("response", record.response),
+                {},
+                [],
+            )
+            triple = make_triple(
+                ids[i],
+                source_name,
+                source,
+                target,
+                record,
+                translated,
+                outcome.made_by,
+                responses=responses,
+            )
+            reasons = [outcome.reason] if outcome.reason else []
+            if not reasons:
+                verdict = validator.check(triple, responses=responses)
+                triple["meta"]["lid"] = [vars(x) for x in verdict.lid]
+                triple["meta"]["flags"] = verdict.flags
+                reasons = verdict.reasons
+            finished[i] = {"triple": triple, "reasons": reasons}
+            if not outcome.reason:  # service failures are never cached
+                fresh.append((keys[i], json.dumps(finished[i], ensure_ascii=False)))
+        cache.put_rows(fresh)
     finally:
         cache.close()
         for t in translators:
             t.close()
-    result = TranslateResult(out, report, dry_run=dry_run)
-    if dry_run:
-        return result
-    validator = Validator()
     kept_lines, quarantine_lines = [], []
-    for record, row_id, outcome in zip(records, ids, outcomes, strict=True):
-        translated = Record(
-            record.index,
-            record.where,
-            record.raw_id,
-            outcome.fields.get("instruction", record.instruction),
-            outcome.fields.get("response", record.response),
-            {},
-            [],
-        )
-        triple = make_triple(
-            row_id,
-            name or in_path.stem,
-            source,
-            target,
-            record,
-            translated,
-            outcome.made_by,
-            responses="response" in fields,
-        )
-        reasons = [outcome.reason] if outcome.reason else []
-        if not reasons:
-            verdict = validator.check(triple, responses="response" in fields)
-            triple["meta"]["lid"] = [vars(x) for x in verdict.lid]
-            triple["meta"]["flags"] = verdict.flags
-            reasons = verdict.reasons
+    for i, (record, key) in enumerate(zip(records, keys, strict=True)):
+        row = finished[i] if i in finished else json.loads(done[key])
+        triple, reasons = row["triple"], row["reasons"]
         if reasons:
             quarantine_lines.append(
                 {**triple, "reason": reasons[0], "reasons": reasons, "where": record.where}
@@ -209,6 +228,36 @@ def translate_file(
         shard_info["input_sha256"] = hashlib.sha256(in_path.read_bytes()).hexdigest()
         Path(f"{out}.shard.json").write_text(json.dumps(shard_info) + "\n", encoding="utf-8")
     return result
+
+
+def _row_context(
+    translators: list[Translator],
+    source: str,
+    target: str,
+    fields: tuple[str, ...],
+    validator: Validator,
+) -> str:
+    """Everything besides the row itself that decides a finished row."""
+    from plugdata import __version__
+
+    chain = [(t.name, t.model, t.version) for t in translators]
+    return json.dumps(
+        [
+            __version__,
+            chain,
+            source,
+            target,
+            list(fields),
+            validator.describe(),
+            validator.settings.model_dump(mode="json"),
+        ],
+        sort_keys=True,
+    )
+
+
+def _row_key(context: str, row_id: str, record: Record) -> str:
+    payload = json.dumps([context, row_id, record.instruction, record.response])
+    return hashlib.sha256(payload.encode()).hexdigest()
 
 
 def quarantine_path(out: Path) -> Path:

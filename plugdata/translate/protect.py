@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from plugdata.textproc import FENCED_CODE, INLINE_CODE, URL
 
@@ -138,8 +139,12 @@ def _content_parts(content: str) -> list[str | Segment]:
     return [lead, segment, trail]
 
 
+@lru_cache(maxsize=16384)
 def parse(text: str) -> Document:
-    """Split a text into frozen parts and masked segments (see module docstring)."""
+    """Split a text into frozen parts and masked segments (see module docstring).
+
+    Memoised: the engine asks for the same field under several strategies. Callers never
+    mutate the returned document."""
     parts: list[str | Segment] = []
     pos = 0
     for fence in FENCED_CODE.finditer(text):
