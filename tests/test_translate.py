@@ -137,7 +137,14 @@ def test_dry_run_sends_nothing_and_estimates(corpus, tmp_path):
     with LibreServer() as server:
         result = run(
             *libre_args(
-                server, corpus, tmp_path, "--dry-run", "--option", "price_per_million_chars=20"
+                server,
+                corpus,
+                tmp_path,
+                "--dry-run",
+                "--option",
+                "price_per_million_chars=20",
+                "--option",
+                "requests_per_second=0.1",
             )
         )
         assert server.requests == []
@@ -146,6 +153,8 @@ def test_dry_run_sends_nothing_and_estimates(corpus, tmp_path):
     chars = int(re.search(r"\(([\d,]+) characters", result.output).group(1).replace(",", ""))
     assert chars > 500
     assert f"estimated cost {chars * 20 / 1e6:.4f} USD" in result.output
+    requests = int(re.search(r"(\d+) requests\)", result.output).group(1))
+    assert f"time at the configured rates {requests / 0.1 / 60:.1f} min" in result.output
     assert not (tmp_path / "it.jsonl").exists()
 
 
@@ -400,3 +409,11 @@ def test_one_request_per_field_when_lines_survive(corpus, tmp_path):
         1 for item in ITEMS for text in item[:2] if any(c.isalpha() for c in text)
     )
     assert len(server.requests) == fields_with_prose
+
+
+def test_chat_500_is_retried(corpus, tmp_path):
+    with ChatServer() as server:
+        server.script.add(500, {"error": {"message": "overloaded"}})
+        result = run(*chat_args(server, corpus, tmp_path, "--workers", "1"))
+    assert result.exit_code == 0, result.output
+    assert "(1 retries)" in result.output and "kept 8" in result.output

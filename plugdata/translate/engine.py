@@ -58,6 +58,8 @@ class TranslateReport:
     cache_hits: int = 0
     estimated_cost: float = 0.0
     requests_needed: int = 0
+    # Seconds the configured rate limits alone impose (None: no limit configured).
+    estimated_seconds: float | None = None
     stats: RunStats = field(default_factory=RunStats)
     failures: dict[str, int] = field(default_factory=dict)
 
@@ -269,6 +271,9 @@ def translate_records(
             report.chars = sum(len(v) for v in missing.values())
             report.estimated_cost = report.chars * translator.price_per_char()
             report.requests_needed = -(-len(missing) // translator.batch_size)
+            report.estimated_seconds = _rate_bound_seconds(
+                translator, report.requests_needed, report.chars
+            )
         if dry_run:
             return outcomes, report
         if offline and missing:
@@ -319,6 +324,16 @@ def translate_records(
         if o.reason:
             report.failures[o.reason] = report.failures.get(o.reason, 0) + 1
     return outcomes, report
+
+
+def _rate_bound_seconds(translator: Translator, requests: int, chars: int) -> float | None:
+    o = translator.options
+    bounds = []
+    if o.requests_per_second:
+        bounds.append(requests / o.requests_per_second)
+    if o.chars_per_minute:
+        bounds.append(chars / o.chars_per_minute * 60)
+    return max(bounds) if bounds else None
 
 
 def _lookup(answers: dict[str, str], runner: Runner):

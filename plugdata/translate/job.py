@@ -100,7 +100,13 @@ class TranslateResult:
             f"({r.unique_units} unique), "
             f"cache hits {r.cache_hits}, to send {r.unique_units - r.cache_hits} "
             f"({r.chars:,} characters, {r.requests_needed} requests)",
-            f"estimated cost {r.estimated_cost:.4f} USD{self.price_note}",
+            f"estimated cost {r.estimated_cost:.4f} USD{self.price_note}, time at the configured "
+            "rates "
+            + (
+                f"{r.estimated_seconds / 60:.1f} min"
+                if r.estimated_seconds is not None
+                else "not bounded (no requests_per_second / chars_per_minute set)"
+            ),
         ]
         if self.dry_run:
             return "Plan (dry run, nothing sent):\n" + "\n".join(lines)
