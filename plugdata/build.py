@@ -326,7 +326,7 @@ def _write_language(
             lang: (
                 "eval",
                 {"test": table.num_rows},
-                {"files": files, "sha256": folder.table_hash(table)},
+                {"files": files, "sha256": {"test": folder.table_hash(table)}},
             )
         }
     by_split: dict[str, list[dict[str, Any]]] = {"train": [], "validation": []}
@@ -361,6 +361,7 @@ def _write_language(
                 "kinds": dict(kinds),
                 "files": files,
                 "sha256": _hash_splits(method_tables),
+                "example": _example(method_tables),
             },
         )
     return written
@@ -424,6 +425,30 @@ def _describe_made_by(made_by: list[str]) -> str:
     return ", ".join(
         name if len(counts) == 1 else f"{name} ({n})" for name, n in counts.most_common()
     )
+
+
+def _example(tables: dict[str, pa.Table], limit: int = 600) -> dict[str, Any] | None:
+    """A short but not trivial training row for the card's one-example-per-method section:
+    the shortest among the first 500 rows whose answer has some substance."""
+    for table in tables.values():
+        rows = table.slice(0, 500).to_pylist()
+        if not rows:
+            continue
+        substantial = [r for r in rows if len(r["completion"][0]["content"]) >= 80] or rows
+        row = min(substantial, key=lambda r: sum(len(m["content"]) for m in r["completion"]))
+        messages = [
+            {"role": m["role"], "content": _shorten(m["content"], limit)}
+            for m in row["prompt"] + row["completion"]
+        ]
+        return {"id": row["id"], "kind": row["kind"], "messages": messages}
+    return None
+
+
+def _shorten(text: str, limit: int) -> str:
+    """Head and tail: in a PLUG completion the target-language answer comes last."""
+    if len(text) <= limit:
+        return text
+    return f"{text[: limit // 2]} … {text[-limit // 2 :]}"
 
 
 def _hash_splits(tables: dict[str, pa.Table]) -> dict[str, str]:

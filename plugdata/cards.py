@@ -37,6 +37,35 @@ def _what(info: dict[str, Any]) -> str:
     return f"`{info['method']}` training rows ({info['language']})"
 
 
+METHOD_ABOUT = {
+    "plug": "The paper's method. The user turn is the target-language instruction (with a system "
+    "prompt); the assistant restates the instruction in the pivot language, answers in the pivot "
+    "language, then answers in the target language, each block after its header. The config "
+    "also holds the pivot-language rows of the paper's mixture (`kind: pivot`).",
+    "plug-pro": "Like `plug` without the restated instruction: pivot-language answer, then "
+    "target-language answer. Pivot-language rows included.",
+    "mono": "Target-language instruction and target-language answer only (the paper's "
+    "monolingual baseline).",
+    "pivot-only": "Pivot-language instruction and answer only (the paper's pivot-only baseline).",
+    "code-switch": "Target instruction with pivot answer, and pivot instruction with target "
+    "answer: two rows per item.",
+}
+
+
+def _methods(configs: dict[str, Any]) -> list[dict[str, Any]]:
+    """One entry per method present, with an example from the first config that has one."""
+    out = []
+    for method, about in METHOD_ABOUT.items():
+        names = [n for n, i in configs.items() if i.get("method") == method]
+        if names:
+            example = next(
+                (configs[n].get("example") for n in names if configs[n].get("example")), None
+            )
+            config = next((n for n in names if configs[n].get("example")), names[0])
+            out.append({"name": method, "about": about, "example": example, "config": config})
+    return out
+
+
 def render_card(manifest: dict[str, Any], repo_hint: str) -> str:
     from huggingface_hub import DatasetCard, DatasetCardData
 
@@ -61,6 +90,8 @@ def render_card(manifest: dict[str, Any], repo_hint: str) -> str:
             "rows_in": info["counts"]["in"],
             "kept": info["counts"]["kept"],
             "quarantined": sum(info["counts"]["quarantined"].values()),
+            "reasons": ", ".join(f"{r} {n}" for r, n in info["counts"]["quarantined"].items())
+            or "-",
             "made_by": info["made_by"],
         }
         for name, info in configs.items()
@@ -87,5 +118,8 @@ def render_card(manifest: dict[str, Any], repo_hint: str) -> str:
         thresholds=first["lid"]["thresholds"] if first else {},
         repo_hint=repo_hint,
         example_config=next((n for n, i in configs.items() if i["type"] != "method"), ""),
+        example_method_config=next((n for n, i in configs.items() if i["type"] == "method"), ""),
+        methods=_methods(configs),
+        min_letters=first["lid"].get("min_letters", "") if first else "",
     )
     return str(card)

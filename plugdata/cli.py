@@ -76,6 +76,12 @@ def _parse_corpus(values: tuple[str, ...]) -> dict[str, str]:
     type=click.IntRange(min=1),
     help="Processes for the content checks (default: one per core).",
 )
+@click.option(
+    "--push",
+    is_flag=True,
+    help="Publish the built languages to the recipe's "
+    "`publish:` repo afterwards (as `plugdata publish`).",
+)
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 def build(
     recipe: Path,
@@ -85,6 +91,7 @@ def build(
     corpora: tuple[str, ...],
     dry_run: bool,
     workers: int | None,
+    push: bool,
     quiet: bool,
 ) -> None:
     """Build the dataset described by RECIPE into OUT/<name>/.
@@ -106,6 +113,89 @@ def build(
         workers=workers,
     )
     click.echo(report.summary())
+    if push and not dry_run:
+        from plugdata.publish import PublishError
+        from plugdata.publish import publish as run_publish
+
+        if loaded.publish is None:
+            raise PublishError(f"{recipe}: --push needs a `publish:` section with `repo_id`")
+        spec = loaded.publish
+        result = run_publish(
+            report.out_dir,
+            spec.repo_id,
+            langs=list(report.ledgers),
+            revision=spec.revision,
+            replace=spec.replace,
+            private=spec.private,
+            create_pr=spec.create_pr,
+        )
+        click.echo("")
+        click.echo(result.summary())
+        if not result.ok:
+            raise PublishError("verification failed: the Hub does not hold what was built")
+
+
+@cli.command()
+@click.argument("folder", type=click.Path(file_okay=False, exists=True, path_type=Path))
+@click.option("--repo-id", required=True, metavar="ORG/NAME", help="Hub dataset repo.")
+@click.option(
+    "--lang",
+    "langs",
+    multiple=True,
+    metavar="CODE",
+    help="Publish every config of these languages (repeatable).",
+)
+@click.option(
+    "--config",
+    "configs",
+    multiple=True,
+    metavar="NAME",
+    help="Publish these exact configs (repeatable). Neither option: all.",
+)
+@click.option("--private", is_flag=True, help="Create the repo as private.")
+@click.option("--revision", default="main", show_default=True, help="Branch to commit to.")
+@click.option("--create-pr", is_flag=True, help="Open a pull request instead of committing.")
+@click.option("--replace", is_flag=True, help="Allow replacing configs that changed.")
+@click.option("--dry-run", is_flag=True, help="Print the plan; make no request that writes.")
+@click.option("--no-verify", is_flag=True, help="Skip loading the configs back afterwards.")
+def publish(
+    folder: Path,
+    repo_id: str,
+    langs: tuple[str, ...],
+    configs: tuple[str, ...],
+    private: bool,
+    revision: str,
+    create_pr: bool,
+    replace: bool,
+    dry_run: bool,
+    no_verify: bool,
+) -> None:
+    """Publish a built dataset FOLDER to the Hugging Face Hub, incrementally and verified.
+
+    Adds new configs, keeps every config already in the repo, changes an existing one only
+    with --replace, and loads every pushed config back to compare it with FOLDER. The token
+    comes from `hf auth login` or HF_TOKEN and is never printed.
+    """
+    from plugdata.publish import PublishError
+    from plugdata.publish import publish as run_publish
+
+    result = run_publish(
+        folder,
+        repo_id,
+        langs=list(langs),
+        configs=list(configs),
+        revision=revision,
+        replace=replace,
+        private=private,
+        create_pr=create_pr,
+        dry_run=dry_run,
+        verify=not no_verify,
+    )
+    if dry_run:
+        click.echo("Plan (dry run, nothing written):")
+    click.echo(result.summary())
+    if not result.ok:
+        raise PublishError("verification failed: the Hub does not hold what was built")
 
 
 @cli.command()

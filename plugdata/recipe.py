@@ -154,6 +154,16 @@ class Card(Strict):
     source_datasets: list[str] = Field(default_factory=list)
 
 
+class Publish(Strict):
+    """Where `plugdata build RECIPE --push` publishes (same meaning as `plugdata publish`)."""
+
+    repo_id: str = Field(description="ORG/NAME of the Hub dataset repo")
+    private: bool = False
+    revision: str = "main"
+    create_pr: bool = False
+    replace: bool = False
+
+
 class LanguageEntry(Strict):
     code: str
     name: str
@@ -188,6 +198,7 @@ class Recipe(Strict):
     )
     splits: Splits = Field(default_factory=Splits)
     card: Card
+    publish: Publish | None = None
 
     @field_validator("name")
     @classmethod

@@ -1,0 +1,418 @@
+"""Publishing a dataset folder to the Hugging Face Hub, incrementally and verified.
+
+The plan compares the local manifest with the one already in the repo: configs are added,
+replaced (only with `--replace`), left unchanged, or kept as they are (other languages). The
+README card and the manifest are regenerated from the merged manifest, so publishing `ko` later
+keeps every `zh` config, file and card section. Everything goes up in one commit through
+huggingface_hub, tied to the head it was planned against; a concurrent commit (412) or a
+transient 429/5xx re-plans and retries. Afterwards every pushed config is loaded back with
+`datasets.load_dataset` and compared with the local folder.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import random
+import re
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from plugdata import folder
+from plugdata.cards import render_card
+from plugdata.errors import PlugdataError
+
+CONFIG_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,95}$")
+REPO_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,95}/[A-Za-z0-9][A-Za-z0-9_.-]{0,95}$")
+LOGIN_HINT = "log in with `hf auth login` or set HF_TOKEN to a token with write access"
+MAX_ATTEMPTS = 5
+
+
+class PublishError(PlugdataError):
+    """The Hub refused, or the published data does not match the local folder."""
+
+
+@dataclass
+class PublishPlan:
+    repo_id: str
+    revision: str
+    repo_exists: bool
+    branch_exists: bool
+    head: str | None  # commit the plan was made against
+    added: list[str] = field(default_factory=list)
+    replaced: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    kept: list[str] = field(default_factory=list)  # already published, not selected
+    blocked: list[str] = field(default_factory=list)  # changed, but no --replace
+    uploads: dict[str, Path | bytes] = field(default_factory=dict)  # path in repo -> content
+    deletes: list[str] = field(default_factory=list)
+    manifest: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def upload_bytes(self) -> int:
+        return sum(
+            c.stat().st_size if isinstance(c, Path) else len(c) for c in self.uploads.values()
+        )
+
+    @property
+    def changes(self) -> bool:
+        return bool(self.uploads or self.deletes)
+
+    def summary(self) -> str:
+        where = f"{self.repo_id}@{self.revision}" + ("" if self.repo_exists else " (new repo)")
+
+        def names(items: list[str]) -> str:
+            return ", ".join(items) if items else "-"
+
+        lines = [
+            f"repo      {where}",
+            f"add       {names(self.added)}",
+            f"replace   {names(self.replaced)}",
+            f"unchanged {names(self.unchanged)}",
+            f"kept      {names(self.kept)}",
+        ]
+        if self.blocked:
+            lines.append(f"changed   {names(self.blocked)}  (needs --replace)")
+        lines.append(
+            f"files     {len(self.uploads)} to upload ({self.upload_bytes:,} bytes), "
+            f"{len(self.deletes)} to delete"
+        )
+        for path in sorted(self.uploads):
+            lines.append(f"  + {path}")
+        for path in sorted(self.deletes):
+            lines.append(f"  - {path}")
+        return "\n".join(lines)
+
+
+@dataclass
+class PublishReport:
+    plan: PublishPlan
+    commit: str | None = None  # None: nothing to publish
+    pr_url: str | None = None
+    attempts: int = 0
+    checks: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return all(c["ok"] for c in self.checks)
+
+    def summary(self) -> str:
+        lines = [self.plan.summary(), ""]
+        if self.commit is None:
+            lines.append("nothing changed: no commit made")
+        else:
+            lines.append(
+                f"committed {self.commit[:12]} after {self.attempts} attempt(s)"
+                + (f"; pull request {self.pr_url}" if self.pr_url else "")
+            )
+        if self.checks:
+            lines += ["", f"{'config':<24}{'split':<12}{'local':>8}{'hub':>8}  content"]
+            for c in self.checks:
+                lines.append(
+                    f"{c['config']:<24}{c['split']:<12}{c['local']:>8}{c['hub']:>8}  "
+                    f"{'same' if c['ok'] else 'DIFFERENT'}"
+                )
+        return "\n".join(lines)
+
+
+# -- selection and validation --------------------------------------------------------------------
+def validate_names(repo_id: str, configs: list[str]) -> None:
+    if not REPO_ID.match(repo_id) or ".." in repo_id:
+        raise PublishError(
+            f"--repo-id {repo_id!r}: use ORG/NAME with letters, digits, '-', '_', '.'"
+        )
+    for name in configs:
+        if not CONFIG_NAME.match(name) or ".." in name:
+            raise PublishError(
+                f"config {name!r}: not a valid Hub config name "
+                "(letters, digits, '-', '_', '.'; no '/' or '..')"
+            )
+
+
+def select(manifest: dict[str, Any], langs: list[str], configs: list[str]) -> list[str]:
+    """`--lang` picks every config of those languages, `--config` exact names, neither: all."""
+    available = list(manifest["configs"])
+    if not langs and not configs:
+        return available
+    unknown = [c for c in configs if c not in available]
+    if unknown:
+        raise PublishError(
+            f"--config {unknown[0]}: not in the folder; configs: {', '.join(available)}"
+        )
+    chosen = [c for c in available if manifest["configs"][c]["language"] in langs or c in configs]
+    missing = [
+        lang
+        for lang in langs
+        if not any(manifest["configs"][c]["language"] == lang for c in available)
+    ]
+    if missing:
+        raise PublishError(f"--lang {missing[0]}: no config of that language in the folder")
+    return chosen
+
+
+# -- planning ------------------------------------------------------------------------------------
+def _remote_state(api, repo_id: str, revision: str) -> tuple[bool, bool, str | None, dict]:
+    """(repo exists, branch exists, head sha, {path: sha256 or git oid})."""
+    from huggingface_hub.errors import RepositoryNotFoundError, RevisionNotFoundError
+
+    try:
+        info = api.repo_info(repo_id, repo_type="dataset", revision=revision, files_metadata=True)
+    except RepositoryNotFoundError:
+        return False, False, None, {}
+    except RevisionNotFoundError:
+        return True, False, None, {}
+    hashes = {}
+    for sibling in info.siblings or []:
+        lfs = getattr(sibling, "lfs", None)
+        hashes[sibling.rfilename] = lfs.sha256 if lfs else getattr(sibling, "blob_id", None)
+    return True, True, info.sha, hashes
+
+
+def _remote_manifest(api, repo_id: str, revision: str, present: dict) -> dict[str, Any]:
+    if folder.MANIFEST not in present:
+        return {"configs": {}}
+    path = api.hf_hub_download(repo_id, folder.MANIFEST, repo_type="dataset", revision=revision)
+    return json.loads(Path(path).read_text(encoding="utf-8"))
+
+
+def _git_blob_id(data: bytes) -> str:
+    return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
+
+
+def _same(remote_hash: str | None, content: Path | bytes) -> bool:
+    data = content.read_bytes() if isinstance(content, Path) else content
+    return remote_hash in (hashlib.sha256(data).hexdigest(), _git_blob_id(data))
+
+
+def plan(
+    local: Path,
+    repo_id: str,
+    *,
+    langs: list[str] | None = None,
+    configs: list[str] | None = None,
+    revision: str = "main",
+    replace: bool = False,
+    api=None,
+) -> PublishPlan:
+    local_manifest = folder.read_manifest(local)
+    if not local_manifest["configs"]:
+        raise PublishError(
+            f"{local}: no manifest.json with configs; build it first (plugdata build RECIPE)"
+        )
+    chosen = select(local_manifest, langs or [], configs or [])
+    validate_names(repo_id, chosen)
+    api = api or _api()
+    exists, branch, head, remote_files = _call(lambda: _remote_state(api, repo_id, revision))
+    remote = _call(lambda: _remote_manifest(api, repo_id, revision, remote_files))
+    result = PublishPlan(repo_id, revision, exists, branch, head)
+    merged = {
+        **remote,
+        **{k: v for k, v in local_manifest.items() if k != "configs"},
+        "configs": dict(remote.get("configs", {})),
+    }
+    for name in chosen:
+        info = local_manifest["configs"][name]
+        before = remote["configs"].get(name)
+        if before is None:
+            result.added.append(name)
+        elif before.get("sha256") == info.get("sha256") and set(before.get("files", [])) == set(
+            info.get("files", [])
+        ):
+            result.unchanged.append(name)
+        elif replace:
+            result.replaced.append(name)
+        else:
+            result.blocked.append(name)
+            continue
+        merged["configs"][name] = info
+        for rel in info["files"]:
+            if not _same(remote_files.get(rel), local / rel):
+                result.uploads[rel] = local / rel
+        if name in result.replaced:
+            result.deletes += [
+                p for p in remote_files if p.startswith(f"data/{name}/") and p not in info["files"]
+            ]
+    result.kept = [c for c in remote.get("configs", {}) if c not in chosen]
+    for lang in sorted({local_manifest["configs"][c]["language"] for c in chosen}):
+        quarantine = local / "quarantine" / f"{lang}.parquet"
+        rel = f"quarantine/{lang}.parquet"
+        if quarantine.exists() and not _same(remote_files.get(rel), quarantine):
+            result.uploads[rel] = quarantine
+    merged["configs"] = dict(sorted(merged["configs"].items()))
+    result.manifest = merged
+    manifest_bytes = (json.dumps(merged, indent=2, ensure_ascii=False) + "\n").encode()
+    card_bytes = render_card(merged, repo_id).encode()
+    for rel, content in ((folder.MANIFEST, manifest_bytes), ("README.md", card_bytes)):
+        if not _same(remote_files.get(rel), content):
+            result.uploads[rel] = content
+    return result
+
+
+# -- publishing ----------------------------------------------------------------------------------
+def publish(
+    local: Path,
+    repo_id: str,
+    *,
+    langs: list[str] | None = None,
+    configs: list[str] | None = None,
+    revision: str = "main",
+    replace: bool = False,
+    private: bool = False,
+    create_pr: bool = False,
+    dry_run: bool = False,
+    verify: bool = True,
+) -> PublishReport:
+    """Plan, commit (one commit, tied to the planned head), then load back and compare."""
+    from huggingface_hub import CommitOperationAdd, CommitOperationDelete
+
+    api = _api()
+    attempts = 0
+    while True:
+        attempts += 1
+        current = plan(
+            local,
+            repo_id,
+            langs=langs,
+            configs=configs,
+            revision=revision,
+            replace=replace,
+            api=api,
+        )
+        report = PublishReport(current, attempts=attempts)
+        if current.blocked:
+            raise PublishError(
+                f"{repo_id}: {', '.join(current.blocked)} changed since they were published; "
+                "pass --replace to overwrite them (--dry-run shows what would change)"
+            )
+        if dry_run or not current.changes:
+            return report
+        operations = [
+            CommitOperationAdd(path_in_repo=p, path_or_fileobj=str(c) if isinstance(c, Path) else c)
+            for p, c in sorted(current.uploads.items())
+        ]
+        operations += [CommitOperationDelete(path_in_repo=p) for p in sorted(current.deletes)]
+        try:
+            _call(functools.partial(_ensure_repo, api, current, private))
+            commit = _call(
+                functools.partial(
+                    api.create_commit,
+                    repo_id,
+                    operations,
+                    repo_type="dataset",
+                    revision=revision,
+                    commit_message=_message(current),
+                    create_pr=create_pr,
+                    parent_commit=current.head,
+                )
+            )
+        except _Conflict:
+            if attempts >= MAX_ATTEMPTS:
+                raise PublishError(
+                    f"{repo_id}: the repo kept changing under us "
+                    f"({attempts} attempts); try again later"
+                ) from None
+            time.sleep(min(8.0, 0.5 * 2**attempts) * (0.5 + random.random()))
+            continue
+        report.commit = commit.oid
+        report.pr_url = getattr(commit, "pr_url", None)
+        if verify:
+            pushed = current.added + current.replaced + current.unchanged
+            target = getattr(commit, "pr_revision", None) or commit.oid
+            report.checks = verify_configs(repo_id, target, pushed, folder.read_manifest(local))
+        return report
+
+
+def _message(p: PublishPlan) -> str:
+    parts = []
+    if p.added:
+        parts.append(f"add {', '.join(p.added)}")
+    if p.replaced:
+        parts.append(f"replace {', '.join(p.replaced)}")
+    return "plugdata: " + ("; ".join(parts) or "update card and manifest")
+
+
+def _ensure_repo(api, p: PublishPlan, private: bool) -> None:
+    if not p.repo_exists:
+        api.create_repo(p.repo_id, repo_type="dataset", private=private, exist_ok=True)
+    if not p.branch_exists and p.revision != "main":
+        api.create_branch(p.repo_id, repo_type="dataset", branch=p.revision, exist_ok=True)
+
+
+def verify_configs(
+    repo_id: str, revision: str, configs: list[str], manifest: dict[str, Any]
+) -> list[dict[str, Any]]:
+    """Load each config back from the Hub (fresh cache) and compare counts and content hash."""
+    import datasets
+
+    checks = []
+    with tempfile.TemporaryDirectory(prefix="plugdata-verify-") as cache:
+        for name in configs:
+            info = manifest["configs"][name]
+            loaded = _call(
+                lambda n=name: datasets.load_dataset(repo_id, n, revision=revision, cache_dir=cache)
+            )
+            for split, rows in info["splits"].items():
+                got = loaded.get(split)
+                hub_rows = got.num_rows if got is not None else 0
+                same_hash = (
+                    got is not None and folder.table_hash(got.data.table) == info["sha256"][split]
+                )
+                checks.append(
+                    {
+                        "config": name,
+                        "split": split,
+                        "local": rows,
+                        "hub": hub_rows,
+                        "ok": hub_rows == rows and same_hash,
+                    }
+                )
+    return checks
+
+
+# -- HTTP errors ---------------------------------------------------------------------------------
+class _Conflict(Exception):
+    """The branch moved between planning and committing (HTTP 412)."""
+
+
+def _api():
+    from huggingface_hub import HfApi
+
+    return HfApi()
+
+
+def _call(fn):
+    """Run a Hub call: retry 429/5xx with backoff (Retry-After first), turn 412 into _Conflict,
+    and auth failures into one line that says how to log in. Tokens never reach a message."""
+    from huggingface_hub.errors import HfHubHTTPError
+
+    for attempt in range(1, MAX_ATTEMPTS + 1):
+        try:
+            return fn()
+        except HfHubHTTPError as exc:
+            status = exc.response.status_code if exc.response is not None else None
+            if status == 412:
+                raise _Conflict() from None
+            if status in (401, 403):
+                raise PublishError(
+                    f"the Hub refused the request (HTTP {status}): {LOGIN_HINT}"
+                ) from None
+            if status in (429, 500, 502, 503, 504) and attempt < MAX_ATTEMPTS:
+                retry_after = exc.response.headers.get("Retry-After")
+                delay = (
+                    float(retry_after)
+                    if retry_after and retry_after.replace(".", "", 1).isdigit()
+                    else min(8.0, 0.5 * 2**attempt) * (0.5 + random.random())
+                )
+                time.sleep(delay)
+                continue
+            raise PublishError(f"the Hub answered HTTP {status}: {_first_line(exc)}") from None
+    raise AssertionError("unreachable")
+
+
+def _first_line(exc: Exception) -> str:
+    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return re.sub(r"hf_[A-Za-z0-9]{6,}", "hf_***", text)
