@@ -339,37 +339,35 @@ def cache() -> None:
     """Move the translation cache between machines (parquet)."""
 
 
-@cache.command("export")
-@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
-@click.option(
+_cache_option = click.option(
     "--cache",
     "cache_path",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="Cache to read (default: ~/.cache/plugdata/translations.sqlite).",
+    help="Cache file (default: ~/.cache/plugdata/translations.sqlite).",
 )
-def cache_export(file: Path, cache_path: Path | None) -> None:
-    """Write every cached translation to FILE (parquet)."""
+
+
+def _open_cache(cache_path: Path | None):
     from plugdata.translate.cache import SegmentCache
     from plugdata.translate.job import default_cache_path
 
-    store = SegmentCache(cache_path or default_cache_path())
-    click.echo(f"exported {store.export(file)} segments -> {file}")
+    return SegmentCache(cache_path or default_cache_path())
+
+
+@cache.command("export")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@_cache_option
+def cache_export(file: Path, cache_path: Path | None) -> None:
+    """Write every cached translation to FILE (parquet)."""
+    click.echo(f"exported {_open_cache(cache_path).export(file)} segments -> {file}")
 
 
 @cache.command("import")
 @click.argument("file", type=click.Path(dir_okay=False, exists=True, path_type=Path))
-@click.option(
-    "--cache",
-    "cache_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Cache to fill (default: ~/.cache/plugdata/translations.sqlite).",
-)
+@_cache_option
 def cache_import(file: Path, cache_path: Path | None) -> None:
     """Add the translations in FILE (from `cache export`) to the cache."""
-    from plugdata.translate.cache import SegmentCache
-    from plugdata.translate.job import default_cache_path
-
-    store = SegmentCache(cache_path or default_cache_path())
+    store = _open_cache(cache_path)
     click.echo(f"imported {store.import_(file)} segments -> {store.path}")
 
 
