@@ -372,6 +372,83 @@ def cache_import(file: Path, cache_path: Path | None) -> None:
 
 
 @cli.command()
+@click.option("--dataset", required=True, help="Hub id or local folder of a PLUG dataset.")
+@click.option("--config", required=True, help="Training config, e.g. zh-plug.")
+@click.option("--model", required=True, help="Hub id or local directory of a causal LM.")
+@click.option("--output-dir", required=True, type=click.Path(file_okay=False, path_type=Path))
+@click.option(
+    "--preset",
+    type=click.Choice(["paper", "quick"]),
+    default="paper",
+    show_default=True,
+    help="paper: lr 5e-6, 4 epochs, batch 64, 4096 tokens, bf16.",
+)
+@click.option("--max-steps", type=click.IntRange(min=1), help="Stop after N optimizer steps.")
+@click.option("--learning-rate", type=float, help="Override the preset.")
+@click.option("--epochs", type=float, help="Override the preset.")
+@click.option("--global-batch-size", type=click.IntRange(min=1), help="Override the preset.")
+@click.option(
+    "--per-device-batch-size",
+    type=click.IntRange(min=1),
+    help="Default: computed for the hardware.",
+)
+@click.option("--max-length", type=click.IntRange(min=16), help="Override the preset.")
+@click.option(
+    "--loss-average",
+    type=click.Choice(["example", "token"]),
+    help="example: the paper's per-example mean; token: token-weighted.",
+)
+@click.option(
+    "--lora",
+    "lora_r",
+    type=click.IntRange(min=1),
+    metavar="RANK",
+    help="Train a LoRA adapter of this rank (peft).",
+)
+@click.option("--overwrite", is_flag=True, help="Reuse an output dir that holds another run.")
+def train(**kwargs) -> None:
+    """Fine-tune a causal LM on a PLUG training config (TRL SFTTrainer, loss on completions).
+
+    For several GPUs or nodes run the same command under
+    `accelerate launch --config_file trainer/configs/zero3.yaml -m plugdata.cli train ...`.
+    """
+    from trainer.train import TrainOptions
+    from trainer.train import train as run_train
+
+    click.echo(run_train(TrainOptions(**kwargs)).summary())
+
+
+@cli.command()
+@click.option("--model", required=True, help="Hub id or local directory of the trained model.")
+@click.option("--dataset", required=True, help="Hub id or local folder of a PLUG dataset.")
+@click.option("--config", required=True, help="Triples or eval config, e.g. zh.")
+@click.option("--method", required=True, help="Prompt format the model was trained with.")
+@click.option(
+    "--out",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Answers as JSON Lines; ids already there are skipped.",
+)
+@click.option("--split", help="Default: test, else validation, else train.")
+@click.option("--limit", type=click.IntRange(min=1), help="Answer only the first N items.")
+@click.option("--max-new-tokens", type=click.IntRange(min=1), default=1024, show_default=True)
+@click.option("--batch-size", type=click.IntRange(min=1), default=8, show_default=True)
+@click.option(
+    "--temperature",
+    type=click.FloatRange(min=0),
+    default=0.0,
+    show_default=True,
+    help="0 is greedy, as the paper.",
+)
+def generate(**kwargs) -> None:
+    """Answer an evaluation config with a model and extract the target-language answers."""
+    from trainer.generate import GenerateOptions
+    from trainer.generate import generate as run_generate
+
+    click.echo(run_generate(GenerateOptions(**kwargs)).summary())
+
+
+@cli.command()
 def languages() -> None:
     """List the language table: codes, names and PLUG markers."""
     from plugdata.languages import get_language, known_codes

@@ -1,0 +1,264 @@
+"""Training and generation on CPU with a tiny Llama built from a config and a byte-level BPE
+tokenizer trained here; the data is the demo build."""
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from plugdata.build import build
+from plugdata.cli import cli
+from plugdata.recipe import load_recipe
+
+RECIPES = Path(__file__).resolve().parents[1] / "recipes"
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("demo")
+    build(load_recipe(RECIPES / "demo.yaml"), out, langs=["zh"], progress=False)
+    return out / "plug-demo"
+
+
+@pytest.fixture(scope="module")
+def tiny_llama(tmp_path_factory, demo) -> Path:
+    import datasets
+    import torch
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+
+    rows = datasets.load_dataset(str(demo), "zh-plug", split="train")
+    texts = [m["content"] for r in rows for m in r["prompt"] + r["completion"]]
+    bpe = Tokenizer(models.BPE())
+    bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    bpe.decoder = decoders.ByteLevel()
+    bpe.train_from_iterator(
+        [*texts, "<|system|>\n<|user|>\n<|assistant|>\n"],
+        trainers.BpeTrainer(
+            vocab_size=800,
+            special_tokens=["<s>", "</s>", "<unk>"],
+            initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        ),
+    )
+    tokenizer = PreTrainedTokenizerFast(
+        tokenizer_object=bpe,
+        bos_token="<s>",
+        eos_token="</s>",
+        unk_token="<unk>",
+        model_max_length=2048,
+    )
+    torch.manual_seed(0)
+    config = LlamaConfig(
+        vocab_size=bpe.get_vocab_size(),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        num_key_value_heads=2,
+        max_position_embeddings=2048,
+        bos_token_id=0,
+        eos_token_id=1,
+    )
+    folder = tmp_path_factory.mktemp("tiny-llama")
+    LlamaForCausalLM(config).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
+def options(demo, model, out, **kw):
+    from trainer.train import TrainOptions
+
+    return TrainOptions(
+        dataset=str(demo), config="zh-plug", model=str(model), output_dir=out, preset="quick", **kw
+    )
+
+
+def test_labels_cover_exactly_the_assistant_tokens_and_eos(demo, tiny_llama, tmp_path):
+    from trainer.train import build_trainer
+
+    trainer, hp, raw, _, tokenizer = build_trainer(options(demo, tiny_llama, tmp_path, max_steps=1))
+    example = trainer.train_dataset[0]
+    batch = trainer.data_collator([example])
+    ids, labels = batch["input_ids"][0].tolist(), batch["labels"][0].tolist()
+    prompt_ids = tokenizer.apply_chat_template(
+        raw[0]["prompt"], add_generation_prompt=True, tokenize=True, return_dict=False
+    )
+    n = len(prompt_ids)
+    assert ids[:n] == prompt_ids  # the training prefix is the generation prompt, token for token
+    assert all(label == -100 for label in labels[:n])
+    assert labels[n:] == ids[n:]
+    assert tokenizer.eos_token_id in labels[n:]
+    answer = tokenizer.decode([t for t in labels if t != -100])
+    assert answer.startswith(raw[0]["completion"][0]["content"][:20])
+    assert tokenizer.pad_token_id != tokenizer.eos_token_id
+    assert hp["loss_average"] == "token" and hp["effective_batch_size"] == 8
+
+
+def test_generation_prompt_equals_training_prefix(demo, tiny_llama):
+    import datasets
+
+    from trainer.common import load_tokenizer
+    from trainer.generate import prompt_text
+
+    tokenizer, _ = load_tokenizer(str(tiny_llama))
+    triples = {t["id"]: t for t in datasets.load_dataset(str(demo), "zh", split="train")}
+    for row in datasets.load_dataset(str(demo), "zh-plug", split="train").select(range(6)):
+        if row["kind"] != "plug":
+            continue
+        train_prefix = tokenizer.apply_chat_template(
+            row["prompt"], add_generation_prompt=True, tokenize=False
+        )
+        assert prompt_text(tokenizer, "plug", triples[row["id"]]) == train_prefix
+        full = tokenizer.apply_chat_template(row["prompt"] + row["completion"], tokenize=False)
+        assert full.startswith(train_prefix)
+
+
+@pytest.fixture(scope="module")
+def trained(demo, tiny_llama, tmp_path_factory):
+    out = tmp_path_factory.mktemp("run") / "model"
+    result = CliRunner().invoke(
+        cli,
+        [
+            "train",
+            "--dataset",
+            str(demo),
+            "--config",
+            "zh-plug",
+            "--model",
+            str(tiny_llama),
+            "--output-dir",
+            str(out),
+            "--preset",
+            "quick",
+            "--max-steps",
+            "20",
+            "--learning-rate",
+            "1e-2",
+            "--per-device-batch-size",
+            "4",
+            "--global-batch-size",
+            "4",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    return out, result.output
+
+
+def test_loss_falls_over_20_steps_and_the_run_is_recorded(trained):
+    out, output = trained
+    manifest = json.loads((out / "plugdata_run.json").read_text())
+    assert manifest["steps"] == 20
+    first, last = (float(x) for x in output.split("loss ")[1].split(";")[0].split(" -> "))
+    assert last < first * 0.85, output
+    assert manifest["loss_average"] == "token"
+    assert set(manifest["tokens_seen_per_language"]) == {"zh", "en"}
+    assert len(manifest["template_sha256"]) == 64 and len(manifest["dataset"]["sha256"]) == 64
+    assert manifest["hyperparameters"]["learning_rate"] == 1e-2
+
+
+def test_generate_from_the_saved_model_extracts_and_resumes(trained, demo, tmp_path):
+    out, _ = trained
+    answers = tmp_path / "answers.jsonl"
+    args = [
+        "generate",
+        "--model",
+        str(out),
+        "--dataset",
+        str(demo),
+        "--config",
+        "zh",
+        "--method",
+        "plug",
+        "--out",
+        str(answers),
+        "--limit",
+        "5",
+        "--max-new-tokens",
+        "24",
+        "--split",
+        "train",
+    ]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    lines = [json.loads(x) for x in answers.read_text().splitlines()]
+    assert len(lines) == 5
+    assert {x["extraction"] for x in lines} <= {"ok", "marker-missing", "empty"}
+    assert all(x["lang"] == "zh" and x["method"] == "plug" and "raw_output" in x for x in lines)
+    again = CliRunner().invoke(cli, args)
+    assert "generated 0 answers (5 already in" in again.output
+
+
+def test_other_run_in_output_dir_is_refused(trained, demo, tiny_llama):
+    out, _ = trained
+    result = CliRunner().invoke(
+        cli,
+        [
+            "train",
+            "--dataset",
+            str(demo),
+            "--config",
+            "zh-mono",
+            "--model",
+            str(tiny_llama),
+            "--output-dir",
+            str(out),
+        ],
+    )
+    assert result.exit_code == 1 and "holds another run" in result.output
+
+
+def test_bad_inputs_are_one_line_errors(demo, tiny_llama, tmp_path):
+    def train(*extra):
+        return CliRunner().invoke(
+            cli,
+            [
+                "train",
+                "--dataset",
+                str(demo),
+                "--model",
+                str(tiny_llama),
+                "--output-dir",
+                str(tmp_path / "o"),
+                *extra,
+            ],
+        )
+
+    result = train("--config", "zh")
+    assert result.exit_code == 1 and "not a training config" in result.output
+    result = train("--config", "zh-nope")
+    assert result.exit_code == 1 and "zh-nope" in result.output
+    result = CliRunner().invoke(
+        cli,
+        [
+            "train",
+            "--dataset",
+            str(demo),
+            "--config",
+            "zh-plug",
+            "--model",
+            str(tmp_path / "missing"),
+            "--output-dir",
+            str(tmp_path / "o"),
+        ],
+    )
+    assert result.exit_code == 1 and "no such directory" in result.output
+    for r in (result,):
+        assert "Traceback" not in r.output
+
+
+def test_per_example_loss_weights_examples_equally():
+    import torch
+
+    from trainer.train import per_example_loss
+
+    logits = torch.zeros(2, 4, 3)
+    labels = torch.tensor([[-100, 0, 0, 0], [-100, -100, -100, 1]])
+
+    class Out:
+        pass
+
+    out = Out()
+    out.logits = logits
+    loss = per_example_loss(out, labels)
+    assert torch.isclose(loss, torch.log(torch.tensor(3.0)))

@@ -1,0 +1,157 @@
+"""Answer an evaluation set with a (fine-tuned) model and extract the target-language answer.
+
+Top to bottom: questions -> prompts (the same `prompt_messages` and chat template as training)
+-> length-sorted, left-padded batches -> greedy decoding (sampling optional) -> extraction with
+the shared extractor -> one JSON line per item. Items already in the output file are skipped,
+so an interrupted run resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from plugdata.errors import PlugdataError
+from plugdata.formats import METHODS, extract, prompt_messages
+from trainer.common import load_config_split, load_tokenizer, require_train
+
+
+class GenerateOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid", protected_namespaces=())
+
+    model: str
+    dataset: str
+    config: str = Field(description="a triples or eval config, e.g. zh")
+    method: str = Field(description="the prompt format the model was trained with")
+    out: Path
+    split: str | None = Field(None, description="default: test, else validation, else train")
+    limit: int | None = Field(None, ge=1)
+    max_new_tokens: int = Field(1024, ge=1)
+    batch_size: int = Field(8, ge=1)
+    temperature: float = Field(0.0, ge=0, description="0: greedy, as the paper")
+    top_p: float = Field(1.0, gt=0, le=1)
+    seed: int = 42
+
+
+@dataclass
+class GenerateResult:
+    out: Path
+    written: int = 0
+    skipped: int = 0
+    statuses: dict[str, int] = field(default_factory=dict)
+
+    def summary(self) -> str:
+        counts = ", ".join(f"{k} {v}" for k, v in sorted(self.statuses.items())) or "-"
+        return (
+            f"generated {self.written} answers ({self.skipped} already in {self.out}); "
+            f"extraction: {counts}"
+        )
+
+
+def load_questions(options: GenerateOptions) -> list[dict]:
+    if options.method not in METHODS:
+        raise PlugdataError(f"--method {options.method}: choose one of {', '.join(METHODS)}")
+    splits = [options.split] if options.split else ["test", "validation", "train"]
+    data = None
+    for split in splits:
+        try:
+            data = load_config_split(options.dataset, options.config, split)
+            break
+        except PlugdataError:
+            if split == splits[-1]:
+                raise
+    need = {"id", "pivot_lang", "target_lang", "pivot_instruction", "target_instruction"}
+    missing = need - set(data.column_names)
+    if missing:
+        raise PlugdataError(
+            f"--config {options.config}: not a triples or eval config (missing "
+            f"{', '.join(sorted(missing))}); use e.g. {options.config.split('-')[0]}"
+        )
+    rows = data.to_list()
+    return rows[: options.limit] if options.limit else rows
+
+
+def prompt_text(tokenizer, method: str, row: dict) -> str:
+    """Exactly the training prefix: the chat template over the same messages, with the
+    generation prompt that opens the assistant turn."""
+    return tokenizer.apply_chat_template(
+        prompt_messages(method, row), tokenize=False, add_generation_prompt=True
+    )
+
+
+def generate(options: GenerateOptions) -> GenerateResult:
+    require_train()
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    questions = load_questions(options)
+    done = _done_ids(options.out)
+    todo = [q for q in questions if q["id"] not in done]
+    result = GenerateResult(options.out, skipped=len(questions) - len(todo))
+    if not todo:
+        return result
+    tokenizer, _ = load_tokenizer(options.model)
+    tokenizer.padding_side = "left"  # generation continues from the right edge
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    dtype = torch.bfloat16 if device == "cuda" and torch.cuda.is_bf16_supported() else torch.float32
+    model = AutoModelForCausalLM.from_pretrained(options.model, dtype=dtype).to(device).eval()
+    torch.manual_seed(options.seed)
+    prompts = {q["id"]: prompt_text(tokenizer, options.method, q) for q in todo}
+    order = sorted(todo, key=lambda q: len(prompts[q["id"]]), reverse=True)
+    options.out.parent.mkdir(parents=True, exist_ok=True)
+    sampling = options.temperature > 0
+    with options.out.open("a", encoding="utf-8") as fh:
+        for start in range(0, len(order), options.batch_size):
+            batch = order[start : start + options.batch_size]
+            encoded = tokenizer(
+                [prompts[q["id"]] for q in batch],
+                return_tensors="pt",
+                padding=True,
+                add_special_tokens=False,
+            ).to(device)
+            with torch.inference_mode():
+                output = model.generate(
+                    **encoded,
+                    max_new_tokens=options.max_new_tokens,
+                    do_sample=sampling,
+                    temperature=options.temperature if sampling else None,
+                    top_p=options.top_p if sampling else None,
+                    pad_token_id=tokenizer.pad_token_id,
+                )
+            new_tokens = output[:, encoded["input_ids"].shape[1] :]
+            texts = tokenizer.batch_decode(new_tokens, skip_special_tokens=True)
+            for q, raw in zip(batch, texts, strict=True):
+                got = extract(raw, options.method, q["target_lang"])
+                line = {
+                    "id": q["id"],
+                    "instruction": q["target_instruction"],
+                    "raw_output": raw,
+                    "output": got.output,
+                    "extraction": got.status,
+                    "generator": Path(options.model).name or options.model,
+                    "lang": q["target_lang"],
+                    "method": options.method,
+                }
+                for extra in ("dataset", "source"):
+                    if extra in q:
+                        line[extra] = q[extra]
+                fh.write(json.dumps(line, ensure_ascii=False) + "\n")
+                fh.flush()  # each answer survives an interruption
+                result.written += 1
+                result.statuses[got.status] = result.statuses.get(got.status, 0) + 1
+    return result
+
+
+def _done_ids(path: Path) -> set[str]:
+    if not path.exists():
+        return set()
+    ids = set()
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            ids.add(json.loads(line)["id"])
+        except (json.JSONDecodeError, KeyError):
+            continue  # a line cut by a crash is answered again
+    return ids

@@ -1,0 +1,297 @@
+"""Fine-tune a causal LM on a published PLUG training config with TRL's SFTTrainer.
+
+Top to bottom: options and presets -> data -> model and tokenizer -> trainer -> train -> save
+and write the run manifest. Loss is on the completion only (TRL's prompt-completion handling):
+for `plug` that is the pivot instruction, the pivot answer and the target answer; system and
+user turns never carry loss. Multi-GPU and multi-node runs are this same file under
+`accelerate launch --config_file trainer/configs/<ddp|zero3|fsdp2>.yaml`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import Counter
+from dataclasses import dataclass
+from importlib.metadata import version
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from plugdata.errors import PlugdataError
+from trainer.common import load_config_split, load_tokenizer, require_train, template_hash
+
+RUN_MANIFEST = "plugdata_run.json"
+
+
+# -- options -------------------------------------------------------------------------------------
+class TrainOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid", protected_namespaces=())
+
+    dataset: str = Field(description="Hub id or local folder of a published PLUG dataset")
+    config: str = Field(description="training config, e.g. zh-plug")
+    model: str = Field(description="Hub id or local directory of a causal LM")
+    output_dir: Path
+    preset: Literal["paper", "quick"] = "paper"
+    max_steps: int | None = Field(None, ge=1)
+    learning_rate: float | None = Field(None, gt=0)
+    epochs: float | None = Field(None, gt=0)
+    global_batch_size: int | None = Field(None, ge=1)
+    per_device_batch_size: int | None = Field(None, ge=1)
+    max_length: int | None = Field(None, ge=16)
+    loss_average: Literal["example", "token"] | None = Field(
+        None,
+        description="example: mean over each example's tokens, then over examples (the "
+        "paper's); token: mean over all completion tokens of the batch",
+    )
+    lora_r: int | None = Field(None, ge=1, description="train a LoRA adapter of this rank")
+    seed: int = 42
+    overwrite: bool = False
+
+
+PRESETS = {
+    # The paper: lr 5e-6, linear, 3% warmup, no weight decay, 4 epochs, batch 64, 4096 tokens.
+    "paper": dict(
+        learning_rate=5e-6,
+        epochs=4,
+        global_batch_size=64,
+        max_length=4096,
+        loss_average="example",
+        gradient_checkpointing=True,
+    ),
+    # For checks on small hardware: few steps, big learning rate, short sequences.
+    "quick": dict(
+        learning_rate=1e-4,
+        epochs=1,
+        global_batch_size=8,
+        max_length=1024,
+        loss_average="token",
+        gradient_checkpointing=False,
+    ),
+}
+
+
+def resolve(options: TrainOptions, world_size: int) -> dict:
+    """Preset values overridden by explicit options; batch split for the hardware."""
+    chosen = dict(PRESETS[options.preset])
+    for key in ("learning_rate", "epochs", "global_batch_size", "max_length", "loss_average"):
+        value = getattr(options, key)
+        if value is not None:
+            chosen[key] = value
+    per_device = options.per_device_batch_size or max(
+        1, min(8, chosen["global_batch_size"] // world_size)
+    )
+    accumulation = max(1, chosen["global_batch_size"] // (per_device * world_size))
+    chosen.update(
+        per_device_batch_size=per_device,
+        gradient_accumulation_steps=accumulation,
+        world_size=world_size,
+        effective_batch_size=per_device * accumulation * world_size,
+    )
+    return chosen
+
+
+# -- data ----------------------------------------------------------------------------------------
+def load_training_data(options: TrainOptions):
+    train = load_config_split(options.dataset, options.config, "train")
+    missing = {"prompt", "completion"} - set(train.column_names)
+    if missing:
+        raise PlugdataError(
+            f"--config {options.config}: not a training config (no "
+            f"{'/'.join(sorted(missing))} column); use a method config such as "
+            f"{options.config.split('-')[0]}-plug"
+        )
+    try:
+        validation = load_config_split(options.dataset, options.config, "validation")
+    except PlugdataError:
+        validation = None
+    return train, validation
+
+
+# -- the run -------------------------------------------------------------------------------------
+@dataclass
+class TrainResult:
+    output_dir: Path
+    steps: int
+    losses: list[float]
+    manifest: dict
+
+    def summary(self) -> str:
+        first = f"{self.losses[0]:.3f}" if self.losses else "-"
+        last = f"{self.losses[-1]:.3f}" if self.losses else "-"
+        return (
+            f"trained {self.steps} steps, loss {first} -> {last}; model and "
+            f"{RUN_MANIFEST} in {self.output_dir}"
+        )
+
+
+def _check_output_dir(options: TrainOptions) -> None:
+    manifest = options.output_dir / RUN_MANIFEST
+    if manifest.exists() and not options.overwrite:
+        other = json.loads(manifest.read_text(encoding="utf-8"))
+        same = (
+            other.get("dataset", {}).get("config") == options.config
+            and other.get("model") == options.model
+        )
+        raise PlugdataError(
+            f"--output-dir {options.output_dir}: holds "
+            f"{'a finished run of the same setup' if same else 'another run'} "
+            f"({other.get('model')} on {other.get('dataset', {}).get('config')}); choose another "
+            "directory or pass --overwrite"
+        )
+
+
+def build_trainer(options: TrainOptions, *, report_to: str = "none", logging_steps: int = 1):
+    """The SFTTrainer for these options (exposed for tests: label masks, collator, loss)."""
+    require_train()
+    import torch
+    from transformers import AutoModelForCausalLM
+    from transformers.utils import is_flash_attn_2_available
+    from trl import SFTConfig, SFTTrainer
+
+    world_size = int(os.environ.get("WORLD_SIZE", "1"))
+    hp = resolve(options, world_size)
+    train, validation = load_training_data(options)
+    tokenizer, added = load_tokenizer(options.model)
+    flash = torch.cuda.is_available() and is_flash_attn_2_available()
+    bf16 = torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+    model = AutoModelForCausalLM.from_pretrained(
+        options.model,
+        dtype=torch.bfloat16 if bf16 else torch.float32,
+        attn_implementation="flash_attention_2" if flash else "sdpa",
+    )
+    if added:
+        model.resize_token_embeddings(len(tokenizer))
+    model.config.pad_token_id = tokenizer.pad_token_id
+    if model.generation_config is not None:
+        model.generation_config.pad_token_id = tokenizer.pad_token_id
+    peft_config = None
+    if options.lora_r:
+        from peft import LoraConfig
+
+        peft_config = LoraConfig(
+            r=options.lora_r,
+            lora_alpha=2 * options.lora_r,
+            target_modules="all-linear",
+            task_type="CAUSAL_LM",
+        )
+    args = SFTConfig(
+        output_dir=str(options.output_dir),
+        learning_rate=hp["learning_rate"],
+        lr_scheduler_type="linear",
+        warmup_steps=0.03,
+        weight_decay=0.0,
+        num_train_epochs=hp["epochs"],
+        max_steps=options.max_steps or -1,
+        per_device_train_batch_size=hp["per_device_batch_size"],
+        gradient_accumulation_steps=hp["gradient_accumulation_steps"],
+        max_length=hp["max_length"],
+        bf16=bf16,
+        activation_checkpointing=hp["gradient_checkpointing"],
+        seed=options.seed,
+        completion_only_loss=True,
+        # Padding-free packing keeps example boundaries only with FlashAttention's varlen
+        # kernels; elsewhere length-grouped batches cut the padding instead.
+        padding_free=flash,
+        packing=flash,
+        train_sampling_strategy="random" if flash else "group_by_length",
+        logging_steps=logging_steps,
+        save_strategy="no",
+        report_to=report_to,
+    )
+    trainer = SFTTrainer(
+        model=model,
+        args=args,
+        train_dataset=train,
+        processing_class=tokenizer,
+        peft_config=peft_config,
+        compute_loss_func=per_example_loss if hp["loss_average"] == "example" else None,
+    )
+    return trainer, hp, train, validation, tokenizer
+
+
+def per_example_loss(outputs, labels, num_items_in_batch=None):
+    """The paper's averaging: mean over each example's completion tokens, then over examples,
+    so long answers do not outweigh short ones."""
+    import torch.nn.functional as F
+
+    logits = outputs.logits[:, :-1, :].float()
+    targets = labels[:, 1:]
+    token_loss = F.cross_entropy(
+        logits.reshape(-1, logits.size(-1)),
+        targets.reshape(-1),
+        ignore_index=-100,
+        reduction="none",
+    ).view(targets.shape)
+    mask = (targets != -100).float()
+    per_example = (token_loss * mask).sum(1) / mask.sum(1).clamp(min=1)
+    has_tokens = mask.sum(1) > 0
+    return per_example[has_tokens].mean()
+
+
+def train(options: TrainOptions) -> TrainResult:
+    _check_output_dir(options)
+    trainer, hp, train_data, _validation, tokenizer = build_trainer(options)
+    trainer.train()
+    trainer.save_model(str(options.output_dir))
+    tokenizer.save_pretrained(str(options.output_dir))
+    losses = [e["loss"] for e in trainer.state.log_history if "loss" in e]
+    manifest = _run_manifest(options, hp, train_data, tokenizer, trainer.state.global_step)
+    (options.output_dir / RUN_MANIFEST).write_text(
+        json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
+    )
+    return TrainResult(options.output_dir, trainer.state.global_step, losses, manifest)
+
+
+def _run_manifest(options: TrainOptions, hp: dict, data, tokenizer, steps: int) -> dict:
+    from plugdata import folder
+
+    pivot, target = _languages(options.dataset, options.config)
+    tokens = Counter()
+    for row in data:
+        lang = pivot if row.get("kind") == "pivot" else target
+        text = "".join(m["content"] for m in row["prompt"] + row["completion"])
+        tokens[lang] += len(tokenizer(text, add_special_tokens=False)["input_ids"])
+    epochs = (
+        hp["epochs"]
+        if not options.max_steps
+        else (steps * hp["effective_batch_size"] / max(1, len(data)))
+    )
+    return {
+        "dataset": {
+            "id": options.dataset,
+            "config": options.config,
+            "revision": getattr(data.info, "version", None) and str(data.info.version),
+            "sha256": folder.table_hash(data.data.table),
+            "rows": len(data),
+        },
+        "model": options.model,
+        "template_sha256": template_hash(tokenizer),
+        "hyperparameters": {
+            **hp,
+            "max_steps": options.max_steps,
+            "seed": options.seed,
+            "lora_r": options.lora_r,
+            "preset": options.preset,
+            "warmup_ratio": 0.03,
+            "weight_decay": 0.0,
+            "scheduler": "linear",
+        },
+        "loss_average": hp["loss_average"],
+        "steps": steps,
+        "tokens_seen_per_language": {k: round(v * epochs) for k, v in tokens.items()},
+        "libraries": {
+            lib: version(lib)
+            for lib in ("plugdata", "torch", "transformers", "trl", "accelerate", "datasets")
+        },
+    }
+
+
+def _languages(dataset: str, config: str) -> tuple[str, str]:
+    """(pivot, target) from the folder's manifest; a Hub id without a local copy says "pivot"."""
+    manifest = Path(dataset) / "manifest.json"
+    if manifest.exists():
+        info = json.loads(manifest.read_text(encoding="utf-8"))["configs"].get(config, {})
+        return info.get("pivot", "pivot"), info.get("language", config.split("-")[0])
+    return "pivot", config.split("-")[0]
