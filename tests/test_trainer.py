@@ -262,3 +262,77 @@ def test_per_example_loss_weights_examples_equally():
     out.logits = logits
     loss = per_example_loss(out, labels)
     assert torch.isclose(loss, torch.log(torch.tensor(3.0)))
+
+
+@pytest.mark.parametrize("name", ["ddp", "zero3", "fsdp2"])
+def test_accelerate_configs_parse(name):
+    import yaml
+    from accelerate.commands.config.config_args import ClusterConfig
+
+    path = Path(__file__).resolve().parents[1] / "trainer" / "configs" / f"{name}.yaml"
+    config = ClusterConfig.from_yaml_file(str(path))
+    assert config.mixed_precision == "bf16"
+    expected = {"ddp": "MULTI_GPU", "zero3": "DEEPSPEED", "fsdp2": "FSDP"}[name]
+    assert str(config.distributed_type).endswith(expected)
+    if name == "zero3":
+        assert yaml.safe_load(path.read_text())["deepspeed_config"]["zero_stage"] == 3
+
+
+@pytest.mark.slow
+def test_smollm2_fine_tunes_and_generates(demo, smollm2, tmp_path):
+    out = tmp_path / "smol"
+    result = CliRunner().invoke(
+        cli,
+        [
+            "train",
+            "--dataset",
+            str(demo),
+            "--config",
+            "zh-plug",
+            "--model",
+            str(smollm2),
+            "--output-dir",
+            str(out),
+            "--preset",
+            "quick",
+            "--max-steps",
+            "3",
+            "--max-length",
+            "384",
+            "--per-device-batch-size",
+            "2",
+            "--global-batch-size",
+            "2",
+            "--learning-rate",
+            "1e-5",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    manifest = json.loads((out / "plugdata_run.json").read_text())
+    assert manifest["steps"] == 3 and manifest["model"] == str(smollm2)
+    answers = tmp_path / "a.jsonl"
+    result = CliRunner().invoke(
+        cli,
+        [
+            "generate",
+            "--model",
+            str(out),
+            "--dataset",
+            str(demo),
+            "--config",
+            "zh",
+            "--method",
+            "plug",
+            "--out",
+            str(answers),
+            "--limit",
+            "2",
+            "--max-new-tokens",
+            "32",
+            "--split",
+            "validation",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    lines = [json.loads(x) for x in answers.read_text().splitlines()]
+    assert len(lines) == 2 and all(x["raw_output"] for x in lines)

