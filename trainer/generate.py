@@ -94,6 +94,8 @@ def generate(options: GenerateOptions) -> GenerateResult:
     if not todo:
         return result
     tokenizer, _ = load_tokenizer(options.model)
+    if _use_vllm():
+        return _generate_vllm(options, tokenizer, todo, result)
     tokenizer.padding_side = "left"  # generation continues from the right edge
     device = "cuda" if torch.cuda.is_available() else "cpu"
     dtype = torch.bfloat16 if device == "cuda" and torch.cuda.is_bf16_supported() else torch.float32
@@ -124,34 +126,71 @@ def generate(options: GenerateOptions) -> GenerateResult:
             new_tokens = output[:, encoded["input_ids"].shape[1] :]
             texts = tokenizer.batch_decode(new_tokens, skip_special_tokens=True)
             for q, raw in zip(batch, texts, strict=True):
-                got = extract(raw, options.method, q["target_lang"])
-                line = {
-                    "id": q["id"],
-                    "instruction": q["target_instruction"],
-                    "raw_output": raw,
-                    "output": got.output,
-                    "extraction": got.status,
-                    "generator": Path(options.model).name or options.model,
-                    "lang": q["target_lang"],
-                    "method": options.method,
-                }
-                for extra in ("dataset", "source"):
-                    if extra in q:
-                        line[extra] = q[extra]
-                fh.write(json.dumps(line, ensure_ascii=False) + "\n")
-                fh.flush()  # each answer survives an interruption
-                result.written += 1
-                result.statuses[got.status] = result.statuses.get(got.status, 0) + 1
+                _write_answer(fh, options, q, raw, result)
     return result
 
 
+def _use_vllm() -> bool:
+    import importlib.util
+
+    import torch
+
+    return importlib.util.find_spec("vllm") is not None and torch.cuda.is_available()
+
+
+def _generate_vllm(
+    options: GenerateOptions, tokenizer, todo: list[dict], result: GenerateResult
+) -> GenerateResult:
+    """The same prompts through vLLM when it is installed (GPU machines); greedy unless a
+    temperature is set. Not exercised by the CPU test suite."""
+    from vllm import LLM, SamplingParams
+
+    llm = LLM(model=options.model, tokenizer=options.model, seed=options.seed)
+    params = SamplingParams(
+        temperature=options.temperature,
+        top_p=options.top_p if options.temperature > 0 else 1.0,
+        max_tokens=options.max_new_tokens,
+        seed=options.seed,
+    )
+    prompts = [prompt_text(tokenizer, options.method, q) for q in todo]
+    outputs = llm.generate(prompts, params)
+    with options.out.open("a", encoding="utf-8") as fh:
+        for q, output in zip(todo, outputs, strict=True):
+            _write_answer(fh, options, q, output.outputs[0].text, result)
+    return result
+
+
+def _write_answer(fh, options: GenerateOptions, q: dict, raw: str, result: GenerateResult):
+    got = extract(raw, options.method, q["target_lang"])
+    line = {
+        "id": q["id"],
+        "instruction": q["target_instruction"],
+        "raw_output": raw,
+        "output": got.output,
+        "extraction": got.status,
+        "generator": Path(options.model).name or options.model,
+        "lang": q["target_lang"],
+        "method": options.method,
+    }
+    for extra in ("dataset", "source"):
+        if extra in q:
+            line[extra] = q[extra]
+    fh.write(json.dumps(line, ensure_ascii=False) + "\n")
+    fh.flush()  # each answer survives an interruption
+    result.written += 1
+    result.statuses[got.status] = result.statuses.get(got.status, 0) + 1
+
+
 def _done_ids(path: Path) -> set[str]:
+    """Ids already answered; a last line cut by a crash is dropped so the item runs again."""
     if not path.exists():
         return set()
-    ids = set()
+    ids, good = set(), []
     for line in path.read_text(encoding="utf-8").splitlines():
         try:
             ids.add(json.loads(line)["id"])
+            good.append(line)
         except (json.JSONDecodeError, KeyError):
-            continue  # a line cut by a crash is answered again
+            continue
+    path.write_text("".join(f"{line}\n" for line in good), encoding="utf-8")
     return ids
