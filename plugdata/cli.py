@@ -449,6 +449,88 @@ def generate(**kwargs) -> None:
 
 
 @cli.command()
+@click.option(
+    "--answers",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The system's answers (jsonl with id and output, e.g. from generate).",
+)
+@click.option(
+    "--baseline",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The baseline's answers, same format.",
+)
+@click.option(
+    "--questions",
+    required=True,
+    help="Hub id or folder (with --config), or a json/jsonl file with id and instruction.",
+)
+@click.option("--config", help="Config of the questions dataset, e.g. zh.")
+@click.option("--judge-model", required=True, help="Model name as the judge server knows it.")
+@click.option("--base-url", help="OpenAI-compatible server URL (default: OpenAI).")
+@click.option(
+    "--api-key-env",
+    default="OPENAI_API_KEY",
+    show_default=True,
+    help="Environment variable holding the key.",
+)
+@click.option(
+    "--out",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder for judgments.jsonl, summary.json, summary.md, winrate.png.",
+)
+@click.option("--concurrency", type=click.IntRange(min=1), default=16, show_default=True)
+@click.option(
+    "--max-cost",
+    type=click.FloatRange(min=0),
+    metavar="USD",
+    help="Stop cleanly before the estimated spend passes this.",
+)
+@click.option("--dry-run", is_flag=True, help="Estimate tokens and cost; send nothing.")
+@click.option(
+    "--prompt-file",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="FastChat-style judge_prompts.jsonl.",
+)
+@click.option("--prompt-name", help="Entry of --prompt-file (default pair-v2).")
+@click.option(
+    "--bad-answers",
+    type=click.Choice(["judge", "lose"]),
+    default="judge",
+    show_default=True,
+    help="Answers with failed extraction or in the wrong language: judge them as "
+    "they are, or count them as lost without asking the judge.",
+)
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0.1),
+    default=120.0,
+    show_default=True,
+    help="Seconds per request.",
+)
+@click.option(
+    "--max-tokens",
+    type=click.IntRange(min=1),
+    default=1024,
+    show_default=True,
+    help="Longest judgment the judge may write.",
+)
+@click.option(
+    "--cache",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Judgment cache (default: OUT/judge_cache.sqlite).",
+)
+def judge(**kwargs) -> None:
+    """Judge two systems' answers pairwise with an LLM, both orders; report win/tie/loss."""
+    from plugdata.judge.run import JudgeOptions
+    from plugdata.judge.run import judge as run_judge
+
+    click.echo(run_judge(JudgeOptions(**kwargs)).text())
+
+
+@cli.command()
 def languages() -> None:
     """List the language table: codes, names and PLUG markers."""
     from plugdata.languages import get_language, known_codes

@@ -4,6 +4,11 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -166,3 +171,41 @@ def smollm2(tmp_path_factory) -> Path:
     model.to(torch.bfloat16).save_pretrained(folder)
     AutoTokenizer.from_pretrained(source, gguf_file=GGUF).save_pretrained(folder)
     return folder
+
+
+@pytest.fixture(scope="session")
+def server(smollm2):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    serve = Path(sys.executable).parent / "transformers"
+    proc = subprocess.Popen(
+        [
+            str(serve),
+            "serve",
+            str(smollm2),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--device",
+            "cpu",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"{url}/v1/models", timeout=2):
+                break
+        except OSError:
+            assert proc.poll() is None, "transformers serve exited"
+            time.sleep(0.5)
+    else:
+        proc.kill()
+        pytest.fail("transformers serve did not come up in 120 s")
+    yield url
+    proc.terminate()
+    proc.wait(timeout=30)

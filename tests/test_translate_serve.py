@@ -4,12 +4,6 @@ its rows may well be quarantined; the run must finish and account for every row.
 
 import json
 import os
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
-from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -17,44 +11,6 @@ from click.testing import CliRunner
 from plugdata.cli import cli
 
 from .conftest import corpus_rows, write_jsonl
-
-
-@pytest.fixture(scope="module")
-def server(smollm2):
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    serve = Path(sys.executable).parent / "transformers"
-    proc = subprocess.Popen(
-        [
-            str(serve),
-            "serve",
-            str(smollm2),
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--device",
-            "cpu",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(f"{url}/v1/models", timeout=2):
-                break
-        except OSError:
-            assert proc.poll() is None, "transformers serve exited"
-            time.sleep(0.5)
-    else:
-        proc.kill()
-        pytest.fail("transformers serve did not come up in 120 s")
-    yield url
-    proc.terminate()
-    proc.wait(timeout=30)
 
 
 @pytest.mark.slow

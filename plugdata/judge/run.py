@@ -1,0 +1,514 @@
+"""`plugdata judge`: judge a system's answers against a baseline's, both orders, and report.
+
+Top to bottom: questions and answers -> items (bad answers counted and handled by policy) ->
+two judgments per item (cache first, then the judge model through the openai SDK with bounded
+concurrency, retries that honour Retry-After, timeouts, a cost cap) -> the paper's and
+FastChat's aggregation per language and per source dataset -> judgments.jsonl, summary.json,
+summary.md and a chart.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import random
+import sqlite3
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from plugdata.errors import PlugdataError, require
+from plugdata.judge import stats
+from plugdata.judge.verdicts import JudgePrompt, load_prompt, parse_verdict
+
+CHARS_PER_TOKEN = 4.0
+EXPECTED_OUTPUT_TOKENS = 300  # explanation plus verdict, for estimates
+PRICES = {  # USD per million tokens (input, output)
+    "gpt-4": (30.0, 60.0),
+    "gpt-4-turbo": (10.0, 30.0),
+    "gpt-4o": (2.5, 10.0),
+    "gpt-4o-mini": (0.15, 0.6),
+    "gpt-4.1": (2.0, 8.0),
+    "gpt-3.5-turbo": (0.5, 1.5),
+}
+
+
+class JudgeOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid", protected_namespaces=())
+
+    answers: Path
+    baseline: Path
+    questions: str = Field(description="Hub id or folder (with config), or a json/jsonl file")
+    config: str | None = None
+    judge_model: str
+    base_url: str | None = None
+    api_key_env: str = "OPENAI_API_KEY"
+    out: Path
+    concurrency: int = Field(16, ge=1)
+    max_cost: float | None = Field(None, ge=0)
+    dry_run: bool = False
+    prompt_file: Path | None = None
+    prompt_name: str | None = None
+    bad_answers: Literal["judge", "lose"] = "judge"
+    max_tokens: int = Field(1024, ge=1)
+    timeout: float = Field(120.0, gt=0)
+    max_retries: int = Field(4, ge=0)
+    cache: Path | None = None
+    price_in: float | None = Field(None, ge=0, description="USD per million input tokens")
+    price_out: float | None = Field(None, ge=0, description="USD per million output tokens")
+
+
+# -- inputs --------------------------------------------------------------------------------------
+def _read_jsonl(path: Path, need: tuple[str, ...]) -> dict[str, dict]:
+    if not path.exists():
+        raise PlugdataError(f"{path}: file not found")
+    rows: dict[str, dict] = {}
+    text = path.read_text(encoding="utf-8")
+    lines = (
+        json.loads(text)
+        if path.suffix == ".json"
+        else [json.loads(line) for line in text.splitlines() if line.strip()]
+    )
+    for i, row in enumerate(lines, 1):
+        missing = [k for k in need if k not in row]
+        if missing:
+            raise PlugdataError(f"{path}:{i}: no {missing[0]!r} field; have {', '.join(row)}")
+        rows[str(row["id"])] = row
+    return rows
+
+
+def load_questions(options: JudgeOptions) -> dict[str, dict]:
+    """id -> {instruction, lang, dataset}."""
+    path = Path(options.questions)
+    if path.is_file():
+        rows = _read_jsonl(path, ("id", "instruction"))
+        return {
+            k: {"instruction": r["instruction"], "lang": r.get("lang"), "dataset": r.get("dataset")}
+            for k, r in rows.items()
+        }
+    if not options.config:
+        raise PlugdataError(f"--questions {options.questions}: a dataset needs --config")
+    from trainer.generate import GenerateOptions
+    from trainer.generate import load_questions as load_config
+
+    data = load_config(
+        GenerateOptions(
+            model="-",
+            dataset=options.questions,
+            config=options.config,
+            method="mono",
+            out=Path("-"),
+        )
+    )
+    return {
+        q["id"]: {
+            "instruction": q["target_instruction"],
+            "lang": q["target_lang"],
+            "dataset": q.get("dataset") or q.get("source"),
+        }
+        for q in data
+    }
+
+
+# -- cache ---------------------------------------------------------------------------------------
+class JudgmentCache:
+    """SQLite (WAL): judgment key -> raw judge output. Only successful answers are stored."""
+
+    def __init__(self, path: Path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("CREATE TABLE IF NOT EXISTS judgments (key TEXT PRIMARY KEY, raw TEXT)")
+        self._lock = threading.Lock()
+
+    def get(self, key: str) -> str | None:
+        with self._lock:
+            row = self._db.execute("SELECT raw FROM judgments WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def put(self, key: str, raw: str) -> None:
+        with self._lock:
+            self._db.execute("INSERT OR REPLACE INTO judgments VALUES (?, ?)", (key, raw))
+
+    def close(self) -> None:
+        self._db.close()
+
+
+def _sha(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+# -- the judge model -----------------------------------------------------------------------------
+@dataclass
+class Request:
+    item: str
+    order: str  # "AB": system is A; "BA": system is B
+    messages: list[dict]
+    key: str
+
+
+@dataclass
+class Counters:
+    requests: int = 0
+    retries: int = 0
+    cost: float = 0.0
+    skipped_for_cost: int = 0
+    cached: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+class JudgeClient:
+    def __init__(self, options: JudgeOptions):
+        require("openai", "judge")
+        from openai import OpenAI
+
+        self.options = options
+        self._client = OpenAI(
+            base_url=options.base_url,
+            api_key=os.environ.get(options.api_key_env) or "no-key",
+            max_retries=0,
+            timeout=options.timeout,
+        )
+
+    def decode_params(self) -> dict[str, Any]:
+        # Temperature 0 for every server; no top_p=0, which vLLM rejects.
+        return {"temperature": 0.0, "max_tokens": self.options.max_tokens}
+
+    def ask(self, request: Request, counters: Counters) -> tuple[str | None, str | None]:
+        """(raw answer, None) or (None, error reason) after retries."""
+        import openai
+
+        for attempt in range(self.options.max_retries + 1):
+            with counters.lock:
+                counters.requests += 1
+            try:
+                reply = self._client.chat.completions.create(
+                    model=self.options.judge_model,
+                    messages=request.messages,
+                    **self.decode_params(),
+                )
+                content = reply.choices[0].message.content if reply.choices else None
+                return (content or "", None)
+            except (openai.RateLimitError, openai.InternalServerError) as exc:
+                reason, wait = f"HTTP {exc.status_code}", _retry_after(exc)
+            except (openai.APITimeoutError, openai.APIConnectionError) as exc:
+                reason, wait = type(exc).__name__, None
+            except openai.APIStatusError as exc:
+                return None, f"HTTP {exc.status_code}"
+            if attempt == self.options.max_retries:
+                return None, reason
+            with counters.lock:
+                counters.retries += 1
+            time.sleep(
+                wait if wait is not None else min(30.0, 0.5 * 2**attempt) * (0.5 + random.random())
+            )
+        return None, "unreachable"
+
+
+def _retry_after(exc) -> float | None:
+    value = getattr(getattr(exc, "response", None), "headers", {}).get("retry-after")
+    try:
+        return float(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+def price_per_request(options: JudgeOptions, prompt_chars: int) -> float:
+    known_in, known_out = PRICES.get(options.judge_model, (0.0, 0.0))
+    p_in = known_in if options.price_in is None else options.price_in
+    p_out = known_out if options.price_out is None else options.price_out
+    return (prompt_chars / CHARS_PER_TOKEN * p_in + EXPECTED_OUTPUT_TOKENS * p_out) / 1e6
+
+
+# -- the job -------------------------------------------------------------------------------------
+@dataclass
+class JudgeReport:
+    out: Path
+    summary: dict[str, Any]
+    counters: Counters
+    dry_run: bool = False
+    estimate: dict[str, Any] = field(default_factory=dict)
+
+    def text(self) -> str:
+        if self.dry_run:
+            e = self.estimate
+            return (
+                f"Plan (dry run, nothing sent): {e['items']} items, {e['judgments']} "
+                f"judgments, {e['cached']} cached, {e['to_send']} to send, about "
+                f"{e['tokens']:,} tokens, estimated cost {e['cost']:.4f} USD"
+            )
+        return markdown(self.summary) + (
+            f"\n\n{self.counters.requests} requests ({self.counters.retries} retries, "
+            f"{self.counters.cached} judgments from the cache) -> {self.out}"
+        )
+
+
+def judge(options: JudgeOptions) -> JudgeReport:
+    prompt = load_prompt(options.prompt_file, options.prompt_name)
+    questions = load_questions(options)
+    system = _read_jsonl(options.answers, ("id", "output"))
+    baseline = _read_jsonl(options.baseline, ("id", "output"))
+    items = [i for i in questions if i in system and i in baseline]
+    if not items:
+        raise PlugdataError(
+            "no item has a question, an answer and a baseline answer (check that the ids match)"
+        )
+    bad = {
+        side: _bad_answers(rows, questions, items)
+        for side, rows in (("system", system), ("baseline", baseline))
+    }
+    client = JudgeClient(options)
+    cache = JudgmentCache(options.cache or options.out / "judge_cache.sqlite")
+    counters = Counters()
+    try:
+        requests = _requests(options, prompt, client, questions, system, baseline, items, bad)
+        cached = {r.key: cache.get(r.key) for r in requests}
+        to_send = [r for r in requests if cached[r.key] is None]
+        counters.cached = len(requests) - len(to_send)
+        if options.dry_run:
+            chars = sum(sum(len(m["content"]) for m in r.messages) for r in to_send)
+            return JudgeReport(
+                options.out,
+                {},
+                counters,
+                True,
+                {
+                    "items": len(items),
+                    "judgments": len(requests),
+                    "cached": counters.cached,
+                    "to_send": len(to_send),
+                    "tokens": int(chars / CHARS_PER_TOKEN + EXPECTED_OUTPUT_TOKENS * len(to_send)),
+                    "cost": sum(
+                        price_per_request(options, sum(len(m["content"]) for m in r.messages))
+                        for r in to_send
+                    ),
+                },
+            )
+        raw: dict[str, str | None] = dict(cached)
+        errors: dict[str, str] = {}
+
+        def work(request: Request) -> None:
+            cost = price_per_request(options, sum(len(m["content"]) for m in request.messages))
+            with counters.lock:
+                if options.max_cost is not None and counters.cost + cost > options.max_cost:
+                    counters.skipped_for_cost += 1
+                    return
+                counters.cost += cost
+            answer, error = client.ask(request, counters)
+            if error is None:
+                cache.put(request.key, answer)
+                raw[request.key] = answer
+            else:
+                errors[request.key] = error
+
+        with ThreadPoolExecutor(options.concurrency) as pool:
+            list(pool.map(work, to_send))
+        if counters.skipped_for_cost:
+            raise PlugdataError(
+                f"--max-cost {options.max_cost:g} USD reached after about {counters.cost:.4f} USD;"
+                f" {counters.skipped_for_cost} judgments not requested; finished ones are cached "
+                "in the judge cache: run again with a higher cap to continue"
+            )
+        summary = _summarise(
+            options, prompt, questions, system, baseline, items, bad, requests, raw, errors
+        )
+    finally:
+        cache.close()
+    _write_outputs(options.out, summary)
+    return JudgeReport(options.out, summary["summary"], counters)
+
+
+def _bad_answers(rows: dict[str, dict], questions: dict[str, dict], items: list[str]) -> set[str]:
+    """Answers whose extraction failed, or that are not in the question's language."""
+    from plugdata.validate import Validator
+
+    validator = Validator()
+    bad = set()
+    for i in items:
+        row, lang = rows[i], questions[i].get("lang") or rows[i].get("lang")
+        text = str(row["output"])
+        failed = row.get("extraction", "ok") != "ok" or not text.strip()
+        if failed or (lang and not validator.check_language(text, lang).passed):
+            bad.add(i)
+    return bad
+
+
+def _requests(
+    options, prompt: JudgePrompt, client: JudgeClient, questions, system, baseline, items, bad
+) -> list[Request]:
+    params = json.dumps(client.decode_params(), sort_keys=True)
+    out = []
+    for i in items:
+        if options.bad_answers == "lose" and (i in bad["system"] or i in bad["baseline"]):
+            continue
+        q = questions[i]["instruction"]
+        s, b = str(system[i]["output"]), str(baseline[i]["output"])
+        for order, (a, bb) in (("AB", (s, b)), ("BA", (b, s))):
+            key = _sha(
+                "\x1f".join(
+                    [options.judge_model, prompt.digest, params, i, _sha(s), _sha(b), order]
+                )
+            )
+            messages = [
+                {"role": "system", "content": prompt.system},
+                {"role": "user", "content": prompt.render(q, a, bb)},
+            ]
+            out.append(Request(i, order, messages, key))
+    return out
+
+
+def _point_of_view(order: str, winner: str) -> str:
+    if winner in ("tie", "error"):
+        return winner
+    system_letter = "A" if order == "AB" else "B"
+    return "win" if winner == system_letter else "loss"
+
+
+def _summarise(options, prompt, questions, system, baseline, items, bad, requests, raw, errors):
+    judgments = []
+    per_item: dict[str, dict[str, str]] = {i: {} for i in items}
+    first_positions = []
+    for r in requests:
+        text = raw.get(r.key)
+        verdict = parse_verdict(text) if text is not None else None
+        winner = verdict.winner if verdict else "error"
+        outcome = _point_of_view(r.order, winner)
+        per_item[r.item][r.order] = outcome
+        first_positions.append(winner)
+        judgments.append(
+            {
+                "id": r.item,
+                "order": r.order,
+                "raw": text,
+                "verdict": winner,
+                "ambiguous": bool(verdict and verdict.ambiguous),
+                "outcome": outcome,
+                "error": errors.get(r.key),
+            }
+        )
+    rows = []
+    for i in items:
+        if not per_item[i]:  # bad answer under --bad-answers lose
+            s_bad, b_bad = i in bad["system"], i in bad["baseline"]
+            auto = "tie" if s_bad and b_bad else "loss" if s_bad else "win"
+            pair = (auto, auto)
+        else:
+            pair = (per_item[i].get("AB", "error"), per_item[i].get("BA", "error"))
+        rows.append(
+            {
+                "id": i,
+                "lang": questions[i].get("lang") or "-",
+                "dataset": questions[i].get("dataset") or "-",
+                "pair": pair,
+                "paper": stats.paper_rule(*pair),
+                "strict": stats.strict_rule(*pair),
+                "length_diff": len(str(system[i]["output"])) - len(str(baseline[i]["output"])),
+            }
+        )
+
+    def block(selected):
+        paper = [r["paper"] for r in selected]
+        strict = [r["strict"] for r in selected]
+        return {
+            "paper": {**stats.table(paper), "ci95": stats.bootstrap_ci(paper)},
+            "strict": {**stats.table(strict), "ci95": stats.bootstrap_ci([s for s in strict if s])},
+        }
+
+    by = {"all": block(rows)}
+    for key in ("lang", "dataset"):
+        for value in sorted({r[key] for r in rows}):
+            by[f"{key}={value}"] = block([r for r in rows if r[key] == value])
+    summary = {
+        "judge_model": options.judge_model,
+        "prompt": prompt.name,
+        "prompt_sha": prompt.digest,
+        "items": len(items),
+        "bad_answers": {k: len(v) for k, v in bad.items()},
+        "bad_answer_policy": options.bad_answers,
+        "groups": by,
+        **stats.position_stats([r["pair"] for r in rows], first_positions),
+        "length_win_correlation": stats.length_correlation(
+            [r["length_diff"] for r in rows], [r["paper"] for r in rows]
+        ),
+        "ambiguous_judgments": sum(j["ambiguous"] for j in judgments),
+        "errors": sum(j["verdict"] == "error" for j in judgments),
+    }
+    return {"summary": summary, "judgments": judgments, "items": rows}
+
+
+# -- outputs -------------------------------------------------------------------------------------
+def markdown(summary: dict[str, Any]) -> str:
+    lines = [
+        f"Judge {summary['judge_model']} ({summary['prompt']}), {summary['items']} items; "
+        f"bad answers: system {summary['bad_answers']['system']}, baseline "
+        f"{summary['bad_answers']['baseline']} (policy: {summary['bad_answer_policy']})",
+        "",
+        "| group | rule | W | T | L | E | N | (W-L)/N | 95% CI |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for group, rules in summary["groups"].items():
+        for rule in ("paper", "strict"):
+            r = rules[rule]
+            lo, hi = r["ci95"]
+            lines.append(
+                f"| {group} | {rule} | {r['win']} | {r['tie']} | {r['loss']} | "
+                f"{r['error']} | {r['n']} | {r['diff']:+.3f} | [{lo:+.3f}, {hi:+.3f}] |"
+            )
+    corr = summary["length_win_correlation"]
+    lines += [
+        "",
+        f"position consistency {summary['position_consistency']:.1%}, first-position "
+        f"preference {summary['first_position_preference']:.1%}, length-win correlation "
+        f"{'n/a' if corr is None else f'{corr:+.2f}'}, ambiguous judgments "
+        f"{summary['ambiguous_judgments']}, errors {summary['errors']}",
+    ]
+    return "\n".join(lines)
+
+
+def _write_outputs(out: Path, result: dict[str, Any]) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    with (out / "judgments.jsonl").open("w", encoding="utf-8") as fh:
+        for j in result["judgments"]:
+            fh.write(json.dumps(j, ensure_ascii=False) + "\n")
+    (out / "summary.json").write_text(json.dumps(result["summary"], indent=2) + "\n", "utf-8")
+    (out / "summary.md").write_text(markdown(result["summary"]) + "\n", "utf-8")
+    _chart(out / "winrate.png", result["summary"])
+
+
+def _chart(path: Path, summary: dict[str, Any]) -> None:
+    """Stacked win/tie/loss bars per language (paper's rule), like the paper's figures."""
+    require("matplotlib", "judge")
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    groups = {
+        k.split("=", 1)[1]: v["paper"]
+        for k, v in summary["groups"].items()
+        if k.startswith("lang=")
+    } or {"all": summary["groups"]["all"]["paper"]}
+    names = list(groups)
+    fig, ax = plt.subplots(figsize=(6, 0.6 * len(names) + 1.2))
+    left = [0.0] * len(names)
+    for outcome, colour in (
+        ("win", "#4c9a2a"),
+        ("tie", "#bbbbbb"),
+        ("loss", "#c0392b"),
+        ("error", "#555555"),
+    ):
+        share = [groups[n][outcome] / groups[n]["n"] * 100 if groups[n]["n"] else 0 for n in names]
+        ax.barh(names, share, left=left, color=colour, label=outcome)
+        left = [a + b for a, b in zip(left, share, strict=True)]
+    ax.set_xlim(0, 100)
+    ax.set_xlabel("% of items (paper's rule)")
+    ax.legend(ncol=4, loc="lower center", bbox_to_anchor=(0.5, 1.0), frameon=False)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)

@@ -1,0 +1,95 @@
+"""Aggregating two-order judgments into win/tie/loss, under two rules, with honest statistics.
+
+Each item has two judgments, one per order, each mapped to the system's point of view:
+`win`, `loss`, `tie` or `error`. The paper's rule: the same winner twice, or a win plus a tie, is
+a win (likewise for losses); opposite winners or two ties are a tie; an error keeps the item in
+the denominator as an error. FastChat's strict rule: only agreement counts, any tie or
+disagreement is a tie, and items with an error are dropped.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+from collections.abc import Iterable
+
+OUTCOMES = ("win", "tie", "loss", "error")
+
+
+def paper_rule(first: str, second: str) -> str:
+    """
+    >>> paper_rule("win", "tie"), paper_rule("win", "loss"), paper_rule("error", "win")
+    ('win', 'tie', 'error')
+    """
+    pair = {first, second}
+    if "error" in pair:
+        return "error"
+    if pair in ({"win"}, {"win", "tie"}):
+        return "win"
+    if pair in ({"loss"}, {"loss", "tie"}):
+        return "loss"
+    return "tie"
+
+
+def strict_rule(first: str, second: str) -> str | None:
+    """None: the item is dropped (an error in either order).
+
+    >>> strict_rule("win", "win"), strict_rule("win", "tie"), strict_rule("error", "win")
+    ('win', 'tie', None)
+    """
+    if "error" in (first, second):
+        return None
+    if first == second and first in ("win", "loss"):
+        return first
+    return "tie"
+
+
+def table(outcomes: Iterable[str | None]) -> dict[str, float]:
+    """W/T/L/E counts, N, and the signed differential (W - L) / N."""
+    counts = Counter(o for o in outcomes if o is not None)
+    n = sum(counts.values())
+    row = {o: counts.get(o, 0) for o in OUTCOMES}
+    row["n"] = n
+    row["diff"] = (row["win"] - row["loss"]) / n if n else 0.0
+    return row
+
+
+def bootstrap_ci(outcomes: list[str], reps: int = 2000, seed: int = 0) -> tuple[float, float]:
+    """95% percentile interval of (W - L) / N, resampling items with replacement."""
+    if not outcomes:
+        return (0.0, 0.0)
+    rng = random.Random(seed)
+    score = [1 if o == "win" else -1 if o == "loss" else 0 for o in outcomes]
+    n = len(score)
+    stats = sorted(sum(rng.choices(score, k=n)) / n for _ in range(reps))
+    return (stats[int(0.025 * reps)], stats[int(0.975 * reps) - 1])
+
+
+def position_stats(pairs: list[tuple[str, str]], first_positions: list[str]) -> dict[str, float]:
+    """How often the two orders agree, and how often a decided judgment picks position A."""
+    clean = [(a, b) for a, b in pairs if "error" not in (a, b)]
+    consistent = sum(a == b for a, b in clean)
+    decided = [p for p in first_positions if p in ("A", "B")]
+    return {
+        "position_consistency": consistent / len(clean) if clean else 0.0,
+        "first_position_preference": decided.count("A") / len(decided) if decided else 0.0,
+    }
+
+
+def length_correlation(length_diffs: list[int], outcomes: list[str]) -> float | None:
+    """Pearson correlation between (system length - baseline length) and the outcome score."""
+    pairs = [
+        (d, 1 if o == "win" else -1 if o == "loss" else 0)
+        for d, o in zip(length_diffs, outcomes, strict=True)
+        if o != "error"
+    ]
+    if len(pairs) < 3:
+        return None
+    xs, ys = zip(*pairs, strict=True)
+    mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
+    sxy = sum((x - mx) * (y - my) for x, y in pairs)
+    sxx = sum((x - mx) ** 2 for x in xs)
+    syy = sum((y - my) ** 2 for y in ys)
+    if sxx == 0 or syy == 0:
+        return None
+    return sxy / (sxx * syy) ** 0.5

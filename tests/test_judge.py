@@ -1,0 +1,241 @@
+"""plugdata judge against a scripted OpenAI-compatible judge on 127.0.0.1."""
+
+import json
+import re
+
+import pytest
+from click.testing import CliRunner
+
+from plugdata.cli import cli
+from plugdata.judge import stats
+
+from .conftest import write_jsonl
+from .servers import ChatServer
+
+# Raw judge output per item, for (system in position A, system in position B).
+SCRIPT = {
+    "q1": ("A is better. [[A]]", "B is better. [[B]]"),  # win, win
+    "q2": ("[[A]]", "Equal. [[C]]"),  # win, tie
+    "q3": ("[[A]]", "[[A]]"),  # position bias: win, loss
+    "q4": ("[[C]]", "[[C]]"),  # tie, tie
+    "q5": ("No verdict here.", "[[B]]"),  # error, win
+    "q6": ("[[B]]", "[[A]]"),  # loss, loss
+    "q7": ("[[A]] hmm, no: [[B]]", "[[A]]"),  # loss (ambiguous), loss
+    "q8": ("[[B]]", "[[tie]]"),  # loss, tie
+}
+
+
+def scripted_judge(text):
+    item = re.search(r"Question (q\d+)", text).group(1)
+    system_first = text.index("sys-") < text.index("base-")
+    return SCRIPT[item][0 if system_first else 1]
+
+
+@pytest.fixture
+def files(tmp_path):
+    ids = list(SCRIPT)
+    q = write_jsonl(
+        tmp_path / "q.jsonl",
+        [
+            {"id": i, "instruction": f"Question {i}", "dataset": "koala" if i < "q5" else "oasst"}
+            for i in ids
+        ],
+    )
+    a = write_jsonl(tmp_path / "a.jsonl", [{"id": i, "output": f"sys-{i} answer"} for i in ids])
+    b = write_jsonl(tmp_path / "b.jsonl", [{"id": i, "output": f"base-{i} reply!"} for i in ids])
+    return q, a, b
+
+
+@pytest.fixture(autouse=True)
+def key(monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-judge-secret-key")
+
+
+def run(server, files, out, *extra):
+    q, a, b = files
+    return CliRunner().invoke(
+        cli,
+        [
+            str(x)
+            for x in [
+                "judge",
+                "--answers",
+                a,
+                "--baseline",
+                b,
+                "--questions",
+                q,
+                "--judge-model",
+                "judge-1",
+                "--base-url",
+                f"{server.url}/v1",
+                "--out",
+                out,
+                "--concurrency",
+                "4",
+                *extra,
+            ]
+        ],
+    )
+
+
+def test_every_cell_of_both_rules_matches_the_hand_computed_table(files, tmp_path):
+    with ChatServer(translate=scripted_judge) as server:
+        result = run(server, files, tmp_path / "out")
+    assert result.exit_code == 0, result.output
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    paper, strict = summary["groups"]["all"]["paper"], summary["groups"]["all"]["strict"]
+    assert {k: paper[k] for k in ("win", "tie", "loss", "error", "n")} == {
+        "win": 2,
+        "tie": 2,
+        "loss": 3,
+        "error": 1,
+        "n": 8,
+    }
+    assert paper["diff"] == pytest.approx(-1 / 8)
+    assert {k: strict[k] for k in ("win", "tie", "loss", "error", "n")} == {
+        "win": 1,
+        "tie": 4,
+        "loss": 2,
+        "error": 0,
+        "n": 7,
+    }
+    assert strict["diff"] == pytest.approx(-1 / 7)
+    assert summary["position_consistency"] == pytest.approx(4 / 7)
+    assert summary["first_position_preference"] == pytest.approx(6 / 11)
+    assert summary["ambiguous_judgments"] == 1 and summary["errors"] == 1
+    koala = summary["groups"]["dataset=koala"]["paper"]
+    assert (koala["win"], koala["tie"], koala["loss"]) == (2, 2, 0)
+    judgments = (tmp_path / "out" / "judgments.jsonl").read_text().splitlines()
+    assert len(judgments) == 16 and json.loads(judgments[0])["raw"]
+    assert (tmp_path / "out" / "winrate.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "| all | paper | 2 | 2 | 3 | 1 | 8 | -0.125 |" in result.output
+    assert server.requests[0]["temperature"] == 0 and "top_p" not in server.requests[0]
+
+
+def test_second_run_makes_zero_requests(files, tmp_path):
+    with ChatServer(translate=scripted_judge) as server:
+        assert run(server, files, tmp_path / "out").exit_code == 0
+        n = len(server.requests)
+        first = (tmp_path / "out" / "summary.json").read_text()
+        result = run(server, files, tmp_path / "out")
+        assert len(server.requests) == n
+    assert "16 judgments from the cache" in result.output
+    assert (tmp_path / "out" / "summary.json").read_text() == first
+
+
+def test_retries_timeouts_and_no_key_in_outputs(files, tmp_path):
+    with ChatServer(translate=scripted_judge) as server:
+        server.script.add(429, {"error": {"message": "slow"}}, headers={"Retry-After": "0.2"})
+        server.script.add(500, {"error": {"message": "boom"}})
+        server.script.add(200, "hang", when="Question q4", times=10)
+        result = run(server, files, tmp_path / "out", "--timeout", "0.5")
+    assert result.exit_code == 0, result.output
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert summary["groups"]["all"]["paper"]["error"] >= 2  # q4 timed out (and q5 unparseable)
+    assert "retries" in result.output
+    for path in (tmp_path / "out").iterdir():
+        if path.suffix in (".json", ".jsonl", ".md"):
+            assert "sk-judge-secret-key" not in path.read_text()
+    assert "sk-judge-secret-key" not in result.output
+    with ChatServer(translate=scripted_judge) as server:  # failures were not cached
+        run(server, files, tmp_path / "out")
+        assert len(server.requests) >= 2
+
+
+def test_dry_run_and_max_cost(files, tmp_path):
+    with ChatServer(translate=scripted_judge) as server:
+        result = CliRunner().invoke(
+            cli,
+            [
+                "judge",
+                "--answers",
+                str(files[1]),
+                "--baseline",
+                str(files[2]),
+                "--questions",
+                str(files[0]),
+                "--judge-model",
+                "gpt-4",
+                "--base-url",
+                f"{server.url}/v1",
+                "--out",
+                str(tmp_path / "out"),
+                "--dry-run",
+            ],
+        )
+        assert result.exit_code == 0 and server.requests == []
+        assert "16 judgments, 0 cached, 16 to send" in result.output
+        cost = float(re.search(r"estimated cost ([\d.]+) USD", result.output).group(1))
+        assert cost > 0
+        capped = CliRunner().invoke(
+            cli,
+            [
+                "judge",
+                "--answers",
+                str(files[1]),
+                "--baseline",
+                str(files[2]),
+                "--questions",
+                str(files[0]),
+                "--judge-model",
+                "gpt-4",
+                "--base-url",
+                f"{server.url}/v1",
+                "--out",
+                str(tmp_path / "out"),
+                "--max-cost",
+                str(cost / 2),
+                "--concurrency",
+                "1",
+            ],
+        )
+        assert capped.exit_code == 1 and "--max-cost" in capped.output
+        sent = len(server.requests)
+        assert 0 < sent < 16
+
+
+def test_bad_answers_lose_without_asking_the_judge(files, tmp_path):
+    a = files[1]
+    rows = [json.loads(x) for x in a.read_text().splitlines()]
+    rows[0]["extraction"] = "marker-missing"
+    write_jsonl(a, rows)
+    with ChatServer(translate=scripted_judge) as server:
+        result = run(server, files, tmp_path / "out", "--bad-answers", "lose")
+        assert not any(
+            "Question q1" in m["content"] for r in server.requests for m in r["messages"]
+        )
+    assert result.exit_code == 0, result.output
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert summary["bad_answers"]["system"] == 1
+    assert summary["groups"]["all"]["paper"]["loss"] == 4  # q1 now lost automatically
+
+
+def test_fastchat_prompt_file_is_used(files, tmp_path):
+    prompts = write_jsonl(
+        tmp_path / "judge_prompts.jsonl",
+        [
+            {
+                "name": "pair-test",
+                "type": "pairwise",
+                "system_prompt": "Judge carefully. Say [[A]].",
+                "prompt_template": "Q: {question}\nA: {answer_a}\nB: {answer_b}",
+                "output_format": "[[A]]",
+            }
+        ],
+    )
+    with ChatServer(translate=scripted_judge) as server:
+        result = run(
+            server, files, tmp_path / "out", "--prompt-file", prompts, "--prompt-name", "pair-test"
+        )
+        assert server.requests[0]["messages"][0]["content"] == "Judge carefully. Say [[A]]."
+    assert result.exit_code == 0, result.output
+    bad = run(server, files, tmp_path / "o2", "--prompt-file", prompts, "--prompt-name", "nope")
+    assert bad.exit_code == 1 and "no prompt named 'nope'" in bad.output
+
+
+def test_bootstrap_interval_on_known_cases():
+    assert stats.bootstrap_ci(["win"] * 50) == (1.0, 1.0)
+    lo, hi = stats.bootstrap_ci(["win"] * 60 + ["loss"] * 40)
+    assert lo < 0.2 < hi and lo > -0.05 and hi < 0.45
+    assert stats.length_correlation([10, 20, -5, -10], ["win", "win", "loss", "loss"]) > 0.9
