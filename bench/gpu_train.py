@@ -29,14 +29,26 @@ def model_and_params(tiny: bool, device: str):
     from transformers import LlamaConfig, LlamaForCausalLM
 
     if tiny:
-        config = LlamaConfig(vocab_size=1000, hidden_size=64, intermediate_size=128,
-                             num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=4,
-                             max_position_embeddings=8192)
+        config = LlamaConfig(
+            vocab_size=1000,
+            hidden_size=64,
+            intermediate_size=128,
+            num_hidden_layers=2,
+            num_attention_heads=4,
+            num_key_value_heads=4,
+            max_position_embeddings=8192,
+        )
         attn = "sdpa"
     else:
-        config = LlamaConfig(vocab_size=32000, hidden_size=2048, intermediate_size=5632,
-                             num_hidden_layers=16, num_attention_heads=16,
-                             num_key_value_heads=16, max_position_embeddings=8192)
+        config = LlamaConfig(
+            vocab_size=32000,
+            hidden_size=2048,
+            intermediate_size=5632,
+            num_hidden_layers=16,
+            num_attention_heads=16,
+            num_key_value_heads=16,
+            max_position_embeddings=8192,
+        )
         attn = "flash_attention_2"
     config._attn_implementation = attn
     model = LlamaForCausalLM(config).to(device, dtype=torch.bfloat16 if not tiny else torch.float32)
@@ -47,7 +59,7 @@ def model_and_params(tiny: bool, device: str):
 
 def padded_batches(lengths, batch):
     for i in range(0, len(lengths), batch):
-        yield lengths[i:i + batch]
+        yield lengths[i : i + batch]
 
 
 def packed_rows(lengths, window):
@@ -129,8 +141,10 @@ def main() -> None:
         tokens_per_s, peak = run(model, vocab, groups, mode, device, args.steps)
         mfu = 6 * params * tokens_per_s / PEAK_FLOPS
         results[mode] = tokens_per_s
-        print(f"{mode:>7}: {tokens_per_s:,.0f} real tokens/s, MFU {mfu:.1%}, "
-              f"peak memory {peak:.1f} GiB")
+        print(
+            f"{mode:>7}: {tokens_per_s:,.0f} real tokens/s, MFU {mfu:.1%}, "
+            f"peak memory {peak:.1f} GiB"
+        )
     print(f"packed / padded: {results['packed'] / results['padded']:.2f}x")
 
 
