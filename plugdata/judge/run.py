@@ -27,16 +27,12 @@ from plugdata.errors import PlugdataError, require
 from plugdata.judge import stats
 from plugdata.judge.verdicts import JudgePrompt, load_prompt, parse_verdict
 
-CHARS_PER_TOKEN = 4.0
+# One price table and one Retry-After reader for every OpenAI-compatible client.
+from plugdata.translate.backends.chat import CHARS_PER_TOKEN, PRICES, retry_after_seconds
+
+# One price table and one Retry-After reader for every OpenAI-compatible client.
+
 EXPECTED_OUTPUT_TOKENS = 300  # explanation plus verdict, for estimates
-PRICES = {  # USD per million tokens (input, output)
-    "gpt-4": (30.0, 60.0),
-    "gpt-4-turbo": (10.0, 30.0),
-    "gpt-4o": (2.5, 10.0),
-    "gpt-4o-mini": (0.15, 0.6),
-    "gpt-4.1": (2.0, 8.0),
-    "gpt-3.5-turbo": (0.5, 1.5),
-}
 
 
 class JudgeOptions(BaseModel):
@@ -196,7 +192,7 @@ class JudgeClient:
                 content = reply.choices[0].message.content if reply.choices else None
                 return (content or "", None)
             except (openai.RateLimitError, openai.InternalServerError) as exc:
-                reason, wait = f"HTTP {exc.status_code}", _retry_after(exc)
+                reason, wait = f"HTTP {exc.status_code}", retry_after_seconds(exc)
             except (openai.APITimeoutError, openai.APIConnectionError) as exc:
                 reason, wait = type(exc).__name__, None
             except openai.APIStatusError as exc:
@@ -209,14 +205,6 @@ class JudgeClient:
                 wait if wait is not None else min(30.0, 0.5 * 2**attempt) * (0.5 + random.random())
             )
         return None, "unreachable"
-
-
-def _retry_after(exc) -> float | None:
-    value = getattr(getattr(exc, "response", None), "headers", {}).get("retry-after")
-    try:
-        return float(value) if value is not None else None
-    except ValueError:
-        return None
 
 
 def price_per_request(options: JudgeOptions, prompt_chars: int) -> float:

@@ -30,6 +30,7 @@ SYSTEM_PROMPT = (
 )
 # USD per million tokens (input, output), for estimates; override in the options.
 PRICES = {
+    "gpt-4-turbo": (10.0, 30.0),
     "gpt-4o": (2.5, 10.0),
     "gpt-4o-mini": (0.15, 0.6),
     "gpt-4.1": (2.0, 8.0),
@@ -125,10 +126,10 @@ class ChatBackend(Translator):
                     max_tokens=self.options.max_tokens,
                 )
             except openai.RateLimitError as exc:
-                raise TransientError(f"{self.model}: 429", _retry_after(exc)) from None
+                raise TransientError(f"{self.model}: 429", retry_after_seconds(exc)) from None
             except openai.InternalServerError as exc:
                 raise TransientError(
-                    f"{self.model}: {exc.status_code}", _retry_after(exc)
+                    f"{self.model}: {exc.status_code}", retry_after_seconds(exc)
                 ) from None
             except (openai.APITimeoutError, openai.APIConnectionError) as exc:
                 raise TransientError(f"{self.model}: {type(exc).__name__}") from None
@@ -144,7 +145,7 @@ class ChatBackend(Translator):
         self._client.close()
 
 
-def _retry_after(exc) -> float | None:
+def retry_after_seconds(exc) -> float | None:
     value = getattr(getattr(exc, "response", None), "headers", {}).get("retry-after")
     try:
         return float(value) if value is not None else None
