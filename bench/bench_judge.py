@@ -17,9 +17,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from plugdata.judge.run import JudgeOptions, judge  # noqa: E402
-from plugdata.judge.verdicts import DEFAULT_PROMPT  # noqa: E402
 from tests.servers import ChatServer  # noqa: E402
+from trainer.judge.run import JudgeOptions, judge  # noqa: E402
+from trainer.judge.verdicts import DEFAULT_PROMPT  # noqa: E402
 
 
 def main() -> None:

@@ -511,6 +511,13 @@ def generate(**kwargs) -> None:
     help="Seconds per request.",
 )
 @click.option(
+    "--max-retries",
+    type=click.IntRange(min=0),
+    default=4,
+    show_default=True,
+    help="Retries after a 429, 5xx, timeout or dropped connection.",
+)
+@click.option(
     "--max-tokens",
     type=click.IntRange(min=1),
     default=1024,
@@ -522,10 +529,11 @@ def generate(**kwargs) -> None:
     type=click.Path(dir_okay=False, path_type=Path),
     help="Judgment cache (default: OUT/judge_cache.sqlite).",
 )
+@click.option("--quiet", is_flag=True, help="No progress bar.")
 def judge(**kwargs) -> None:
     """Judge two systems' answers pairwise with an LLM, both orders; report win/tie/loss."""
-    from plugdata.judge.run import JudgeOptions
-    from plugdata.judge.run import judge as run_judge
+    from trainer.judge.run import JudgeOptions
+    from trainer.judge.run import judge as run_judge
 
     click.echo(run_judge(JudgeOptions(**kwargs)).text())
 

@@ -16,6 +16,7 @@ import random
 import sqlite3
 import threading
 import time
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,13 +25,11 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from plugdata.errors import PlugdataError, require
-from plugdata.judge import stats
-from plugdata.judge.verdicts import JudgePrompt, load_prompt, parse_verdict
 
 # One price table and one Retry-After reader for every OpenAI-compatible client.
 from plugdata.translate.backends.chat import CHARS_PER_TOKEN, PRICES, retry_after_seconds
-
-# One price table and one Retry-After reader for every OpenAI-compatible client.
+from trainer.judge import stats
+from trainer.judge.verdicts import JudgePrompt, load_prompt, parse_verdict
 
 EXPECTED_OUTPUT_TOKENS = 300  # explanation plus verdict, for estimates
 
@@ -58,6 +57,7 @@ class JudgeOptions(BaseModel):
     cache: Path | None = None
     price_in: float | None = Field(None, ge=0, description="USD per million input tokens")
     price_out: float | None = Field(None, ge=0, description="USD per million output tokens")
+    quiet: bool = False
 
 
 # -- inputs --------------------------------------------------------------------------------------
@@ -295,8 +295,17 @@ def judge(options: JudgeOptions) -> JudgeReport:
             else:
                 errors[request.key] = error
 
-        with ThreadPoolExecutor(options.concurrency) as pool:
-            list(pool.map(work, to_send))
+        from tqdm.auto import tqdm
+
+        # disable=None: a bar on a terminal, silence in logs and pipes.
+        with (
+            tqdm(
+                total=len(to_send), desc="judging", unit="req", disable=options.quiet or None
+            ) as bar,
+            ThreadPoolExecutor(options.concurrency) as pool,
+        ):
+            for _ in pool.map(work, to_send):
+                bar.update(1)
         if counters.skipped_for_cost:
             raise PlugdataError(
                 f"--max-cost {options.max_cost:g} USD reached after about {counters.cost:.4f} USD;"
@@ -366,6 +375,7 @@ def _summarise(options, prompt, questions, system, baseline, items, bad, request
         text = raw.get(r.key)
         verdict = parse_verdict(text) if text is not None else None
         winner = verdict.winner if verdict else "error"
+        error = errors.get(r.key) or ("no verdict" if winner == "error" else None)
         outcome = _point_of_view(r.order, winner)
         per_item[r.item][r.order] = outcome
         first_positions.append(winner)
@@ -377,7 +387,7 @@ def _summarise(options, prompt, questions, system, baseline, items, bad, request
                 "verdict": winner,
                 "ambiguous": bool(verdict and verdict.ambiguous),
                 "outcome": outcome,
-                "error": errors.get(r.key),
+                "error": error,
             }
         )
     rows = []
@@ -426,6 +436,7 @@ def _summarise(options, prompt, questions, system, baseline, items, bad, request
         ),
         "ambiguous_judgments": sum(j["ambiguous"] for j in judgments),
         "errors": sum(j["verdict"] == "error" for j in judgments),
+        "error_reasons": dict(Counter(j["error"] for j in judgments if j["error"])),
     }
     return {"summary": summary, "judgments": judgments, "items": rows}
 
@@ -454,7 +465,8 @@ def markdown(summary: dict[str, Any]) -> str:
         f"position consistency {summary['position_consistency']:.1%}, first-position "
         f"preference {summary['first_position_preference']:.1%}, length-win correlation "
         f"{'n/a' if corr is None else f'{corr:+.2f}'}, ambiguous judgments "
-        f"{summary['ambiguous_judgments']}, errors {summary['errors']}",
+        f"{summary['ambiguous_judgments']}, errors {summary['errors']}"
+        + "".join(f"; {n} {reason}" for reason, n in summary["error_reasons"].items()),
     ]
     return "\n".join(lines)
 
