@@ -7,9 +7,9 @@ import pytest
 from click.testing import CliRunner
 
 from plugdata.cli import cli
-from plugdata.judge import stats
+from trainer.judge import stats
 
-from .conftest import write_jsonl
+from .conftest import corpus_rows, write_jsonl
 from .servers import ChatServer
 
 # Raw judge output per item, for (system in position A, system in position B).
@@ -51,37 +51,16 @@ def key(monkeypatch):
     monkeypatch.setenv("OPENAI_API_KEY", "sk-judge-secret-key")
 
 
-def run(server, files, out, *extra):
+def run(url, files, out, *extra, model="judge-1"):
     q, a, b = files
-    return CliRunner().invoke(
-        cli,
-        [
-            str(x)
-            for x in [
-                "judge",
-                "--answers",
-                a,
-                "--baseline",
-                b,
-                "--questions",
-                q,
-                "--judge-model",
-                "judge-1",
-                "--base-url",
-                f"{server.url}/v1",
-                "--out",
-                out,
-                "--concurrency",
-                "4",
-                *extra,
-            ]
-        ],
-    )
+    args = ["judge", "--answers", a, "--baseline", b, "--questions", q, "--judge-model", model]
+    args += ["--base-url", f"{url}/v1", "--out", out, "--concurrency", "4", *extra]
+    return CliRunner().invoke(cli, [str(x) for x in args])
 
 
 def test_every_cell_of_both_rules_matches_the_hand_computed_table(files, tmp_path):
     with ChatServer(translate=scripted_judge) as server:
-        result = run(server, files, tmp_path / "out")
+        result = run(server.url, files, tmp_path / "out")
     assert result.exit_code == 0, result.output
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
     paper, strict = summary["groups"]["all"]["paper"], summary["groups"]["all"]["strict"]
@@ -104,6 +83,7 @@ def test_every_cell_of_both_rules_matches_the_hand_computed_table(files, tmp_pat
     assert summary["position_consistency"] == pytest.approx(4 / 7)
     assert summary["first_position_preference"] == pytest.approx(6 / 11)
     assert summary["ambiguous_judgments"] == 1 and summary["errors"] == 1
+    assert summary["error_reasons"] == {"no verdict": 1}
     koala = summary["groups"]["dataset=koala"]["paper"]
     assert (koala["win"], koala["tie"], koala["loss"]) == (2, 2, 0)
     judgments = (tmp_path / "out" / "judgments.jsonl").read_text().splitlines()
@@ -115,10 +95,10 @@ def test_every_cell_of_both_rules_matches_the_hand_computed_table(files, tmp_pat
 
 def test_second_run_makes_zero_requests(files, tmp_path):
     with ChatServer(translate=scripted_judge) as server:
-        assert run(server, files, tmp_path / "out").exit_code == 0
+        assert run(server.url, files, tmp_path / "out").exit_code == 0
         n = len(server.requests)
         first = (tmp_path / "out" / "summary.json").read_text()
-        result = run(server, files, tmp_path / "out")
+        result = run(server.url, files, tmp_path / "out")
         assert len(server.requests) == n
     assert "16 judgments from the cache" in result.output
     assert (tmp_path / "out" / "summary.json").read_text() == first
@@ -129,66 +109,37 @@ def test_retries_timeouts_and_no_key_in_outputs(files, tmp_path):
         server.script.add(429, {"error": {"message": "slow"}}, headers={"Retry-After": "0.2"})
         server.script.add(500, {"error": {"message": "boom"}})
         server.script.add(200, "hang", when="Question q4", times=10)
-        result = run(server, files, tmp_path / "out", "--timeout", "0.5")
+        result = run(server.url, files, tmp_path / "out", "--timeout", "0.5")
     assert result.exit_code == 0, result.output
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
     assert summary["groups"]["all"]["paper"]["error"] >= 2  # q4 timed out (and q5 unparseable)
+    assert summary["error_reasons"]["APITimeoutError"] >= 1
     assert "retries" in result.output
     for path in (tmp_path / "out").iterdir():
         if path.suffix in (".json", ".jsonl", ".md"):
             assert "sk-judge-secret-key" not in path.read_text()
     assert "sk-judge-secret-key" not in result.output
     with ChatServer(translate=scripted_judge) as server:  # failures were not cached
-        run(server, files, tmp_path / "out")
+        run(server.url, files, tmp_path / "out")
         assert len(server.requests) >= 2
 
 
 def test_dry_run_and_max_cost(files, tmp_path):
     with ChatServer(translate=scripted_judge) as server:
-        result = CliRunner().invoke(
-            cli,
-            [
-                "judge",
-                "--answers",
-                str(files[1]),
-                "--baseline",
-                str(files[2]),
-                "--questions",
-                str(files[0]),
-                "--judge-model",
-                "gpt-4",
-                "--base-url",
-                f"{server.url}/v1",
-                "--out",
-                str(tmp_path / "out"),
-                "--dry-run",
-            ],
-        )
+        result = run(server.url, files, tmp_path / "out", "--dry-run", model="gpt-4")
         assert result.exit_code == 0 and server.requests == []
         assert "16 judgments, 0 cached, 16 to send" in result.output
         cost = float(re.search(r"estimated cost ([\d.]+) USD", result.output).group(1))
         assert cost > 0
-        capped = CliRunner().invoke(
-            cli,
-            [
-                "judge",
-                "--answers",
-                str(files[1]),
-                "--baseline",
-                str(files[2]),
-                "--questions",
-                str(files[0]),
-                "--judge-model",
-                "gpt-4",
-                "--base-url",
-                f"{server.url}/v1",
-                "--out",
-                str(tmp_path / "out"),
-                "--max-cost",
-                str(cost / 2),
-                "--concurrency",
-                "1",
-            ],
+        capped = run(
+            server.url,
+            files,
+            tmp_path / "out",
+            "--max-cost",
+            cost / 2,
+            "--concurrency",
+            1,
+            model="gpt-4",
         )
         assert capped.exit_code == 1 and "--max-cost" in capped.output
         sent = len(server.requests)
@@ -201,7 +152,7 @@ def test_bad_answers_lose_without_asking_the_judge(files, tmp_path):
     rows[0]["extraction"] = "marker-missing"
     write_jsonl(a, rows)
     with ChatServer(translate=scripted_judge) as server:
-        result = run(server, files, tmp_path / "out", "--bad-answers", "lose")
+        result = run(server.url, files, tmp_path / "out", "--bad-answers", "lose")
         assert not any(
             "Question q1" in m["content"] for r in server.requests for m in r["messages"]
         )
@@ -226,11 +177,17 @@ def test_fastchat_prompt_file_is_used(files, tmp_path):
     )
     with ChatServer(translate=scripted_judge) as server:
         result = run(
-            server, files, tmp_path / "out", "--prompt-file", prompts, "--prompt-name", "pair-test"
+            server.url,
+            files,
+            tmp_path / "out",
+            "--prompt-file",
+            prompts,
+            "--prompt-name",
+            "pair-test",
         )
         assert server.requests[0]["messages"][0]["content"] == "Judge carefully. Say [[A]]."
     assert result.exit_code == 0, result.output
-    bad = run(server, files, tmp_path / "o2", "--prompt-file", prompts, "--prompt-name", "nope")
+    bad = run(server.url, files, tmp_path / "o2", "--prompt-file", prompts, "--prompt-name", "nope")
     assert bad.exit_code == 1 and "no prompt named 'nope'" in bad.output
 
 
@@ -239,3 +196,67 @@ def test_bootstrap_interval_on_known_cases():
     lo, hi = stats.bootstrap_ci(["win"] * 60 + ["loss"] * 40)
     assert lo < 0.2 < hi and lo > -0.05 and hi < 0.45
     assert stats.length_correlation([10, 20, -5, -10], ["win", "win", "loss", "loss"]) > 0.9
+
+
+@pytest.mark.slow
+def test_smollm2_judge_through_transformers_serve(server, smollm2, tmp_path):
+    """A real judge model behind a real OpenAI-compatible server. A 135M model rarely writes a
+    verdict token: the run must finish and count what it could not parse as errors."""
+    qa = [
+        ("r1", "Name a fruit that is red.", "An apple is red.", "Bananas are yellow."),
+        ("r2", "What is 2 + 2?", "2 + 2 is 4.", "The answer is five."),
+    ]
+    files = (
+        write_jsonl(tmp_path / "q.jsonl", [{"id": i, "instruction": q} for i, q, _, _ in qa]),
+        write_jsonl(tmp_path / "a.jsonl", [{"id": i, "output": a} for i, _, a, _ in qa]),
+        write_jsonl(tmp_path / "b.jsonl", [{"id": i, "output": b} for i, _, _, b in qa]),
+    )
+    # Short judgments keep the CPU run to seconds; without a cap a small model can ramble
+    # until the timeout, and every retry starts again.
+    extra = ["--max-tokens", 48, "--timeout", 120, "--max-retries", 1, "--concurrency", 2]
+    result = run(server, files, tmp_path / "out", *extra, model=smollm2)
+    assert result.exit_code == 0, result.output
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    judgments = [
+        json.loads(x) for x in (tmp_path / "out" / "judgments.jsonl").read_text().splitlines()
+    ]
+    assert len(judgments) == 4 and all(j["raw"] for j in judgments)
+    assert summary["errors"] == sum(j["verdict"] == "error" for j in judgments)
+    assert sum(summary["error_reasons"].values()) == summary["errors"]
+    paper = summary["groups"]["all"]["paper"]
+    assert paper["win"] + paper["tie"] + paper["loss"] + paper["error"] == paper["n"] == 2
+    again = run(server, files, tmp_path / "out", *extra, model=smollm2)
+    assert "4 judgments from the cache" in again.output and "0 requests" in again.output
+
+
+def test_questions_from_a_built_folder_and_wrong_language_baseline(tiny, tmp_path):
+    import datasets
+
+    from plugdata.build import build
+    from plugdata.recipe import load_recipe
+
+    build(load_recipe(tiny), tmp_path / "build", progress=False)
+    folder = next(p for p in (tmp_path / "build").iterdir() if p.is_dir())
+    # Triples configs have no test split, so the judge reads validation, like `generate`.
+    questions = datasets.load_dataset(str(folder), "zh", split="validation")
+    system = {f"tiny/{r['id']}": r["output"] for r in corpus_rows("zh")}
+    baseline = {f"tiny/{r['id']}": r["output"] for r in corpus_rows("en")}
+    right = questions[0]
+    baseline[right["id"]] = system[right["id"]]  # one baseline answer in the right language
+    wrong = [q["id"] for q in questions if q["id"] != right["id"]]
+    files = (
+        folder,
+        write_jsonl(tmp_path / "a.jsonl", [{"id": k, "output": v} for k, v in system.items()]),
+        write_jsonl(tmp_path / "b.jsonl", [{"id": k, "output": v} for k, v in baseline.items()]),
+    )
+    with ChatServer(translate=lambda text: "Equally good. [[C]]") as server:
+        result = run(server.url, files, tmp_path / "out", "--config", "zh", "--bad-answers", "lose")
+        sent = [m["content"] for r in server.requests for m in r["messages"]]
+    assert result.exit_code == 0, result.output
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert summary["items"] == len(questions)
+    assert summary["bad_answers"] == {"system": 0, "baseline": len(wrong)}
+    paper = summary["groups"]["lang=zh"]["paper"]
+    assert (paper["win"], paper["tie"]) == (len(wrong), len(questions) - len(wrong))
+    assert len(server.requests) == 2 * (len(questions) - len(wrong))
+    assert any(right["target_instruction"] in text for text in sent)
