@@ -199,6 +199,7 @@ def build_trainer(options: TrainOptions, *, report_to: str = "none", logging_ste
         logging_steps=logging_steps,
         save_strategy="no",
         report_to=report_to,
+        dataloader_pin_memory=torch.cuda.is_available(),  # pinning needs an accelerator
     )
     trainer = SFTTrainer(
         model=model,
