@@ -14,7 +14,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-import random
 import re
 import tempfile
 import time
@@ -25,6 +24,7 @@ from typing import Any
 from plugdata import folder
 from plugdata.cards import render_card
 from plugdata.errors import PlugdataError
+from plugdata.retrying import RETRYABLE_STATUS, backoff, parse_retry_after
 
 CONFIG_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,95}$")
 REPO_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,95}/[A-Za-z0-9][A-Za-z0-9_.-]{0,95}$")
@@ -315,7 +315,7 @@ def publish(
                     f"{repo_id}: the repo kept changing under us "
                     f"({attempts} attempts); try again later"
                 ) from None
-            time.sleep(min(8.0, 0.5 * 2**attempts) * (0.5 + random.random()))
+            time.sleep(backoff(attempts, cap=8.0))
             continue
         report.commit = commit.oid
         report.pr_url = getattr(commit, "pr_url", None)
@@ -400,14 +400,9 @@ def _call(fn):
                 raise PublishError(
                     f"the Hub refused the request (HTTP {status}): {LOGIN_HINT}"
                 ) from None
-            if status in (429, 500, 502, 503, 504) and attempt < MAX_ATTEMPTS:
-                retry_after = exc.response.headers.get("Retry-After")
-                delay = (
-                    float(retry_after)
-                    if retry_after and retry_after.replace(".", "", 1).isdigit()
-                    else min(8.0, 0.5 * 2**attempt) * (0.5 + random.random())
-                )
-                time.sleep(delay)
+            if status in RETRYABLE_STATUS and attempt < MAX_ATTEMPTS:
+                retry_after = parse_retry_after(exc.response.headers.get("Retry-After"))
+                time.sleep(backoff(attempt, retry_after, cap=8.0))
                 continue
             raise PublishError(f"the Hub answered HTTP {status}: {_first_line(exc)}") from None
     raise AssertionError("unreachable")

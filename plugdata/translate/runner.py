@@ -4,13 +4,13 @@ a cost cap, and every answer committed to the cache the moment it arrives.
 
 from __future__ import annotations
 
-import random
 import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 
+from plugdata.retrying import backoff
 from plugdata.translate.backends.base import PermanentError, TransientError, Translator
 from plugdata.translate.cache import SegmentCache, segment_key
 
@@ -130,13 +130,7 @@ class Runner:
                     return
                 with self._lock:
                     self.stats.retries += 1
-                # Jittered exponential backoff unless the server said how long to wait.
-                delay = (
-                    exc.retry_after
-                    if exc.retry_after is not None
-                    else min(30.0, 0.5 * 2 ** (attempt - 1)) * (0.5 + random.random())
-                )
-                self._sleep(delay)
+                self._sleep(backoff(attempt, exc.retry_after))
                 continue
             except PermanentError as exc:
                 self._fail(batch, str(exc))

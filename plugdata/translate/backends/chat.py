@@ -14,6 +14,7 @@ from pydantic import Field
 
 from plugdata.errors import require
 from plugdata.languages import get_language
+from plugdata.retrying import openai_failure
 from plugdata.translate.backends.base import (
     BackendOptions,
     PermanentError,
@@ -125,16 +126,11 @@ class ChatBackend(Translator):
                     temperature=self.options.temperature,
                     max_tokens=self.options.max_tokens,
                 )
-            except openai.RateLimitError as exc:
-                raise TransientError(f"{self.model}: 429", retry_after_seconds(exc)) from None
-            except openai.InternalServerError as exc:
-                raise TransientError(
-                    f"{self.model}: {exc.status_code}", retry_after_seconds(exc)
-                ) from None
-            except (openai.APITimeoutError, openai.APIConnectionError) as exc:
-                raise TransientError(f"{self.model}: {type(exc).__name__}") from None
-            except openai.APIStatusError as exc:
-                raise PermanentError(f"{self.model}: HTTP {exc.status_code}") from None
+            except openai.OpenAIError as exc:
+                reason, transient, retry_after = openai_failure(exc)
+                if transient:
+                    raise TransientError(f"{self.model}: {reason}", retry_after) from None
+                raise PermanentError(f"{self.model}: {reason}") from None
             content = reply.choices[0].message.content if reply.choices else None
             if not content or not content.strip():
                 raise TransientError(f"{self.model}: empty answer")
@@ -143,11 +139,3 @@ class ChatBackend(Translator):
 
     def close(self) -> None:
         self._client.close()
-
-
-def retry_after_seconds(exc) -> float | None:
-    value = getattr(getattr(exc, "response", None), "headers", {}).get("retry-after")
-    try:
-        return float(value) if value is not None else None
-    except ValueError:
-        return None
