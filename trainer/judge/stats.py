@@ -9,7 +9,6 @@ disagreement is a tie, and items with an error are dropped.
 
 from __future__ import annotations
 
-import random
 from collections import Counter
 from collections.abc import Iterable
 
@@ -56,13 +55,14 @@ def table(outcomes: Iterable[str | None]) -> dict[str, float]:
 
 def bootstrap_ci(outcomes: list[str], reps: int = 2000, seed: int = 0) -> tuple[float, float]:
     """95% percentile interval of (W - L) / N, resampling items with replacement."""
+    import numpy as np
+
     if not outcomes:
         return (0.0, 0.0)
-    rng = random.Random(seed)
-    score = [1 if o == "win" else -1 if o == "loss" else 0 for o in outcomes]
-    n = len(score)
-    stats = sorted(sum(rng.choices(score, k=n)) / n for _ in range(reps))
-    return (stats[int(0.025 * reps)], stats[int(0.975 * reps) - 1])
+    score = np.array([1 if o == "win" else -1 if o == "loss" else 0 for o in outcomes])
+    draws = np.random.default_rng(seed).integers(0, len(score), size=(reps, len(score)))
+    means = np.sort(score[draws].mean(axis=1))
+    return (float(means[int(0.025 * reps)]), float(means[int(0.975 * reps) - 1]))
 
 
 def position_stats(pairs: list[tuple[str, str]], first_positions: list[str]) -> dict[str, float]:
