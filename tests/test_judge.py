@@ -260,3 +260,25 @@ def test_questions_from_a_built_folder_and_wrong_language_baseline(tiny, tmp_pat
     assert (paper["win"], paper["tie"]) == (len(wrong), len(questions) - len(wrong))
     assert len(server.requests) == 2 * (len(questions) - len(wrong))
     assert any(right["target_instruction"] in text for text in sent)
+
+
+def test_missing_answers_are_reported_and_bad_files_are_one_line_errors(files, tmp_path):
+    _, a, b = files
+    rows = [json.loads(x) for x in a.read_text().splitlines()]
+    write_jsonl(a, [r for r in rows if r["id"] != "q3"])
+    with ChatServer(translate=scripted_judge) as server:
+        result = run(server.url, files, tmp_path / "out")
+        summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+        assert summary["items"] == 7 and summary["unanswered"] == {"system": 1, "baseline": 0}
+        assert "questions without an answer, not judged: system 1, baseline 0" in result.output
+        with a.open("a") as fh:
+            fh.write('{"id": "q9", "output": \n')
+        broken = run(server.url, files, tmp_path / "out")
+        assert broken.exit_code == 1 and f"{a}:8: invalid JSON" in broken.output
+        write_jsonl(
+            b,
+            [*[json.loads(x) for x in b.read_text().splitlines()], {"id": "q1", "output": "again"}],
+        )
+        write_jsonl(a, rows)
+        twice = run(server.url, files, tmp_path / "out")
+        assert twice.exit_code == 1 and f"{b}:9: id 'q1' appears twice" in twice.output

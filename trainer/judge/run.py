@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import random
 import sqlite3
 import threading
 import time
@@ -25,9 +24,10 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from plugdata.errors import PlugdataError, require
+from plugdata.retrying import backoff, openai_failure
 
-# One price table and one Retry-After reader for every OpenAI-compatible client.
-from plugdata.translate.backends.chat import CHARS_PER_TOKEN, PRICES, retry_after_seconds
+# One price table for every OpenAI-compatible client.
+from plugdata.translate.backends.chat import CHARS_PER_TOKEN, PRICES
 from trainer.judge import stats
 from trainer.judge.verdicts import JudgePrompt, load_prompt, parse_verdict
 
@@ -62,20 +62,34 @@ class JudgeOptions(BaseModel):
 
 # -- inputs --------------------------------------------------------------------------------------
 def _read_jsonl(path: Path, need: tuple[str, ...]) -> dict[str, dict]:
+    """id -> row from a jsonl file (or a .json list); errors name the file, line and field."""
     if not path.exists():
         raise PlugdataError(f"{path}: file not found")
-    rows: dict[str, dict] = {}
     text = path.read_text(encoding="utf-8")
-    lines = (
-        json.loads(text)
-        if path.suffix == ".json"
-        else [json.loads(line) for line in text.splitlines() if line.strip()]
-    )
-    for i, row in enumerate(lines, 1):
+    if path.suffix == ".json":
+        try:
+            numbered = list(enumerate(json.loads(text), 1))
+        except json.JSONDecodeError as exc:
+            raise PlugdataError(f"{path}:{exc.lineno}: invalid JSON ({exc.msg})") from None
+    else:
+        numbered = []
+        for i, line in enumerate(text.splitlines(), 1):
+            if line.strip():
+                try:
+                    numbered.append((i, json.loads(line)))
+                except json.JSONDecodeError as exc:
+                    raise PlugdataError(f"{path}:{i}: invalid JSON ({exc.msg})") from None
+    rows: dict[str, dict] = {}
+    for i, row in numbered:
+        if not isinstance(row, dict):
+            raise PlugdataError(f"{path}:{i}: expected an object, got {type(row).__name__}")
         missing = [k for k in need if k not in row]
         if missing:
             raise PlugdataError(f"{path}:{i}: no {missing[0]!r} field; have {', '.join(row)}")
-        rows[str(row["id"])] = row
+        key = str(row["id"])
+        if key in rows:
+            raise PlugdataError(f"{path}:{i}: id {key!r} appears twice")
+        rows[key] = row
     return rows
 
 
@@ -180,7 +194,7 @@ class JudgeClient:
         """(raw answer, None) or (None, error reason) after retries."""
         import openai
 
-        for attempt in range(self.options.max_retries + 1):
+        for attempt in range(1, self.options.max_retries + 2):
             with counters.lock:
                 counters.requests += 1
             try:
@@ -191,19 +205,13 @@ class JudgeClient:
                 )
                 content = reply.choices[0].message.content if reply.choices else None
                 return (content or "", None)
-            except (openai.RateLimitError, openai.InternalServerError) as exc:
-                reason, wait = f"HTTP {exc.status_code}", retry_after_seconds(exc)
-            except (openai.APITimeoutError, openai.APIConnectionError) as exc:
-                reason, wait = type(exc).__name__, None
-            except openai.APIStatusError as exc:
-                return None, f"HTTP {exc.status_code}"
-            if attempt == self.options.max_retries:
+            except openai.OpenAIError as exc:
+                reason, transient, retry_after = openai_failure(exc)
+            if not transient or attempt > self.options.max_retries:
                 return None, reason
             with counters.lock:
                 counters.retries += 1
-            time.sleep(
-                wait if wait is not None else min(30.0, 0.5 * 2**attempt) * (0.5 + random.random())
-            )
+            time.sleep(backoff(attempt, retry_after))
         return None, "unreachable"
 
 
@@ -427,6 +435,11 @@ def _summarise(options, prompt, questions, system, baseline, items, bad, request
         "prompt": prompt.name,
         "prompt_sha": prompt.digest,
         "items": len(items),
+        # Questions left out because a side has no answer for them: reported, never hidden.
+        "unanswered": {
+            "system": sum(i not in system for i in questions),
+            "baseline": sum(i not in baseline for i in questions),
+        },
         "bad_answers": {k: len(v) for k, v in bad.items()},
         "bad_answer_policy": options.bad_answers,
         "groups": by,
@@ -443,10 +456,17 @@ def _summarise(options, prompt, questions, system, baseline, items, bad, request
 
 # -- outputs -------------------------------------------------------------------------------------
 def markdown(summary: dict[str, Any]) -> str:
+    missing = summary["unanswered"]
     lines = [
         f"Judge {summary['judge_model']} ({summary['prompt']}), {summary['items']} items; "
         f"bad answers: system {summary['bad_answers']['system']}, baseline "
-        f"{summary['bad_answers']['baseline']} (policy: {summary['bad_answer_policy']})",
+        f"{summary['bad_answers']['baseline']} (policy: {summary['bad_answer_policy']})"
+        + (
+            f"; questions without an answer, not judged: system {missing['system']}, "
+            f"baseline {missing['baseline']}"
+            if any(missing.values())
+            else ""
+        ),
         "",
         "| group | rule | W | T | L | E | N | (W-L)/N | 95% CI |",
         "|---|---|---|---|---|---|---|---|---|",
