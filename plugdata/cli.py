@@ -488,6 +488,18 @@ def generate(**kwargs) -> None:
     metavar="USD",
     help="Stop cleanly before the estimated spend passes this.",
 )
+@click.option(
+    "--price-in",
+    type=click.FloatRange(min=0),
+    metavar="USD",
+    help="Input price per million tokens, overriding the built-in table (e.g. for a new model).",
+)
+@click.option(
+    "--price-out",
+    type=click.FloatRange(min=0),
+    metavar="USD",
+    help="Output price per million tokens, overriding the built-in table.",
+)
 @click.option("--dry-run", is_flag=True, help="Estimate tokens and cost; send nothing.")
 @click.option(
     "--prompt-file",

@@ -282,3 +282,16 @@ def test_missing_answers_are_reported_and_bad_files_are_one_line_errors(files, t
         write_jsonl(a, rows)
         twice = run(server.url, files, tmp_path / "out")
         assert twice.exit_code == 1 and f"{b}:9: id 'q1' appears twice" in twice.output
+
+
+def test_prices_can_be_given_for_models_outside_the_table(files, tmp_path):
+    def estimate(*extra, model="judge-1"):
+        result = run(
+            "http://127.0.0.1:9", files, tmp_path / "out", "--dry-run", *extra, model=model
+        )
+        assert result.exit_code == 0, result.output
+        assert ("no price known" in result.output) == (model == "judge-1" and not extra)
+        return float(re.search(r"estimated cost ([\d.]+) USD", result.output).group(1))
+
+    assert estimate() == 0.0  # unknown model, no price given: nothing to estimate
+    assert estimate("--price-in", 10, "--price-out", 30) == estimate(model="gpt-4-turbo") > 0

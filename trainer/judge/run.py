@@ -238,6 +238,11 @@ class JudgeReport:
                 f"Plan (dry run, nothing sent): {e['items']} items, {e['judgments']} "
                 f"judgments, {e['cached']} cached, {e['to_send']} to send, about "
                 f"{e['tokens']:,} tokens, estimated cost {e['cost']:.4f} USD"
+                + (
+                    ""
+                    if e["priced"]
+                    else f" (no price known for {e['model']}: give --price-in and --price-out)"
+                )
             )
         return markdown(self.summary) + (
             f"\n\n{self.counters.requests} requests ({self.counters.retries} retries, "
@@ -279,6 +284,9 @@ def judge(options: JudgeOptions) -> JudgeReport:
                     "judgments": len(requests),
                     "cached": counters.cached,
                     "to_send": len(to_send),
+                    "model": options.judge_model,
+                    "priced": options.judge_model in PRICES
+                    or (options.price_in is not None and options.price_out is not None),
                     "tokens": int(chars / CHARS_PER_TOKEN + EXPECTED_OUTPUT_TOKENS * len(to_send)),
                     "cost": sum(
                         price_per_request(options, sum(len(m["content"]) for m in r.messages))
