@@ -336,3 +336,19 @@ def test_smollm2_fine_tunes_and_generates(demo, smollm2, tmp_path):
     assert result.exit_code == 0, result.output
     lines = [json.loads(x) for x in answers.read_text().splitlines()]
     assert len(lines) == 2 and all(x["raw_output"] for x in lines)
+
+
+@pytest.mark.slow
+def test_generate_batches_with_a_model_whose_pad_is_eos(demo, smollm2, tmp_path):
+    """The usual baseline is an instruct model as released: SmolLM2 pads with eos and has no
+    spare embedding, so generation must pad with a token the model knows."""
+    from transformers import AutoTokenizer
+
+    assert AutoTokenizer.from_pretrained(smollm2).pad_token == "<|im_end|>"
+    answers = tmp_path / "a.jsonl"
+    args = ["generate", "--model", smollm2, "--dataset", demo, "--config", "zh"]
+    args += ["--method", "mono", "--out", answers, "--batch-size", 3, "--max-new-tokens", 4]
+    result = CliRunner().invoke(cli, [str(a) for a in args])
+    assert result.exit_code == 0, result.output
+    rows = [json.loads(x) for x in answers.read_text().splitlines()]
+    assert len(rows) == 3 and all(r["raw_output"] for r in rows)

@@ -38,9 +38,13 @@ def check_model_path(model: str) -> None:
         raise PlugdataError(f"--model {model}: no such directory")
 
 
-def load_tokenizer(model: str):
-    """The model's tokenizer with a chat template (its own, else TULU) and a pad token distinct
-    from eos, so that the model learns to stop."""
+def load_tokenizer(model: str, *, for_training: bool = True):
+    """The model's tokenizer with a chat template (its own, else TULU).
+
+    For training, the pad token is made distinct from eos (added, and the caller resizes the
+    embeddings), so that the model learns to stop. For generation nothing is added: the model
+    has no embedding for a new token, and left padding under the attention mask may reuse eos.
+    """
     from transformers import AutoTokenizer
 
     check_model_path(model)
@@ -51,7 +55,10 @@ def load_tokenizer(model: str):
     if not tokenizer.chat_template:
         tokenizer.chat_template = TULU_TEMPLATE
     added = 0
-    if tokenizer.pad_token is None or tokenizer.pad_token_id == tokenizer.eos_token_id:
+    if not for_training:
+        if tokenizer.pad_token is None:
+            tokenizer.pad_token = tokenizer.eos_token
+    elif tokenizer.pad_token is None or tokenizer.pad_token_id == tokenizer.eos_token_id:
         added = tokenizer.add_special_tokens({"pad_token": PAD_TOKEN})
     tokenizer.padding_side = "right"
     return tokenizer, added

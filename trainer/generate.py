@@ -93,7 +93,7 @@ def generate(options: GenerateOptions) -> GenerateResult:
     result = GenerateResult(options.out, skipped=len(questions) - len(todo))
     if not todo:
         return result
-    tokenizer, _ = load_tokenizer(options.model)
+    tokenizer, _ = load_tokenizer(options.model, for_training=False)
     if _use_vllm():
         return _generate_vllm(options, tokenizer, todo, result)
     tokenizer.padding_side = "left"  # generation continues from the right edge
