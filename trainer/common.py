@@ -79,3 +79,53 @@ def load_config_split(dataset: str, config: str, split: str):
 def _first(exc: Exception) -> str:
     text = str(exc).strip().splitlines()
     return text[0][:300] if text else type(exc).__name__
+
+
+def load_for_generation(model: str):
+    """(tokenizer, model) ready to generate: left padding, bf16 on a GPU that has it, else fp32."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    tokenizer, _ = load_tokenizer(model, for_training=False)
+    tokenizer.padding_side = "left"  # generation continues from the right edge
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    dtype = torch.bfloat16 if device == "cuda" and torch.cuda.is_bf16_supported() else torch.float32
+    return tokenizer, AutoModelForCausalLM.from_pretrained(model, dtype=dtype).to(device).eval()
+
+
+def generate_batches(
+    tokenizer,
+    model,
+    prompts: list[str],
+    *,
+    batch_size: int,
+    max_new_tokens: int,
+    temperature: float = 0.0,
+    top_p: float = 1.0,
+):
+    """Yield [(index into prompts, generated text)] per batch; longest prompts first, so that
+    each batch pads little and an out-of-memory error shows in the first batch."""
+    import torch
+
+    order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]), reverse=True)
+    sampling = temperature > 0
+    for start in range(0, len(order), batch_size):
+        batch = order[start : start + batch_size]
+        encoded = tokenizer(
+            [prompts[i] for i in batch],
+            return_tensors="pt",
+            padding=True,
+            add_special_tokens=False,
+        ).to(model.device)
+        with torch.inference_mode():
+            output = model.generate(
+                **encoded,
+                max_new_tokens=max_new_tokens,
+                do_sample=sampling,
+                temperature=temperature if sampling else None,
+                top_p=top_p if sampling else None,
+                pad_token_id=tokenizer.pad_token_id,
+            )
+        new_tokens = output[:, encoded["input_ids"].shape[1] :]
+        texts = tokenizer.batch_decode(new_tokens, skip_special_tokens=True)
+        yield list(zip(batch, texts, strict=True))

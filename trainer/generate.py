@@ -16,7 +16,13 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from plugdata.errors import PlugdataError
 from plugdata.formats import METHODS, extract, prompt_messages
-from trainer.common import load_config_split, load_tokenizer, require_train
+from trainer.common import (
+    generate_batches,
+    load_config_split,
+    load_for_generation,
+    load_tokenizer,
+    require_train,
+)
 
 
 class GenerateOptions(BaseModel):
@@ -85,7 +91,6 @@ def prompt_text(tokenizer, method: str, row: dict) -> str:
 def generate(options: GenerateOptions) -> GenerateResult:
     require_train()
     import torch
-    from transformers import AutoModelForCausalLM
 
     questions = load_questions(options)
     done = _done_ids(options.out)
@@ -93,40 +98,25 @@ def generate(options: GenerateOptions) -> GenerateResult:
     result = GenerateResult(options.out, skipped=len(questions) - len(todo))
     if not todo:
         return result
-    tokenizer, _ = load_tokenizer(options.model, for_training=False)
     if _use_vllm():
+        tokenizer, _ = load_tokenizer(options.model, for_training=False)
         return _generate_vllm(options, tokenizer, todo, result)
-    tokenizer.padding_side = "left"  # generation continues from the right edge
-    device = "cuda" if torch.cuda.is_available() else "cpu"
-    dtype = torch.bfloat16 if device == "cuda" and torch.cuda.is_bf16_supported() else torch.float32
-    model = AutoModelForCausalLM.from_pretrained(options.model, dtype=dtype).to(device).eval()
+    tokenizer, model = load_for_generation(options.model)
     torch.manual_seed(options.seed)
-    prompts = {q["id"]: prompt_text(tokenizer, options.method, q) for q in todo}
-    order = sorted(todo, key=lambda q: len(prompts[q["id"]]), reverse=True)
+    prompts = [prompt_text(tokenizer, options.method, q) for q in todo]
     options.out.parent.mkdir(parents=True, exist_ok=True)
-    sampling = options.temperature > 0
     with options.out.open("a", encoding="utf-8") as fh:
-        for start in range(0, len(order), options.batch_size):
-            batch = order[start : start + options.batch_size]
-            encoded = tokenizer(
-                [prompts[q["id"]] for q in batch],
-                return_tensors="pt",
-                padding=True,
-                add_special_tokens=False,
-            ).to(device)
-            with torch.inference_mode():
-                output = model.generate(
-                    **encoded,
-                    max_new_tokens=options.max_new_tokens,
-                    do_sample=sampling,
-                    temperature=options.temperature if sampling else None,
-                    top_p=options.top_p if sampling else None,
-                    pad_token_id=tokenizer.pad_token_id,
-                )
-            new_tokens = output[:, encoded["input_ids"].shape[1] :]
-            texts = tokenizer.batch_decode(new_tokens, skip_special_tokens=True)
-            for q, raw in zip(batch, texts, strict=True):
-                _write_answer(fh, options, q, raw, result)
+        for batch in generate_batches(
+            tokenizer,
+            model,
+            prompts,
+            batch_size=options.batch_size,
+            max_new_tokens=options.max_new_tokens,
+            temperature=options.temperature,
+            top_p=options.top_p,
+        ):
+            for i, raw in batch:
+                _write_answer(fh, options, todo[i], raw, result)
     return result
 
 
