@@ -467,7 +467,19 @@ def generate(**kwargs) -> None:
     help="Hub id or folder (with --config), or a json/jsonl file with id and instruction.",
 )
 @click.option("--config", help="Config of the questions dataset, e.g. zh.")
-@click.option("--judge-model", required=True, help="Model name as the judge server knows it.")
+@click.option(
+    "--judge-model",
+    required=True,
+    help="Model name as the judge server knows it; with --judge-backend transformers, a Hub id "
+    "or local folder.",
+)
+@click.option(
+    "--judge-backend",
+    type=click.Choice(["openai", "transformers"]),
+    default="openai",
+    show_default=True,
+    help="An OpenAI-compatible server, or the model run in this process (needs [train]).",
+)
 @click.option("--base-url", help="OpenAI-compatible server URL (default: OpenAI).")
 @click.option(
     "--api-key-env",
@@ -481,7 +493,13 @@ def generate(**kwargs) -> None:
     type=click.Path(file_okay=False, path_type=Path),
     help="Folder for judgments.jsonl, summary.json, summary.md, winrate.png.",
 )
-@click.option("--concurrency", type=click.IntRange(min=1), default=16, show_default=True)
+@click.option(
+    "--concurrency",
+    type=click.IntRange(min=1),
+    default=16,
+    show_default=True,
+    help="Requests in flight; with --judge-backend transformers, judgments per batch.",
+)
 @click.option(
     "--max-cost",
     type=click.FloatRange(min=0),

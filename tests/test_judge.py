@@ -54,7 +54,8 @@ def key(monkeypatch):
 def run(url, files, out, *extra, model="judge-1"):
     q, a, b = files
     args = ["judge", "--answers", a, "--baseline", b, "--questions", q, "--judge-model", model]
-    args += ["--base-url", f"{url}/v1", "--out", out, "--concurrency", "4", *extra]
+    args += [*(["--base-url", f"{url}/v1"] if url else []), "--out", out, "--concurrency", 4]
+    args += extra
     return CliRunner().invoke(cli, [str(x) for x in args])
 
 
@@ -198,10 +199,9 @@ def test_bootstrap_interval_on_known_cases():
     assert stats.length_correlation([10, 20, -5, -10], ["win", "win", "loss", "loss"]) > 0.9
 
 
-@pytest.mark.slow
-def test_smollm2_judge_through_transformers_serve(server, smollm2, tmp_path):
-    """A real judge model behind a real OpenAI-compatible server. A 135M model rarely writes a
-    verdict token: the run must finish and count what it could not parse as errors."""
+def judge_twice_with_smollm2(url, smollm2, tmp_path, *extra):
+    """A 135M model rarely writes a verdict token: the run must finish, keep every raw
+    judgment and count what it could not parse as errors; the second run is all cache."""
     qa = [
         ("r1", "Name a fruit that is red.", "An apple is red.", "Bananas are yellow."),
         ("r2", "What is 2 + 2?", "2 + 2 is 4.", "The answer is five."),
@@ -211,10 +211,10 @@ def test_smollm2_judge_through_transformers_serve(server, smollm2, tmp_path):
         write_jsonl(tmp_path / "a.jsonl", [{"id": i, "output": a} for i, _, a, _ in qa]),
         write_jsonl(tmp_path / "b.jsonl", [{"id": i, "output": b} for i, _, _, b in qa]),
     )
-    # Short judgments keep the CPU run to seconds; without a cap a small model can ramble
-    # until the timeout, and every retry starts again.
-    extra = ["--max-tokens", 48, "--timeout", 120, "--max-retries", 1, "--concurrency", 2]
-    result = run(server, files, tmp_path / "out", *extra, model=smollm2)
+    # Short judgments keep the CPU run to seconds; without a cap a small model can ramble to
+    # the default 1,024 tokens.
+    extra = ["--max-tokens", 48, "--concurrency", 2, *extra]
+    result = run(url, files, tmp_path / "out", *extra, model=smollm2)
     assert result.exit_code == 0, result.output
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
     judgments = [
@@ -225,8 +225,20 @@ def test_smollm2_judge_through_transformers_serve(server, smollm2, tmp_path):
     assert sum(summary["error_reasons"].values()) == summary["errors"]
     paper = summary["groups"]["all"]["paper"]
     assert paper["win"] + paper["tie"] + paper["loss"] + paper["error"] == paper["n"] == 2
-    again = run(server, files, tmp_path / "out", *extra, model=smollm2)
+    again = run(url, files, tmp_path / "out", *extra, model=smollm2)
     assert "4 judgments from the cache" in again.output and "0 requests" in again.output
+    return summary
+
+
+@pytest.mark.slow
+def test_smollm2_judge_through_transformers_serve(server, smollm2, tmp_path):
+    judge_twice_with_smollm2(server, smollm2, tmp_path, "--timeout", 120, "--max-retries", 1)
+
+
+@pytest.mark.slow
+def test_smollm2_judge_in_process(smollm2, tmp_path):
+    summary = judge_twice_with_smollm2(None, smollm2, tmp_path, "--judge-backend", "transformers")
+    assert summary["judge_backend"] == "transformers"
 
 
 def test_questions_from_a_built_folder_and_wrong_language_baseline(tiny, tmp_path):
@@ -295,3 +307,8 @@ def test_prices_can_be_given_for_models_outside_the_table(files, tmp_path):
 
     assert estimate() == 0.0  # unknown model, no price given: nothing to estimate
     assert estimate("--price-in", 10, "--price-out", 30) == estimate(model="gpt-4-turbo") > 0
+
+
+def test_a_local_judge_takes_no_server_url(files, tmp_path):
+    result = run("http://127.0.0.1:9", files, tmp_path / "out", "--judge-backend", "transformers")
+    assert result.exit_code == 1 and "--base-url" in result.output

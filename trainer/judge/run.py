@@ -29,6 +29,7 @@ from plugdata.retrying import backoff, openai_failure
 # One price table for every OpenAI-compatible client.
 from plugdata.translate.backends.chat import CHARS_PER_TOKEN, PRICES
 from trainer.judge import stats
+from trainer.judge.local import LocalJudge
 from trainer.judge.verdicts import JudgePrompt, load_prompt, parse_verdict
 
 EXPECTED_OUTPUT_TOKENS = 300  # explanation plus verdict, for estimates
@@ -42,6 +43,7 @@ class JudgeOptions(BaseModel):
     questions: str = Field(description="Hub id or folder (with config), or a json/jsonl file")
     config: str | None = None
     judge_model: str
+    judge_backend: Literal["openai", "transformers"] = "openai"
     base_url: str | None = None
     api_key_env: str = "OPENAI_API_KEY"
     out: Path
@@ -251,6 +253,10 @@ class JudgeReport:
 
 
 def judge(options: JudgeOptions) -> JudgeReport:
+    if options.judge_backend == "transformers" and options.base_url:
+        raise PlugdataError(
+            "--base-url names a judge server; --judge-backend transformers runs the model here"
+        )
     prompt = load_prompt(options.prompt_file, options.prompt_name)
     questions = load_questions(options)
     system = _read_jsonl(options.answers, ("id", "output"))
@@ -264,7 +270,11 @@ def judge(options: JudgeOptions) -> JudgeReport:
         side: _bad_answers(rows, questions, items)
         for side, rows in (("system", system), ("baseline", baseline))
     }
-    client = JudgeClient(options)
+    client = (
+        LocalJudge(options.judge_model, options.concurrency, options.max_tokens)
+        if options.judge_backend == "transformers"
+        else JudgeClient(options)
+    )
     cache = JudgmentCache(options.cache or options.out / "judge_cache.sqlite")
     counters = Counters()
     try:
@@ -285,7 +295,8 @@ def judge(options: JudgeOptions) -> JudgeReport:
                     "cached": counters.cached,
                     "to_send": len(to_send),
                     "model": options.judge_model,
-                    "priced": options.judge_model in PRICES
+                    "priced": options.judge_backend == "transformers"
+                    or options.judge_model in PRICES
                     or (options.price_in is not None and options.price_out is not None),
                     "tokens": int(chars / CHARS_PER_TOKEN + EXPECTED_OUTPUT_TOKENS * len(to_send)),
                     "cost": sum(
@@ -297,6 +308,13 @@ def judge(options: JudgeOptions) -> JudgeReport:
         raw: dict[str, str | None] = dict(cached)
         errors: dict[str, str] = {}
 
+        def record(request: Request, answer: str | None, error: str | None = None) -> None:
+            if error is None:
+                cache.put(request.key, answer)
+                raw[request.key] = answer
+            else:
+                errors[request.key] = error
+
         def work(request: Request) -> None:
             cost = price_per_request(options, sum(len(m["content"]) for m in request.messages))
             with counters.lock:
@@ -304,24 +322,22 @@ def judge(options: JudgeOptions) -> JudgeReport:
                     counters.skipped_for_cost += 1
                     return
                 counters.cost += cost
-            answer, error = client.ask(request, counters)
-            if error is None:
-                cache.put(request.key, answer)
-                raw[request.key] = answer
-            else:
-                errors[request.key] = error
+            record(request, *client.ask(request, counters))
 
         from tqdm.auto import tqdm
 
         # disable=None: a bar on a terminal, silence in logs and pipes.
-        with (
-            tqdm(
-                total=len(to_send), desc="judging", unit="req", disable=options.quiet or None
-            ) as bar,
-            ThreadPoolExecutor(options.concurrency) as pool,
-        ):
-            for _ in pool.map(work, to_send):
-                bar.update(1)
+        with tqdm(
+            total=len(to_send), desc="judging", unit="req", disable=options.quiet or None
+        ) as bar:
+            if isinstance(client, LocalJudge):
+                counters.requests = len(to_send)  # one generation each, nothing to pay for
+                for done in client.answer_all(to_send, record):
+                    bar.update(done)
+            else:
+                with ThreadPoolExecutor(options.concurrency) as pool:
+                    for _ in pool.map(work, to_send):
+                        bar.update(1)
         if counters.skipped_for_cost:
             raise PlugdataError(
                 f"--max-cost {options.max_cost:g} USD reached after about {counters.cost:.4f} USD;"
@@ -353,7 +369,14 @@ def _bad_answers(rows: dict[str, dict], questions: dict[str, dict], items: list[
 
 
 def _requests(
-    options, prompt: JudgePrompt, client: JudgeClient, questions, system, baseline, items, bad
+    options,
+    prompt: JudgePrompt,
+    client: JudgeClient | LocalJudge,
+    questions,
+    system,
+    baseline,
+    items,
+    bad,
 ) -> list[Request]:
     params = json.dumps(client.decode_params(), sort_keys=True)
     out = []
@@ -440,6 +463,7 @@ def _summarise(options, prompt, questions, system, baseline, items, bad, request
             by[f"{key}={value}"] = block([r for r in rows if r[key] == value])
     summary = {
         "judge_model": options.judge_model,
+        "judge_backend": options.judge_backend,
         "prompt": prompt.name,
         "prompt_sha": prompt.digest,
         "items": len(items),
