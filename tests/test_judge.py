@@ -312,3 +312,10 @@ def test_prices_can_be_given_for_models_outside_the_table(files, tmp_path):
 def test_a_local_judge_takes_no_server_url(files, tmp_path):
     result = run("http://127.0.0.1:9", files, tmp_path / "out", "--judge-backend", "transformers")
     assert result.exit_code == 1 and "--base-url" in result.output
+
+
+def test_ids_that_do_not_match_are_shown(files, tmp_path):
+    write_jsonl(files[0], [{"id": n, "instruction": "Question"} for n in (1, 2)])
+    result = run("http://127.0.0.1:9", files, tmp_path / "out")
+    assert result.exit_code == 1
+    assert "questions '1', '2'; answers 'q1', 'q2'; baseline 'q1', 'q2'" in result.output

@@ -263,8 +263,13 @@ def judge(options: JudgeOptions) -> JudgeReport:
     baseline = _read_jsonl(options.baseline, ("id", "output"))
     items = [i for i in questions if i in system and i in baseline]
     if not items:
+
+        def sample(rows) -> str:
+            return ", ".join(repr(k) for k in list(rows)[:2]) or "none"
+
         raise PlugdataError(
-            "no item has a question, an answer and a baseline answer (check that the ids match)"
+            "no item has a question, an answer and a baseline answer: the ids differ (questions "
+            f"{sample(questions)}; answers {sample(system)}; baseline {sample(baseline)})"
         )
     bad = {
         side: _bad_answers(rows, questions, items)
