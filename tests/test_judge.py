@@ -85,6 +85,7 @@ def test_every_cell_of_both_rules_matches_the_hand_computed_table(files, tmp_pat
     assert summary["first_position_preference"] == pytest.approx(6 / 11)
     assert summary["ambiguous_judgments"] == 1 and summary["errors"] == 1
     assert summary["error_reasons"] == {"no verdict": 1}
+    assert not any(group.startswith("lang=") for group in summary["groups"])  # none given
     koala = summary["groups"]["dataset=koala"]["paper"]
     assert (koala["win"], koala["tie"], koala["loss"]) == (2, 2, 0)
     judgments = (tmp_path / "out" / "judgments.jsonl").read_text().splitlines()
@@ -159,7 +160,7 @@ def test_bad_answers_lose_without_asking_the_judge(files, tmp_path):
         )
     assert result.exit_code == 0, result.output
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
-    assert summary["bad_answers"]["system"] == 1
+    assert summary["bad_answers"]["system"] == 1 and summary["bad_answer_ids"]["system"] == ["q1"]
     assert summary["groups"]["all"]["paper"]["loss"] == 4  # q1 now lost automatically
 
 

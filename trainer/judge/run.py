@@ -464,7 +464,10 @@ def _summarise(options, prompt, questions, system, baseline, items, bad, request
 
     by = {"all": block(rows)}
     for key in ("lang", "dataset"):
-        for value in sorted({r[key] for r in rows}):
+        values = sorted({r[key] for r in rows})
+        if values == ["-"]:  # not given for any item: the group would repeat "all"
+            continue
+        for value in values:
             by[f"{key}={value}"] = block([r for r in rows if r[key] == value])
     summary = {
         "judge_model": options.judge_model,
@@ -478,6 +481,7 @@ def _summarise(options, prompt, questions, system, baseline, items, bad, request
             "baseline": sum(i not in baseline for i in questions),
         },
         "bad_answers": {k: len(v) for k, v in bad.items()},
+        "bad_answer_ids": {k: sorted(v) for k, v in bad.items()},
         "bad_answer_policy": options.bad_answers,
         "groups": by,
         **stats.position_stats([r["pair"] for r in rows], first_positions),
