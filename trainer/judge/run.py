@@ -1,8 +1,9 @@
 """`plugdata judge`: judge a system's answers against a baseline's, both orders, and report.
 
 Top to bottom: questions and answers -> items (bad answers counted and handled by policy) ->
-two judgments per item (cache first, then the judge model through the openai SDK with bounded
-concurrency, retries that honour Retry-After, timeouts, a cost cap) -> the paper's and
+two judgments per item (cache first, then the judge model: through the openai SDK with bounded
+concurrency, retries that honour Retry-After, timeouts and a cost cap, or in this process with
+transformers, see `local`) -> the paper's and
 FastChat's aggregation per language and per source dataset -> judgments.jsonl, summary.json,
 summary.md and a chart.
 """
