@@ -320,3 +320,10 @@ def test_ids_that_do_not_match_are_shown(files, tmp_path):
     result = run("http://127.0.0.1:9", files, tmp_path / "out")
     assert result.exit_code == 1
     assert "questions '1', '2'; answers 'q1', 'q2'; baseline 'q1', 'q2'" in result.output
+
+
+def test_a_file_that_is_not_a_cache_is_a_one_line_error(files, tmp_path):
+    junk = tmp_path / "judge.sqlite"
+    junk.write_text("not a database, just text " * 100)
+    result = run("http://127.0.0.1:9", files, tmp_path / "out", "--cache", junk)
+    assert result.exit_code == 1 and f"{junk}: not a usable plugdata cache" in result.output

@@ -417,3 +417,13 @@ def test_chat_500_is_retried(corpus, tmp_path):
         result = run(*chat_args(server, corpus, tmp_path, "--workers", "1"))
     assert result.exit_code == 0, result.output
     assert "(1 retries)" in result.output and "kept 8" in result.output
+
+
+def test_a_file_that_is_not_a_cache_is_a_one_line_error(tmp_path):
+    from plugdata.errors import PlugdataError
+    from plugdata.translate.cache import SegmentCache
+
+    junk = tmp_path / "segments.sqlite"
+    junk.write_text("not a database, just text " * 100)
+    with pytest.raises(PlugdataError, match="not a usable plugdata cache"):
+        SegmentCache(junk)

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import hashlib
 import re
-import sqlite3
 import threading
 from collections.abc import Iterable
 from pathlib import Path
 
 from plugdata.errors import PlugdataError
+from plugdata.store import open_store
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS segments (
@@ -64,15 +64,7 @@ class SegmentCache:
 
     def __init__(self, path: Path):
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.execute(_SCHEMA)
-            self._db.execute(_ROWS)
-        except sqlite3.DatabaseError as exc:
-            raise PlugdataError(f"{self.path}: not a usable plugdata cache ({exc})") from None
+        self._db = open_store(self.path, _SCHEMA, _ROWS)
         self._lock = threading.Lock()
 
     def get_many(self, keys: Iterable[str]) -> dict[str, str]:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import sqlite3
 import threading
 import time
 from collections import Counter
@@ -26,6 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from plugdata.errors import PlugdataError, require
 from plugdata.retrying import backoff, openai_failure
+from plugdata.store import open_store
 
 # One price table for every OpenAI-compatible client.
 from plugdata.translate.backends.chat import CHARS_PER_TOKEN, PRICES
@@ -134,10 +134,9 @@ class JudgmentCache:
     """SQLite (WAL): judgment key -> raw judge output. Only successful answers are stored."""
 
     def __init__(self, path: Path):
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("CREATE TABLE IF NOT EXISTS judgments (key TEXT PRIMARY KEY, raw TEXT)")
+        self._db = open_store(
+            path, "CREATE TABLE IF NOT EXISTS judgments (key TEXT PRIMARY KEY, raw TEXT)"
+        )
         self._lock = threading.Lock()
 
     def get(self, key: str) -> str | None:
