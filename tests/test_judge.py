@@ -92,7 +92,8 @@ def test_every_cell_of_both_rules_matches_the_hand_computed_table(files, tmp_pat
     assert len(judgments) == 16 and json.loads(judgments[0])["raw"]
     assert (tmp_path / "out" / "winrate.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "| all | paper | 2 | 2 | 3 | 1 | 8 | -0.125 |" in result.output
-    assert server.requests[0]["temperature"] == 0 and "top_p" not in server.requests[0]
+    first = server.requests[0]
+    assert first["temperature"] == 0 and first["max_tokens"] == 1024 and "top_p" not in first
 
 
 def test_second_run_makes_zero_requests(files, tmp_path):

@@ -27,8 +27,8 @@ from plugdata.errors import PlugdataError, require
 from plugdata.retrying import backoff, openai_failure
 from plugdata.store import open_store
 
-# One price table for every OpenAI-compatible client.
-from plugdata.translate.backends.chat import CHARS_PER_TOKEN, PRICES
+# One price table and one set of decoding rules for every OpenAI-compatible client.
+from plugdata.translate.backends.chat import CHARS_PER_TOKEN, PRICES, decode_params
 from trainer.judge import stats
 from trainer.judge.local import LocalJudge
 from trainer.judge.verdicts import JudgePrompt, load_prompt, parse_verdict
@@ -189,8 +189,8 @@ class JudgeClient:
         )
 
     def decode_params(self) -> dict[str, Any]:
-        # Temperature 0 for every server; no top_p=0, which vLLM rejects.
-        return {"temperature": 0.0, "max_tokens": self.options.max_tokens}
+        o = self.options
+        return decode_params(o.judge_model, o.base_url, 0.0, o.max_tokens)
 
     def ask(self, request: Request, counters: Counters) -> tuple[str | None, str | None]:
         """(raw answer, None) or (None, error reason) after retries."""

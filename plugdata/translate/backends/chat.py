@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
+from urllib.parse import urlparse
 
 from pydantic import Field
 
@@ -40,6 +42,31 @@ PRICES = {
     "gpt-4": (30.0, 60.0),
 }
 CHARS_PER_TOKEN = 4.0  # rough, for estimates only
+_REASONING_MODEL = re.compile(r"^(o\d|gpt-5)")
+
+
+def decode_params(
+    model: str, base_url: str | None, temperature: float, max_tokens: int | None
+) -> dict[str, float | int]:
+    """Decoding parameters each server accepts. OpenAI's own API names the output cap
+    `max_completion_tokens` and lets its reasoning models keep only their default temperature;
+    other servers (vLLM, TGI, llama.cpp, `transformers serve`) take `max_tokens`. `top_p` is
+    never sent: vLLM rejects top_p=0, and greedy decoding does not need it.
+
+    >>> decode_params("gpt-4o", None, 0.0, 512)
+    {'temperature': 0.0, 'max_completion_tokens': 512}
+    >>> decode_params("o3-mini", "https://api.openai.com/v1", 0.0, None)
+    {}
+    >>> decode_params("o3-mini", "http://127.0.0.1:8000/v1", 0.0, 512)
+    {'temperature': 0.0, 'max_tokens': 512}
+    """
+    official = base_url is None or urlparse(base_url).hostname == "api.openai.com"
+    params: dict[str, float | int] = {}
+    if not (official and _REASONING_MODEL.match(model)):
+        params["temperature"] = temperature
+    if max_tokens is not None:
+        params["max_completion_tokens" if official else "max_tokens"] = max_tokens
+    return params
 
 
 class ChatOptions(BackendOptions):
@@ -123,8 +150,12 @@ class ChatBackend(Translator):
                         {"role": "system", "content": system},
                         {"role": "user", "content": text},
                     ],
-                    temperature=self.options.temperature,
-                    max_tokens=self.options.max_tokens,
+                    **decode_params(
+                        self.options.model,
+                        self.options.base_url,
+                        self.options.temperature,
+                        self.options.max_tokens,
+                    ),
                 )
             except openai.OpenAIError as exc:
                 reason, transient, retry_after = openai_failure(exc)
