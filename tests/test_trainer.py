@@ -14,6 +14,20 @@ from plugdata.recipe import load_recipe
 RECIPES = Path(__file__).resolve().parents[1] / "recipes"
 
 
+def invoke(*args):
+    return CliRunner().invoke(cli, [str(a) for a in args])
+
+
+def train(demo, model, out, *extra, config="zh-plug"):
+    args = ["--dataset", demo, "--config", config, "--model", model, "--output-dir", out]
+    return invoke("train", *args, *extra)
+
+
+def generate(model, demo, answers, *extra, method="plug", config="zh"):
+    args = ["--model", model, "--dataset", demo, "--config", config, "--method", method]
+    return invoke("generate", *args, "--out", answers, *extra)
+
+
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("demo")
@@ -117,30 +131,9 @@ def test_generation_prompt_equals_training_prefix(demo, tiny_llama):
 @pytest.fixture(scope="module")
 def trained(demo, tiny_llama, tmp_path_factory):
     out = tmp_path_factory.mktemp("run") / "model"
-    result = CliRunner().invoke(
-        cli,
-        [
-            "train",
-            "--dataset",
-            str(demo),
-            "--config",
-            "zh-plug",
-            "--model",
-            str(tiny_llama),
-            "--output-dir",
-            str(out),
-            "--preset",
-            "quick",
-            "--max-steps",
-            "20",
-            "--learning-rate",
-            "1e-2",
-            "--per-device-batch-size",
-            "4",
-            "--global-batch-size",
-            "4",
-        ],
-    )
+    hp = ["--preset", "quick", "--max-steps", 20, "--learning-rate", "1e-2"]
+    hp += ["--per-device-batch-size", 4, "--global-batch-size", 4]
+    result = train(demo, tiny_llama, out, *hp)
     assert result.exit_code == 0, result.output
     return out, result.output
 
@@ -160,90 +153,31 @@ def test_loss_falls_over_20_steps_and_the_run_is_recorded(trained):
 def test_generate_from_the_saved_model_extracts_and_resumes(trained, demo, tmp_path):
     out, _ = trained
     answers = tmp_path / "answers.jsonl"
-    args = [
-        "generate",
-        "--model",
-        str(out),
-        "--dataset",
-        str(demo),
-        "--config",
-        "zh",
-        "--method",
-        "plug",
-        "--out",
-        str(answers),
-        "--limit",
-        "5",
-        "--max-new-tokens",
-        "24",
-        "--split",
-        "train",
-    ]
-    result = CliRunner().invoke(cli, args)
+    args = ["--limit", 5, "--max-new-tokens", 24, "--split", "train"]
+    result = generate(out, demo, answers, *args)
     assert result.exit_code == 0, result.output
     lines = [json.loads(x) for x in answers.read_text().splitlines()]
     assert len(lines) == 5
     assert {x["extraction"] for x in lines} <= {"ok", "marker-missing", "empty"}
     assert all(x["lang"] == "zh" and x["method"] == "plug" and "raw_output" in x for x in lines)
-    again = CliRunner().invoke(cli, args)
+    again = generate(out, demo, answers, *args)
     assert "generated 0 answers (5 already in" in again.output
 
 
 def test_other_run_in_output_dir_is_refused(trained, demo, tiny_llama):
     out, _ = trained
-    result = CliRunner().invoke(
-        cli,
-        [
-            "train",
-            "--dataset",
-            str(demo),
-            "--config",
-            "zh-mono",
-            "--model",
-            str(tiny_llama),
-            "--output-dir",
-            str(out),
-        ],
-    )
+    result = train(demo, tiny_llama, out, config="zh-mono")
     assert result.exit_code == 1 and "holds another run" in result.output
 
 
 def test_bad_inputs_are_one_line_errors(demo, tiny_llama, tmp_path):
-    def train(*extra):
-        return CliRunner().invoke(
-            cli,
-            [
-                "train",
-                "--dataset",
-                str(demo),
-                "--model",
-                str(tiny_llama),
-                "--output-dir",
-                str(tmp_path / "o"),
-                *extra,
-            ],
-        )
-
-    result = train("--config", "zh")
-    assert result.exit_code == 1 and "not a training config" in result.output
-    result = train("--config", "zh-nope")
-    assert result.exit_code == 1 and "zh-nope" in result.output
-    result = CliRunner().invoke(
-        cli,
-        [
-            "train",
-            "--dataset",
-            str(demo),
-            "--config",
-            "zh-plug",
-            "--model",
-            str(tmp_path / "missing"),
-            "--output-dir",
-            str(tmp_path / "o"),
-        ],
-    )
-    assert result.exit_code == 1 and "no such directory" in result.output
-    for r in (result,):
+    not_training = train(demo, tiny_llama, tmp_path / "o", config="zh")
+    assert not_training.exit_code == 1 and "not a training config" in not_training.output
+    unknown = train(demo, tiny_llama, tmp_path / "o", config="zh-nope")
+    assert unknown.exit_code == 1 and "zh-nope" in unknown.output
+    missing = train(demo, tmp_path / "missing", tmp_path / "o")
+    assert missing.exit_code == 1 and "no such directory" in missing.output
+    for r in (not_training, unknown, missing):
         assert "Traceback" not in r.output
 
 
@@ -281,57 +215,15 @@ def test_accelerate_configs_parse(name):
 @pytest.mark.slow
 def test_smollm2_fine_tunes_and_generates(demo, smollm2, tmp_path):
     out = tmp_path / "smol"
-    result = CliRunner().invoke(
-        cli,
-        [
-            "train",
-            "--dataset",
-            str(demo),
-            "--config",
-            "zh-plug",
-            "--model",
-            str(smollm2),
-            "--output-dir",
-            str(out),
-            "--preset",
-            "quick",
-            "--max-steps",
-            "3",
-            "--max-length",
-            "384",
-            "--per-device-batch-size",
-            "2",
-            "--global-batch-size",
-            "2",
-            "--learning-rate",
-            "1e-5",
-        ],
-    )
+    hp = ["--preset", "quick", "--max-steps", 3, "--max-length", 384, "--learning-rate", "1e-5"]
+    hp += ["--per-device-batch-size", 2, "--global-batch-size", 2]
+    result = train(demo, smollm2, out, *hp)
     assert result.exit_code == 0, result.output
     manifest = json.loads((out / "plugdata_run.json").read_text())
     assert manifest["steps"] == 3 and manifest["model"] == str(smollm2)
     answers = tmp_path / "a.jsonl"
-    result = CliRunner().invoke(
-        cli,
-        [
-            "generate",
-            "--model",
-            str(out),
-            "--dataset",
-            str(demo),
-            "--config",
-            "zh",
-            "--method",
-            "plug",
-            "--out",
-            str(answers),
-            "--limit",
-            "2",
-            "--max-new-tokens",
-            "32",
-            "--split",
-            "validation",
-        ],
+    result = generate(
+        out, demo, answers, "--limit", 2, "--max-new-tokens", 32, "--split", "validation"
     )
     assert result.exit_code == 0, result.output
     lines = [json.loads(x) for x in answers.read_text().splitlines()]
@@ -346,9 +238,9 @@ def test_generate_batches_with_a_model_whose_pad_is_eos(demo, smollm2, tmp_path)
 
     assert AutoTokenizer.from_pretrained(smollm2).pad_token == "<|im_end|>"
     answers = tmp_path / "a.jsonl"
-    args = ["generate", "--model", smollm2, "--dataset", demo, "--config", "zh"]
-    args += ["--method", "mono", "--out", answers, "--batch-size", 3, "--max-new-tokens", 4]
-    result = CliRunner().invoke(cli, [str(a) for a in args])
+    result = generate(
+        smollm2, demo, answers, "--batch-size", 3, "--max-new-tokens", 4, method="mono"
+    )
     assert result.exit_code == 0, result.output
     rows = [json.loads(x) for x in answers.read_text().splitlines()]
     assert len(rows) == 3 and all(r["raw_output"] for r in rows)
