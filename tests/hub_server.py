@@ -25,7 +25,9 @@ import threading
 import time
 import urllib.parse
 from datetime import datetime, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
+
+from .loopback import LoopbackServer
 
 USER = "test-user"  # namespace for `create_repo("name")` without an organization
 LFS_SUFFIXES = (".parquet", ".arrow")  # like the Hub's default .gitattributes, for data files
@@ -74,7 +76,7 @@ class _Handler(BaseHTTPRequestHandler):
     do_GET = do_HEAD = do_POST = do_PUT = do_DELETE = _handle
 
 
-class HubServer:
+class HubServer(LoopbackServer):
     """Context manager: `with HubServer() as hub: ...`; state is inspectable while it runs.
 
     repos[repo_id] = {"type", "private", "created", "next_pr",
@@ -93,25 +95,10 @@ class HubServer:
         self._failures: list[list] = []
         self._lock = threading.RLock()
         self._counter = 0
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+        super().__init__(_Handler)
         self.httpd.hub = self
-        self.httpd.daemon_threads = True
-        self.httpd.handle_error = lambda request, address: None  # clients that hang up are fine
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
 
     # -- test-facing API --------------------------------------------------------------------------
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.httpd.server_address[1]}"
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
     def writes(self) -> list[tuple[str, str]]:
         """Requests that create or modify something (for asserting that a dry run made none)."""
         return [(m, p) for m, p in self.requests if _is_write(m, p)]

@@ -14,12 +14,13 @@ import threading
 import time
 import urllib.parse
 from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 from plugdata.translate import protect
 from plugdata.translate.engine import FIELDS, _joint_text
 
 from .conftest import ITEMS
+from .loopback import LoopbackServer
 
 
 def phrase_book() -> dict[str, str]:
@@ -75,7 +76,7 @@ class Script:
         return None
 
 
-class _Server:
+class _Server(LoopbackServer):
     def __init__(self, translate: Callable[[str], str] | None = None, delay: float = 0.0):
         self.translate = translate or translator(phrase_book())
         self.delay = delay
@@ -101,23 +102,7 @@ class _Server:
                 self.end_headers()
                 self.wfile.write(data)
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        # A client that gave up (timeout tests) makes the write fail; that is expected.
-        self.httpd.handle_error = lambda request, address: None
-        self.httpd.daemon_threads = True
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.httpd.server_address[1]}"
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        super().__init__(Handler)
 
 
 class LibreServer(_Server):
