@@ -113,6 +113,24 @@ def write_jsonl(path: Path, rows: list[dict]) -> Path:
     return path
 
 
+def invoke(*args, **kwargs):
+    """The CLI as a user would call it, every argument as text."""
+    from click.testing import CliRunner
+
+    from plugdata.cli import cli
+
+    return CliRunner().invoke(cli, [str(a) for a in args], **kwargs)
+
+
+def translate_args(corpus, folder: Path, backend: str, options: list[str], *extra) -> list:
+    """`plugdata translate` of `corpus` to Italian, output and cache in `folder`, no bars."""
+    args = ["translate", corpus, "--to", "it", "--backend", backend]
+    for option in options:
+        args += ["--option", option]
+    out = ["--out", folder / "it.jsonl", "--cache", folder / "cache.sqlite", "--quiet"]
+    return [*args, *out, *extra]
+
+
 def corpus_rows(lang: str, ids: bool = True) -> list[dict]:
     col = {"en": 0, "zh": 2, "it": 4}[lang]
     rows = []

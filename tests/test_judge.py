@@ -4,12 +4,10 @@ import json
 import re
 
 import pytest
-from click.testing import CliRunner
 
-from plugdata.cli import cli
 from trainer.judge import stats
 
-from .conftest import corpus_rows, write_jsonl
+from .conftest import corpus_rows, invoke, write_jsonl
 from .servers import ChatServer
 
 # Raw judge output per item, for (system in position A, system in position B).
@@ -56,7 +54,7 @@ def run(url, files, out, *extra, model="judge-1"):
     args = ["judge", "--answers", a, "--baseline", b, "--questions", q, "--judge-model", model]
     args += [*(["--base-url", f"{url}/v1"] if url else []), "--out", out, "--concurrency", 4]
     args += extra
-    return CliRunner().invoke(cli, [str(x) for x in args])
+    return invoke(*args)
 
 
 def test_every_cell_of_both_rules_matches_the_hand_computed_table(files, tmp_path):

@@ -5,17 +5,13 @@ import json
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
 from plugdata.build import build
-from plugdata.cli import cli
 from plugdata.recipe import load_recipe
 
+from .conftest import invoke
+
 RECIPES = Path(__file__).resolve().parents[1] / "recipes"
-
-
-def invoke(*args):
-    return CliRunner().invoke(cli, [str(a) for a in args])
 
 
 def train(demo, model, out, *extra, config="zh-plug"):

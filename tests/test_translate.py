@@ -5,11 +5,9 @@ import json
 import re
 
 import pytest
-from click.testing import CliRunner
 
-from plugdata.cli import cli
-
-from .conftest import ITEMS, corpus_rows, write_jsonl
+from .conftest import ITEMS, corpus_rows, translate_args, write_jsonl
+from .conftest import invoke as run
 from .servers import ChatServer, LibreServer, drop_tokens, phrase_book, translator
 
 
@@ -24,29 +22,9 @@ def keys(monkeypatch):
     monkeypatch.setenv("OPENAI_API_KEY", "sk-secret-never-print-me")
 
 
-def run(*args):
-    return CliRunner().invoke(cli, [str(a) for a in args])
-
-
 def libre_args(server, corpus, tmp_path, *extra):
-    return [
-        "translate",
-        corpus,
-        "--to",
-        "it",
-        "--backend",
-        "deep-translator",
-        "--option",
-        "provider=libre",
-        "--option",
-        f"base_url={server.url}",
-        "--out",
-        tmp_path / "it.jsonl",
-        "--cache",
-        tmp_path / "cache.sqlite",
-        "--quiet",
-        *extra,
-    ]
+    options = ["provider=libre", f"base_url={server.url}"]
+    return translate_args(corpus, tmp_path, "deep-translator", options, *extra)
 
 
 def read(path):
@@ -236,24 +214,8 @@ def test_unknown_option_names_the_valid_ones(corpus, tmp_path):
 
 # -- OpenAI-compatible chat backend ----------------------------------------------------------------
 def chat_args(server, corpus, tmp_path, *extra):
-    return [
-        "translate",
-        corpus,
-        "--to",
-        "it",
-        "--backend",
-        "openai-chat",
-        "--option",
-        f"base_url={server.url}/v1",
-        "--option",
-        "model=test-model",
-        "--out",
-        tmp_path / "it.jsonl",
-        "--cache",
-        tmp_path / "cache.sqlite",
-        "--quiet",
-        *extra,
-    ]
+    options = [f"base_url={server.url}/v1", "model=test-model"]
+    return translate_args(corpus, tmp_path, "openai-chat", options, *extra)
 
 
 def test_chat_backend_per_field(corpus, tmp_path):

@@ -4,12 +4,10 @@ import json
 
 import pytest
 import torch
-from click.testing import CliRunner
 
-from plugdata.cli import cli
 from plugdata.translate.backends.seq2seq import Seq2SeqBackend, Seq2SeqOptions
 
-from .conftest import ITEMS, corpus_rows, write_jsonl
+from .conftest import ITEMS, corpus_rows, invoke, translate_args, write_jsonl
 
 
 @pytest.fixture(scope="module")
@@ -69,28 +67,8 @@ def test_batches_are_length_sorted_and_answers_come_back_in_order(tiny_marian):
 
 def test_cli_runs_the_seq2seq_backend_end_to_end(tiny_marian, tmp_path):
     corpus = write_jsonl(tmp_path / "en.jsonl", corpus_rows("en"))
-    result = CliRunner().invoke(
-        cli,
-        [
-            "translate",
-            str(corpus),
-            "--to",
-            "it",
-            "--backend",
-            "seq2seq",
-            "--option",
-            f"model={tiny_marian}",
-            "--option",
-            "max_new_tokens=6",
-            "--out",
-            str(tmp_path / "it.jsonl"),
-            "--cache",
-            str(tmp_path / "c.sqlite"),
-            "--quiet",
-            "--workers",
-            "1",
-        ],
-    )
+    options = [f"model={tiny_marian}", "max_new_tokens=6"]
+    result = invoke(*translate_args(corpus, tmp_path, "seq2seq", options, "--workers", 1))
     assert result.exit_code == 0, result.output
     lines = [json.loads(x) for x in (tmp_path / "it.jsonl").read_text().splitlines()]
     lines += [json.loads(x) for x in (tmp_path / "it.quarantine.jsonl").read_text().splitlines()]
@@ -102,22 +80,7 @@ def test_cli_runs_the_seq2seq_backend_end_to_end(tiny_marian, tmp_path):
 
 
 def test_missing_model_is_one_clear_error(tmp_path):
-    result = CliRunner().invoke(
-        cli,
-        [
-            "translate",
-            str(write_jsonl(tmp_path / "en.jsonl", corpus_rows("en"))),
-            "--to",
-            "it",
-            "--backend",
-            "seq2seq",
-            "--option",
-            f"model={tmp_path / 'nope'}",
-            "--out",
-            str(tmp_path / "o.jsonl"),
-            "--cache",
-            str(tmp_path / "c.sqlite"),
-        ],
-    )
+    corpus = write_jsonl(tmp_path / "en.jsonl", corpus_rows("en"))
+    result = invoke(*translate_args(corpus, tmp_path, "seq2seq", [f"model={tmp_path / 'nope'}"]))
     assert result.exit_code == 1
     assert "seq2seq model" in result.output and "cannot load" in result.output

@@ -6,43 +6,18 @@ import json
 import os
 
 import pytest
-from click.testing import CliRunner
 
-from plugdata.cli import cli
-
-from .conftest import corpus_rows, write_jsonl
+from .conftest import corpus_rows, invoke, translate_args, write_jsonl
 
 
 @pytest.mark.slow
 def test_chat_backend_against_transformers_serve(server, smollm2, tmp_path):
     corpus = write_jsonl(tmp_path / "en.jsonl", corpus_rows("en")[:2])
-    result = CliRunner().invoke(
-        cli,
-        [
-            "translate",
-            str(corpus),
-            "--to",
-            "it",
-            "--backend",
-            "openai-chat",
-            "--option",
-            f"base_url={server}/v1",
-            "--option",
-            f"model={smollm2}",
-            "--option",
-            "max_tokens=48",
-            "--option",
-            "timeout=120",
-            "--option",
-            "max_retries=1",
-            "--out",
-            str(tmp_path / "it.jsonl"),
-            "--cache",
-            str(tmp_path / "c.sqlite"),
-            "--workers",
-            "2",
-            "--quiet",
-        ],
+    options = [f"base_url={server}/v1", f"model={smollm2}", "max_tokens=48", "timeout=120"]
+    result = invoke(
+        *translate_args(corpus, tmp_path, "openai-chat", [*options, "max_retries=1"]),
+        "--workers",
+        2,
         env={**os.environ, "OPENAI_API_KEY": "unused-by-transformers-serve"},
     )
     assert result.exit_code == 0, result.output
