@@ -21,6 +21,16 @@ class PlugdataGroup(click.Group):
             raise click.ClickException(str(err)) from err
 
 
+# Options that mean the same in several commands.
+quiet_option = click.option("--quiet", is_flag=True, help="No progress bars.")
+max_cost_option = click.option(
+    "--max-cost",
+    type=click.FloatRange(min=0),
+    metavar="USD",
+    help="Stop cleanly before the estimated spend passes this.",
+)
+
+
 @click.group(cls=PlugdataGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="plugdata")
 def cli() -> None:
@@ -82,7 +92,7 @@ def _parse_corpus(values: tuple[str, ...]) -> dict[str, str]:
     help="Publish the built languages to the recipe's "
     "`publish:` repo afterwards (as `plugdata publish`).",
 )
-@click.option("--quiet", is_flag=True, help="No progress bars.")
+@quiet_option
 def build(
     recipe: Path,
     out: Path,
@@ -268,16 +278,11 @@ def detect(
     show_default=True,
     help="Concurrent requests.",
 )
-@click.option(
-    "--max-cost",
-    type=click.FloatRange(min=0),
-    metavar="USD",
-    help="Stop cleanly before the estimated spend passes this.",
-)
+@max_cost_option
 @click.option("--shard", metavar="i/N", help="Translate only the i-th of N slices (0-based).")
 @click.option("--offline", is_flag=True, help="Replay from the cache; list what is missing.")
 @click.option("--dry-run", is_flag=True, help="Print segments, requests, cache hits and cost.")
-@click.option("--quiet", is_flag=True, help="No progress bars.")
+@quiet_option
 def translate(
     in_file: Path,
     target: str,
@@ -500,12 +505,7 @@ def generate(**kwargs) -> None:
     show_default=True,
     help="Requests in flight; with --judge-backend transformers, judgments per batch.",
 )
-@click.option(
-    "--max-cost",
-    type=click.FloatRange(min=0),
-    metavar="USD",
-    help="Stop cleanly before the estimated spend passes this.",
-)
+@max_cost_option
 @click.option(
     "--price-in",
     type=click.FloatRange(min=0),
@@ -559,7 +559,7 @@ def generate(**kwargs) -> None:
     type=click.Path(dir_okay=False, path_type=Path),
     help="Judgment cache (default: OUT/judge_cache.sqlite).",
 )
-@click.option("--quiet", is_flag=True, help="No progress bar.")
+@quiet_option
 def judge(**kwargs) -> None:
     """Judge two systems' answers pairwise with an LLM, both orders; report win/tie/loss."""
     from trainer.judge.run import JudgeOptions
