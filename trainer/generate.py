@@ -60,24 +60,29 @@ class GenerateResult:
 def load_questions(options: GenerateOptions) -> list[dict]:
     if options.method not in METHODS:
         raise PlugdataError(f"--method {options.method}: choose one of {', '.join(METHODS)}")
-    splits = [options.split] if options.split else ["test", "validation", "train"]
+    rows = load_eval_rows(options.dataset, options.config, options.split)
+    return rows[: options.limit] if options.limit else rows
+
+
+def load_eval_rows(dataset: str, config: str, split: str | None = None) -> list[dict]:
+    """The rows of a triples or eval config: the given split, else test, validation, train."""
+    splits = [split] if split else ["test", "validation", "train"]
     data = None
-    for split in splits:
+    for name in splits:
         try:
-            data = load_config_split(options.dataset, options.config, split)
+            data = load_config_split(dataset, config, name)
             break
         except PlugdataError:
-            if split == splits[-1]:
+            if name == splits[-1]:
                 raise
     need = {"id", "pivot_lang", "target_lang", "pivot_instruction", "target_instruction"}
     missing = need - set(data.column_names)
     if missing:
         raise PlugdataError(
-            f"--config {options.config}: not a triples or eval config (missing "
-            f"{', '.join(sorted(missing))}); use e.g. {options.config.split('-')[0]}"
+            f"--config {config}: not a triples or eval config (missing "
+            f"{', '.join(sorted(missing))}); use e.g. {config.split('-')[0]}"
         )
-    rows = data.to_list()
-    return rows[: options.limit] if options.limit else rows
+    return data.to_list()
 
 
 def prompt_text(tokenizer, method: str, row: dict) -> str:
