@@ -107,18 +107,9 @@ def load_questions(options: JudgeOptions) -> dict[str, dict]:
         }
     if not options.config:
         raise PlugdataError(f"--questions {options.questions}: a dataset needs --config")
-    from trainer.generate import GenerateOptions
-    from trainer.generate import load_questions as load_config
+    from trainer.generate import load_eval_rows
 
-    data = load_config(
-        GenerateOptions(
-            model="-",
-            dataset=options.questions,
-            config=options.config,
-            method="mono",
-            out=Path("-"),
-        )
-    )
+    data = load_eval_rows(options.questions, options.config)
     return {
         q["id"]: {
             "instruction": q["target_instruction"],
@@ -164,6 +155,10 @@ class Request:
     messages: list[dict]
     key: str
 
+    @property
+    def chars(self) -> int:
+        return sum(len(m["content"]) for m in self.messages)
+
 
 @dataclass
 class Counters:
@@ -196,7 +191,9 @@ class JudgeClient:
         """(raw answer, None) or (None, error reason) after retries."""
         import openai
 
-        for attempt in range(1, self.options.max_retries + 2):
+        attempt = 0
+        while True:
+            attempt += 1
             with counters.lock:
                 counters.requests += 1
             try:
@@ -214,7 +211,6 @@ class JudgeClient:
             with counters.lock:
                 counters.retries += 1
             time.sleep(backoff(attempt, retry_after))
-        return None, "unreachable"
 
 
 def price_per_request(options: JudgeOptions, prompt_chars: int) -> float:
@@ -271,8 +267,11 @@ def judge(options: JudgeOptions) -> JudgeReport:
             "no item has a question, an answer and a baseline answer: the ids differ (questions "
             f"{sample(questions)}; answers {sample(system)}; baseline {sample(baseline)})"
         )
+    from plugdata.validate import Validator
+
+    validator = Validator()
     bad = {
-        side: _bad_answers(rows, questions, items)
+        side: _bad_answers(validator, rows, questions, items)
         for side, rows in (("system", system), ("baseline", baseline))
     }
     client = (
@@ -288,7 +287,7 @@ def judge(options: JudgeOptions) -> JudgeReport:
         to_send = [r for r in requests if cached[r.key] is None]
         counters.cached = len(requests) - len(to_send)
         if options.dry_run:
-            chars = sum(sum(len(m["content"]) for m in r.messages) for r in to_send)
+            chars = sum(r.chars for r in to_send)
             return JudgeReport(
                 options.out,
                 {},
@@ -304,10 +303,7 @@ def judge(options: JudgeOptions) -> JudgeReport:
                     or options.judge_model in PRICES
                     or (options.price_in is not None and options.price_out is not None),
                     "tokens": int(chars / CHARS_PER_TOKEN + EXPECTED_OUTPUT_TOKENS * len(to_send)),
-                    "cost": sum(
-                        price_per_request(options, sum(len(m["content"]) for m in r.messages))
-                        for r in to_send
-                    ),
+                    "cost": sum(price_per_request(options, r.chars) for r in to_send),
                 },
             )
         raw: dict[str, str | None] = dict(cached)
@@ -321,7 +317,7 @@ def judge(options: JudgeOptions) -> JudgeReport:
                 errors[request.key] = error
 
         def work(request: Request) -> None:
-            cost = price_per_request(options, sum(len(m["content"]) for m in request.messages))
+            cost = price_per_request(options, request.chars)
             with counters.lock:
                 if options.max_cost is not None and counters.cost + cost > options.max_cost:
                     counters.skipped_for_cost += 1
@@ -358,11 +354,8 @@ def judge(options: JudgeOptions) -> JudgeReport:
     return JudgeReport(options.out, summary["summary"], counters)
 
 
-def _bad_answers(rows: dict[str, dict], questions: dict[str, dict], items: list[str]) -> set[str]:
+def _bad_answers(validator, rows: dict[str, dict], questions: dict, items: list[str]) -> set[str]:
     """Answers whose extraction failed, or that are not in the question's language."""
-    from plugdata.validate import Validator
-
-    validator = Validator()
     bad = set()
     for i in items:
         row, lang = rows[i], questions[i].get("lang") or rows[i].get("lang")
