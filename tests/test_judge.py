@@ -125,6 +125,16 @@ def test_retries_timeouts_and_no_key_in_outputs(files, tmp_path):
         assert len(server.requests) >= 2
 
 
+def test_max_retries_zero_sends_each_judgment_once(files, tmp_path):
+    with ChatServer(translate=scripted_judge) as server:
+        server.script.add(500, {"error": {"message": "boom"}})
+        result = run(server.url, files, tmp_path / "out", "--max-retries", 0)
+        assert len(server.requests) == 16
+    assert result.exit_code == 0, result.output
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert summary["error_reasons"]["HTTP 500"] == 1 and "(0 retries" in result.output
+
+
 def test_dry_run_and_max_cost(files, tmp_path):
     with ChatServer(translate=scripted_judge) as server:
         result = run(server.url, files, tmp_path / "out", "--dry-run", model="gpt-4")

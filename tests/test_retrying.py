@@ -20,3 +20,27 @@ def test_backoff_honours_the_server_then_grows_with_jitter_under_the_cap():
     assert min(first) >= 0.25 and max(first) <= 0.75 and len(set(first)) > 100
     assert all(backoff(20, cap=8.0) <= 12.0 for _ in range(50))
     assert max(backoff(4) for _ in range(200)) > max(first)
+
+
+def test_which_openai_errors_are_worth_another_try():
+    import openai
+
+    try:  # the HTTP client the openai SDK is built on: httpx2 from openai 3, httpx before
+        import httpx2 as httpx
+    except ImportError:
+        import httpx
+
+    from plugdata.retrying import openai_failure
+
+    request = httpx.Request("POST", "http://127.0.0.1/v1/chat/completions")
+
+    def status(code, **headers):
+        response = httpx.Response(code, request=request, headers=headers)
+        return openai.APIStatusError("failed", response=response, body=None)
+
+    assert openai_failure(status(408)) == ("HTTP 408", True, None)
+    assert openai_failure(status(429, **{"retry-after": "2"})) == ("HTTP 429", True, 2.0)
+    assert openai_failure(status(503)) == ("HTTP 503", True, None)
+    assert openai_failure(status(401)) == ("HTTP 401", False, None)
+    assert openai_failure(openai.APITimeoutError(request)) == ("APITimeoutError", True, None)
+    assert openai_failure(openai.APIConnectionError(request=request))[1] is True
