@@ -12,13 +12,17 @@ from plugdata.errors import PlugdataError
 
 
 class PlugdataGroup(click.Group):
-    """Turns library errors (and only those) into one line and exit code 1."""
+    """Turns library errors (and only those) into one line and exit code 1, scrubbed of
+    secrets whatever the message quotes."""
 
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
         except PlugdataError as err:
-            raise click.ClickException(str(err)) from err
+            from plugdata.redact import scrub
+
+            lines = str(err).strip().splitlines() or [type(err).__name__]
+            raise click.ClickException(scrub(" ".join(line.strip() for line in lines))) from err
 
 
 # Options that mean the same in several commands.

@@ -22,6 +22,11 @@ class UnknownLanguageError(PlugdataError):
     """A language code missing from the language table."""
 
 
+class ConfigurationError(PlugdataError):
+    """A backend that cannot work as configured (key, URL, model, host): the run stops before
+    it costs anything, and no row is quarantined for it."""
+
+
 class MissingExtraError(PlugdataError):
     """A feature needs an optional dependency that is not installed."""
 
