@@ -160,8 +160,7 @@ def build(
         )
         click.echo("")
         click.echo(result.summary())
-        if not result.ok:
-            raise PublishError("verification failed: the Hub does not hold what was built")
+        result.raise_if_failed()
 
 
 @cli.command()
@@ -205,7 +204,6 @@ def publish(
     with --replace, and loads every pushed config back to compare it with FOLDER. The token
     comes from `hf auth login` or HF_TOKEN and is never printed.
     """
-    from plugdata.publish import PublishError
     from plugdata.publish import publish as run_publish
 
     result = run_publish(
@@ -223,8 +221,7 @@ def publish(
     if dry_run:
         click.echo("Plan (dry run, nothing written):")
     click.echo(result.summary())
-    if not result.ok:
-        raise PublishError("verification failed: the Hub does not hold what was built")
+    result.raise_if_failed()
 
 
 @cli.command()

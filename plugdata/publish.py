@@ -11,6 +11,7 @@ transient 429/5xx re-plans and retries. Afterwards every pushed config is loaded
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import json
@@ -100,6 +101,18 @@ class PublishReport:
     def ok(self) -> bool:
         return all(c["ok"] for c in self.checks)
 
+    def raise_if_failed(self) -> None:
+        """One line for a commit whose configs did not load back as they were built."""
+        bad = [c for c in self.checks if not c["ok"]]
+        if bad:
+            c = bad[0]
+            why = c.get("error") or f"{c['hub']} rows or different content, {c['local']} built"
+            raise PublishError(
+                f"verification failed: commit {(self.commit or '')[:12]} of {self.plan.repo_id}: "
+                f"config {c['config']} ({c['split']}): {why}"
+                + (f"; {len(bad) - 1} more checks failed" if len(bad) > 1 else "")
+            )
+
     def summary(self) -> str:
         lines = [self.plan.summary(), ""]
         if self.commit is None:
@@ -112,19 +125,25 @@ class PublishReport:
         if self.checks:
             lines += ["", f"{'config':<24}{'split':<12}{'local':>8}{'hub':>8}  content"]
             for c in self.checks:
+                verdict = "same" if c["ok"] else f"DIFFERENT {c.get('error', '')}".strip()
                 lines.append(
-                    f"{c['config']:<24}{c['split']:<12}{c['local']:>8}{c['hub']:>8}  "
-                    f"{'same' if c['ok'] else 'DIFFERENT'}"
+                    f"{c['config']:<24}{c['split']:<12}{c['local']:>8}{c['hub']:>8}  {verdict}"
                 )
         return "\n".join(lines)
 
 
 # -- selection and validation --------------------------------------------------------------------
 def validate_names(repo_id: str, configs: list[str]) -> None:
+    from huggingface_hub.errors import HFValidationError
+    from huggingface_hub.utils import validate_repo_id
+
+    hint = f"--repo-id {repo_id!r}: use ORG/NAME with letters, digits, '-', '_', '.'"
     if not REPO_ID.match(repo_id) or ".." in repo_id:
-        raise PublishError(
-            f"--repo-id {repo_id!r}: use ORG/NAME with letters, digits, '-', '_', '.'"
-        )
+        raise PublishError(hint)
+    try:
+        validate_repo_id(repo_id)
+    except HFValidationError as exc:
+        raise PublishError(f"{hint} ({_first_line(exc)})") from None
     for name in configs:
         if not CONFIG_NAME.match(name) or ".." in name:
             raise PublishError(
@@ -176,16 +195,52 @@ def _remote_manifest(api, repo_id: str, revision: str, present: dict) -> dict[st
     if folder.MANIFEST not in present:
         return {"configs": {}}
     path = api.hf_hub_download(repo_id, folder.MANIFEST, repo_type="dataset", revision=revision)
-    return json.loads(Path(path).read_text(encoding="utf-8"))
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        data = None
+    problem = folder.manifest_problem(data)
+    if problem:
+        raise PublishError(
+            f"{repo_id}@{revision}: its {folder.MANIFEST} is not a plugdata manifest ({problem});"
+            " publish to another repo or branch"
+        )
+    return data
 
 
 def _git_blob_id(data: bytes) -> str:
     return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
 
 
-def _same(remote_hash: str | None, content: Path | bytes) -> bool:
-    data = content.read_bytes() if isinstance(content, Path) else content
-    return remote_hash in (hashlib.sha256(data).hexdigest(), _git_blob_id(data))
+def _same(remote_hash: str | None, content: bytes) -> bool:
+    return remote_hash in (hashlib.sha256(content).hexdigest(), _git_blob_id(content))
+
+
+def check_local(local: Path, manifest: dict[str, Any], chosen: list[str]) -> None:
+    """Before any request: every file to push lies inside the folder with the bytes the manifest
+    vouches for, and each chosen config loads with `datasets` with the manifest's row counts."""
+    try:
+        folder.check_folder(local, manifest, chosen)
+    except folder.FolderError as err:
+        raise PublishError(f"{err}; nothing was published") from None
+    import datasets
+
+    with tempfile.TemporaryDirectory(prefix="plugdata-check-") as cache, _quiet_datasets():
+        for name in chosen:
+            try:
+                loaded = datasets.load_dataset(str(local), name, cache_dir=cache)
+            except Exception as exc:  # datasets raises many types for a broken folder
+                raise PublishError(
+                    f"{local}: config {name} does not load with datasets ({_first_line(exc)}); "
+                    "nothing was published"
+                ) from None
+            expected = manifest["configs"][name]["splits"]
+            got = {split: ds.num_rows for split, ds in loaded.items()}
+            if got != expected:
+                raise PublishError(
+                    f"{local}: config {name} loads as {got}, {folder.MANIFEST} says {expected}; "
+                    "nothing was published"
+                )
 
 
 def plan(
@@ -205,6 +260,7 @@ def plan(
         )
     chosen = select(local_manifest, langs or [], configs or [])
     validate_names(repo_id, chosen)
+    check_local(local, local_manifest, chosen)
     api = api or _api()
     exists, branch, head, remote_files = _call(lambda: _remote_state(api, repo_id, revision))
     remote = _call(lambda: _remote_manifest(api, repo_id, revision, remote_files))
@@ -229,19 +285,24 @@ def plan(
             result.blocked.append(name)
             continue
         merged["configs"][name] = info
-        for rel in info["files"]:
-            if not _same(remote_files.get(rel), local / rel):
+        files = folder.config_files(info)
+        for rel, sha in files.items():
+            if remote_files.get(rel) != sha:
                 result.uploads[rel] = local / rel
         if name in result.replaced:
             result.deletes += [
-                p for p in remote_files if p.startswith(f"data/{name}/") and p not in info["files"]
+                p
+                for p in remote_files
+                if p.startswith(f"{folder.data_dir(name)}/") and p not in files
             ]
     result.kept = [c for c in remote.get("configs", {}) if c not in chosen]
-    for lang in sorted({local_manifest["configs"][c]["language"] for c in chosen}):
-        quarantine = local / "quarantine" / f"{lang}.parquet"
-        rel = f"quarantine/{lang}.parquet"
-        if quarantine.exists() and not _same(remote_files.get(rel), quarantine):
-            result.uploads[rel] = quarantine
+    quarantine = local_manifest.get("quarantine", {})
+    for lang in sorted({folder.language_of(local_manifest["configs"][c]) for c in chosen}):
+        if lang in quarantine:
+            merged.setdefault("quarantine", {})[lang] = quarantine[lang]
+            rel, sha = quarantine[lang]["file"], quarantine[lang]["sha256"]
+            if remote_files.get(rel) != sha:
+                result.uploads[rel] = local / rel
     merged["configs"] = dict(sorted(merged["configs"].items()))
     result.manifest = merged
     manifest_bytes = (json.dumps(merged, indent=2, ensure_ascii=False) + "\n").encode()
@@ -290,10 +351,7 @@ def publish(
             )
         if dry_run or not current.changes:
             return report
-        operations = [
-            CommitOperationAdd(path_in_repo=p, path_or_fileobj=str(c) if isinstance(c, Path) else c)
-            for p, c in sorted(current.uploads.items())
-        ]
+        operations = _additions(current, CommitOperationAdd)
         operations += [CommitOperationDelete(path_in_repo=p) for p in sorted(current.deletes)]
         try:
             _call(functools.partial(_ensure_repo, api, current, private))
@@ -326,6 +384,39 @@ def publish(
         return report
 
 
+@contextlib.contextmanager
+def _quiet_datasets():
+    """No progress bars from `datasets` while it loads what only plugdata looks at."""
+    import datasets
+
+    was = datasets.is_progress_bar_enabled()
+    datasets.disable_progress_bars()
+    try:
+        yield
+    finally:
+        if was:
+            datasets.enable_progress_bars()
+
+
+def _additions(p: PublishPlan, add) -> list:
+    """One add operation per upload. huggingface_hub hashes each file once and uploads under
+    that hash; it must be the manifest's, or a file changed after the check: commit nothing."""
+    vouched = folder.owned_files(p.manifest)
+    operations = []
+    for path, content in sorted(p.uploads.items()):
+        op = add(
+            path_in_repo=path,
+            path_or_fileobj=str(content) if isinstance(content, Path) else content,
+        )
+        if isinstance(content, Path) and op.upload_info.sha256.hex() != vouched.get(path):
+            raise PublishError(
+                f"{content}: changed since it was checked against {folder.MANIFEST}; "
+                "nothing was published"
+            )
+        operations.append(op)
+    return operations
+
+
 def _message(p: PublishPlan) -> str:
     parts = []
     if p.added:
@@ -345,16 +436,32 @@ def _ensure_repo(api, p: PublishPlan, private: bool) -> None:
 def verify_configs(
     repo_id: str, revision: str, configs: list[str], manifest: dict[str, Any]
 ) -> list[dict[str, Any]]:
-    """Load each config back from the Hub (fresh cache) and compare counts and content hash."""
+    """Load each config back from the Hub (fresh cache) and compare counts and content hash;
+    a config that does not load is a failed check with the reason, not an exception."""
     import datasets
 
     checks = []
     with tempfile.TemporaryDirectory(prefix="plugdata-verify-") as cache:
         for name in configs:
             info = manifest["configs"][name]
-            loaded = _call(
-                lambda n=name: datasets.load_dataset(repo_id, n, revision=revision, cache_dir=cache)
-            )
+            try:
+                loaded = _call(
+                    lambda n=name: datasets.load_dataset(
+                        repo_id, n, revision=revision, cache_dir=cache
+                    )
+                )
+            except Exception as exc:  # whatever datasets raises, the check failed
+                checks.append(
+                    {
+                        "config": name,
+                        "split": "-",
+                        "local": sum(info["splits"].values()),
+                        "hub": 0,
+                        "ok": False,
+                        "error": _first_line(exc),
+                    }
+                )
+                continue
             for split, rows in info["splits"].items():
                 got = loaded.get(split)
                 hub_rows = got.num_rows if got is not None else 0
