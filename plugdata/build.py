@@ -200,6 +200,7 @@ def build(
         # Everything that can refuse the folder does so before a row is read or paid for.
         existing = staging.inspect(root, recipe.file.name, force=force)
         staging.check_kept(existing, langs, force=force)
+        staging.check_in_the_way(existing, _planned(recipe, langs, existing), force=force)
         key_columns = sorted(
             {
                 t.align.key.pivot
@@ -282,6 +283,21 @@ def _merge(
         "configs": {**configs, **built},
         "quarantine": dict(sorted({**kept_quarantine, **quarantine}.items())),
     }
+
+
+def _planned(recipe: Recipe, langs: list[str], existing: staging.Existing) -> dict[str, Any]:
+    """The most a build of `langs` can write, in manifest form: the configs of every built
+    language with every split they may have, and the configs kept from the folder."""
+    splits = dict.fromkeys(["train", "validation"] if recipe.kind == "train" else ["test"], 1)
+    methods = recipe.methods if recipe.kind == "train" else []
+    configs = {
+        name: info for name, info in existing.configs.items() if info["language"] not in langs
+    }
+    for lang in langs:
+        for name in [lang, *(f"{lang}-{m}" for m in methods)]:
+            configs[name] = {"language": lang, "splits": splits}
+    langs_written = {info["language"] for info in configs.values()}
+    return {"configs": configs, "quarantine": {lang: {} for lang in langs_written}}
 
 
 def _rejected_file(out: Path, name: str, lang: str) -> Path:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ctypes
 import errno
+import fnmatch
 import os
 import secrets
 import shutil
@@ -73,9 +74,7 @@ def inspect(root: Path, recipe_file: str, *, force: bool = False) -> Existing:
         manifest, ours = {"configs": {}}, False
     entries = list(_entries(root))
     if not ours and entries and not force:
-        raise FolderError(
-            f"{root}: not empty and holds no plugdata {folder.MANIFEST}; {FORCE_HINT}"
-        )
+        raise FolderError(f"{root}: not empty and has no plugdata {folder.MANIFEST}; {FORCE_HINT}")
     built_from = recipe_of(manifest) if ours else None
     if built_from and built_from != recipe_file and not force:
         raise FolderError(f"{root}: built from {built_from}, not {recipe_file}; {FORCE_HINT}")
@@ -108,6 +107,25 @@ def check_language(existing: Existing, lang: str) -> None:
     entry = existing.manifest.get("quarantine", {}).get(lang)
     if entry is not None:
         folder.check_file(existing.root, entry["file"], entry.get("sha256"))
+
+
+def check_in_the_way(existing: Existing, planned: dict[str, Any], *, force: bool = False) -> None:
+    """Refuse, before any work, a foreign entry the build would overwrite or that `datasets`
+    would read as part of a config: `planned` is the manifest the build may write (every
+    config it can produce, with every split it may have). With `force` it is kept as *.orig."""
+    if force:
+        return
+    blocking = [rel for rel in existing.foreign if in_the_way(rel, planned)]
+    if blocking:
+        first = blocking[0].rstrip("/")
+        kind = (
+            "a symbolic link" if (existing.root / first).is_symlink() else "not written by plugdata"
+        )
+        raise FolderError(
+            f"{existing.root}/{first}: {kind}, where plugdata writes or reads its data; move it "
+            "away or pass --force (it is then kept as *.orig)"
+            + (f"; {len(blocking) - 1} more like it" if len(blocking) > 1 else "")
+        )
 
 
 def drop_language(existing: Existing, lang: str) -> None:
@@ -228,7 +246,10 @@ def in_the_way(rel: str, manifest: dict[str, Any]) -> bool:
         return False
     if len(path.parts) == 2:  # a file or link where the config's folder goes
         return True
-    return len(path.parts) == 3 and folder.split_of_file(path.name) in info["splits"]
+    return len(path.parts) == 3 and any(
+        fnmatch.fnmatchcase(path.name, PurePosixPath(folder.split_pattern(config, split)).name)
+        for split in info["splits"]
+    )
 
 
 def _free_name(stage: Path, rel: str) -> str:
