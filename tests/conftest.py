@@ -166,6 +166,19 @@ def tiny(tmp_path) -> Path:
     return recipe
 
 
+@pytest.fixture
+def hub(monkeypatch):
+    """A Hub-protocol server on 127.0.0.1 that this process's huggingface_hub and datasets
+    talk to, with a valid token; fails the test if the server saw a malformed request."""
+    from .hub_server import HubServer, configure_endpoint
+
+    with HubServer() as server:
+        configure_endpoint(server.url, monkeypatch)
+        monkeypatch.setenv("HF_TOKEN", "hf_test")
+        yield server
+        assert server.errors == []
+
+
 GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 
 

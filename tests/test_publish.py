@@ -12,18 +12,8 @@ from plugdata.cli import cli
 from plugdata.recipe import METHOD_NAMES, load_recipe
 
 from .conftest import corpus_rows, write_jsonl
-from .hub_server import HubServer, configure_endpoint
 
 REPO = "plug-org/tiny"
-
-
-@pytest.fixture
-def hub(monkeypatch):
-    with HubServer() as server:
-        configure_endpoint(server.url, monkeypatch)
-        monkeypatch.setenv("HF_TOKEN", "hf_test")
-        yield server
-        assert server.errors == []
 
 
 @pytest.fixture

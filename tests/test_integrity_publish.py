@@ -1,0 +1,137 @@
+"""What publish promises: it pushes only files whose sha256 the manifest vouches for, from inside
+the folder, and only configs that load locally with the manifest's row counts; any mismatch is
+one line and nothing is committed (the Hub-protocol server's repo stays byte-identical).
+
+Each test: the tampering, the expected line, and the repo before and after."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from plugdata.build import build
+from plugdata.recipe import load_recipe
+
+from .conftest import invoke
+
+REPO = "plug-org/tiny"
+
+
+@pytest.fixture
+def folder(tiny, tmp_path) -> Path:
+    build(load_recipe(tiny), tmp_path / "out", progress=False)
+    return tmp_path / "out" / "tiny"
+
+
+@pytest.fixture
+def published(hub, folder) -> Path:
+    """The folder, already published once: later tests change it and try again."""
+    assert invoke("publish", folder, "--repo-id", REPO).exit_code == 0
+    return folder
+
+
+def refused(hub, folder: Path, *extra: str) -> str:
+    """Publish (and its dry run) fail with one line; the repo is exactly as it was."""
+    before = (hub.files(REPO), len(hub.commits(REPO))) if REPO in hub.repos else None
+    writes = len(hub.writes())
+    lines = []
+    for dry in ([], ["--dry-run"]):
+        result = invoke("publish", folder, "--repo-id", REPO, *extra, *dry)
+        output = [line for line in result.output.splitlines() if line.strip()]
+        assert result.exit_code == 1 and len(output) == 1, result.output
+        assert output[0].startswith("Error: ") and "Traceback" not in result.output
+        lines.append(output[0])
+    assert len(hub.writes()) == writes
+    assert ((hub.files(REPO), len(hub.commits(REPO))) if REPO in hub.repos else None) == before
+    assert lines[0] == lines[1]  # the dry run makes the same check
+    return lines[0]
+
+
+def edit_manifest(folder: Path, change) -> None:
+    path = folder / "manifest.json"
+    manifest = json.loads(path.read_text("utf-8"))
+    change(manifest)
+    path.write_text(json.dumps(manifest), encoding="utf-8")
+
+
+SHARD = "data/zh-plug/train-00000-of-00001.parquet"
+
+
+def test_a_changed_data_file_is_refused_before_any_request(hub, folder):
+    path = folder / SHARD
+    path.write_bytes(path.read_bytes() + b"\0")
+    line = refused(hub, folder)
+    assert f"{SHARD}: content differs from manifest.json" in line
+    assert "nothing was published" in line and hub.writes() == []
+
+
+def test_stale_files_after_a_killed_rebuild_never_replace_what_is_published(hub, published):
+    # A rebuild by an older plugdata, killed half-way: one config's files are from the new
+    # build, the manifest still describes the old one.
+    shutil.copy(published / "data/zh/train-00000-of-00001.parquet", published / SHARD)
+    line = refused(hub, published, "--replace")
+    assert f"{SHARD}: content differs" in line
+
+
+def test_a_shard_the_manifest_does_not_list_is_refused(hub, folder):
+    shutil.copy(folder / SHARD, folder / "data/zh-plug/train-00001-of-00002.parquet")
+    line = refused(hub, folder)
+    assert "train-00001-of-00002.parquet: not in manifest.json" in line
+
+
+def test_an_absolute_path_in_the_manifest_is_never_uploaded(hub, folder, tmp_path):
+    secret = tmp_path / "secret.parquet"
+    secret.write_bytes(b"local file outside the folder")
+
+    def add(manifest):
+        manifest["configs"]["zh"]["files"][str(secret)] = "0" * 64
+
+    edit_manifest(folder, add)
+    line = refused(hub, folder)
+    assert f"file {str(secret)!r} of config zh is not data/zh/" in line
+
+
+@pytest.mark.parametrize("path", ["data/zh/../../../etc/passwd", "../outside.parquet"])
+def test_a_path_out_of_the_folder_in_the_manifest_is_one_line(hub, folder, path):
+    edit_manifest(folder, lambda m: m["configs"]["zh"]["files"].update({path: "0" * 64}))
+    assert f"{path!r}" in refused(hub, folder)
+
+
+def test_a_data_file_that_is_a_link_out_of_the_folder_is_refused(hub, folder, tmp_path):
+    outside = tmp_path / "elsewhere.parquet"
+    shutil.copy(folder / SHARD, outside)  # the same bytes: only where it lies is wrong
+    (folder / SHARD).unlink()
+    (folder / SHARD).symlink_to(outside)
+    assert "a symbolic link that leads out of the folder" in refused(hub, folder)
+
+
+def test_a_changed_quarantine_table_is_refused(hub, folder):
+    path = folder / "quarantine" / "it.parquet"
+    path.write_bytes(path.read_bytes()[:-1])
+    assert "quarantine/it.parquet: content differs" in refused(hub, folder, "--lang", "it")
+
+
+def test_a_config_that_does_not_load_locally_is_refused(hub, folder):
+    card = folder / "README.md"
+    card.write_text(card.read_text("utf-8").replace("config_name: zh-mono", "config_name: x"))
+    line = refused(hub, folder, "--lang", "zh")
+    assert "config zh-mono does not load with datasets" in line
+
+
+def test_row_counts_that_differ_from_the_manifest_are_refused(hub, folder):
+    edit_manifest(folder, lambda m: m["configs"]["it"]["splits"].update(train=99))
+    assert "split train has" in refused(hub, folder, "--lang", "it")
+
+
+def test_a_repo_id_the_hub_would_refuse_is_one_line_before_any_request(hub, folder):
+    assert "--repo-id 'org/x.git'" in refused_any(hub, folder, "org/x.git")
+
+
+def refused_any(hub, folder: Path, repo_id: str) -> str:
+    result = invoke("publish", folder, "--repo-id", repo_id)
+    assert result.exit_code == 1 and len(result.output.strip().splitlines()) == 1
+    assert hub.requests == []
+    return result.output
