@@ -1,0 +1,186 @@
+"""A catalogue of bad input: each case is the input, the one line the user reads (exit 1, no
+traceback) and what stays as it was. Corpora, recipes, answer files and the arguments that name
+a dataset or a model; and where rows come from, written without local paths."""
+
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+
+import pytest
+
+from plugdata.errors import RecipeError
+from plugdata.recipe import safe_yaml_load
+
+from .conftest import invoke
+
+
+def one_line_error(result) -> str:
+    """The single line a failed command printed: exit 1 through the CLI's error path (an
+    unexpected exception would leave `result.exception` set to itself, not SystemExit)."""
+    assert result.exit_code == 1, result.output
+    assert isinstance(result.exception, SystemExit), repr(result.exception)
+    assert "Traceback" not in result.output
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1, result.output
+    return lines[0]
+
+
+def nothing_written(folder: Path) -> bool:
+    """No file under `folder` (a build may have made empty folders before it failed)."""
+    return not any(path.is_file() for path in folder.rglob("*"))
+
+
+def build(recipe: Path, *extra):
+    return invoke("build", recipe, "--out", recipe.parent / "out", "--quiet", *extra)
+
+
+def append_line(path: Path, text: str) -> int:
+    """Append one raw line to a corpus file; returns its line number."""
+    with path.open("a", encoding="utf-8") as fh:
+        fh.write(text + "\n")
+    return len(path.read_text(encoding="utf-8").splitlines())
+
+
+# -- recipes: errors name the file and the key path, and nothing is built ------------------------
+def recipe_with(tiny: Path, old: str, new: str) -> Path:
+    text = tiny.read_text(encoding="utf-8")
+    assert old in text
+    tiny.write_text(text.replace(old, new, 1), encoding="utf-8")
+    return tiny
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        (
+            "splits:",
+            "validation: {thresholds: {default: 1.5}}\nsplits:",
+            "validation.thresholds.default: Input should be less than or equal to 1",
+        ),
+        (
+            "splits:",
+            "validation: {thresholds: {zh: -0.1}}\nsplits:",
+            "validation.thresholds.zh: Input should be greater than or equal to 0",
+        ),
+        (
+            "splits:",
+            "validation: {thresholds: {zh-cn: 0.5}}\nsplits:",
+            "validation.thresholds.zh-cn: unknown language code 'zh-cn'",
+        ),
+        (
+            "splits:",
+            "validation: {length_ratio: [5, 0.2]}\nsplits:",
+            "validation.length_ratio: give [min, max] with 0 <= min <= max and max > 0",
+        ),
+        (
+            "splits:",
+            "validation: {max_compression: 1.5}\nsplits:",
+            "validation.max_compression: Input should be less than or equal to 1",
+        ),
+        (
+            "splits:",
+            "languages: [{code: xx, name: X, response_header: '', instruction_header: 'X:'}]\n"
+            "splits:",
+            "languages.0.response_header: must hold words, not only spaces or a colon",
+        ),
+        (
+            "splits:",
+            "languages: [{code: xx, name: X, response_header: 'R:', instruction_header: ' : '}]\n"
+            "splits:",
+            "languages.0.instruction_header: must hold words, not only spaces or a colon",
+        ),
+        (
+            "splits:",
+            "languages: [{code: xx, name: '  ', response_header: 'R:', instruction_header: 'I:'}]"
+            "\nsplits:",
+            "languages.0.name: must not be empty",
+        ),
+        (
+            "path: en.jsonl",
+            "path: en.jsonl\n  keep: [id]",
+            "source.keep: 'id' is a column plugdata writes itself",
+        ),
+        (
+            "path: en.jsonl",
+            "path: en.jsonl\n  keep: [where]",
+            "source.keep: 'where' is a column plugdata writes itself",
+        ),
+        (
+            "path: en.jsonl",
+            "path: en.jsonl\n  keep: [meta]",
+            "source.keep: 'meta' is a column plugdata writes itself",
+        ),
+        (
+            "path: en.jsonl",
+            "path: en.jsonl\n  keep: [topic, topic]",
+            "source.keep: 'topic' is listed twice",
+        ),
+        ("path: en.jsonl", "path: ' '", "source.path: must not be empty"),
+    ],
+    ids=[
+        "threshold-above-1",
+        "threshold-below-0",
+        "threshold-for-unknown-code",
+        "length-ratio-min-above-max",
+        "max-compression-above-1",
+        "empty-response-header",
+        "colon-only-instruction-header",
+        "blank-language-name",
+        "keep-id",
+        "keep-where",
+        "keep-meta",
+        "keep-twice",
+        "blank-path",
+    ],
+)
+def test_recipe_value_out_of_range_names_file_and_key(tiny, old, new, expected):
+    message = one_line_error(build(recipe_with(tiny, old, new)))
+    assert message.startswith(f"Error: {tiny}: {expected}")
+    assert nothing_written(tiny.parent / "out")
+
+
+def laughs(levels: int = 9, indent: str = "      ") -> str:
+    """A "billion laughs": each level lists the previous one ten times."""
+    lines = [f"{indent}l0: &l0 [lol, lol, lol, lol, lol, lol, lol, lol, lol, lol]"]
+    lines += [f"{indent}l{i}: &l{i} [{', '.join([f'*l{i - 1}'] * 10)}]" for i in range(1, levels)]
+    return "\n".join(lines)
+
+
+def test_yaml_alias_bomb_in_translate_options_is_refused_in_the_dry_run(tiny):
+    recipe = recipe_with(
+        tiny,
+        "  it: {align: {path: it.jsonl, join: id}}",
+        "  it:\n    translate:\n      backend: deep-translator\n      glossary:\n"
+        + laughs(indent="        "),
+    )
+    started = time.perf_counter()
+    message = one_line_error(build(recipe, "--dry-run"))
+    assert time.perf_counter() - started < 2
+    expanded = re.match(
+        rf"Error: {re.escape(str(tiny))}: YAML that expands to ([\d,]+) values", message
+    )
+    assert expanded and int(expanded.group(1).replace(",", "")) > 10**9
+    assert message.endswith("repeated aliases (*name) multiply their anchor's content")
+
+
+def test_recursive_yaml_alias_is_refused(tiny):
+    recipe = recipe_with(tiny, "splits:", "extra: &loop [1, *loop]\nsplits:")
+    message = one_line_error(build(recipe, "--dry-run"))
+    assert message == f"Error: {tiny}: a YAML alias refers to the structure that contains it"
+
+
+def test_safe_yaml_load_serves_option_values_too():
+    assert safe_yaml_load("{a: &x [1, 2], b: *x}", "--option glossary") == {
+        "a": [1, 2],
+        "b": [1, 2],
+    }
+    with pytest.raises(RecipeError, match=r"^--option glossary: YAML that expands to"):
+        safe_yaml_load("\n".join(["root:", laughs(indent="  ")]), "--option glossary")
+
+
+def test_recipe_that_is_not_utf8_is_one_line(tiny):
+    tiny.write_bytes(tiny.read_bytes().replace(b"Tiny test set", b"Tiny caf\xe9 set"))
+    message = one_line_error(build(tiny))
+    assert message.startswith(f"Error: {tiny}: not UTF-8 text")
