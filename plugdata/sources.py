@@ -3,6 +3,8 @@
 Every row becomes a `Record` with its logical fields (instruction, response, id, extras) as
 strings and a list of problems (`not-a-string:response`, ...) that validation turns into
 quarantine reasons. Unreadable files raise `SourceError` naming the file and the line.
+A record's `where` names the file as the recipe gives it (`zh.jsonl:12`, `builtin:demo/zh.jsonl:3`,
+`hub org/ds: row 7`), never an absolute local path, because it is written to the quarantine table.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import Any
 
 from plugdata.errors import SourceError
 from plugdata.recipe import Columns, Corpus
+from plugdata.redact import public_path
 
 BUILTIN_PREFIX = "builtin:"
 # Common column names, in order of preference, for each role when a recipe does not say.
@@ -32,7 +35,7 @@ _GUESSES = {
 @dataclass
 class Record:
     index: int  # position in the corpus, 0-based
-    where: str  # "file:line" for messages
+    where: str  # "file:line" as the recipe names the file: written to the quarantine table
     raw_id: str | None
     instruction: str
     response: str | None
@@ -59,6 +62,22 @@ def resolve_path(spec_path: str, base_dir: Path) -> Path:
     return path if path.is_absolute() else base_dir / path
 
 
+def corpus_label(corpus: Corpus, base_dir: Path) -> str:
+    """How written output names a corpus: its path as the recipe gives it (an absolute one
+    relative to the recipe folder, or its bare name when outside), `builtin:NAME` or `hub ORG/NAME`.
+
+    >>> corpus_label(Corpus(path="/home/alice/recipes/data/zh.jsonl"), Path("/home/alice/recipes"))
+    'data/zh.jsonl'
+    >>> corpus_label(Corpus(path="/tmp/zh.jsonl"), Path("/home/alice/recipes"))
+    'zh.jsonl'
+    """
+    if corpus.hub is not None:
+        return f"hub {corpus.hub.repo}"
+    if corpus.path.startswith(BUILTIN_PREFIX):
+        return corpus.path
+    return public_path(corpus.path, base_dir)
+
+
 def describe_corpus(corpus: Corpus, base_dir: Path) -> dict[str, Any]:
     """Provenance for the manifest: file hash, or Hub repo and revision."""
     if corpus.hub is not None:
@@ -70,8 +89,7 @@ def describe_corpus(corpus: Corpus, base_dir: Path) -> dict[str, Any]:
         }
     path = resolve_path(corpus.path, base_dir)
     digest = hashlib.sha256(path.read_bytes()).hexdigest() if path.exists() else None
-    name = corpus.path if corpus.path.startswith(BUILTIN_PREFIX) else path.name
-    return {"file": name, "sha256": digest}
+    return {"file": corpus_label(corpus, base_dir), "sha256": digest}
 
 
 # -- raw rows --------------------------------------------------------------------------------
@@ -85,7 +103,7 @@ def _decode_line(path: Path, lineno: int, raw: bytes) -> str:
         ) from None
 
 
-def _jsonl_rows(path: Path) -> Iterator[tuple[str, dict]]:
+def _jsonl_rows(path: Path, label: str) -> Iterator[tuple[str, dict]]:
     with path.open("rb") as fh:
         for lineno, raw in enumerate(fh, 1):
             text = _decode_line(path, lineno, raw).strip()
@@ -101,10 +119,10 @@ def _jsonl_rows(path: Path) -> Iterator[tuple[str, dict]]:
                 raise SourceError(
                     f"{path}:{lineno}: expected a JSON object, got {type(row).__name__}"
                 )
-            yield f"{path}:{lineno}", row
+            yield f"{label}:{lineno}", row
 
 
-def _json_rows(path: Path) -> Iterator[tuple[str, dict]]:
+def _json_rows(path: Path, label: str) -> Iterator[tuple[str, dict]]:
     data = path.read_bytes()
     try:
         text = data.decode("utf-8")
@@ -124,19 +142,19 @@ def _json_rows(path: Path) -> Iterator[tuple[str, dict]]:
     for i, row in enumerate(rows):
         if not isinstance(row, dict):
             raise SourceError(f"{path}: item {i}: expected a JSON object, got {type(row).__name__}")
-        yield f"{path}: item {i}", row
+        yield f"{label}: item {i}", row
 
 
-def _csv_rows(path: Path) -> Iterator[tuple[str, dict]]:
+def _csv_rows(path: Path, label: str) -> Iterator[tuple[str, dict]]:
     with path.open("rb") as fh:
         raw_lines = fh.read().split(b"\n")
     lines = [_decode_line(path, i, raw) + "\n" for i, raw in enumerate(raw_lines, 1)]
     reader = csv.DictReader(lines)
     for row in reader:
-        yield f"{path}:{reader.line_num}", row
+        yield f"{label}:{reader.line_num}", row
 
 
-def _parquet_rows(path: Path) -> Iterator[tuple[str, dict]]:
+def _parquet_rows(path: Path, label: str) -> Iterator[tuple[str, dict]]:
     import pyarrow.parquet as pq
 
     try:
@@ -144,7 +162,7 @@ def _parquet_rows(path: Path) -> Iterator[tuple[str, dict]]:
     except Exception as exc:  # pyarrow raises several types for a corrupt file
         raise SourceError(f"{path}: not a readable parquet file ({exc})") from None
     for i, row in enumerate(table.to_pylist()):
-        yield f"{path}: row {i}", row
+        yield f"{label}: row {i}", row
 
 
 def _hub_rows(corpus: Corpus) -> Iterator[tuple[str, dict]]:
@@ -161,7 +179,7 @@ def _hub_rows(corpus: Corpus) -> Iterator[tuple[str, dict]]:
             f"{str(exc).splitlines()[0] if str(exc) else ''}); give a local file with --corpus"
         ) from None
     for i, row in enumerate(ds):
-        yield f"{hub.repo}: row {i}", row
+        yield f"hub {hub.repo}: row {i}", row
 
 
 _READERS = {
@@ -187,7 +205,7 @@ def raw_rows(corpus: Corpus, base_dir: Path) -> Iterator[tuple[str, dict]]:
         )
     if fmt == "json":
         reader = _maybe_jsonl(path)
-    return reader(path)
+    return reader(path, corpus_label(corpus, base_dir))
 
 
 def _maybe_jsonl(path: Path):

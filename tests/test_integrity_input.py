@@ -4,16 +4,20 @@ a dataset or a model; and where rows come from, written without local paths."""
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from pathlib import Path
 
+import pyarrow.parquet as pq
 import pytest
 
 from plugdata.errors import RecipeError
-from plugdata.recipe import safe_yaml_load
+from plugdata.recipe import Corpus, HubSpec, safe_yaml_load
+from plugdata.sources import corpus_label, read_records
 
-from .conftest import invoke
+from .conftest import corpus_rows, invoke, translate_args, write_jsonl
+from .servers import LibreServer
 
 
 def one_line_error(result) -> str:
@@ -184,3 +188,43 @@ def test_recipe_that_is_not_utf8_is_one_line(tiny):
     tiny.write_bytes(tiny.read_bytes().replace(b"Tiny test set", b"Tiny caf\xe9 set"))
     message = one_line_error(build(tiny))
     assert message.startswith(f"Error: {tiny}: not UTF-8 text")
+
+
+# -- where rows come from: never an absolute local path ------------------------------------------
+def test_corpus_override_is_read_but_written_without_its_local_path(tiny, tmp_path_factory):
+    elsewhere = tmp_path_factory.mktemp("home") / "alice" / "corpora"
+    rows = corpus_rows("zh")
+    rows[2]["output"] = ""  # one row to quarantine
+    override = write_jsonl(elsewhere / "zh-fixed.jsonl", rows)
+    result = build(tiny, "--lang", "zh", "--corpus", f"zh={override}")
+    assert result.exit_code == 0, result.output
+    out = tiny.parent / "out" / "tiny"
+    quarantine = pq.read_table(out / "quarantine" / "zh.parquet").to_pylist()
+    assert [row["where"] for row in quarantine] == ["en.jsonl:3 | zh-fixed.jsonl:3"]
+    manifest = (out / "manifest.json").read_text(encoding="utf-8")
+    assert str(elsewhere) not in manifest
+    assert json.loads(manifest)["configs"]["zh"]["target_source"]["file"] == "zh-fixed.jsonl"
+    triples = pq.read_table(out / "data" / "zh").to_pylist()
+    assert {t["meta"]["made_by"]["target_response"] for t in triples} == {"aligned:zh-fixed.jsonl"}
+
+
+def test_corpus_labels_are_as_the_recipe_names_them(tmp_path):
+    assert corpus_label(Corpus(path="data/zh.jsonl"), tmp_path) == "data/zh.jsonl"
+    assert corpus_label(Corpus(path=str(tmp_path / "sub" / "zh.jsonl")), tmp_path) == "sub/zh.jsonl"
+    assert corpus_label(Corpus(path="/srv/other/zh.jsonl"), tmp_path) == "zh.jsonl"
+    assert corpus_label(Corpus(hub=HubSpec(repo="org/ds")), tmp_path) == "hub org/ds"
+    builtin = read_records(Corpus(path="builtin:demo/zh.jsonl"), tmp_path, limit=3)
+    assert [r.where for r in builtin] == [f"builtin:demo/zh.jsonl:{i}" for i in (1, 2, 3)]
+
+
+def test_translate_quarantine_names_the_input_without_its_local_path(tmp_path, monkeypatch):
+    corpus = write_jsonl(tmp_path / "in" / "en.jsonl", corpus_rows("en")[:3])
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    monkeypatch.setenv("LIBRE_API_KEY", "libre-test-key")
+    with LibreServer(translate=lambda text: text) as server:  # untranslated: quarantined
+        options = ["provider=libre", f"base_url={server.url}"]
+        result = invoke(*translate_args(corpus, tmp_path, "deep-translator", options))
+    assert result.exit_code == 0, result.output
+    lines = (tmp_path / "it.quarantine.jsonl").read_text("utf-8").splitlines()
+    assert [json.loads(line)["where"] for line in lines] == [f"en.jsonl:{i}" for i in (1, 2, 3)]
