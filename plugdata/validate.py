@@ -97,6 +97,7 @@ class LidResult:
     passed: bool
     # detector | script (zh/ko/ja: the script settled it; score is the script's share of words)
     # | short (too short: accepted or rejected by policy) | short-script (too short, by script)
+    # | empty (`plugdata detect` only: no text at all, never a pass)
     basis: str
 
 

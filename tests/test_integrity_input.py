@@ -47,6 +47,94 @@ def append_line(path: Path, text: str) -> int:
     return len(path.read_text(encoding="utf-8").splitlines())
 
 
+# -- corpora: unparseable lines are errors naming file:line ---------------------------------------
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (
+            "1" * 5000,
+            "invalid JSON (Exceeds the limit (4300 digits) for integer string conversion)",
+        ),
+        ("[" * 200_000 + "]" * 200_000, "invalid JSON (nested too deeply)"),
+    ],
+    ids=["5000-digit-integer", "200000-deep-nesting"],
+)
+def test_build_json_that_python_refuses_names_file_and_line(tiny, value, expected):
+    zh = tiny.parent / "zh.jsonl"
+    line = append_line(zh, '{"id": "t999", "instruction": "x", "output": "y", "n": ' + value + "}")
+    message = one_line_error(build(tiny))
+    assert message == f"Error: {zh}:{line}: {expected}"
+    assert nothing_written(tiny.parent / "out")
+
+
+def test_whole_json_file_nested_too_deep_names_the_file(tmp_path):
+    path = tmp_path / "deep.json"
+    path.write_text("[" * 200_000 + "]" * 200_000, encoding="utf-8")
+    message = one_line_error(invoke("detect", path, "--field", "instruction"))
+    assert message == f"Error: {path}: invalid JSON (nested too deeply)"
+
+
+def test_build_lone_surrogates_quarantine_their_rows_with_the_field_named(tiny):
+    """Text, id and kept column: the row goes to quarantine with U+FFFD in place of the
+    surrogate (so the table can be written); the other rows are untouched."""
+    rows = corpus_rows("en")
+    for row in rows:
+        row["category"] = "general"
+    en = tiny.parent / "en.jsonl"
+    write_jsonl(en, rows)
+    raw = en.read_text(encoding="utf-8").splitlines()
+    raw[0] = raw[0].replace("Give three", "Give \\ud800three")
+    raw[1] = raw[1].replace('"t001"', '"t001\\udfff"')
+    raw[2] = raw[2].replace('"general"', '"gen\\ud83d"')
+    en.write_text("\n".join(raw) + "\n", encoding="utf-8")
+    tiny.write_text(
+        tiny.read_text().replace("path: en.jsonl", "path: en.jsonl\n  keep: [category]"), "utf-8"
+    )
+    result = build(tiny, "--lang", "zh")
+    assert result.exit_code == 0, result.output
+    quarantine = pq.read_table(tiny.parent / "out" / "tiny" / "quarantine" / "zh.parquet")
+    by_where = {row["where"].split(" | ")[0]: row for row in quarantine.to_pylist()}
+    assert {w: by_where[w]["reason"] for w in ("en.jsonl:1", "en.jsonl:2", "en.jsonl:3")} == {
+        "en.jsonl:1": "invalid-text:pivot_instruction",
+        "en.jsonl:2": "invalid-text:pivot_id",
+        "en.jsonl:3": "invalid-text:pivot_category",
+    }
+    assert by_where["en.jsonl:1"]["pivot_instruction"].startswith("Give \ufffdthree")
+    assert by_where["en.jsonl:2"]["id"] == "tiny/t001\ufffd"
+    assert by_where["en.jsonl:3"]["category"] == "gen\ufffd"
+    manifest = json.loads((tiny.parent / "out" / "tiny" / "manifest.json").read_text("utf-8"))
+    assert manifest["configs"]["zh"]["counts"]["kept"] == 5
+
+
+def test_build_empty_corpus_is_an_error_not_empty_configs(tiny):
+    (tiny.parent / "zh.jsonl").write_text("\n", encoding="utf-8")
+    assert one_line_error(build(tiny)) == "Error: zh.jsonl: no rows"
+    assert nothing_written(tiny.parent / "out")
+
+
+def test_csv_with_a_byte_order_mark_reads_its_first_column(tmp_path):
+    path = tmp_path / "bom.csv"
+    path.write_bytes(b"\xef\xbb\xbfinstruction,output\nSay hi.,Hi!\n")
+    records = read_records(Corpus(path=str(path)), tmp_path)
+    assert [(r.where, r.instruction, r.response) for r in records] == [
+        ("bom.csv:2", "Say hi.", "Hi!")
+    ]
+
+
+def test_csv_invalid_utf8_still_names_its_line(tmp_path):
+    path = tmp_path / "latin1.csv"
+    path.write_bytes(b"\xef\xbb\xbfinstruction,output\nSay hi.,Hi!\ncaf\xe9,x\n")
+    message = one_line_error(invoke("detect", path, "--field", "instruction"))
+    assert message.startswith(f"Error: {path}:3: invalid UTF-8")
+
+
+def test_csv_row_with_more_values_than_the_header_names_its_line(tmp_path):
+    path = tmp_path / "extra.csv"
+    path.write_text("instruction,output\nSay hi, please.,Hi!\n", encoding="utf-8")
+    message = one_line_error(invoke("detect", path, "--field", "instruction"))
+    assert message.startswith(f"Error: {path}:2: more values than the header's 2 columns")
+
+
 # -- recipes: errors name the file and the key path, and nothing is built ------------------------
 def recipe_with(tiny: Path, old: str, new: str) -> Path:
     text = tiny.read_text(encoding="utf-8")
@@ -188,6 +276,56 @@ def test_recipe_that_is_not_utf8_is_one_line(tiny):
     tiny.write_bytes(tiny.read_bytes().replace(b"Tiny test set", b"Tiny caf\xe9 set"))
     message = one_line_error(build(tiny))
     assert message.startswith(f"Error: {tiny}: not UTF-8 text")
+
+
+# -- plugdata detect -----------------------------------------------------------------------------
+def test_detect_never_passes_empty_text(tmp_path):
+    path = write_jsonl(
+        tmp_path / "t.jsonl",
+        [{"t": ""}, {"t": "   \n"}, {"t": "The weather is lovely today, so we walk to the park."}],
+    )
+    result = invoke("detect", path, "--field", "t", "--expect", "en", "--detector", "langdetect")
+    assert result.exit_code == 0, result.output
+    assert "labels: (empty) 2, en 1" in result.output
+    assert "expected en: 1/3 pass" in result.output
+
+
+def test_detect_reads_text_with_a_lone_surrogate(tmp_path):
+    path = tmp_path / "t.jsonl"
+    path.write_text('{"t": "The weather is \\ud800 lovely today, so we walk."}\n', "utf-8")
+    result = invoke("detect", path, "--field", "t", "--expect", "en", "--detector", "langdetect")
+    assert result.exit_code == 0, result.output
+    assert "1 rows hold invalid text (lone surrogates, read as U+FFFD; first: t.jsonl:1)" in (
+        result.output
+    )
+
+
+# -- judge answer files --------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        ('{"id": "q2", "output": ' + "9" * 5000 + "}", "2: invalid JSON (Exceeds the limit"),
+        (
+            '{"id": "q2", "output": ' + "[" * 200_000 + "]" * 200_000 + "}",
+            "2: invalid JSON (nested",
+        ),
+        ('{"id": "q2", "output": "Hi \\ud800"}', "2: field 'output' holds a lone surrogate"),
+    ],
+    ids=["5000-digit-integer", "200000-deep-nesting", "lone-surrogate"],
+)
+def test_judge_answer_file_problems_name_file_and_line(tmp_path, line, expected):
+    questions = write_jsonl(
+        tmp_path / "q.jsonl", [{"id": f"q{i}", "instruction": "Say hi."} for i in (1, 2)]
+    )
+    baseline = write_jsonl(tmp_path / "b.jsonl", [{"id": f"q{i}", "output": "Hi."} for i in (1, 2)])
+    answers = write_jsonl(tmp_path / "a.jsonl", [{"id": "q1", "output": "Hello."}])
+    append_line(answers, line)
+    args = ["--answers", answers, "--baseline", baseline, "--questions", questions]
+    result = invoke(
+        "judge", *args, "--judge-model", "judge-1", "--out", tmp_path / "o", "--dry-run"
+    )
+    assert one_line_error(result).startswith(f"Error: {answers}:{expected}")
+    assert not (tmp_path / "o").exists()
 
 
 # -- where rows come from: never an absolute local path ------------------------------------------
