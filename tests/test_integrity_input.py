@@ -6,17 +6,21 @@ from __future__ import annotations
 
 import json
 import re
+import socket
 import time
 from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
+from huggingface_hub import HfApi
 
 from plugdata.errors import RecipeError
+from plugdata.locations import LocationError, check_dataset
 from plugdata.recipe import Corpus, HubSpec, safe_yaml_load
 from plugdata.sources import corpus_label, read_records
 
 from .conftest import corpus_rows, invoke, translate_args, write_jsonl
+from .hub_server import HubServer, configure_endpoint
 from .servers import LibreServer
 
 
@@ -276,6 +280,147 @@ def test_recipe_that_is_not_utf8_is_one_line(tiny):
     tiny.write_bytes(tiny.read_bytes().replace(b"Tiny test set", b"Tiny caf\xe9 set"))
     message = one_line_error(build(tiny))
     assert message.startswith(f"Error: {tiny}: not UTF-8 text")
+
+
+# -- dataset and model arguments: a local path that is not there, an unreachable Hub ------------
+def train(dataset, model, tmp_path: Path):
+    args = ["--dataset", dataset, "--config", "zh-plug", "--model", model]
+    return invoke("train", *args, "--output-dir", tmp_path / "run")
+
+
+def generate(dataset, model, tmp_path: Path):
+    args = ["--model", model, "--dataset", dataset, "--config", "zh", "--method", "plug"]
+    return invoke("generate", *args, "--out", tmp_path / "answers.jsonl")
+
+
+def timed(command, *args):
+    started = time.perf_counter()
+    result = command(*args)
+    return result, time.perf_counter() - started
+
+
+@pytest.fixture
+def workdir(tmp_path, monkeypatch) -> Path:
+    """A working directory holding `build/` (empty) and a model folder."""
+    (tmp_path / "build").mkdir()
+    (tmp_path / "model").mkdir()
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+@pytest.mark.parametrize(
+    ("dataset", "because"),
+    [
+        ("build/nope", " (a local path: 'build' exists here)"),
+        ("./nope", ""),
+        ("data/zh/plug", " (a local path: a Hub id has one '/')"),
+        ("answers.jsonl", " (a local path: a Hub id does not end in .jsonl)"),
+    ],
+)
+@pytest.mark.parametrize("command", [train, generate])
+def test_missing_local_dataset_fails_at_once(workdir, command, dataset, because):
+    result, seconds = timed(command, dataset, "model", workdir)
+    assert one_line_error(result) == f"Error: --dataset {dataset}: no such folder{because}"
+    assert seconds < 1
+    assert sorted(p.name for p in workdir.iterdir()) == ["build", "model"]
+
+
+@pytest.mark.parametrize("command", [train, generate])
+def test_missing_local_model_fails_at_once(workdir, command):
+    result, seconds = timed(command, "build", "build/tiny-llama", workdir)
+    message = one_line_error(result)
+    assert (
+        message
+        == "Error: --model build/tiny-llama: no such directory (a local path: 'build' exists here)"
+    )
+    assert seconds < 1
+
+
+def test_judge_missing_questions_and_missing_local_judge_model(workdir):
+    answers = write_jsonl(workdir / "a.jsonl", [{"id": "q1", "output": "Hi."}])
+    common = ["judge", "--answers", answers, "--baseline", answers, "--out", workdir / "judged"]
+    missing = one_line_error(
+        invoke(*common, "--questions", "q.jsonl", "--judge-model", "judge-1", "--dry-run")
+    )
+    assert missing == (
+        "Error: --questions q.jsonl: no such file or folder (a local path: a Hub id does not "
+        "end in .jsonl)"
+    )
+    questions = write_jsonl(workdir / "q.jsonl", [{"id": "q1", "instruction": "Say hi."}])
+    local = ["--judge-backend", "transformers", "--judge-model", "./judge", "--dry-run"]
+    no_model = one_line_error(invoke(*common, "--questions", questions, *local))
+    assert no_model == "Error: --judge-model ./judge: no such directory"
+    assert not (workdir / "judged").exists()
+
+
+def closed_port_url() -> str:
+    """The URL of a loopback port nothing listens on: bound, then closed."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    return f"http://127.0.0.1:{port}"
+
+
+@pytest.mark.parametrize("command", [train, generate])
+def test_unreachable_hub_fails_at_once_and_suggests_offline_mode(workdir, monkeypatch, command):
+    url = closed_port_url()
+    configure_endpoint(url, monkeypatch)
+    result, seconds = timed(command, "org/plug-data", "model", workdir)
+    message = one_line_error(result)
+    assert message.startswith(f"Error: --dataset org/plug-data: cannot reach the Hub at {url} (")
+    assert message.endswith("); set HF_HUB_OFFLINE=1 to use the local cache")
+    assert seconds < 2
+
+
+@pytest.mark.parametrize(
+    ("variable", "dataset", "model", "expected"),
+    [
+        (
+            "HF_HUB_OFFLINE",
+            "org/plug-data",
+            "model",
+            "--dataset org/plug-data: not a local folder, and no copy of the Hub dataset is cached",
+        ),
+        (
+            "HF_DATASETS_OFFLINE",
+            "org/plug-data",
+            "model",
+            "--dataset org/plug-data: not a local folder, and no copy of the Hub dataset is cached",
+        ),
+        (
+            "HF_HUB_OFFLINE",
+            "build",
+            "org/llm",
+            "--model org/llm: not a local directory, and no copy of the Hub model is cached",
+        ),
+    ],
+)
+def test_offline_without_a_cached_copy_fails_at_once(
+    workdir, monkeypatch, variable, dataset, model, expected
+):
+    monkeypatch.setenv(variable, "1")
+    configure_endpoint(closed_port_url(), monkeypatch)  # were it asked, it would not answer
+    result, seconds = timed(train, dataset, model, workdir)
+    assert one_line_error(result).startswith(f"Error: {expected}; offline mode (")
+    assert seconds < 2
+
+
+def test_offline_with_a_cached_copy_and_a_hub_that_answers_are_let_through(tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    (Path(tmp_path / "hf-datasets") / "org___plug_data").mkdir(parents=True)
+    monkeypatch.setenv("HF_DATASETS_CACHE", str(tmp_path / "hf-datasets"))
+    check_dataset("org/plug-data")
+    monkeypatch.delenv("HF_HUB_OFFLINE")
+    with HubServer() as hub:
+        configure_endpoint(hub.url, monkeypatch)
+        HfApi().create_repo("test-user/plug-data", repo_type="dataset", token="hf_test")
+        check_dataset("test-user/plug-data")
+        with pytest.raises(LocationError) as err:
+            check_dataset("test-user/other")
+    assert str(err.value) == (
+        "--dataset test-user/other: no such local folder or Hub dataset (a private one needs "
+        "`hf auth login` or HF_TOKEN)"
+    )
 
 
 # -- plugdata detect -----------------------------------------------------------------------------

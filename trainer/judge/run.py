@@ -24,6 +24,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from plugdata.errors import PlugdataError, require
+from plugdata.locations import check_dataset
 from plugdata.retrying import backoff, openai_failure
 from plugdata.sources import has_lone_surrogate, read_json_file, read_json_lines
 from plugdata.store import open_store
@@ -99,6 +100,7 @@ def _read_jsonl(path: Path, need: tuple[str, ...]) -> dict[str, dict]:
 
 def load_questions(options: JudgeOptions) -> dict[str, dict]:
     """id -> {instruction, lang, dataset}."""
+    check_dataset(options.questions, "--questions", files=True)
     path = Path(options.questions)
     if path.is_file():
         rows = _read_jsonl(path, ("id", "instruction"))
