@@ -12,8 +12,10 @@ from tqdm.auto import tqdm
 from plugdata.errors import SourceError
 from plugdata.languages import get_language
 from plugdata.recipe import Corpus
-from plugdata.sources import raw_rows
-from plugdata.validate import ValidationSettings, Validator
+from plugdata.sources import lone_surrogate_free, raw_rows
+from plugdata.validate import LidResult, ValidationSettings, Validator
+
+EMPTY = "(empty)"  # the label of an empty or whitespace-only text
 
 
 @dataclass
@@ -25,6 +27,7 @@ class DetectReport:
     labels: Counter = field(default_factory=Counter)
     passed: int = 0
     skipped: list[str] = field(default_factory=list)
+    invalid_text: list[str] = field(default_factory=list)  # lone surrogates, replaced
 
     def summary(self) -> str:
         top = ", ".join(f"{label or '(too short)'} {n}" for label, n in self.labels.most_common(6))
@@ -38,6 +41,11 @@ class DetectReport:
             lines.append(
                 f"{len(self.skipped)} rows without a string in {self.field!r} "
                 f"(first: {self.skipped[0]})"
+            )
+        if self.invalid_text:
+            lines.append(
+                f"{len(self.invalid_text)} rows hold invalid text (lone surrogates, read as "
+                f"U+FFFD; first: {self.invalid_text[0]})"
             )
         return "\n".join(lines)
 
@@ -71,8 +79,16 @@ def detect_file(
             if not isinstance(value, str):
                 result.skipped.append(where)
                 continue
-            lid = validator.check_language(value, expect or "en", field_name)
-            label = lid.label if lid.basis == "detector" else _label(validator, value)
+            problems: list[str] = []
+            value = lone_surrogate_free(value, field_name, problems)
+            if problems:
+                result.invalid_text.append(where)
+            if value.strip():
+                lid = validator.check_language(value, expect or "en", field_name)
+                label = lid.label if lid.basis == "detector" else _label(validator, value)
+            else:  # nothing to identify: never a pass, whatever the too-short policy says
+                lid = LidResult(field_name, expect or "en", EMPTY, 0.0, False, "empty")
+                label = EMPTY
             passed = lid.passed if expect else None
             result.rows += 1
             result.labels[label] += 1

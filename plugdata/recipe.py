@@ -1,7 +1,8 @@
 """Recipes: the YAML description of one dataset build, validated into typed models.
 
 Unknown keys are errors, and every error names the file and the key path, e.g.
-`recipes/demo.yaml: targets.zh.aling: unknown key (did you mean 'align'?)`.
+`recipes/demo.yaml: targets.zh.aling: unknown key (did you mean 'align'?)`. YAML is read with
+`safe_yaml_load`, which also refuses aliases that expand a small file into a huge structure.
 """
 
 from __future__ import annotations
@@ -11,10 +12,11 @@ import hashlib
 import json
 import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -24,14 +26,92 @@ from pydantic import (
     model_validator,
 )
 
-from plugdata.errors import RecipeError
+from plugdata.errors import PlugdataError, RecipeError
 from plugdata.languages import Language, get_language, register_language
+from plugdata.schema import reserved_columns
 from plugdata.validate import ValidationSettings
 
 METHOD_NAMES = ("plug", "plug-pro", "mono", "pivot-only", "code-switch")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,95}$")
+# ISO 639 codes with optional subtags (zh, yue, zh-TW, sr-Latn): they name configs and folders.
+_CODE = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
+# A recipe, or an --option value, once its YAML aliases are expanded: generous for any real
+# recipe, and small enough that validating, hashing and printing it stays instant.
+MAX_YAML_NODES = 100_000
+MAX_YAML_CHARS = 10_000_000
 
 
+def not_blank(value: str) -> str:
+    if not value.strip():
+        raise ValueError("must not be empty")
+    return value
+
+
+Text = Annotated[str, AfterValidator(not_blank)]  # a name or header: empty means a typo
+
+
+# -- YAML --------------------------------------------------------------------------------------
+def safe_yaml_load(text: str, where: str) -> Any:
+    """`yaml.safe_load` that refuses, with a `RecipeError` naming `where` (a file, or a
+    command-line option), what safe_load accepts but nothing downstream survives: aliases that
+    refer to themselves, and aliases that expand a few lines into more than MAX_YAML_NODES
+    values or MAX_YAML_CHARS characters (a "billion laughs")."""
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        nodes, chars = _expanded_size(node, where)
+        if nodes > MAX_YAML_NODES or chars > MAX_YAML_CHARS:
+            raise RecipeError(
+                f"{where}: YAML that expands to {nodes:,} values and {chars:,} characters "
+                f"(limits {MAX_YAML_NODES:,} and {MAX_YAML_CHARS:,}); repeated aliases "
+                "(*name) multiply their anchor's content"
+            )
+        return loader.construct_document(node)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f":{mark.line + 1}" if mark else ""
+        raise RecipeError(
+            f"{where}{line}: not valid YAML ({getattr(exc, 'problem', None) or exc})"
+        ) from None
+    except RecursionError:
+        raise RecipeError(f"{where}: not valid YAML (nested too deeply)") from None
+    finally:
+        loader.dispose()
+
+
+def _expanded_size(root: yaml.Node, where: str) -> tuple[int, int]:
+    """(values, scalar characters) of the document with every alias expanded. Each node is
+    counted once and its size reused wherever an alias repeats it, so a bomb that would expand
+    to 10**30 values is measured in one step per node written in the file."""
+    sizes: dict[int, tuple[int, int]] = {}
+    open_nodes: set[int] = set()  # on the current path: an alias back to one is a cycle
+
+    def size(node: yaml.Node) -> tuple[int, int]:
+        key = id(node)
+        if key in sizes:
+            return sizes[key]
+        if key in open_nodes:
+            raise RecipeError(f"{where}: a YAML alias refers to the structure that contains it")
+        if isinstance(node, yaml.ScalarNode):
+            sizes[key] = (1, len(node.value))
+            return sizes[key]
+        open_nodes.add(key)
+        children = (
+            node.value
+            if isinstance(node, yaml.SequenceNode)
+            else [part for pair in node.value for part in pair]
+        )
+        counts = [size(child) for child in children]
+        open_nodes.discard(key)
+        sizes[key] = (1 + sum(n for n, _ in counts), sum(c for _, c in counts))
+        return sizes[key]
+
+    return size(root)
+
+
+# -- models ------------------------------------------------------------------------------------
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -39,26 +119,26 @@ class Strict(BaseModel):
 class Columns(Strict):
     """Which source column plays which role; unset roles are detected from common names."""
 
-    instruction: str | None = Field(None, description="instruction column (Alpaca: instruction)")
-    input: str | None = Field(None, description="optional context joined to the instruction")
-    response: str | None = Field(None, description="response column (Alpaca: output)")
-    id: str | None = Field(None, description="stable id column; row index when absent")
+    instruction: Text | None = Field(None, description="instruction column (Alpaca: instruction)")
+    input: Text | None = Field(None, description="optional context joined to the instruction")
+    response: Text | None = Field(None, description="response column (Alpaca: output)")
+    id: Text | None = Field(None, description="stable id column; row index when absent")
 
 
 class HubSpec(Strict):
-    repo: str = Field(description="Hub dataset id, e.g. zhihz0535/X-AlpacaEval")
-    revision: str = Field(
+    repo: Text = Field(description="Hub dataset id, e.g. zhihz0535/X-AlpacaEval")
+    revision: Text = Field(
         "main", description="branch, tag or commit; pin a commit for reproducibility"
     )
-    split: str = "train"
-    config: str | None = None
-    data_files: str | list[str] | None = None
+    split: Text = "train"
+    config: Text | None = None
+    data_files: Text | list[Text] | None = None
 
 
 class Corpus(Strict):
     """A local file (json, jsonl, csv, parquet) or a Hub dataset."""
 
-    path: str | None = Field(
+    path: Text | None = Field(
         None, description="local file; relative to the recipe, or builtin:NAME"
     )
     hub: HubSpec | None = None
@@ -74,7 +154,7 @@ class Corpus(Strict):
 
 class Source(Corpus):
     name: str = Field(description="corpus name; ids are `<name>/<id or index>`")
-    keep: list[str] = Field(default_factory=list, description="extra source columns to carry")
+    keep: list[Text] = Field(default_factory=list, description="extra source columns to carry")
 
     @field_validator("name")
     @classmethod
@@ -83,10 +163,25 @@ class Source(Corpus):
             raise ValueError("use letters, digits, '.', '_' or '-'")
         return v
 
+    @field_validator("keep")
+    @classmethod
+    def _keep_ok(cls, v: list[str]) -> list[str]:
+        # A kept column sits next to plugdata's own in the triples and quarantine tables: the
+        # same name twice makes a parquet file that nothing can read back.
+        taken = reserved_columns()
+        for i, name in enumerate(v):
+            if name in taken:
+                raise ValueError(
+                    f"{name!r} is a column plugdata writes itself ({', '.join(sorted(taken))})"
+                )
+            if name in v[:i]:
+                raise ValueError(f"{name!r} is listed twice")
+        return v
+
 
 class KeySpec(Strict):
-    pivot: str
-    target: str
+    pivot: Text
+    target: Text
 
 
 class Align(Corpus):
@@ -108,7 +203,7 @@ class Fallback(BaseModel):
     """Another backend to try for rows the first one could not translate safely."""
 
     model_config = ConfigDict(extra="allow")
-    backend: str
+    backend: Text
 
     @property
     def options(self) -> dict[str, Any]:
@@ -122,7 +217,7 @@ class Translate(Fallback):
     fallback: list[Fallback] = Field(default_factory=list)
     workers: int = Field(8, ge=1, description="concurrent requests")
     max_cost: float | None = Field(None, ge=0, description="USD cap for this language")
-    cache: str | None = Field(None, description="segment cache file (default: user cache)")
+    cache: Text | None = Field(None, description="segment cache file (default: user cache)")
 
 
 class Target(Strict):
@@ -148,8 +243,8 @@ class Splits(Strict):
 
 
 class Card(Strict):
-    pretty_name: str
-    license: str = Field(description="SPDX-style license id for the Hub card, e.g. cc-by-nc-4.0")
+    pretty_name: Text
+    license: Text = Field(description="SPDX-style license id for the Hub card, e.g. cc-by-nc-4.0")
     description: str = ""
     source_datasets: list[str] = Field(default_factory=list)
 
@@ -157,21 +252,47 @@ class Card(Strict):
 class Publish(Strict):
     """Where `plugdata build RECIPE --push` publishes (same meaning as `plugdata publish`)."""
 
-    repo_id: str = Field(description="ORG/NAME of the Hub dataset repo")
+    repo_id: Text = Field(description="ORG/NAME of the Hub dataset repo")
     private: bool = False
-    revision: str = "main"
+    revision: Text = "main"
     create_pr: bool = False
     replace: bool = False
 
 
 class LanguageEntry(Strict):
     code: str
-    name: str
+    name: Text
     response_header: str
     instruction_header: str
     script: str | None = None
     script_decides: bool = False
-    length_factor: float = 1.0
+    length_factor: float = Field(1.0, gt=0)
+
+    @field_validator("code")
+    @classmethod
+    def _code_ok(cls, v: str) -> str:
+        if not _CODE.match(v):
+            raise ValueError("use an ISO 639 code such as 'sw', 'yue' or 'zh-TW'")
+        return v
+
+    @field_validator("response_header", "instruction_header")
+    @classmethod
+    def _header_ok(cls, v: str) -> str:
+        # Headers are matched without their colon (languages.header_pattern): one that is only
+        # spaces and colons would match every colon of every text.
+        if not v.rstrip(" :：").strip():
+            raise ValueError("must hold words, not only spaces or a colon")
+        return v
+
+    @field_validator("script")
+    @classmethod
+    def _script_ok(cls, v: str | None) -> str | None:
+        if v is not None:
+            try:
+                re.compile(v)
+            except re.error as exc:
+                raise ValueError(f"not a regular expression ({exc})") from None
+        return v
 
 
 class Recipe(Strict):
@@ -222,6 +343,12 @@ class Recipe(Strict):
             get_language(code)
             if code == self.pivot:
                 raise ValueError(f"target {code!r} is the pivot language")
+        for code in self.validation.thresholds:
+            if code != "default":  # a threshold for a code no row has would be silently unused
+                try:
+                    get_language(code)
+                except PlugdataError as exc:
+                    raise RecipeError(f"validation.thresholds.{code}: {exc}") from None
         return self
 
     # Where the recipe was read from: relative corpus paths resolve against `base_dir`.
@@ -296,15 +423,12 @@ def load_recipe(path: str | Path, overrides: dict[str, str] | None = None) -> Re
     (the pivot's code replaces the source file, a target's code its aligned corpus)."""
     path = Path(path)
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise RecipeError(f"{path}: recipe file not found") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f":{mark.line + 1}" if mark else ""
-        raise RecipeError(
-            f"{path}{where}: not valid YAML ({getattr(exc, 'problem', exc)})"
-        ) from None
+    except UnicodeDecodeError as exc:
+        raise RecipeError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    raw = safe_yaml_load(text, str(path))
     if not isinstance(raw, dict):
         raise RecipeError(f"{path}: a recipe is a YAML mapping of keys")
     for code, file in (overrides or {}).items():
@@ -313,12 +437,8 @@ def load_recipe(path: str | Path, overrides: dict[str, str] | None = None) -> Re
         recipe = Recipe.model_validate(raw)
     except ValidationError as err:
         raise RecipeError(_format_errors(path, err)) from None
-    except Exception as exc:  # errors raised by our validators (e.g. unknown language)
-        from plugdata.errors import PlugdataError
-
-        if isinstance(exc, PlugdataError):
-            raise RecipeError(f"{path}: {exc}") from None
-        raise
+    except PlugdataError as exc:  # raised by our validators (e.g. unknown language)
+        raise RecipeError(f"{path}: {exc}") from None
     recipe._base_dir = path.resolve().parent
     recipe._file = path
     return recipe

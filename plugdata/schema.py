@@ -61,6 +61,11 @@ def quarantine_schema(responses: bool = True, extras: list[str] | None = None) -
     )
 
 
+def reserved_columns() -> frozenset[str]:
+    """Every column plugdata writes next to a recipe's `keep` columns, which may not reuse them."""
+    return frozenset(quarantine_schema().names)
+
+
 METHOD_ROW = pa.schema(
     [
         pa.field("id", pa.string()),

@@ -1,23 +1,29 @@
 """Reading instruction corpora: local json/jsonl/csv/parquet files or Hub datasets.
 
 Every row becomes a `Record` with its logical fields (instruction, response, id, extras) as
-strings and a list of problems (`not-a-string:response`, ...) that validation turns into
-quarantine reasons. Unreadable files raise `SourceError` naming the file and the line.
+strings and a list of problems (`not-a-string:response`, `invalid-text:id`, ...) that validation
+turns into quarantine reasons. Unreadable files raise `SourceError` naming the file and the line.
+A record's `where` names the file as the recipe gives it (`zh.jsonl:12`, `builtin:demo/zh.jsonl:3`,
+`hub org/ds: row 7`), never an absolute local path, because it is written to the quarantine table.
 """
 
 from __future__ import annotations
 
+import codecs
 import csv
 import hashlib
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from importlib.resources import files
+from itertools import zip_longest
 from pathlib import Path
 from typing import Any
 
 from plugdata.errors import SourceError
 from plugdata.recipe import Columns, Corpus
+from plugdata.redact import public_path
 
 BUILTIN_PREFIX = "builtin:"
 # Common column names, in order of preference, for each role when a recipe does not say.
@@ -27,12 +33,15 @@ _GUESSES = {
     "response": ("output", "response", "answer", "completion"),
     "id": ("id",),
 }
+# JSON may escape half of a surrogate pair ("\ud800"); Python decodes it into a string that
+# no UTF-8 encoder, and so no parquet or JSON Lines writer, accepts.
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 @dataclass
 class Record:
     index: int  # position in the corpus, 0-based
-    where: str  # "file:line" for messages
+    where: str  # "file:line" as the recipe names the file: written to the quarantine table
     raw_id: str | None
     instruction: str
     response: str | None
@@ -59,6 +68,22 @@ def resolve_path(spec_path: str, base_dir: Path) -> Path:
     return path if path.is_absolute() else base_dir / path
 
 
+def corpus_label(corpus: Corpus, base_dir: Path) -> str:
+    """How written output names a corpus: its path as the recipe gives it (an absolute one
+    relative to the recipe folder, or its bare name when outside), `builtin:NAME` or `hub ORG/NAME`.
+
+    >>> corpus_label(Corpus(path="/home/alice/recipes/data/zh.jsonl"), Path("/home/alice/recipes"))
+    'data/zh.jsonl'
+    >>> corpus_label(Corpus(path="/tmp/zh.jsonl"), Path("/home/alice/recipes"))
+    'zh.jsonl'
+    """
+    if corpus.hub is not None:
+        return f"hub {corpus.hub.repo}"
+    if corpus.path.startswith(BUILTIN_PREFIX):
+        return corpus.path
+    return public_path(corpus.path, base_dir)
+
+
 def describe_corpus(corpus: Corpus, base_dir: Path) -> dict[str, Any]:
     """Provenance for the manifest: file hash, or Hub repo and revision."""
     if corpus.hub is not None:
@@ -70,12 +95,83 @@ def describe_corpus(corpus: Corpus, base_dir: Path) -> dict[str, Any]:
         }
     path = resolve_path(corpus.path, base_dir)
     digest = hashlib.sha256(path.read_bytes()).hexdigest() if path.exists() else None
-    name = corpus.path if corpus.path.startswith(BUILTIN_PREFIX) else path.name
-    return {"file": name, "sha256": digest}
+    return {"file": corpus_label(corpus, base_dir), "sha256": digest}
 
 
-# -- raw rows --------------------------------------------------------------------------------
+# -- JSON ------------------------------------------------------------------------------------
+def parse_json(text: str, path: Path | str, line: int | None = None) -> Any:
+    """`json.loads` whose every refusal is a one-line `SourceError` naming `path:line` (the
+    decoder's line when `line` is None): bad syntax, but also what Python's decoder raises
+    beyond syntax errors, integers past the int-string digit limit and nesting past the
+    recursion limit."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise SourceError(
+            f"{path}:{line or exc.lineno}: invalid JSON ({exc.msg} at column {exc.colno})"
+        ) from None
+    except RecursionError:
+        raise SourceError(f"{_at(path, line)}: invalid JSON (nested too deeply)") from None
+    except ValueError as exc:  # "Exceeds the limit (4300 digits) for integer string conversion"
+        raise SourceError(
+            f"{_at(path, line)}: invalid JSON ({str(exc).split(':')[0].strip()})"
+        ) from None
+
+
+def _at(path: Path | str, line: int | None) -> str:
+    return f"{path}:{line}" if line else str(path)
+
+
+def read_json_lines(path: Path) -> Iterator[tuple[int, Any]]:
+    """(line number, value) for each non-blank line of a JSON Lines file."""
+    with path.open("rb") as fh:
+        for lineno, raw in enumerate(fh, 1):
+            text = _decode_line(path, lineno, raw).strip()
+            if text:
+                yield lineno, parse_json(text, path, lineno)
+
+
+def read_json_file(path: Path) -> Any:
+    """The value held by a whole JSON file."""
+    data = _without_bom(path.read_bytes())
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise SourceError(f"{path}:{line}: invalid UTF-8; re-encode the file as UTF-8") from None
+    return parse_json(text, path)
+
+
+def has_lone_surrogate(text: str) -> bool:
+    r"""Whether `text` holds half of a surrogate pair, which no UTF-8 writer accepts.
+
+    >>> has_lone_surrogate(json.loads('"\\ud800"'))
+    True
+    >>> has_lone_surrogate(json.loads('"\\ud83d\\ude00"'))  # a whole pair: one emoji
+    False
+    """
+    return _LONE_SURROGATE.search(text) is not None
+
+
+def lone_surrogate_free(value: str, name: str, problems: list[str]) -> str:
+    """`value` with every lone surrogate replaced by U+FFFD, so the row can still be written
+    (to quarantine); `invalid-text:<name>` is added to `problems` when one was found."""
+    if not has_lone_surrogate(value):
+        return value
+    if f"invalid-text:{name}" not in problems:
+        problems.append(f"invalid-text:{name}")
+    return _LONE_SURROGATE.sub("\ufffd", value)
+
+
+# -- raw rows: (where, row) ------------------------------------------------------------------
+def _without_bom(data: bytes) -> bytes:
+    """Windows editors start UTF-8 files with a byte-order mark; it is not part of the data."""
+    return data.removeprefix(codecs.BOM_UTF8)
+
+
 def _decode_line(path: Path, lineno: int, raw: bytes) -> str:
+    if lineno == 1:
+        raw = _without_bom(raw)
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -85,38 +181,15 @@ def _decode_line(path: Path, lineno: int, raw: bytes) -> str:
         ) from None
 
 
-def _jsonl_rows(path: Path) -> Iterator[tuple[str, dict]]:
-    with path.open("rb") as fh:
-        for lineno, raw in enumerate(fh, 1):
-            text = _decode_line(path, lineno, raw).strip()
-            if not text:
-                continue
-            try:
-                row = json.loads(text)
-            except json.JSONDecodeError as exc:
-                raise SourceError(
-                    f"{path}:{lineno}: invalid JSON ({exc.msg} at column {exc.colno})"
-                ) from None
-            if not isinstance(row, dict):
-                raise SourceError(
-                    f"{path}:{lineno}: expected a JSON object, got {type(row).__name__}"
-                )
-            yield f"{path}:{lineno}", row
+def _jsonl_rows(path: Path, label: str) -> Iterator[tuple[str, dict]]:
+    for lineno, row in read_json_lines(path):
+        if not isinstance(row, dict):
+            raise SourceError(f"{path}:{lineno}: expected a JSON object, got {type(row).__name__}")
+        yield f"{label}:{lineno}", row
 
 
-def _json_rows(path: Path) -> Iterator[tuple[str, dict]]:
-    data = path.read_bytes()
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        raise SourceError(f"{path}:{line}: invalid UTF-8; re-encode the file as UTF-8") from None
-    try:
-        rows = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise SourceError(
-            f"{path}:{exc.lineno}: invalid JSON ({exc.msg} at column {exc.colno})"
-        ) from None
+def _json_rows(path: Path, label: str) -> Iterator[tuple[str, dict]]:
+    rows = read_json_file(path)
     if isinstance(rows, dict) and isinstance(rows.get("data"), list):
         rows = rows["data"]
     if not isinstance(rows, list):
@@ -124,19 +197,31 @@ def _json_rows(path: Path) -> Iterator[tuple[str, dict]]:
     for i, row in enumerate(rows):
         if not isinstance(row, dict):
             raise SourceError(f"{path}: item {i}: expected a JSON object, got {type(row).__name__}")
-        yield f"{path}: item {i}", row
+        yield f"{label}: item {i}", row
 
 
-def _csv_rows(path: Path) -> Iterator[tuple[str, dict]]:
+def _csv_rows(path: Path, label: str) -> Iterator[tuple[str, dict]]:
     with path.open("rb") as fh:
         raw_lines = fh.read().split(b"\n")
     lines = [_decode_line(path, i, raw) + "\n" for i, raw in enumerate(raw_lines, 1)]
-    reader = csv.DictReader(lines)
-    for row in reader:
-        yield f"{path}:{reader.line_num}", row
+    reader = csv.reader(lines)
+    try:
+        header = next(reader, [])
+        for values in reader:
+            if not values:  # a blank line
+                continue
+            if len(values) > len(header):
+                raise SourceError(
+                    f"{path}:{reader.line_num}: more values than the header's {len(header)} "
+                    "columns; quote values that hold commas"
+                )
+            # Missing trailing values read as None, as with csv.DictReader.
+            yield f"{label}:{reader.line_num}", dict(zip_longest(header, values))
+    except csv.Error as exc:  # e.g. a field longer than csv.field_size_limit()
+        raise SourceError(f"{path}:{reader.line_num}: unreadable CSV ({exc})") from None
 
 
-def _parquet_rows(path: Path) -> Iterator[tuple[str, dict]]:
+def _parquet_rows(path: Path, label: str) -> Iterator[tuple[str, dict]]:
     import pyarrow.parquet as pq
 
     try:
@@ -144,7 +229,7 @@ def _parquet_rows(path: Path) -> Iterator[tuple[str, dict]]:
     except Exception as exc:  # pyarrow raises several types for a corrupt file
         raise SourceError(f"{path}: not a readable parquet file ({exc})") from None
     for i, row in enumerate(table.to_pylist()):
-        yield f"{path}: row {i}", row
+        yield f"{label}: row {i}", row
 
 
 def _hub_rows(corpus: Corpus) -> Iterator[tuple[str, dict]]:
@@ -161,7 +246,7 @@ def _hub_rows(corpus: Corpus) -> Iterator[tuple[str, dict]]:
             f"{str(exc).splitlines()[0] if str(exc) else ''}); give a local file with --corpus"
         ) from None
     for i, row in enumerate(ds):
-        yield f"{hub.repo}: row {i}", row
+        yield f"hub {hub.repo}: row {i}", row
 
 
 _READERS = {
@@ -187,16 +272,16 @@ def raw_rows(corpus: Corpus, base_dir: Path) -> Iterator[tuple[str, dict]]:
         )
     if fmt == "json":
         reader = _maybe_jsonl(path)
-    return reader(path)
+    return reader(path, corpus_label(corpus, base_dir))
 
 
 def _maybe_jsonl(path: Path):
     """A `.json` file holding one object per line is JSON Lines in disguise (common on the Hub)."""
     with path.open("rb") as fh:
-        first = fh.readline().strip()
+        first = _without_bom(fh.readline()).strip()
     try:
         return _jsonl_rows if isinstance(json.loads(first), dict) else _json_rows
-    except (json.JSONDecodeError, UnicodeDecodeError):
+    except (ValueError, RecursionError, UnicodeDecodeError):  # the JSON reader says what is wrong
         return _json_rows
 
 
@@ -230,9 +315,14 @@ def _text(value: Any, role: str, problems: list[str]) -> str:
     if value is None:
         return ""
     if isinstance(value, str):
-        return value.strip()
+        return lone_surrogate_free(value.strip(), role, problems)
     problems.append(f"not-a-string:{role}")
-    return json.dumps(value, ensure_ascii=False, default=str)
+    return lone_surrogate_free(json.dumps(value, ensure_ascii=False, default=str), role, problems)
+
+
+def _extra(value: Any, column: str, problems: list[str]) -> Any:
+    """A `keep` column's value; text must be writable like every other column."""
+    return lone_surrogate_free(value, column, problems) if isinstance(value, str) else value
 
 
 def read_records(
@@ -275,16 +365,9 @@ def read_records(
         )
         raw_id = None
         if chosen["id"] is not None and row[chosen["id"]] is not None:
-            raw_id = str(row[chosen["id"]]).strip()
-        records.append(
-            Record(
-                index,
-                where,
-                raw_id,
-                instruction,
-                response,
-                {k: row[k] for k in keep or []},
-                problems,
-            )
-        )
+            raw_id = lone_surrogate_free(str(row[chosen["id"]]).strip(), "id", problems)
+        extras = {k: _extra(row[k], k, problems) for k in keep or []}
+        records.append(Record(index, where, raw_id, instruction, response, extras, problems))
+    if not records:  # every config built from it would be empty
+        raise SourceError(f"{corpus_label(corpus, base_dir)}: no rows")
     return records

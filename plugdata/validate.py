@@ -15,9 +15,9 @@ import zlib
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from plugdata.detect import Detector, get_detector
 from plugdata.languages import find_marker, get_language
@@ -41,7 +41,7 @@ class ValidationSettings(BaseModel):
     detector: Literal["fasttext", "langdetect"] = Field(
         "fasttext", description="language identifier: fastText lid.176 (default) or langdetect"
     )
-    thresholds: dict[str, float] = Field(
+    thresholds: dict[str, Annotated[float, Field(ge=0, le=1)]] = Field(
         default_factory=lambda: {"default": 0.3},
         description="minimum detector probability of the expected language, per code or `default`",
     )
@@ -61,15 +61,28 @@ class ValidationSettings(BaseModel):
     )
     max_chars: int = Field(100_000, gt=0, description="longest field accepted, in characters")
     length_ratio: tuple[float, float] = Field(
-        (0.2, 5.0), description="allowed target/pivot length ratio after per-language scaling"
+        (0.2, 5.0),
+        description="allowed target/pivot length ratio after per-language scaling, (min, max); "
+        "a min of 0 sets no lower bound",
     )
     length_ratio_min_chars: int = Field(
         40, ge=0, description="skip the ratio check when the pivot field is shorter than this"
     )
     max_compression: float = Field(
-        0.2, description="zlib ratio below which a long field counts as a repetition loop"
+        0.2,
+        gt=0,
+        le=1,
+        description="zlib ratio below which a long field counts as a repetition loop",
     )
     check_lid: bool = Field(True, description="run language identification at all")
+
+    @field_validator("length_ratio")
+    @classmethod
+    def _ratio_ok(cls, v: tuple[float, float]) -> tuple[float, float]:
+        low, high = v
+        if not 0 <= low <= high or high <= 0:
+            raise ValueError("give [min, max] with 0 <= min <= max and max > 0")
+        return v
 
     def threshold(self, lang: str) -> float:
         return self.thresholds.get(lang, self.thresholds.get("default", 0.3))
@@ -84,6 +97,7 @@ class LidResult:
     passed: bool
     # detector | script (zh/ko/ja: the script settled it; score is the script's share of words)
     # | short (too short: accepted or rejected by policy) | short-script (too short, by script)
+    # | empty (`plugdata detect` only: no text at all, never a pass)
     basis: str
 
 

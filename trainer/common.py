@@ -5,7 +5,6 @@ built by the same code."""
 from __future__ import annotations
 
 import hashlib
-from pathlib import Path
 
 from plugdata.errors import PlugdataError, require
 
@@ -32,12 +31,6 @@ def template_hash(tokenizer) -> str:
     return hashlib.sha256((tokenizer.chat_template or "").encode()).hexdigest()
 
 
-def check_model_path(model: str) -> None:
-    looks_local = model.startswith((".", "/", "~")) or Path(model).expanduser().exists()
-    if looks_local and not Path(model).expanduser().exists():
-        raise PlugdataError(f"--model {model}: no such directory")
-
-
 def load_tokenizer(model: str, *, for_training: bool = True):
     """The model's tokenizer with a chat template (its own, else TULU).
 
@@ -47,7 +40,6 @@ def load_tokenizer(model: str, *, for_training: bool = True):
     """
     from transformers import AutoTokenizer
 
-    check_model_path(model)
     try:
         tokenizer = AutoTokenizer.from_pretrained(model)
     except (OSError, ValueError) as exc:
@@ -65,7 +57,8 @@ def load_tokenizer(model: str, *, for_training: bool = True):
 
 
 def load_config_split(dataset: str, config: str, split: str):
-    """One split of a published config (Hub id or local folder), with one-line errors."""
+    """One split of a published config (Hub id or local folder), with one-line errors; check
+    the dataset with `plugdata.locations.check_dataset` first, once, for a quick failure."""
     import datasets
 
     try:
@@ -74,6 +67,9 @@ def load_config_split(dataset: str, config: str, split: str):
         raise PlugdataError(f"--dataset {dataset} --config {config}: {_first(exc)}") from None
     except (FileNotFoundError, datasets.exceptions.DatasetNotFoundError) as exc:
         raise PlugdataError(f"--dataset {dataset}: not found ({_first(exc)})") from None
+    # Offline without a usable cached copy, or the network went down after the check.
+    except ConnectionError as exc:
+        raise PlugdataError(f"--dataset {dataset}: {_first(exc)}") from None
 
 
 def _first(exc: Exception) -> str:

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from plugdata.errors import PlugdataError
 from plugdata.formats import METHODS, extract, prompt_messages
+from plugdata.locations import check_dataset, check_model
 from trainer.common import (
     generate_batches,
     load_config_split,
@@ -95,6 +96,8 @@ def prompt_text(tokenizer, method: str, row: dict) -> str:
 
 def generate(options: GenerateOptions) -> GenerateResult:
     require_train()
+    check_dataset(options.dataset)
+    check_model(options.model)
     import torch
 
     questions = load_questions(options)

@@ -20,6 +20,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from plugdata.errors import PlugdataError
+from plugdata.locations import check_dataset, check_model
 from trainer.common import load_config_split, load_tokenizer, require_train, template_hash
 
 RUN_MANIFEST = "plugdata_run.json"
@@ -145,6 +146,8 @@ def _check_output_dir(options: TrainOptions) -> None:
 def build_trainer(options: TrainOptions, *, report_to: str = "none", logging_steps: int = 1):
     """The SFTTrainer for these options (exposed for tests: label masks, collator, loss)."""
     require_train()
+    check_dataset(options.dataset)
+    check_model(options.model)
     import torch
     from transformers import AutoModelForCausalLM
     from transformers.utils import is_flash_attn_2_available

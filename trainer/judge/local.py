@@ -6,9 +6,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from plugdata.locations import check_model
+
 
 class LocalJudge:
     def __init__(self, model: str, batch_size: int, max_tokens: int):
+        check_model(model, "--judge-model")  # before any judgment is planned, not at loading
         self.model_name = model
         self.batch_size = batch_size
         self.max_tokens = max_tokens

@@ -24,7 +24,9 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from plugdata.errors import PlugdataError, require
+from plugdata.locations import check_dataset
 from plugdata.retrying import backoff, openai_failure
+from plugdata.sources import has_lone_surrogate, read_json_file, read_json_lines
 from plugdata.store import open_store
 
 # One price table and one set of decoding rules for every OpenAI-compatible client.
@@ -68,20 +70,13 @@ def _read_jsonl(path: Path, need: tuple[str, ...]) -> dict[str, dict]:
     """id -> row from a jsonl file (or a .json list); errors name the file, line and field."""
     if not path.exists():
         raise PlugdataError(f"{path}: file not found")
-    text = path.read_text(encoding="utf-8")
     if path.suffix == ".json":
-        try:
-            numbered = list(enumerate(json.loads(text), 1))
-        except json.JSONDecodeError as exc:
-            raise PlugdataError(f"{path}:{exc.lineno}: invalid JSON ({exc.msg})") from None
+        items = read_json_file(path)
+        if not isinstance(items, list):
+            raise PlugdataError(f"{path}: expected a JSON list of objects (or JSON Lines)")
+        numbered = list(enumerate(items, 1))
     else:
-        numbered = []
-        for i, line in enumerate(text.splitlines(), 1):
-            if line.strip():
-                try:
-                    numbered.append((i, json.loads(line)))
-                except json.JSONDecodeError as exc:
-                    raise PlugdataError(f"{path}:{i}: invalid JSON ({exc.msg})") from None
+        numbered = list(read_json_lines(path))
     rows: dict[str, dict] = {}
     for i, row in numbered:
         if not isinstance(row, dict):
@@ -89,6 +84,13 @@ def _read_jsonl(path: Path, need: tuple[str, ...]) -> dict[str, dict]:
         missing = [k for k in need if k not in row]
         if missing:
             raise PlugdataError(f"{path}:{i}: no {missing[0]!r} field; have {', '.join(row)}")
+        for name, value in row.items():
+            # Text sent to the judge and written to the summary must be encodable.
+            if isinstance(value, str) and has_lone_surrogate(value):
+                raise PlugdataError(
+                    f"{path}:{i}: field {name!r} holds a lone surrogate (an escape such as "
+                    "\\ud800 that is half of a character); fix the text"
+                )
         key = str(row["id"])
         if key in rows:
             raise PlugdataError(f"{path}:{i}: id {key!r} appears twice")
@@ -98,6 +100,7 @@ def _read_jsonl(path: Path, need: tuple[str, ...]) -> dict[str, dict]:
 
 def load_questions(options: JudgeOptions) -> dict[str, dict]:
     """id -> {instruction, lang, dataset}."""
+    check_dataset(options.questions, "--questions", files=True)
     path = Path(options.questions)
     if path.is_file():
         rows = _read_jsonl(path, ("id", "instruction"))
