@@ -24,7 +24,7 @@ from plugdata.errors import PlugdataError
 from plugdata.folder import FolderError
 from plugdata.formats import METHODS, render
 from plugdata.recipe import Corpus, Recipe, Translate
-from plugdata.redact import looks_like_local_path, public_path
+from plugdata.redact import looks_like_local_path, public_path, scrub_obj
 from plugdata.schema import METHOD_ROW, quarantine_schema, triple_schema
 from plugdata.sources import Record, describe_corpus, read_records
 from plugdata.splits import split_of
@@ -240,7 +240,8 @@ def build(
         )
         report.failures, report.dropped = failures, existing.dropped
         if len(failures) < len(langs):
-            manifest = _merge(recipe, existing, built, quarantine, failures)
+            # Provenance quotes recipe options and paths: no credential reaches the card either.
+            manifest = scrub_obj(_merge(recipe, existing, built, quarantine, failures))
             report.set_aside = staging.carry(existing, stage, manifest)
             folder.write_manifest(stage, manifest)
             (stage / folder.CARD).write_text(

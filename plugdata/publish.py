@@ -25,6 +25,7 @@ from typing import Any
 from plugdata import folder
 from plugdata.cards import render_card
 from plugdata.errors import PlugdataError
+from plugdata.redact import scrub_obj
 from plugdata.retrying import RETRYABLE_STATUS, backoff, parse_retry_after
 
 CONFIG_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,95}$")
@@ -304,6 +305,7 @@ def plan(
             if remote_files.get(rel) != sha:
                 result.uploads[rel] = local / rel
     merged["configs"] = dict(sorted(merged["configs"].items()))
+    merged = scrub_obj(merged)  # whatever an older manifest in the repo held
     result.manifest = merged
     manifest_bytes = (json.dumps(merged, indent=2, ensure_ascii=False) + "\n").encode()
     card_bytes = render_card(merged, repo_id).encode()
