@@ -177,23 +177,37 @@ class Output:
         for leftover in self.out.glob(f".{self.name}.plugdata-*-*"):
             _remove(leftover)
         if self._lock_fd is not None:
+            # Unlinked while held: a build that opened this file meanwhile sees, once it holds
+            # the lock, that the name now leads elsewhere, and starts over (see `_lock`).
+            self._lock_path.unlink(missing_ok=True)
             os.close(self._lock_fd)
 
+    @property
+    def _lock_path(self) -> Path:
+        return self.out / f".{self.name}.plugdata.lock"
+
     def _lock(self) -> None:
-        path = self.out / f".{self.name}.plugdata.lock"
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
             import fcntl
-
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except ImportError:  # no advisory locks on this platform: nothing to guard with
-            pass
-        except OSError:
-            os.close(fd)
-            raise FolderError(
-                f"{self.root}: another plugdata build is writing it; wait for that one to end"
-            ) from None
-        self._lock_fd = fd
+            return
+        while True:
+            fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                os.close(fd)
+                raise FolderError(
+                    f"{self.root}: another plugdata build is writing it; wait for that one to end"
+                ) from None
+            try:
+                current = os.stat(self._lock_path).st_ino
+            except FileNotFoundError:
+                current = None
+            if current == os.fstat(fd).st_ino:
+                self._lock_fd = fd
+                return
+            os.close(fd)  # the holder removed it as we opened it: take the new one
 
     def stage(self) -> Path:
         path = self._hidden("stage")
