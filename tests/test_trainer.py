@@ -144,6 +144,8 @@ def test_loss_falls_over_20_steps_and_the_run_is_recorded(trained):
     assert set(manifest["tokens_seen_per_language"]) == {"zh", "en"}
     assert len(manifest["template_sha256"]) == 64 and len(manifest["dataset"]["sha256"]) == 64
     assert manifest["hyperparameters"]["learning_rate"] == 1e-2
+    # Given absolute local paths, the record names only the folders, never where they lie.
+    assert "/" not in manifest["model"] and "/" not in manifest["dataset"]["id"]
 
 
 def test_generate_from_the_saved_model_extracts_and_resumes(trained, demo, tmp_path):

@@ -250,6 +250,7 @@ def train(options: TrainOptions) -> TrainResult:
 
 def _run_manifest(options: TrainOptions, hp: dict, data, tokenizer, steps: int) -> dict:
     from plugdata import folder
+    from plugdata.redact import public_path
 
     pivot, target = _languages(options.dataset, options.config)
     tokens = Counter()
@@ -264,13 +265,13 @@ def _run_manifest(options: TrainOptions, hp: dict, data, tokenizer, steps: int) 
     )
     return {
         "dataset": {
-            "id": options.dataset,
+            "id": public_path(options.dataset),
             "config": options.config,
             "revision": getattr(data.info, "version", None) and str(data.info.version),
             "sha256": folder.table_hash(data.data.table),
             "rows": len(data),
         },
-        "model": options.model,
+        "model": public_path(options.model),
         "template_sha256": template_hash(tokenizer),
         "hyperparameters": {
             **hp,
