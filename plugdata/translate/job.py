@@ -21,7 +21,7 @@ from plugdata.recipe import Corpus
 from plugdata.sources import Record, read_records
 from plugdata.translate.backends import TRANSLATORS
 from plugdata.translate.backends.base import Translator
-from plugdata.translate.cache import SegmentCache
+from plugdata.translate.cache import Imported, SegmentCache
 from plugdata.translate.engine import FIELDS, TranslateReport, translate_records
 from plugdata.triples import make_triple, row_ids
 from plugdata.validate import Validator
@@ -223,7 +223,7 @@ def translate_file(
             t.close()
     kept_lines, quarantine_lines = [], []
     for i, (record, key) in enumerate(zip(records, keys, strict=True)):
-        row = finished[i] if i in finished else json.loads(done[key])
+        row = finished[i] if i in finished else done[key]
         triple, reasons = row["triple"], row["reasons"]
         if reasons:
             quarantine_lines.append(
@@ -346,3 +346,25 @@ def merge_shards(parts: list[Path], out: Path) -> int:
         _write_jsonl(target, rows)
         total += len(rows)
     return total
+
+
+def export_cache(cache_path: Path, file: Path) -> int:
+    """`plugdata cache export`: every segment of the cache at `cache_path` to parquet `file`."""
+    if not cache_path.exists():
+        raise PlugdataError(f"{cache_path}: no cache there (give --cache)")
+    refuse_overwrite(reads=[("the cache", cache_path)], writes=[("the export", file)])
+    cache = SegmentCache(cache_path)
+    try:
+        return cache.export(file)
+    finally:
+        cache.close()
+
+
+def import_cache(cache_path: Path, file: Path) -> Imported:
+    """`plugdata cache import`: the segments of parquet `file` into the cache at `cache_path`."""
+    refuse_overwrite(reads=[("the imported file", file)], writes=[("the cache", cache_path)])
+    cache = SegmentCache(cache_path)
+    try:
+        return cache.import_(file)
+    finally:
+        cache.close()

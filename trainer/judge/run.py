@@ -132,8 +132,8 @@ class JudgmentCache:
 
     def get(self, key: str) -> str | None:
         with self._lock:
-            row = self._db.execute("SELECT raw FROM judgments WHERE key = ?", (key,)).fetchone()
-        return row[0] if row else None
+            rows = self._db.query("SELECT raw FROM judgments WHERE key = ?", (key,))
+        return rows[0][0] if rows else None
 
     def put(self, key: str, raw: str) -> None:
         with self._lock:
