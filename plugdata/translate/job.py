@@ -208,6 +208,7 @@ def translate_file(
                 responses=responses,
             )
             reasons = [outcome.reason] if outcome.reason else []
+            triple["meta"]["flags"] = outcome.flags
             if not reasons:
                 verdict = validator.check(triple, responses=responses)
                 triple["meta"]["lid"] = [vars(x) for x in verdict.lid]
