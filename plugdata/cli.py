@@ -368,11 +368,10 @@ _cache_option = click.option(
 )
 
 
-def _open_cache(cache_path: Path | None):
-    from plugdata.translate.cache import SegmentCache
+def _cache_path(cache_path: Path | None) -> Path:
     from plugdata.translate.job import default_cache_path
 
-    return SegmentCache(cache_path or default_cache_path())
+    return cache_path or default_cache_path()
 
 
 @cache.command("export")
@@ -380,16 +379,23 @@ def _open_cache(cache_path: Path | None):
 @_cache_option
 def cache_export(file: Path, cache_path: Path | None) -> None:
     """Write every cached translation to FILE (parquet)."""
-    click.echo(f"exported {_open_cache(cache_path).export(file)} segments -> {file}")
+    from plugdata.translate.job import export_cache
+
+    click.echo(f"exported {export_cache(_cache_path(cache_path), file)} segments -> {file}")
 
 
 @cache.command("import")
 @click.argument("file", type=click.Path(dir_okay=False, exists=True, path_type=Path))
 @_cache_option
 def cache_import(file: Path, cache_path: Path | None) -> None:
-    """Add the translations in FILE (from `cache export`) to the cache."""
-    store = _open_cache(cache_path)
-    click.echo(f"imported {store.import_(file)} segments -> {store.path}")
+    """Add the translations in FILE (from `cache export`) to the cache; rows with empty
+    values are skipped and counted."""
+    from plugdata.translate.job import import_cache
+
+    path = _cache_path(cache_path)
+    done = import_cache(path, file)
+    skipped = f" ({done.skipped} rows skipped: null or non-text values)" if done.skipped else ""
+    click.echo(f"imported {done.rows} segments{skipped} -> {path}")
 
 
 @cli.command()

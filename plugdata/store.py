@@ -1,24 +1,115 @@
-"""Opening the SQLite files behind plugdata's caches (translations, judgments)."""
+"""The SQLite files behind plugdata's caches (translations, judgments): how they are opened, how
+long a lock held by another process is waited for, and the one-line errors for a locked or
+damaged file, wherever the connection is used.
+"""
 
 from __future__ import annotations
 
+import os
 import sqlite3
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from plugdata.errors import PlugdataError
 
+BUSY_TIMEOUT_ENV = "PLUGDATA_CACHE_BUSY_TIMEOUT"
+DEFAULT_BUSY_TIMEOUT = 60.0  # seconds; another run's writes take milliseconds
 
-def open_store(path: Path, *schema: str) -> sqlite3.Connection:
-    """A connection shared by worker threads (callers hold their own lock). Autocommit makes
-    each answer durable the moment it is put; WAL lets readers run beside the writer. A file
-    that is not a usable database is a one-line error."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+
+class CacheError(PlugdataError):
+    """A cache file that is locked for too long, damaged, or not a database."""
+
+
+def busy_timeout() -> float:
+    """Seconds to wait for a lock another process holds: `$PLUGDATA_CACHE_BUSY_TIMEOUT`,
+    else 60."""
+    value = os.environ.get(BUSY_TIMEOUT_ENV)
+    if not value:
+        return DEFAULT_BUSY_TIMEOUT
     try:
-        db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        db.execute("PRAGMA journal_mode=WAL")
-        db.execute("PRAGMA synchronous=NORMAL")
-        for statement in schema:
-            db.execute(statement)
-    except sqlite3.DatabaseError as exc:
-        raise PlugdataError(f"{path}: not a usable plugdata cache ({exc})") from None
-    return db
+        seconds = float(value)
+    except ValueError:
+        seconds = -1.0
+    if seconds < 0:
+        raise PlugdataError(f"${BUSY_TIMEOUT_ENV}={value!r}: give a number of seconds")
+    return seconds
+
+
+def _is_storage_error(exc: sqlite3.DatabaseError) -> bool:
+    """Errors of the file (locked, damaged, not a database, disk full), as opposed to errors of
+    our SQL (ProgrammingError and friends), which are bugs and keep their traceback."""
+    return isinstance(exc, sqlite3.OperationalError) or type(exc) is sqlite3.DatabaseError
+
+
+class Store:
+    """One SQLite connection, shared by worker threads (callers hold their own lock), whose
+    every use turns a locked or damaged file into a one-line `CacheError` naming it."""
+
+    def __init__(self, path: Path, *schema: str):
+        self.path = Path(path)
+        self.timeout = busy_timeout()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self._errors():
+            # Autocommit makes each answer durable the moment it is put; WAL lets readers run
+            # beside the writer; the timeout makes a second process wait for a lock, not fail.
+            self._db = sqlite3.connect(
+                self.path, timeout=self.timeout, check_same_thread=False, isolation_level=None
+            )
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            for statement in schema:
+                self._db.execute(statement)
+            # Take the write lock once: a lock another process holds is met here, before any
+            # request is paid for, rather than when the first answer is to be stored.
+            self._db.execute("BEGIN IMMEDIATE")
+            self._db.execute("ROLLBACK")
+
+    @contextmanager
+    def _errors(self) -> Iterator[None]:
+        try:
+            yield
+        except sqlite3.DatabaseError as exc:
+            if not _is_storage_error(exc):
+                raise
+            raise self._error(exc) from None
+
+    def _error(self, exc: sqlite3.DatabaseError) -> CacheError:
+        text = str(exc)
+        if "locked" in text or "busy" in text:
+            return CacheError(
+                f"{self.path}: locked by another process for more than {self.timeout:g} s "
+                f"(${BUSY_TIMEOUT_ENV}); finished answers stay in it: run again when the other "
+                "process is done"
+            )
+        return CacheError(f"{self.path}: not a usable plugdata cache ({text})")
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
+        """All rows of a SELECT (read inside the guard: damaged pages surface while reading)."""
+        with self._errors():
+            return self._db.execute(sql, params).fetchall()
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
+        with self._errors():
+            self._db.execute(sql, params)
+
+    def write_many(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        """`sql` for every row, in one transaction: all of them or none."""
+        with self._errors():
+            # IMMEDIATE takes the write lock first, so the busy timeout applies to it.
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                self._db.executemany(sql, rows)
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    def close(self) -> None:
+        self._db.close()
+
+
+def open_store(path: Path, *schema: str) -> Store:
+    """The cache file at `path` (created with `schema` if new)."""
+    return Store(path, *schema)

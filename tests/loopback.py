@@ -13,7 +13,10 @@ class LoopbackServer:
         self.httpd.daemon_threads = True
         # A client that gave up (timeout tests) or hung up makes the write fail; that is expected.
         self.httpd.handle_error = lambda request, address: None
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        # shutdown() waits for the serve loop's next poll: 0.5 s by default, per server.
+        self.thread = threading.Thread(
+            target=self.httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+        )
 
     @property
     def url(self) -> str:

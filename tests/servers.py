@@ -50,11 +50,13 @@ def translator(book: dict[str, str]) -> Callable[[str], str]:
 
 class Script:
     """Forced answers: `(status, headers, body)` handed out in order before normal answers,
-    optionally only for requests whose text contains `when`."""
+    optionally only for requests whose text contains `when`, or only once `after` requests
+    have been answered (a server that works, then breaks)."""
 
     def __init__(self):
-        self.items: list[tuple[str | None, int, dict, object]] = []
+        self.items: list[tuple[str | None, int, int, dict, object]] = []
         self.lock = threading.Lock()
+        self.seen = 0
 
     def add(
         self,
@@ -63,14 +65,16 @@ class Script:
         headers: dict | None = None,
         when: str | None = None,
         times: int = 1,
+        after: int = 0,
     ) -> None:
         for _ in range(times):
-            self.items.append((when, status, headers or {}, body))
+            self.items.append((when, after, status, headers or {}, body))
 
     def take(self, text: str):
         with self.lock:
-            for i, (when, status, headers, body) in enumerate(self.items):
-                if when is None or when in text:
+            self.seen += 1
+            for i, (when, after, status, headers, body) in enumerate(self.items):
+                if (when is None or when in text) and self.seen > after:
                     del self.items[i]
                     return status, headers, body
         return None

@@ -30,7 +30,7 @@ def test_which_openai_errors_are_worth_another_try():
     except ImportError:
         import httpx
 
-    from plugdata.retrying import openai_failure
+    from plugdata.retrying import Failure, openai_failure
 
     request = httpx.Request("POST", "http://127.0.0.1/v1/chat/completions")
 
@@ -38,9 +38,13 @@ def test_which_openai_errors_are_worth_another_try():
         response = httpx.Response(code, request=request, headers=headers)
         return openai.APIStatusError("failed", response=response, body=None)
 
-    assert openai_failure(status(408)) == ("HTTP 408", True, None)
-    assert openai_failure(status(429, **{"retry-after": "2"})) == ("HTTP 429", True, 2.0)
-    assert openai_failure(status(503)) == ("HTTP 503", True, None)
-    assert openai_failure(status(401)) == ("HTTP 401", False, None)
-    assert openai_failure(openai.APITimeoutError(request)) == ("APITimeoutError", True, None)
-    assert openai_failure(openai.APIConnectionError(request=request))[1] is True
+    assert openai_failure(status(408)) == Failure("HTTP 408", "transient")
+    assert openai_failure(status(429, **{"retry-after": "2"})) == Failure(
+        "HTTP 429", "transient", retry_after=2.0
+    )
+    assert openai_failure(status(503)) == Failure("HTTP 503", "transient")
+    assert openai_failure(status(401)) == Failure("HTTP 401: the key was refused", "setup")
+    assert openai_failure(openai.APITimeoutError(request)) == Failure(
+        "APITimeoutError", "transient"
+    )
+    assert openai_failure(openai.APIConnectionError(request=request)).kind == "transient"

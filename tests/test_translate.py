@@ -285,7 +285,10 @@ def test_chat_auth_error_is_one_line_without_the_key(corpus, tmp_path):
         )
         result = run(*chat_args(server, corpus, tmp_path))
     assert "sk-secret" not in result.output
-    assert "quarantined 8 (translate-failed 8)" in result.output
+    # A refused key is the setup's fault: the run stops after one request, no row is quarantined.
+    assert result.exit_code == 1
+    assert result.output.strip().endswith("HTTP 401: the key was refused")
+    assert len(server.requests) == 1 and not (tmp_path / "it.quarantine.jsonl").exists()
 
 
 def test_recipe_with_translate_target_builds(tmp_path):

@@ -9,9 +9,11 @@ anyone can rebuild a published dataset without paying for a single request.
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import threading
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
 from plugdata.errors import PlugdataError
@@ -50,6 +52,12 @@ def normalize_segment(text: str) -> str:
     return _SPACES.sub(" ", text).strip()
 
 
+@dataclass
+class Imported:
+    rows: int
+    skipped: int  # rows with a null or non-text value
+
+
 def segment_key(
     backend: str, model: str, source_lang: str, target_lang: str, version: str, text: str
 ) -> str:
@@ -67,18 +75,20 @@ class SegmentCache:
         self._db = open_store(self.path, _SCHEMA, _ROWS)
         self._lock = threading.Lock()
 
-    def get_many(self, keys: Iterable[str]) -> dict[str, str]:
-        keys = list(dict.fromkeys(keys))
+    def _select_in(self, sql: str, keys: list[str]) -> dict[str, str]:
+        """`sql` (with `{marks}` for the keys) over `keys` in chunks SQLite accepts."""
         found: dict[str, str] = {}
         with self._lock:
             for i in range(0, len(keys), 500):
                 chunk = keys[i : i + 500]
-                marks = ",".join("?" * len(chunk))
-                rows = self._db.execute(
-                    f"SELECT key, translation FROM segments WHERE key IN ({marks})", chunk
-                )
-                found.update(rows.fetchall())
+                found.update(self._db.query(sql.format(marks=",".join("?" * len(chunk))), chunk))
         return found
+
+    def get_many(self, keys: Iterable[str]) -> dict[str, str]:
+        return self._select_in(
+            "SELECT key, translation FROM segments WHERE key IN ({marks})",
+            list(dict.fromkeys(keys)),
+        )
 
     def put(
         self,
@@ -97,45 +107,51 @@ class SegmentCache:
                 (key, backend, model, source_lang, target_lang, version, source, translation),
             )
 
-    def get_rows(self, keys: list[str]) -> dict[str, str]:
-        found: dict[str, str] = {}
-        with self._lock:
-            for i in range(0, len(keys), 500):
-                chunk = keys[i : i + 500]
-                marks = ",".join("?" * len(chunk))
-                found.update(
-                    self._db.execute(
-                        f"SELECT key, value FROM rows WHERE key IN ({marks})", chunk
-                    ).fetchall()
-                )
-        return found
+    def get_rows(self, keys: list[str]) -> dict[str, dict]:
+        """Finished rows by key. A value that does not read back as a row is derived data gone
+        bad: left out, so the row is made again."""
+        found = self._select_in("SELECT key, value FROM rows WHERE key IN ({marks})", keys)
+        rows = {}
+        for key, value in found.items():
+            try:
+                row = json.loads(value)
+            except (TypeError, ValueError):
+                continue
+            is_row = isinstance(row, dict) and isinstance(row.get("triple"), dict)
+            if is_row and isinstance(row.get("reasons"), list):
+                rows[key] = row
+        return rows
 
     def put_rows(self, items: list[tuple[str, str]]) -> None:
         with self._lock:
-            self._db.execute("BEGIN")
-            self._db.executemany("INSERT OR REPLACE INTO rows VALUES (?, ?)", items)
-            self._db.execute("COMMIT")
+            self._db.write_many("INSERT OR REPLACE INTO rows VALUES (?, ?)", items)
 
     def __len__(self) -> int:
         with self._lock:
-            return self._db.execute("SELECT COUNT(*) FROM segments").fetchone()[0]
+            return self._db.query("SELECT COUNT(*) FROM segments")[0][0]
 
     def export(self, out: Path) -> int:
+        """Every segment to the parquet file `out`; returns how many."""
         import pyarrow as pa
         import pyarrow.parquet as pq
 
+        if not out.parent.is_dir():
+            raise PlugdataError(f"{out.parent}: no such folder")
         with self._lock:
-            rows = self._db.execute(
-                f"SELECT {', '.join(COLUMNS)} FROM segments ORDER BY key"
-            ).fetchall()
+            rows = self._db.query(f"SELECT {', '.join(COLUMNS)} FROM segments ORDER BY key")
         table = pa.table(
             {c: [r[i] for r in rows] for i, c in enumerate(COLUMNS)},
             schema=pa.schema([(c, pa.string()) for c in COLUMNS]),
         )
-        pq.write_table(table, out, compression="zstd")
+        try:
+            pq.write_table(table, out, compression="zstd")
+        except OSError as exc:
+            raise PlugdataError(f"{out}: cannot write ({exc.strerror or exc})") from None
         return table.num_rows
 
-    def import_(self, file: Path) -> int:
+    def import_(self, file: Path) -> Imported:
+        """The segments of a parquet file from `export`; rows with a null or non-text value are
+        skipped and counted, a file without one usable row is an error."""
         import pyarrow.parquet as pq
 
         try:
@@ -148,13 +164,14 @@ class SegmentCache:
                 f"{file}: not a plugdata cache export (missing {', '.join(missing)})"
             )
         rows = list(zip(*(table[c].to_pylist() for c in COLUMNS), strict=True))
+        good = [row for row in rows if all(isinstance(v, str) for v in row)]
+        if rows and not good:
+            raise PlugdataError(f"{file}: none of its {len(rows)} rows is complete text")
         with self._lock:
-            self._db.execute("BEGIN")
-            self._db.executemany(
-                "INSERT OR REPLACE INTO segments VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows
+            self._db.write_many(
+                "INSERT OR REPLACE INTO segments VALUES (?, ?, ?, ?, ?, ?, ?, ?)", good
             )
-            self._db.execute("COMMIT")
-        return len(rows)
+        return Imported(len(good), len(rows) - len(good))
 
     def close(self) -> None:
         with self._lock:

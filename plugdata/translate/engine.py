@@ -4,7 +4,8 @@ missing, restore, verify, fall back, check quality.
 Each row goes through strategies until one succeeds: joint (instruction and response in one
 request, chat backends in joint mode), per segment, then per segment split at protected tokens;
 and the same with each fallback backend. A row that no strategy can translate safely is
-quarantined with the reason, never dropped and never written with mangled code.
+quarantined with the reason (and the backend's last error), never dropped and never written
+with mangled code. A backend that cannot work as configured stops the whole run instead.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from tqdm.auto import tqdm
 
 from plugdata.errors import PlugdataError
 from plugdata.languages import get_language
+from plugdata.redact import scrub
+from plugdata.retrying import FailureMonitor
 from plugdata.sources import Record
 from plugdata.translate import protect
 from plugdata.translate.backends.base import Translator
@@ -41,11 +44,18 @@ class MissingFromCache(PlugdataError):
 
 @dataclass
 class Outcome:
-    """Per source row: the translated fields, or the reason it failed."""
+    """Per source row: the translated fields, or the reason it failed and, for a row the
+    backends could not translate, their last error (scrubbed), e.g. `openai-chat: HTTP 500`."""
 
     fields: dict[str, str] = field(default_factory=dict)
     reason: str | None = None
     made_by: str = ""
+    error: str | None = None
+
+    @property
+    def flags(self) -> list[str]:
+        """What `meta.flags` of the row's triple carries about the failure."""
+        return [f"last-error: {self.error}"] if self.error else []
 
 
 @dataclass
@@ -233,6 +243,9 @@ def translate_records(
     ]
     pending = [i for i, o in enumerate(outcomes) if o.reason is None]
     last_reason: dict[int, str] = {}
+    last_error: dict[int, str] = {}
+    # One per backend for the whole run: its strategies share what its failures have shown.
+    monitors = {t: FailureMonitor(t.who) for t in translators}
     for step, (translator, strategy) in enumerate(plan):
         if not pending:
             break
@@ -244,6 +257,7 @@ def translate_records(
             workers=workers,
             max_cost=max_cost,  # compared with the run's cumulative estimate
             stats=report.stats,
+            monitor=monitors[translator],
         )
         limit = _limit(translator, source)
         if strategy == "joint":
@@ -307,6 +321,8 @@ def translate_records(
             failed = [report.stats.failed[k] for k in keyed if k in report.stats.failed]
             if failed or any(k not in answers for k in keyed):
                 last_reason[i] = "translate-failed"
+                if failed:
+                    last_error[i] = scrub(failed[-1])
                 still.append(i)
                 continue
             try:
@@ -320,6 +336,8 @@ def translate_records(
         pending = still
     for i in pending:
         outcomes[i].reason = last_reason.get(i, "translate-failed")
+        if outcomes[i].reason == "translate-failed":
+            outcomes[i].error = last_error.get(i)
     for o in outcomes:
         if o.reason:
             report.failures[o.reason] = report.failures.get(o.reason, 0) + 1

@@ -21,7 +21,7 @@ from plugdata.recipe import Corpus
 from plugdata.sources import Record, read_records
 from plugdata.translate.backends import TRANSLATORS
 from plugdata.translate.backends.base import Translator
-from plugdata.translate.cache import SegmentCache
+from plugdata.translate.cache import Imported, SegmentCache
 from plugdata.translate.engine import FIELDS, TranslateReport, translate_records
 from plugdata.triples import make_triple, row_ids
 from plugdata.validate import Validator
@@ -142,6 +142,11 @@ def translate_file(
     name: str | None = None,
     progress: bool = True,
 ) -> TranslateResult:
+    cache_path = cache_path or default_cache_path()
+    refuse_overwrite(
+        reads=[("the input", in_path)],
+        writes=[("the cache", cache_path), *_outputs(out, sharded=bool(shard))],
+    )
     records = read_records(
         Corpus(path=str(in_path)), Path.cwd(), need_response="response" in fields
     )
@@ -157,7 +162,7 @@ def translate_file(
     source_name = name or in_path.stem
     context = _row_context(translators, source, target, fields, validator)
     keys = [_row_key(context, row_id, r) for row_id, r in zip(ids, records, strict=True)]
-    cache = SegmentCache(cache_path or default_cache_path())
+    cache = SegmentCache(cache_path)
     try:
         done = cache.get_rows(keys)
         todo = [i for i, key in enumerate(keys) if key not in done]
@@ -203,6 +208,7 @@ def translate_file(
                 responses=responses,
             )
             reasons = [outcome.reason] if outcome.reason else []
+            triple["meta"]["flags"] = outcome.flags
             if not reasons:
                 verdict = validator.check(triple, responses=responses)
                 triple["meta"]["lid"] = [vars(x) for x in verdict.lid]
@@ -218,7 +224,7 @@ def translate_file(
             t.close()
     kept_lines, quarantine_lines = [], []
     for i, (record, key) in enumerate(zip(records, keys, strict=True)):
-        row = finished[i] if i in finished else json.loads(done[key])
+        row = finished[i] if i in finished else done[key]
         triple, reasons = row["triple"], row["reasons"]
         if reasons:
             quarantine_lines.append(
@@ -232,8 +238,32 @@ def translate_file(
     _write_jsonl(quarantine_path(out), quarantine_lines)
     if shard_info:
         shard_info["input_sha256"] = hashlib.sha256(in_path.read_bytes()).hexdigest()
-        Path(f"{out}.shard.json").write_text(json.dumps(shard_info) + "\n", encoding="utf-8")
+        sidecar_path(out).write_text(json.dumps(shard_info) + "\n", encoding="utf-8")
     return result
+
+
+Role = tuple[str, Path]  # what a file is to a command, and its path
+
+
+def _outputs(out: Path, sharded: bool) -> list[Role]:
+    """The files a translate run writes besides the cache."""
+    written = [("--out", out), ("the quarantine of --out", quarantine_path(out))]
+    return written + ([("the shard sidecar of --out", sidecar_path(out))] if sharded else [])
+
+
+def refuse_overwrite(reads: list[Role], writes: list[Role]) -> None:
+    """One line, before any work, when a file to be written is also read or written in
+    another role: `--out x.jsonl` for input `x.jsonl` would destroy the source rows."""
+    roles: dict[Path, str] = {}
+    for what, path in reads:
+        roles.setdefault(path.resolve(), what)
+    for what, path in writes:
+        resolved = path.resolve()
+        if resolved in roles:
+            raise PlugdataError(
+                f"{path}: used as both {roles[resolved]} and {what}; give another path"
+            )
+        roles[resolved] = what
 
 
 def _row_context(
@@ -270,6 +300,11 @@ def quarantine_path(out: Path) -> Path:
     return out.with_name(out.name.removesuffix(".jsonl") + ".quarantine.jsonl")
 
 
+def sidecar_path(out: Path) -> Path:
+    """Where `--shard` notes which slice of which input `out` holds."""
+    return Path(f"{out}.shard.json")
+
+
 def _write_jsonl(path: Path, rows: list[dict]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
@@ -281,9 +316,14 @@ def _write_jsonl(path: Path, rows: list[dict]) -> None:
 
 def merge_shards(parts: list[Path], out: Path) -> int:
     """Concatenate shard outputs in shard order after checking they cover one input exactly."""
+    reads: list[Role] = []
+    for part in parts:
+        reads += [("a part", part), ("the quarantine of a part", quarantine_path(part))]
+        reads += [("the shard sidecar of a part", sidecar_path(part))]
+    refuse_overwrite(reads, _outputs(out, sharded=False))
     infos = []
     for part in parts:
-        sidecar = Path(f"{part}.shard.json")
+        sidecar = sidecar_path(part)
         if not sidecar.exists():
             raise PlugdataError(f"{part}: no {sidecar.name}; was it written with --shard i/N?")
         infos.append((json.loads(sidecar.read_text(encoding="utf-8")), part))
@@ -307,3 +347,25 @@ def merge_shards(parts: list[Path], out: Path) -> int:
         _write_jsonl(target, rows)
         total += len(rows)
     return total
+
+
+def export_cache(cache_path: Path, file: Path) -> int:
+    """`plugdata cache export`: every segment of the cache at `cache_path` to parquet `file`."""
+    if not cache_path.exists():
+        raise PlugdataError(f"{cache_path}: no cache there (give --cache)")
+    refuse_overwrite(reads=[("the cache", cache_path)], writes=[("the export", file)])
+    cache = SegmentCache(cache_path)
+    try:
+        return cache.export(file)
+    finally:
+        cache.close()
+
+
+def import_cache(cache_path: Path, file: Path) -> Imported:
+    """`plugdata cache import`: the segments of parquet `file` into the cache at `cache_path`."""
+    refuse_overwrite(reads=[("the imported file", file)], writes=[("the cache", cache_path)])
+    cache = SegmentCache(cache_path)
+    try:
+        return cache.import_(file)
+    finally:
+        cache.close()

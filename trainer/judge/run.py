@@ -12,11 +12,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import threading
-import time
 from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -25,12 +24,19 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from plugdata.errors import PlugdataError, require
 from plugdata.locations import check_dataset
-from plugdata.retrying import backoff, openai_failure
+from plugdata.retrying import TRANSIENT, FailureMonitor, openai_failure, wait_before_retry
 from plugdata.sources import has_lone_surrogate, read_json_file, read_json_lines
 from plugdata.store import open_store
 
-# One price table and one set of decoding rules for every OpenAI-compatible client.
-from plugdata.translate.backends.chat import CHARS_PER_TOKEN, PRICES, decode_params
+# One price table, one client and one set of decoding rules for every OpenAI-compatible client.
+from plugdata.translate.backends.chat import (
+    CHARS_PER_TOKEN,
+    PRICES,
+    check_openai_key,
+    decode_params,
+    openai_client,
+    openai_host,
+)
 from trainer.judge import stats
 from trainer.judge.local import LocalJudge
 from trainer.judge.verdicts import JudgePrompt, load_prompt, parse_verdict
@@ -135,8 +141,8 @@ class JudgmentCache:
 
     def get(self, key: str) -> str | None:
         with self._lock:
-            row = self._db.execute("SELECT raw FROM judgments WHERE key = ?", (key,)).fetchone()
-        return row[0] if row else None
+            rows = self._db.query("SELECT raw FROM judgments WHERE key = ?", (key,))
+        return rows[0][0] if rows else None
 
     def put(self, key: str, raw: str) -> None:
         with self._lock:
@@ -172,19 +178,30 @@ class Counters:
     cached: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
+    def add(self, requests: int = 0, retries: int = 0) -> None:
+        """Count from any worker thread."""
+        with self.lock:
+            self.requests += requests
+            self.retries += retries
+
 
 class JudgeClient:
-    def __init__(self, options: JudgeOptions):
-        require("openai", "judge")
-        from openai import OpenAI
+    """The judge behind an OpenAI-compatible API. Every request goes through `ask`: retries
+    with the shared wait policy, and a failure monitor that stops the run with one line when
+    the setup (key, URL, model) is wrong or the server keeps failing."""
 
+    def __init__(self, options: JudgeOptions, sleep: Callable[[float], object] | None = None):
+        require("openai", "judge")
         self.options = options
-        self._client = OpenAI(
-            base_url=options.base_url,
-            api_key=os.environ.get(options.api_key_env) or "no-key",
-            max_retries=0,
-            timeout=options.timeout,
-        )
+        self.who = f"judge ({options.judge_model}) at {openai_host(options.base_url)}"
+        self._client = openai_client(options.base_url, options.api_key_env, options.timeout)
+        self.monitor = FailureMonitor(self.who)
+        self.stop = threading.Event()  # set when the run stops: nothing more is sent
+        self._sleep = sleep or self.stop.wait
+
+    def check_setup(self) -> None:
+        """Before the first request, never in a dry run."""
+        check_openai_key(self.who, self.options.base_url, self.options.api_key_env)
 
     def decode_params(self) -> dict[str, Any]:
         o = self.options
@@ -195,25 +212,30 @@ class JudgeClient:
         import openai
 
         attempt = 0
-        while True:
-            attempt += 1
-            with counters.lock:
-                counters.requests += 1
+        while not self.stop.is_set():
             try:
                 reply = self._client.chat.completions.create(
                     model=self.options.judge_model,
                     messages=request.messages,
                     **self.decode_params(),
                 )
+            except openai.OpenAIError as exc:
+                failure = openai_failure(exc)
+            else:
+                counters.add(requests=1)
+                self.monitor.succeeded()
                 content = reply.choices[0].message.content if reply.choices else None
                 return (content or "", None)
-            except openai.OpenAIError as exc:
-                reason, transient, retry_after = openai_failure(exc)
-            if not transient or attempt > self.options.max_retries:
-                return None, reason
-            with counters.lock:
-                counters.retries += 1
-            time.sleep(backoff(attempt, retry_after))
+            if failure.sent:
+                counters.add(requests=1)
+            if failure.kind == TRANSIENT and attempt < self.options.max_retries:
+                attempt += 1
+                counters.add(retries=1)
+                wait_before_retry(self.who, attempt, failure.retry_after, sleep=self._sleep)
+                continue
+            self.monitor.failed(failure, key=request.key)
+            return None, failure.reason
+        return None, "stopped"
 
 
 def price_per_request(options: JudgeOptions, prompt_chars: int) -> float:
@@ -338,10 +360,12 @@ def judge(options: JudgeOptions) -> JudgeReport:
                 counters.requests = len(to_send)  # one generation each, nothing to pay for
                 for done in client.answer_all(to_send, record):
                     bar.update(done)
-            else:
-                with ThreadPoolExecutor(options.concurrency) as pool:
-                    for _ in pool.map(work, to_send):
-                        bar.update(1)
+            elif to_send:
+                client.check_setup()
+                # The first request alone: a misconfigured judge fails once, not once per worker.
+                work(to_send[0])
+                bar.update(1)
+                _ask_all(client, work, to_send[1:], options.concurrency, bar)
         if counters.skipped_for_cost:
             raise PlugdataError(
                 f"--max-cost {options.max_cost:g} USD reached after about {counters.cost:.4f} USD;"
@@ -355,6 +379,29 @@ def judge(options: JudgeOptions) -> JudgeReport:
         cache.close()
     _write_outputs(options.out, summary)
     return JudgeReport(options.out, summary["summary"], counters)
+
+
+def _ask_all(client: JudgeClient, work, requests: list[Request], concurrency: int, bar) -> None:
+    """`work` on every request from `concurrency` threads; the first error stops the others
+    (they send nothing more, and their waits end) and is raised."""
+
+    def guarded(request: Request) -> None:
+        try:
+            work(request)
+        except BaseException:
+            client.stop.set()  # at once: a worker may pick up the next request before we learn
+            raise
+
+    with ThreadPoolExecutor(concurrency) as pool:
+        futures = [pool.submit(guarded, r) for r in requests]
+        try:
+            for future in as_completed(futures):
+                future.result()
+                bar.update(1)
+        except BaseException:
+            client.stop.set()
+            pool.shutdown(cancel_futures=True)
+            raise
 
 
 def _bad_answers(validator, rows: dict[str, dict], questions: dict, items: list[str]) -> set[str]:

@@ -9,17 +9,16 @@ from typing import ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-
-class TransientError(Exception):
-    """Worth retrying (429, 5xx, timeouts, empty answers); `retry_after` from the server."""
-
-    def __init__(self, message: str, retry_after: float | None = None):
-        super().__init__(message)
-        self.retry_after = retry_after
+from plugdata.retrying import Failure
 
 
-class PermanentError(Exception):
-    """Not worth retrying with this backend (bad key, unsupported language, refused input)."""
+class RequestFailed(Exception):
+    """A backend request failed; `failure` says how (setup, transient or row) and whether the
+    request left the process. The engine decides about retries and stopping."""
+
+    def __init__(self, failure: Failure):
+        super().__init__(failure.reason)
+        self.failure = failure
 
 
 class BackendOptions(BaseModel):
@@ -57,9 +56,23 @@ class Translator(ABC):
         """What produced the text, for cache keys and `meta.made_by`."""
         return self.name
 
+    @property
+    def host(self) -> str:
+        """Where requests go, for messages (never with credentials)."""
+        return "this machine"
+
+    @property
+    def who(self) -> str:
+        """Backend, model and host, as every message about this backend names them."""
+        return f"{self.name} ({self.model}) at {self.host}"
+
+    def check_setup(self) -> None:  # noqa: B027 - optional hook, most backends need nothing
+        """Raise ConfigurationError when the backend cannot work as configured (a key that
+        is not set); called before the first request, never in a dry run."""
+
     @abstractmethod
     def translate_batch(self, texts: list[str], source: str, target: str) -> list[str]:
-        """Translate each text; raise TransientError or PermanentError on failure."""
+        """Translate each text; raise RequestFailed on failure."""
 
     def price_per_char(self) -> float:
         price = self.options.price_per_million_chars

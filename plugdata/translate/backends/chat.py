@@ -8,21 +8,16 @@ way); this backend only translates text and reports failures, the engine checks 
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 from urllib.parse import urlparse
 
 from pydantic import Field
 
-from plugdata.errors import require
+from plugdata.errors import ConfigurationError, require
 from plugdata.languages import get_language
-from plugdata.retrying import openai_failure
-from plugdata.translate.backends.base import (
-    BackendOptions,
-    PermanentError,
-    TransientError,
-    Translator,
-)
+from plugdata.redact import secret_from_env
+from plugdata.retrying import TRANSIENT, Failure, host_of, openai_failure
+from plugdata.translate.backends.base import BackendOptions, RequestFailed, Translator
 
 SYSTEM_PROMPT = (
     "You are a professional translator. Translate the user's message from {source} into "
@@ -43,6 +38,35 @@ PRICES = {
 }
 CHARS_PER_TOKEN = 4.0  # rough, for estimates only
 _REASONING_MODEL = re.compile(r"^(o\d|gpt-5)")
+OPENAI_HOST = "api.openai.com"
+
+
+def is_openai_api(base_url: str | None) -> bool:
+    """OpenAI's own API (the SDK's default when no base_url is given), not a compatible server."""
+    return base_url is None or urlparse(base_url).hostname == OPENAI_HOST
+
+
+def openai_host(base_url: str | None) -> str:
+    return host_of(base_url, OPENAI_HOST)
+
+
+def openai_client(base_url: str | None, api_key_env: str, timeout: float):
+    """The SDK client for the translator and the judge. Its own retries are off: ours honour
+    Retry-After with a cap and say when they wait. A server of your own may need no key."""
+    from openai import OpenAI
+
+    return OpenAI(
+        base_url=base_url,
+        api_key=secret_from_env(api_key_env) or "no-key",
+        max_retries=0,
+        timeout=timeout,
+    )
+
+
+def check_openai_key(who: str, base_url: str | None, api_key_env: str) -> None:
+    """OpenAI's own API refuses every request without a key: say so before sending any."""
+    if is_openai_api(base_url) and not secret_from_env(api_key_env):
+        raise ConfigurationError(f"{who}: no API key: set ${api_key_env}")
 
 
 def decode_params(
@@ -60,7 +84,7 @@ def decode_params(
     >>> decode_params("o3-mini", "http://127.0.0.1:8000/v1", 0.0, 512)
     {'temperature': 0.0, 'max_tokens': 512}
     """
-    official = base_url is None or urlparse(base_url).hostname == "api.openai.com"
+    official = is_openai_api(base_url)
     params: dict[str, float | int] = {}
     if not (official and _REASONING_MODEL.match(model)):
         params["temperature"] = temperature
@@ -97,19 +121,18 @@ class ChatBackend(Translator):
     def __init__(self, options: ChatOptions):
         require("openai", "translate")
         super().__init__(options)
-        from openai import OpenAI
-
-        # Our engine retries with Retry-After and backoff; the SDK's own retries would hide them.
-        self._client = OpenAI(
-            base_url=options.base_url,
-            api_key=os.environ.get(options.api_key_env) or "no-key",
-            max_retries=0,
-            timeout=options.timeout,
-        )
+        self._client = openai_client(options.base_url, options.api_key_env, options.timeout)
 
     @property
     def model(self) -> str:
         return self.options.model
+
+    @property
+    def host(self) -> str:
+        return openai_host(self.options.base_url)
+
+    def check_setup(self) -> None:
+        check_openai_key(self.who, self.options.base_url, self.options.api_key_env)
 
     @property
     def version(self) -> str:  # the prompt is part of the cache key
@@ -158,13 +181,10 @@ class ChatBackend(Translator):
                     ),
                 )
             except openai.OpenAIError as exc:
-                reason, transient, retry_after = openai_failure(exc)
-                if transient:
-                    raise TransientError(f"{self.model}: {reason}", retry_after) from None
-                raise PermanentError(f"{self.model}: {reason}") from None
+                raise RequestFailed(openai_failure(exc)) from None
             content = reply.choices[0].message.content if reply.choices else None
             if not content or not content.strip():
-                raise TransientError(f"{self.model}: empty answer")
+                raise RequestFailed(Failure("empty answer", TRANSIENT))
             out.append(content.strip())
         return out
 

@@ -7,27 +7,45 @@ worker thread until the connection drops.
 
 from __future__ import annotations
 
-import os
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from pydantic import Field
 
-from plugdata.errors import require
-from plugdata.translate.backends.base import (
-    BackendOptions,
-    PermanentError,
-    TransientError,
-    Translator,
+from plugdata.errors import ConfigurationError, require
+from plugdata.redact import secret_from_env
+from plugdata.retrying import (
+    ROW,
+    SETUP,
+    TRANSIENT,
+    Failure,
+    connection_failure,
+    host_of,
+    http_failure,
 )
+from plugdata.translate.backends.base import BackendOptions, RequestFailed, Translator
 
-# (class name, env var holding the key or None, USD per million characters, max chars per request)
+
+class Provider(NamedTuple):
+    cls: str  # deep-translator class
+    key_env: str | None  # environment variable holding the key
+    key_required: bool  # a self-hosted LibreTranslate needs none
+    price: float  # USD per million characters
+    max_chars: int  # per request
+    url: str  # deep-translator's BASE_URLS entry for the default server
+
+
 PROVIDERS = {
-    "google": ("GoogleTranslator", None, 0.0, 4500),
-    "mymemory": ("MyMemoryTranslator", None, 0.0, 450),
-    "libre": ("LibreTranslator", "LIBRE_API_KEY", 0.0, 4500),
-    "deepl": ("DeeplTranslator", "DEEPL_API_KEY", 25.0, 4500),
-    "microsoft": ("MicrosoftTranslator", "MICROSOFT_API_KEY", 10.0, 4500),
+    "google": Provider("GoogleTranslator", None, False, 0.0, 4500, "GOOGLE_TRANSLATE"),
+    "mymemory": Provider("MyMemoryTranslator", None, False, 0.0, 450, "MYMEMORY"),
+    "libre": Provider("LibreTranslator", "LIBRE_API_KEY", False, 0.0, 4500, "LIBRE_FREE"),
+    "deepl": Provider("DeeplTranslator", "DEEPL_API_KEY", True, 25.0, 4500, "DEEPL_FREE"),
+    "microsoft": Provider(
+        "MicrosoftTranslator", "MICROSOFT_API_KEY", True, 10.0, 4500, "MICROSOFT_TRANSLATE"
+    ),
 }
+# LibreTranslator insists on a key when it is built, and sends one only when it holds one:
+# a placeholder satisfies the constructor and is cleared before any request.
+_NO_KEY = "no-key"
 # Provider spellings of our ISO codes, where they differ.
 CODES = {
     "google": {"zh": "zh-CN"},
@@ -36,12 +54,6 @@ CODES = {
 }
 # Characters of CJK text grow ninefold when URL-encoded: Google's 5,000 limit bites early.
 _CJK = {"zh", "ja", "ko"}
-_TRANSIENT = {
-    "ERR_TOO_MANY_REQUESTS",
-    "ERR_INTERNAL_SERVER_ERROR",
-    "ERR_SERVICE_NOT_AVAIBLE",
-    "API server error",
-}
 
 
 class DeepOptions(BackendOptions):
@@ -63,16 +75,32 @@ class DeepTranslatorBackend(Translator):
     def __init__(self, options: DeepOptions):
         require("deep_translator", "translate")
         super().__init__(options)
-        self._class, self._key_env, self.default_price, self.max_chars = PROVIDERS[options.provider]
+        self.provider = PROVIDERS[options.provider]
+        self.default_price, self.max_chars = self.provider.price, self.provider.max_chars
 
     @property
     def model(self) -> str:
         return self.options.provider
 
+    @property
+    def host(self) -> str:
+        from deep_translator.constants import BASE_URLS
+
+        return host_of(self.options.base_url or BASE_URLS[self.provider.url], self.model)
+
     def max_chars_for(self, source: str) -> int:
         if self.options.provider == "google" and source in _CJK:
             return 1500
         return self.max_chars
+
+    @property
+    def _key_env(self) -> str | None:
+        return self.options.api_key_env or self.provider.key_env
+
+    def check_setup(self) -> None:
+        env = self._key_env
+        if self.provider.key_required and env and not secret_from_env(env):
+            raise ConfigurationError(f"{self.who}: no API key: set ${env}")
 
     def _client(self, source: str, target: str):
         import deep_translator
@@ -80,47 +108,72 @@ class DeepTranslatorBackend(Translator):
         provider = self.options.provider
         codes = CODES.get(provider, {})
         kwargs: dict = {"source": codes.get(source, source), "target": codes.get(target, target)}
-        env = self.options.api_key_env or self._key_env
-        if env:
-            key = os.environ.get(env)
-            if not key:
-                raise PermanentError(f"{provider}: set the API key in ${env}")
-            kwargs["api_key"] = key
+        key = secret_from_env(self._key_env) if self._key_env else None
+        if self._key_env:
+            kwargs["api_key"] = key or _NO_KEY
         if provider == "libre" and self.options.base_url:
             kwargs["custom_url"] = self.options.base_url.rstrip("/") + "/"
         if provider == "microsoft" and self.options.region:
             kwargs["region"] = self.options.region
-        try:
-            return getattr(deep_translator, self._class)(**kwargs)
-        except Exception as exc:  # unsupported language and key errors surface here
-            raise PermanentError(f"{provider}: {exc}") from None
+        try:  # an unsupported language surfaces here; Microsoft also asks for its languages
+            client = getattr(deep_translator, self.provider.cls)(**kwargs)
+        except _library_errors() as exc:
+            raise RequestFailed(_failure(exc)) from None
+        if not key and provider == "libre":
+            client.api_key = None
+        return client
 
     def translate_batch(self, texts: list[str], source: str, target: str) -> list[str]:
-        import requests
-        from deep_translator import exceptions as dt
-
         client = self._client(source, target)
         out = []
         for text in texts:
             try:
                 result = client.translate(text)
-            except (dt.TooManyRequests, dt.RequestError, requests.RequestException) as exc:
-                raise TransientError(f"{self.model}: {type(exc).__name__}") from None
-            except dt.ServerException as exc:
-                message = str(exc.args[0]) if exc.args else ""
-                if message in _TRANSIENT:
-                    raise TransientError(f"{self.model}: {message}") from None
-                raise PermanentError(f"{self.model}: {message}") from None
-            except dt.TranslationNotFound:
-                raise TransientError(f"{self.model}: empty translation") from None
-            except (
-                dt.AuthorizationException,
-                dt.NotValidLength,
-                dt.NotValidPayload,
-                dt.LanguageNotSupportedException,
-            ) as exc:
-                raise PermanentError(f"{self.model}: {type(exc).__name__}") from None
+            except _library_errors() as exc:
+                raise RequestFailed(_failure(exc)) from None
             if not isinstance(result, str) or not result.strip():
-                raise TransientError(f"{self.model}: empty translation")
+                raise RequestFailed(Failure("empty translation", TRANSIENT))
             out.append(result)
         return out
+
+
+def _library_errors() -> tuple[type[Exception], ...]:
+    import requests
+    from deep_translator import exceptions as dt
+
+    return (
+        requests.RequestException,
+        dt.BaseError,  # the library's own: language, payload, length, nothing found
+        dt.ServerException,
+        dt.AuthorizationException,
+        dt.TooManyRequests,
+        dt.RequestError,
+    )
+
+
+def _failure(exc: Exception) -> Failure:
+    """What an error of deep-translator (or of requests, below it) says about the request."""
+    import requests
+    from deep_translator import exceptions as dt
+
+    if isinstance(exc, requests.RequestException):
+        if (found := connection_failure(exc)) is not None:
+            return found
+        sent = not isinstance(exc, requests.ConnectTimeout)
+        return Failure(type(exc).__name__, TRANSIENT, sent=sent)
+    if isinstance(exc, dt.ServerException):
+        # The library keeps only a message per status; the status decides the kind.
+        message = str(exc.args[0]) if exc.args else ""
+        status = {m: s for s, m in dt.ServerException.errors.items()}.get(message)
+        if status is None:  # "API server error": a status the library has no name for
+            return Failure(message or "server error", TRANSIENT)
+        return http_failure(status)
+    if isinstance(exc, dt.AuthorizationException):
+        return http_failure(403)
+    setup = dt.LanguageNotSupportedException | dt.InvalidSourceOrTargetLanguage | dt.ApiKeyException
+    if isinstance(exc, setup):
+        return Failure(f"{type(exc).__name__}: {exc}", SETUP, sent=False)
+    transient = dt.TooManyRequests | dt.RequestError | dt.TranslationNotFound
+    if isinstance(exc, transient | dt.ElementNotFoundInGetRequest):
+        return Failure(type(exc).__name__, TRANSIENT)
+    return Failure(type(exc).__name__, ROW, sent=False)  # text too long, empty payload

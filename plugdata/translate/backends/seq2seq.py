@@ -15,7 +15,8 @@ from pathlib import Path
 from pydantic import Field
 
 from plugdata.errors import PlugdataError, require
-from plugdata.translate.backends.base import BackendOptions, PermanentError, Translator
+from plugdata.retrying import SETUP, Failure
+from plugdata.translate.backends.base import BackendOptions, RequestFailed, Translator
 
 # FLORES-200 codes for NLLB; M2M100 uses ISO codes as they are.
 NLLB_CODES = {
@@ -108,7 +109,8 @@ class Seq2SeqBackend(Translator):
                 forced if codes else getattr(tok, "get_lang_token", lambda x: x)(forced)
             )
             if token_id is None or token_id == tok.unk_token_id:
-                raise PermanentError(f"{self.model}: no language code for {target!r}")
+                reason = f"no language code for {target!r}"
+                raise RequestFailed(Failure(reason, SETUP, sent=False))
             kwargs["forced_bos_token_id"] = token_id
         return kwargs
 
