@@ -349,23 +349,8 @@ def _check_language(
 ) -> LanguageResult:
     """Align (or translate), check and route one target language."""
     train = recipe.kind == "train"
-    target_spec = recipe.targets[lang]
-    if target_spec.align is not None:
-        spec = target_spec.align
-        label = _where(spec)
-        target_records = read_records(
-            spec,
-            recipe.base_dir,
-            need_response=train,
-            keep=[spec.key.target] if spec.join == "key" else [],
-            limit=limit if spec.join == "index" else None,
-        )
-        alignment = align(pivot, target_records, spec, label)
-        made_by = [f"aligned:{label}"] * len(pivot)
-        preset: list[list[str]] = [[] for _ in pivot]
-    else:
-        spec = target_spec.translate
-        alignment, made_by, preset = _translate_target(recipe, lang, pivot, progress)
+    target = _target_rows(recipe, lang, pivot, limit, progress)
+    alignment = target.alignment
     ledger = Ledger(
         orphans=None if limit else alignment.orphans, target_duplicates=alignment.duplicates
     )
@@ -373,26 +358,26 @@ def _check_language(
     # Pass 1: triples, and the reasons known before any content check.
     triples: list[dict[str, Any]] = []
     early: list[list[str]] = []
-    rows = zip(pivot, ids, pivot_problems, alignment.matches, made_by, preset, strict=True)
-    for record, row_id, pivot_found, target, row_made_by, row_preset in rows:
-        triples.append(
-            make_triple(
-                row_id,
-                recipe.source.name,
-                recipe.pivot,
-                lang,
-                record,
-                target,
-                row_made_by,
-                responses=train,
-                keep=recipe.source.keep,
-            )
+    rows = zip(pivot, ids, pivot_problems, alignment.matches, target.made_by, strict=True)
+    for i, (record, row_id, pivot_found, match, row_made_by) in enumerate(rows):
+        triple = make_triple(
+            row_id,
+            recipe.source.name,
+            recipe.pivot,
+            lang,
+            record,
+            match,
+            row_made_by,
+            responses=train,
+            keep=recipe.source.keep,
         )
-        reasons = list(pivot_found) + row_preset
-        if target is None:
+        triple["meta"]["flags"] = list(target.flags[i])
+        triples.append(triple)
+        reasons = list(pivot_found) + target.reasons[i]
+        if match is None:
             reasons.append("missing-target")
         else:
-            reasons += [p.replace(":", ":target_", 1) for p in target.problems]
+            reasons += [p.replace(":", ":target_", 1) for p in match.problems]
         early.append(reasons)
 
     # Pass 2: content checks (in worker processes for big builds), then routing.
@@ -409,28 +394,29 @@ def _check_language(
     )
     kept: list[dict[str, Any]] = []
     quarantined: list[dict[str, Any]] = []
-    for triple, reasons, record, target in zip(
+    for triple, reasons, record, match in zip(
         triples, early, pivot, alignment.matches, strict=True
     ):
         ledger.rows_in += 1
         if not reasons:
             verdict = next(verdicts)
             triple["meta"]["lid"] = _lid_rows(verdict)
-            triple["meta"]["flags"] = verdict.flags
+            triple["meta"]["flags"] += verdict.flags
             reasons = verdict.reasons
             if reasons and recipe.failure_action == "flag":
                 triple["meta"]["flags"] += [f"failed:{r}" for r in reasons]
                 ledger.flagged[reasons[0]] += 1
                 reasons = []
         if reasons:
-            where = record.where + (f" | {target.where}" if target else "")
+            where = record.where + (f" | {match.where}" if match and match.where else "")
             quarantined.append({**triple, "reason": reasons[0], "reasons": reasons, "where": where})
             ledger.quarantined[reasons[0]] += 1
         else:
             kept.append(triple)
             ledger.kept += 1
     ledger.check(lang)
-    return LanguageResult(lang, ledger, kept, quarantined, _describe_made_by(made_by), spec)
+    made_by = _describe_made_by(target.made_by)
+    return LanguageResult(lang, ledger, kept, quarantined, made_by, target.spec)
 
 
 def _write_language(
@@ -497,11 +483,40 @@ def _render_language(
     return rendered
 
 
-def _translate_target(
-    recipe: Recipe, lang: str, pivot: list[Record], progress: bool
-) -> tuple[Alignment, list[str], list[list[str]]]:
+@dataclass
+class TargetRows:
+    """A target language's side of every pivot row: the matched record (or None), how it was
+    made, reasons known already (could not be translated) and flags for `meta.flags`."""
+
+    spec: Corpus | Translate
+    alignment: Alignment
+    made_by: list[str]
+    reasons: list[list[str]]
+    flags: list[list[str]]
+
+
+def _target_rows(
+    recipe: Recipe, lang: str, pivot: list[Record], limit: int | None, progress: bool
+) -> TargetRows:
+    spec = recipe.targets[lang].align
+    if spec is None:
+        return _translate_target(recipe, lang, pivot, progress)
+    label = _where(spec)
+    target_records = read_records(
+        spec,
+        recipe.base_dir,
+        need_response=recipe.kind == "train",
+        keep=[spec.key.target] if spec.join == "key" else [],
+        limit=limit if spec.join == "index" else None,
+    )
+    empty: list[list[str]] = [[] for _ in pivot]
+    alignment = align(pivot, target_records, spec, label)
+    return TargetRows(spec, alignment, [f"aligned:{label}"] * len(pivot), empty, empty)
+
+
+def _translate_target(recipe: Recipe, lang: str, pivot: list[Record], progress: bool) -> TargetRows:
     """Target records made by machine translation, one per pivot record, with per-row
-    provenance and the reasons rows could not be translated."""
+    provenance, the reasons rows could not be translated and the backends' last error."""
     from plugdata.translate.cache import SegmentCache
     from plugdata.translate.engine import translate_records
     from plugdata.translate.job import default_cache_path, make_translator
@@ -535,7 +550,7 @@ def _translate_target(
     records = [
         Record(
             p.index,
-            p.where,
+            "",  # made from the pivot row: no place of its own
             p.raw_id,
             o.fields.get("instruction", ""),
             o.fields.get("response"),
@@ -544,9 +559,13 @@ def _translate_target(
         )
         for p, o in zip(pivot, outcomes, strict=True)
     ]
-    made_by = [o.made_by or f"{spec.backend}:failed" for o in outcomes]
-    reasons = [[o.reason] if o.reason else [] for o in outcomes]
-    return Alignment(records, orphans=0, duplicates=0), made_by, reasons
+    return TargetRows(
+        spec,
+        Alignment(records, orphans=0, duplicates=0),
+        [o.made_by or f"{spec.backend}:failed" for o in outcomes],
+        [[o.reason] if o.reason else [] for o in outcomes],
+        [o.flags for o in outcomes],
+    )
 
 
 def _describe_made_by(made_by: list[str]) -> str:

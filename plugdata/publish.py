@@ -17,7 +17,6 @@ import hashlib
 import json
 import re
 import tempfile
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,8 +24,14 @@ from typing import Any
 from plugdata import folder
 from plugdata.cards import render_card
 from plugdata.errors import PlugdataError
-from plugdata.redact import scrub_obj
-from plugdata.retrying import RETRYABLE_STATUS, backoff, parse_retry_after
+from plugdata.redact import scrub, scrub_obj
+from plugdata.retrying import (
+    RETRYABLE_STATUS,
+    connection_failure,
+    host_of,
+    parse_retry_after,
+    wait_before_retry,
+)
 
 CONFIG_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,95}$")
 REPO_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,95}/[A-Za-z0-9][A-Za-z0-9_.-]{0,95}$")
@@ -375,7 +380,7 @@ def publish(
                     f"{repo_id}: the repo kept changing under us "
                     f"({attempts} attempts); try again later"
                 ) from None
-            time.sleep(backoff(attempts, cap=8.0))
+            wait_before_retry(f"{repo_id} on {_hub()}", attempts, backoff_cap=8.0)
             continue
         report.commit = commit.oid
         report.pr_url = getattr(commit, "pr_url", None)
@@ -493,12 +498,25 @@ def _api():
     return HfApi()
 
 
+def _hub() -> str:
+    """The Hub endpoint requests go to, for messages (never with credentials)."""
+    from huggingface_hub import constants
+
+    return f"the Hub at {host_of(constants.ENDPOINT, 'huggingface.co')}"
+
+
+_TRANSPORT_MODULES = {"httpx", "httpx2", "httpcore", "requests", "urllib3"}
+
+
 def _call(fn):
-    """Run a Hub call: retry 429/5xx with backoff (Retry-After first), turn 412 into _Conflict,
-    and auth failures into one line that says how to log in. Tokens never reach a message."""
-    from huggingface_hub.errors import HfHubHTTPError
+    """Run a Hub call: retry 429/5xx and dropped connections with backoff (Retry-After first,
+    capped), turn 412 into _Conflict, and everything else the user can fix into one line: auth
+    (how to log in), offline mode, nothing listening, a host that does not resolve. Tokens never
+    reach a message."""
+    from huggingface_hub.errors import HfHubHTTPError, OfflineModeIsEnabled
 
     for attempt in range(1, MAX_ATTEMPTS + 1):
+        retry_after = None
         try:
             return fn()
         except HfHubHTTPError as exc:
@@ -507,16 +525,28 @@ def _call(fn):
                 raise _Conflict() from None
             if status in (401, 403):
                 raise PublishError(
-                    f"the Hub refused the request (HTTP {status}): {LOGIN_HINT}"
+                    f"{_hub()} refused the request (HTTP {status}): {LOGIN_HINT}"
                 ) from None
-            if status in RETRYABLE_STATUS and attempt < MAX_ATTEMPTS:
-                retry_after = parse_retry_after(exc.response.headers.get("Retry-After"))
-                time.sleep(backoff(attempt, retry_after, cap=8.0))
-                continue
-            raise PublishError(f"the Hub answered HTTP {status}: {_first_line(exc)}") from None
+            if status not in RETRYABLE_STATUS or attempt == MAX_ATTEMPTS:
+                raise PublishError(f"{_hub()} answered HTTP {status}: {_first_line(exc)}") from None
+            retry_after = parse_retry_after(exc.response.headers.get("Retry-After"))
+        except OfflineModeIsEnabled:
+            raise PublishError(
+                "HF_HUB_OFFLINE is set: publishing needs the Hub; unset it to publish"
+            ) from None
+        except Exception as exc:
+            unreachable = connection_failure(exc)
+            if unreachable is not None:
+                raise PublishError(f"cannot reach {_hub()}: {unreachable.reason}") from None
+            transport = type(exc).__module__.split(".")[0] in _TRANSPORT_MODULES
+            if not transport:
+                raise
+            if attempt == MAX_ATTEMPTS:
+                raise PublishError(f"{_hub()}: {type(exc).__name__}: {_first_line(exc)}") from None
+        wait_before_retry(_hub(), attempt, retry_after, backoff_cap=8.0)
     raise AssertionError("unreachable")
 
 
 def _first_line(exc: Exception) -> str:
-    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-    return re.sub(r"hf_[A-Za-z0-9]{6,}", "hf_***", text)
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return scrub(text)
