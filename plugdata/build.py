@@ -349,7 +349,7 @@ def _check_language(
 ) -> LanguageResult:
     """Align (or translate), check and route one target language."""
     train = recipe.kind == "train"
-    target = _target_rows(recipe, lang, pivot, limit, progress)
+    target = _target_rows(recipe, lang, pivot, pivot_problems, limit, progress)
     alignment = target.alignment
     ledger = Ledger(
         orphans=None if limit else alignment.orphans, target_duplicates=alignment.duplicates
@@ -496,11 +496,17 @@ class TargetRows:
 
 
 def _target_rows(
-    recipe: Recipe, lang: str, pivot: list[Record], limit: int | None, progress: bool
+    recipe: Recipe,
+    lang: str,
+    pivot: list[Record],
+    pivot_problems: list[list[str]],
+    limit: int | None,
+    progress: bool,
 ) -> TargetRows:
     spec = recipe.targets[lang].align
     if spec is None:
-        return _translate_target(recipe, lang, pivot, progress)
+        skip = [bool(found) for found in pivot_problems]
+        return _translate_target(recipe, lang, pivot, skip, progress)
     label = _where(spec)
     target_records = read_records(
         spec,
@@ -514,11 +520,14 @@ def _target_rows(
     return TargetRows(spec, alignment, [f"aligned:{label}"] * len(pivot), empty, empty)
 
 
-def _translate_target(recipe: Recipe, lang: str, pivot: list[Record], progress: bool) -> TargetRows:
+def _translate_target(
+    recipe: Recipe, lang: str, pivot: list[Record], skip: list[bool], progress: bool
+) -> TargetRows:
     """Target records made by machine translation, one per pivot record, with per-row
-    provenance, the reasons rows could not be translated and the backends' last error."""
+    provenance, the reasons rows could not be translated and the backends' last error. Rows
+    marked in `skip` (quarantined whatever their translation) are not sent: nobody pays."""
     from plugdata.translate.cache import SegmentCache
-    from plugdata.translate.engine import translate_records
+    from plugdata.translate.engine import Outcome, translate_records
     from plugdata.translate.job import default_cache_path, make_translator
 
     spec = recipe.targets[lang].translate
@@ -531,9 +540,10 @@ def _translate_target(recipe: Recipe, lang: str, pivot: list[Record], progress: 
         cache_file = recipe.base_dir / cache_file
     cache = SegmentCache(cache_file)
     fields = ("instruction", "response") if recipe.kind == "train" else ("instruction",)
+    todo = [p for p, skipped in zip(pivot, skip, strict=True) if not skipped]
     try:
-        outcomes, _ = translate_records(
-            pivot,
+        answered, _ = translate_records(
+            todo,
             recipe.pivot,
             lang,
             translators,
@@ -547,6 +557,8 @@ def _translate_target(recipe: Recipe, lang: str, pivot: list[Record], progress: 
         cache.close()
         for translator in translators:
             translator.close()
+    answers = iter(answered)
+    outcomes = [Outcome() if skipped else next(answers) for skipped in skip]
     records = [
         Record(
             p.index,

@@ -122,6 +122,21 @@ def invoke(*args, **kwargs):
     return CliRunner().invoke(cli, [str(a) for a in args], **kwargs)
 
 
+def one_line_error(result, *, after: str = "") -> str:
+    """A user error ends in exactly one `Error:` line, through the CLI's error path (an
+    unexpected exception would leave `result.exception` set to itself, not SystemExit), and no
+    traceback. `after`: text the command may print before it (e.g. a build summary)."""
+    assert result.exit_code == 1, result.output
+    assert isinstance(result.exception, SystemExit), repr(result.exception)
+    assert "Traceback" not in result.output
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    if after:
+        assert after in result.output, result.output
+        lines = lines[-1:]
+    assert len(lines) == 1 and lines[0].startswith("Error: "), result.output
+    return lines[0]
+
+
 def translate_args(corpus, folder: Path, backend: str, options: list[str], *extra) -> list:
     """`plugdata translate` of `corpus` to Italian, output and cache in `folder`, no bars."""
     args = ["translate", corpus, "--to", "it", "--backend", backend]

@@ -6,21 +6,12 @@ from click.testing import CliRunner
 
 from plugdata.cli import cli
 
-from .conftest import corpus_rows, write_jsonl
+from .conftest import corpus_rows, one_line_error, write_jsonl
 
 
 def run(*args):
     result = CliRunner().invoke(cli, [str(a) for a in args])
     return result
-
-
-def one_line_error(result) -> str:
-    """User errors end in exactly one `Error:` line and no traceback."""
-    assert result.exit_code == 1, result.output
-    assert "Traceback" not in result.output
-    lines = [line for line in result.output.splitlines() if line.strip()]
-    assert len(lines) == 1 and lines[0].startswith("Error: "), result.output
-    return lines[0]
 
 
 def test_build_prints_summary_and_writes_layout(tiny, tmp_path):

@@ -15,10 +15,9 @@ import pytest
 
 from plugdata.errors import ConfigurationError
 
-from .conftest import corpus_rows, translate_args, write_jsonl
+from .conftest import corpus_rows, one_line_error, translate_args, write_jsonl
 from .conftest import invoke as run
 from .servers import ChatServer, LibreServer
-from .test_cli import one_line_error
 
 
 @pytest.fixture

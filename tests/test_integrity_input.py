@@ -19,20 +19,9 @@ from plugdata.locations import LocationError, check_dataset
 from plugdata.recipe import Corpus, HubSpec, safe_yaml_load
 from plugdata.sources import corpus_label, read_records
 
-from .conftest import corpus_rows, invoke, translate_args, write_jsonl
+from .conftest import corpus_rows, invoke, one_line_error, translate_args, write_jsonl
 from .hub_server import HubServer, configure_endpoint
 from .servers import LibreServer
-
-
-def one_line_error(result) -> str:
-    """The single line a failed command printed: exit 1 through the CLI's error path (an
-    unexpected exception would leave `result.exception` set to itself, not SystemExit)."""
-    assert result.exit_code == 1, result.output
-    assert isinstance(result.exception, SystemExit), repr(result.exception)
-    assert "Traceback" not in result.output
-    lines = [line for line in result.output.splitlines() if line.strip()]
-    assert len(lines) == 1, result.output
-    return lines[0]
 
 
 def nothing_written(folder: Path) -> bool:
@@ -511,3 +500,49 @@ def test_translate_quarantine_names_the_input_without_its_local_path(tmp_path, m
     assert result.exit_code == 0, result.output
     lines = (tmp_path / "it.quarantine.jsonl").read_text("utf-8").splitlines()
     assert [json.loads(line)["where"] for line in lines] == [f"en.jsonl:{i}" for i in (1, 2, 3)]
+
+
+# -- unusable source rows are quarantined, never paid for ----------------------------------------
+def test_translate_quarantines_unusable_rows_without_sending_them(tmp_path):
+    rows = corpus_rows("en")[:3]
+    rows[1]["output"] = 7  # not a string
+    corpus = write_jsonl(tmp_path / "en.jsonl", rows)
+    with LibreServer() as server:
+        options = ["provider=libre", f"base_url={server.url}"]
+        result = invoke(*translate_args(corpus, tmp_path, "deep-translator", options))
+        sent = [r["q"] for r in server.requests]
+    assert result.exit_code == 0, result.output
+    assert "quarantined 1 (not-a-string:pivot_response 1)" in result.output
+    assert not any("`len()`" in text for text in sent)  # row 2 never left the machine
+    assert "rows 3 (0 finished in the cache)" in result.output
+
+
+def test_build_never_sends_rows_it_quarantines_for_their_source(tiny, tmp_path):
+    rows = corpus_rows("en")
+    rows.append(dict(rows[2], id="dup"))  # the same pair again: quarantined as a duplicate
+    rows[4]["output"] = ["a", "list"]
+    write_jsonl(tiny.parent / "en.jsonl", rows)
+    with LibreServer() as server:
+        text = tiny.read_text("utf-8").replace(
+            "it: {align: {path: it.jsonl, join: id}}",
+            f"it: {{translate: {{backend: deep-translator, provider: libre, base_url: "
+            f"'{server.url}', cache: {tmp_path / 'c.sqlite'}}}}}",
+        )
+        tiny.write_text(text, encoding="utf-8")
+        result = build(tiny)
+        sent = [r["q"] for r in server.requests]
+    assert result.exit_code == 0, result.output
+    assert sum("12 multiplied" in t for t in sent) == 1  # the duplicate was not sent again
+    assert not any("leaves change colour" in t for t in sent)
+    quarantine = pq.read_table(tiny.parent / "out" / "tiny" / "quarantine" / "it.parquet")
+    assert sorted(quarantine["reason"].to_pylist()) == ["duplicate", "not-a-string:pivot_response"]
+
+
+def test_an_alias_bomb_in_an_option_value_is_one_line(tmp_path):
+    corpus = write_jsonl(tmp_path / "en.jsonl", corpus_rows("en")[:1])
+    levels = ["&a0 [1,1,1,1,1,1,1,1,1,1]"]
+    levels += [f"&a{i} [" + ",".join([f"*a{i - 1}"] * 10) + "]" for i in range(1, 8)]
+    bomb = "x=[" + ",".join(levels) + "]"  # 10^8 values from a few hundred characters
+    options = [bomb, "provider=libre"]
+    result = invoke(*translate_args(corpus, tmp_path, "deep-translator", options))
+    assert "--option x: YAML that expands to" in one_line_error(result)

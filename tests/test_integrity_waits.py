@@ -16,10 +16,9 @@ import pytest
 
 from plugdata.retrying import wait_before_retry
 
-from .conftest import corpus_rows, translate_args, write_jsonl
+from .conftest import corpus_rows, one_line_error, translate_args, write_jsonl
 from .conftest import invoke as run
 from .servers import ChatServer
-from .test_cli import one_line_error
 from .test_integrity_backends import judge, judge_files, nothing_written
 
 

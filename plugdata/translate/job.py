@@ -13,11 +13,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import ValidationError
 
 from plugdata.errors import PlugdataError
-from plugdata.recipe import Corpus
+from plugdata.recipe import Corpus, safe_yaml_load
 from plugdata.sources import Record, read_records
 from plugdata.translate.backends import TRANSLATORS
 from plugdata.translate.backends.base import Translator
@@ -43,7 +42,7 @@ def parse_options(pairs: list[str] | tuple[str, ...]) -> dict[str, Any]:
         key, sep, value = pair.partition("=")
         if not sep or not key:
             raise PlugdataError(f"--option {pair!r}: use KEY=VALUE")
-        options[key.strip()] = yaml.safe_load(value) if value else ""
+        options[key.strip()] = safe_yaml_load(value, f"--option {key.strip()}") if value else ""
     return options
 
 
@@ -165,7 +164,13 @@ def translate_file(
     cache = SegmentCache(cache_path)
     try:
         done = cache.get_rows(keys)
-        todo = [i for i, key in enumerate(keys) if key not in done]
+        # Rows whose source is unusable (a non-string value, broken text) are never sent.
+        refused = {
+            i: [p.replace(":", ":pivot_", 1) for p in r.problems]
+            for i, r in enumerate(records)
+            if r.problems
+        }
+        todo = [i for i, key in enumerate(keys) if key not in done and i not in refused]
         outcomes, report = translate_records(
             [records[i] for i in todo],
             source,
@@ -180,7 +185,7 @@ def translate_file(
             progress=progress,
         )
         report.rows = len(records)
-        report.cached_rows = len(records) - len(todo)
+        report.cached_rows = len(records) - len(todo) - len(refused)
         result = TranslateResult(out, report, dry_run=dry_run)
         if dry_run:
             return result
@@ -224,8 +229,14 @@ def translate_file(
             t.close()
     kept_lines, quarantine_lines = [], []
     for i, (record, key) in enumerate(zip(records, keys, strict=True)):
-        row = finished[i] if i in finished else done[key]
-        triple, reasons = row["triple"], row["reasons"]
+        if i in refused:
+            triple = make_triple(
+                ids[i], source_name, source, target, record, None, "", responses=responses
+            )
+            reasons = refused[i]
+        else:
+            row = finished[i] if i in finished else done[key]
+            triple, reasons = row["triple"], row["reasons"]
         if reasons:
             quarantine_lines.append(
                 {**triple, "reason": reasons[0], "reasons": reasons, "where": record.where}
