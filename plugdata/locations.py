@@ -9,11 +9,11 @@ libraries themselves (datasets, transformers) are imported only by the caller, a
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 from typing import Literal
 
 from plugdata.errors import PlugdataError
+from plugdata.retrying import connection_failure, is_transport_error
 
 RepoType = Literal["dataset", "model"]
 # File names, never Hub ids: a Hub id such as Qwen/Qwen2.5-0.5B may hold dots, but no suffix
@@ -32,14 +32,6 @@ LOCAL_SUFFIXES = (
     ".yml",
 )
 PROBE_TIMEOUT_S = 10.0
-# Libraries huggingface_hub has used for HTTP, and their base class for "no answer came back"
-# (refused, reset, DNS, timeout), as opposed to an answer with an error status.
-_TRANSPORT_ERRORS = (
-    ("httpx2", "TransportError"),
-    ("httpx", "TransportError"),
-    ("requests", "ConnectionError"),
-    ("requests", "Timeout"),
-)
 # What the command-line help calls a local one of each.
 _NOUN = {"dataset": "folder", "model": "directory"}
 _OFFLINE_VARIABLES = {
@@ -177,23 +169,11 @@ def _probe_hub(value: str, flag: str, repo_type: RepoType) -> None:
             "or set HF_HUB_OFFLINE=1 to use the local cache"
         ) from None
     except Exception as exc:
-        if not _is_transport_error(exc):
+        if not is_transport_error(exc):
             raise
-        cause = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        failure = connection_failure(exc)
+        cause = failure.reason if failure else type(exc).__name__
         raise LocationError(
-            f"{flag} {value}: cannot reach the Hub at {constants.ENDPOINT} "
-            f"({type(exc).__name__}{': ' + cause if cause else ''}); set HF_HUB_OFFLINE=1 to "
-            "use the local cache"
+            f"{flag} {value}: cannot reach the Hub at {constants.ENDPOINT} ({cause}); set "
+            "HF_HUB_OFFLINE=1 to use the local cache"
         ) from None
-
-
-def _is_transport_error(exc: Exception) -> bool:
-    """A failure to get any answer, from whichever HTTP library huggingface_hub uses (only
-    libraries already imported are looked at: the one that raised is among them)."""
-    if isinstance(exc, OSError):  # TimeoutError and requests' errors among them
-        return True
-    for module, name in _TRANSPORT_ERRORS:
-        base = getattr(sys.modules.get(module), name, None)
-        if isinstance(base, type) and isinstance(exc, base):
-            return True
-    return False

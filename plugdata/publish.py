@@ -29,6 +29,7 @@ from plugdata.retrying import (
     RETRYABLE_STATUS,
     connection_failure,
     host_of,
+    is_transport_error,
     parse_retry_after,
     wait_before_retry,
 )
@@ -505,9 +506,6 @@ def _hub() -> str:
     return f"the Hub at {host_of(constants.ENDPOINT, 'huggingface.co')}"
 
 
-_TRANSPORT_MODULES = {"httpx", "httpx2", "httpcore", "requests", "urllib3"}
-
-
 def _call(fn):
     """Run a Hub call: retry 429/5xx and dropped connections with backoff (Retry-After first,
     capped), turn 412 into _Conflict, and everything else the user can fix into one line: auth
@@ -538,8 +536,7 @@ def _call(fn):
             unreachable = connection_failure(exc)
             if unreachable is not None:
                 raise PublishError(f"cannot reach {_hub()}: {unreachable.reason}") from None
-            transport = type(exc).__module__.split(".")[0] in _TRANSPORT_MODULES
-            if not transport:
+            if not is_transport_error(exc):
                 raise
             if attempt == MAX_ATTEMPTS:
                 raise PublishError(f"{_hub()}: {type(exc).__name__}: {_first_line(exc)}") from None

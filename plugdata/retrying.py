@@ -128,6 +128,28 @@ def connection_failure(exc: BaseException) -> Failure | None:
     return None
 
 
+# Libraries huggingface_hub and the translators have used for HTTP, and their base class for
+# "no answer came back" (refused, reset, DNS, timeout), as opposed to an error status.
+_TRANSPORT_ERRORS = (
+    ("httpx2", "TransportError"),
+    ("httpx", "TransportError"),
+    ("requests", "ConnectionError"),
+    ("requests", "Timeout"),
+)
+
+
+def is_transport_error(exc: BaseException) -> bool:
+    """A failure to get any answer, from whichever HTTP library raised it (only libraries
+    already imported are looked at: the one that raised is among them)."""
+    if isinstance(exc, OSError):  # TimeoutError and requests' errors among them
+        return True
+    for module, name in _TRANSPORT_ERRORS:
+        base = getattr(sys.modules.get(module), name, None)
+        if isinstance(base, type) and isinstance(exc, base):
+            return True
+    return False
+
+
 def openai_failure(exc: Exception) -> Failure:
     """A `Failure` for an error raised by the openai SDK."""
     import openai
