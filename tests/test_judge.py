@@ -110,7 +110,7 @@ def test_retries_timeouts_and_no_key_in_outputs(files, tmp_path):
         server.script.add(429, {"error": {"message": "slow"}}, headers={"Retry-After": "0.2"})
         server.script.add(500, {"error": {"message": "boom"}})
         server.script.add(200, "hang", when="Question q4", times=10)
-        result = run(server.url, files, tmp_path / "out", "--timeout", "0.5")
+        result = run(server.url, files, tmp_path / "out", "--timeout", "0.5", "--max-retries", 1)
     assert result.exit_code == 0, result.output
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
     assert summary["groups"]["all"]["paper"]["error"] >= 2  # q4 timed out (and q5 unparseable)
