@@ -15,7 +15,7 @@ import pytest
 from plugdata.build import build
 from plugdata.recipe import load_recipe
 
-from .conftest import invoke
+from .conftest import invoke, one_line_error
 
 REPO = "plug-org/tiny"
 
@@ -135,3 +135,42 @@ def refused_any(hub, folder: Path, repo_id: str) -> str:
     assert result.exit_code == 1 and len(result.output.strip().splitlines()) == 1
     assert hub.requests == []
     return result.output
+
+
+# -- the Hub unreachable, offline, or asking for a long wait ---------------------------------------
+def closed_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_no_hub_to_reach_is_one_line_at_once(folder, monkeypatch):
+    import time
+
+    from .hub_server import configure_endpoint
+
+    configure_endpoint(f"http://127.0.0.1:{closed_port()}", monkeypatch)
+    started = time.monotonic()
+    result = invoke("publish", folder, "--repo-id", REPO, "--dry-run")
+    line = one_line_error(result)
+    assert "cannot reach the Hub at 127.0.0.1:" in line and "connection refused" in line
+    assert time.monotonic() - started < 10  # the local checks, then one refused connection
+
+
+def test_offline_mode_is_one_line(folder, monkeypatch):
+    from huggingface_hub import constants
+
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    line = one_line_error(invoke("publish", folder, "--repo-id", REPO))
+    assert "HF_HUB_OFFLINE is set: publishing needs the Hub" in line
+
+
+def test_a_retry_after_longer_than_the_cap_ends_the_publish(hub, folder):
+    hub.fail_next("POST", "/commit/", 429, headers={"Retry-After": "3600"})
+    result = invoke("publish", folder, "--repo-id", REPO, "--no-verify")
+    line = one_line_error(result, after="LFS files")  # huggingface_hub's upload bars first
+    assert "the Hub at 127.0.0.1:" in line
+    assert "the server asks to wait 3600 s; try again later" in line
+    assert not any(path.startswith("data/") for path in hub.files(REPO))  # nothing committed
