@@ -259,6 +259,7 @@ def plan(
     revision: str = "main",
     replace: bool = False,
     api=None,
+    check: bool = True,
 ) -> PublishPlan:
     local_manifest = folder.read_manifest(local)
     if not local_manifest["configs"]:
@@ -267,7 +268,8 @@ def plan(
         )
     chosen = select(local_manifest, langs or [], configs or [])
     validate_names(repo_id, chosen)
-    check_local(local, local_manifest, chosen)
+    if check:
+        check_local(local, local_manifest, chosen)
     api = api or _api()
     exists, branch, head, remote_files = _call(lambda: _remote_state(api, repo_id, revision))
     remote = _call(lambda: _remote_manifest(api, repo_id, revision, remote_files))
@@ -350,6 +352,7 @@ def publish(
             revision=revision,
             replace=replace,
             api=api,
+            check=attempts == 1,  # a re-plan after a conflict: the upload still checks hashes
         )
         report = PublishReport(current, attempts=attempts)
         if current.blocked:

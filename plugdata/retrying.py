@@ -245,18 +245,24 @@ def backoff(attempt: int, retry_after: float | None = None, cap: float = 30.0) -
     return min(cap, 0.5 * 2 ** (attempt - 1)) * (0.5 + random.random())
 
 
-def max_retry_after() -> float:
-    """The longest Retry-After plugdata honours: `$PLUGDATA_MAX_RETRY_AFTER` seconds, else 120."""
-    value = os.environ.get(MAX_RETRY_AFTER_ENV)
+def seconds_from_env(name: str, default: float) -> float:
+    """A duration from environment variable `name`, else `default`; one line when it is not a
+    number of seconds."""
+    value = os.environ.get(name)
     if not value:
-        return DEFAULT_MAX_RETRY_AFTER
+        return default
     try:
         seconds = float(value)
     except ValueError:
         seconds = -1.0
-    if seconds < 0:
-        raise PlugdataError(f"${MAX_RETRY_AFTER_ENV}={value!r}: give a number of seconds")
+    if not seconds >= 0:  # negative, or nan
+        raise PlugdataError(f"${name}={value!r}: give a number of seconds")
     return seconds
+
+
+def max_retry_after() -> float:
+    """The longest Retry-After plugdata honours: `$PLUGDATA_MAX_RETRY_AFTER` seconds, else 120."""
+    return seconds_from_env(MAX_RETRY_AFTER_ENV, DEFAULT_MAX_RETRY_AFTER)
 
 
 def _say(line: str) -> None:

@@ -5,7 +5,6 @@ damaged file, wherever the connection is used.
 
 from __future__ import annotations
 
-import os
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -13,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from plugdata.errors import PlugdataError
+from plugdata.retrying import seconds_from_env
 
 BUSY_TIMEOUT_ENV = "PLUGDATA_CACHE_BUSY_TIMEOUT"
 DEFAULT_BUSY_TIMEOUT = 60.0  # seconds; another run's writes take milliseconds
@@ -25,16 +25,7 @@ class CacheError(PlugdataError):
 def busy_timeout() -> float:
     """Seconds to wait for a lock another process holds: `$PLUGDATA_CACHE_BUSY_TIMEOUT`,
     else 60."""
-    value = os.environ.get(BUSY_TIMEOUT_ENV)
-    if not value:
-        return DEFAULT_BUSY_TIMEOUT
-    try:
-        seconds = float(value)
-    except ValueError:
-        seconds = -1.0
-    if seconds < 0:
-        raise PlugdataError(f"${BUSY_TIMEOUT_ENV}={value!r}: give a number of seconds")
-    return seconds
+    return seconds_from_env(BUSY_TIMEOUT_ENV, DEFAULT_BUSY_TIMEOUT)
 
 
 def _is_storage_error(exc: sqlite3.DatabaseError) -> bool:

@@ -157,6 +157,12 @@ def corpus_rows(lang: str, ids: bool = True) -> list[dict]:
     return rows
 
 
+@pytest.fixture
+def corpus(tmp_path) -> Path:
+    """The eight English test items as a JSON Lines corpus."""
+    return write_jsonl(tmp_path / "en.jsonl", corpus_rows("en"))
+
+
 RECIPE = """\
 name: tiny
 pivot: en
@@ -169,6 +175,19 @@ targets:
 splits: {{validation: 0.25}}
 card: {{pretty_name: Tiny test set, license: cc-by-4.0}}
 """
+
+
+def translated(recipe: Path, lang: str, cache: Path, **options) -> Path:
+    """Turn target `lang` of the `tiny` recipe from aligned into translated, with `options`
+    (backend and its options) and the segment cache at `cache`."""
+    aligned = f"{lang}: {{align: {{path: {lang}.jsonl, join: id}}}}"
+    block = ", ".join(f"{key}: {value!r}" for key, value in options.items())
+    text = recipe.read_text("utf-8")
+    assert aligned in text
+    recipe.write_text(
+        text.replace(aligned, f"{lang}: {{translate: {{{block}, cache: '{cache}'}}}}"), "utf-8"
+    )
+    return recipe
 
 
 @pytest.fixture

@@ -20,11 +20,6 @@ from .conftest import invoke as run
 from .servers import ChatServer, LibreServer
 
 
-@pytest.fixture
-def corpus(tmp_path):
-    return write_jsonl(tmp_path / "en.jsonl", corpus_rows("en"))
-
-
 @pytest.fixture(autouse=True)
 def no_keys(monkeypatch):
     for name in ("LIBRE_API_KEY", "DEEPL_API_KEY", "MICROSOFT_API_KEY", "OPENAI_API_KEY"):

@@ -22,7 +22,7 @@ from plugdata.build import BuildError, build
 from plugdata.folder import check_folder, read_manifest
 from plugdata.recipe import METHOD_NAMES, load_recipe
 
-from .conftest import corpus_rows, invoke, one_line_error, write_jsonl
+from .conftest import corpus_rows, invoke, one_line_error, translated, write_jsonl
 
 DEMO = Path(__file__).parents[1] / "recipes" / "demo.yaml"
 
@@ -114,11 +114,7 @@ def test_a_backend_that_answers_nothing_useful_keeps_nothing(tmp_path, tiny, mon
             return list(texts)
 
     monkeypatch.setitem(TRANSLATORS, "echo", Echo)
-    text = tiny.read_text("utf-8").replace(
-        "zh: {align: {path: zh.jsonl, join: id}}",
-        f"zh: {{translate: {{backend: echo, cache: {tmp_path / 'c.sqlite'}}}}}",
-    )
-    tiny.write_text(text, encoding="utf-8")
+    translated(tiny, "zh", tmp_path / "c.sqlite", backend="echo")
     result = invoke("build", tiny, "--out", tmp_path / "out", "--quiet")
     line = one_line_error(result, after="Built tiny")
     assert "zh: no row kept of 8 (untranslated:target_" in line

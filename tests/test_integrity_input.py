@@ -19,7 +19,14 @@ from plugdata.locations import LocationError, check_dataset
 from plugdata.recipe import Corpus, HubSpec, safe_yaml_load
 from plugdata.sources import corpus_label, read_records
 
-from .conftest import corpus_rows, invoke, one_line_error, translate_args, write_jsonl
+from .conftest import (
+    corpus_rows,
+    invoke,
+    one_line_error,
+    translate_args,
+    translated,
+    write_jsonl,
+)
 from .hub_server import HubServer, configure_endpoint
 from .servers import LibreServer
 
@@ -523,13 +530,8 @@ def test_build_never_sends_rows_it_quarantines_for_their_source(tiny, tmp_path):
     rows[4]["output"] = ["a", "list"]
     write_jsonl(tiny.parent / "en.jsonl", rows)
     with LibreServer() as server:
-        text = tiny.read_text("utf-8").replace(
-            "it: {align: {path: it.jsonl, join: id}}",
-            f"it: {{translate: {{backend: deep-translator, provider: libre, base_url: "
-            f"'{server.url}', cache: {tmp_path / 'c.sqlite'}}}}}",
-        )
-        tiny.write_text(text, encoding="utf-8")
-        result = build(tiny)
+        options = {"backend": "deep-translator", "provider": "libre", "base_url": server.url}
+        result = build(translated(tiny, "it", tmp_path / "c.sqlite", **options))
         sent = [r["q"] for r in server.requests]
     assert result.exit_code == 0, result.output
     assert sum("12 multiplied" in t for t in sent) == 1  # the duplicate was not sent again

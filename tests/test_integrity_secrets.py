@@ -8,7 +8,7 @@ import pyarrow.parquet as pq
 
 from plugdata.redact import public_path, scrub
 
-from .conftest import invoke
+from .conftest import invoke, translated
 from .servers import ChatServer
 
 SECRET = "sk-abcdef0123456789secret"
@@ -24,13 +24,8 @@ def test_a_credential_in_a_recipe_url_reaches_nothing_written_or_pushed(tiny, tm
     with ChatServer() as server:
         server.script.add(400, {"error": {"message": "filter"}}, when="Why do leaves", times=20)
         url = server.url.replace("http://", f"http://user:{SECRET}@") + f"/v1?api_key={SECRET}"
-        cache = tmp_path / "cache.sqlite"
-        text = tiny.read_text("utf-8").replace(
-            "it: {align: {path: it.jsonl, join: id}}",
-            f"it: {{translate: {{backend: openai-chat, model: m, base_url: '{url}', "
-            f"cache: {cache}, max_retries: 0}}}}",
-        )
-        tiny.write_text(text, encoding="utf-8")
+        chat = {"backend": "openai-chat", "model": "m", "base_url": url, "max_retries": 0}
+        translated(tiny, "it", tmp_path / "cache.sqlite", **chat)
         result = invoke("build", tiny, "--out", tmp_path / "out", "--quiet")
         assert result.exit_code == 0, result.output
     root = tmp_path / "out" / "tiny"
@@ -50,12 +45,8 @@ def test_a_credential_in_a_recipe_url_reaches_nothing_written_or_pushed(tiny, tm
 def test_error_lines_never_quote_a_key(tiny, tmp_path, monkeypatch):
     monkeypatch.setenv("OPENAI_API_KEY", SECRET)
     url = f"http://user:{SECRET}@127.0.0.1:9/v1?api_key={SECRET}"
-    text = tiny.read_text("utf-8").replace(
-        "it: {align: {path: it.jsonl, join: id}}",
-        f"it: {{translate: {{backend: openai-chat, model: m, base_url: '{url}', "
-        f"cache: {tmp_path / 'c.sqlite'}}}}}",
-    )
-    tiny.write_text(text, encoding="utf-8")
+    chat = {"backend": "openai-chat", "model": "m", "base_url": url}
+    translated(tiny, "it", tmp_path / "c.sqlite", **chat)
     result = invoke("build", tiny, "--out", tmp_path / "out", "--quiet")
     assert result.exit_code == 1 and "127.0.0.1:9" in result.output
     assert SECRET not in result.output and "user:" not in result.output

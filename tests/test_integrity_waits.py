@@ -16,15 +16,10 @@ import pytest
 
 from plugdata.retrying import wait_before_retry
 
-from .conftest import corpus_rows, one_line_error, translate_args, write_jsonl
 from .conftest import invoke as run
+from .conftest import one_line_error, translate_args
 from .servers import ChatServer
 from .test_integrity_backends import judge, judge_files, nothing_written
-
-
-@pytest.fixture
-def corpus(tmp_path):
-    return write_jsonl(tmp_path / "en.jsonl", corpus_rows("en"))
 
 
 @pytest.fixture(autouse=True)

@@ -11,11 +11,6 @@ from .conftest import invoke as run
 from .servers import ChatServer, LibreServer, drop_tokens, phrase_book, translator
 
 
-@pytest.fixture
-def corpus(tmp_path):
-    return write_jsonl(tmp_path / "en.jsonl", corpus_rows("en"))
-
-
 @pytest.fixture(autouse=True)
 def keys(monkeypatch):
     monkeypatch.setenv("LIBRE_API_KEY", "libre-test-key")
@@ -270,7 +265,7 @@ def test_chat_timeout_then_quarantine_and_no_key_in_output(corpus, tmp_path):
         server.script.add(200, "hang", when="Why do leaves", times=10)
         result = run(
             *chat_args(
-                server, corpus, tmp_path, "--option", "timeout=0.5", "--option", "max_retries=1"
+                server, corpus, tmp_path, "--option", "timeout=0.5", "--option", "max_retries=0"
             )
         )
     assert result.exit_code == 0, result.output
