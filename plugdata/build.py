@@ -201,22 +201,7 @@ def build(
         existing = staging.inspect(root, recipe.file.name, force=force)
         staging.check_kept(existing, langs, force=force)
         staging.check_in_the_way(existing, _planned(recipe, langs, existing), force=force)
-        key_columns = sorted(
-            {
-                t.align.key.pivot
-                for t in recipe.targets.values()
-                if t.align and t.align.join == "key"
-            }
-        )
-        pivot = read_records(
-            recipe.source,
-            recipe.base_dir,
-            need_response=recipe.kind == "train",
-            keep=list(dict.fromkeys(recipe.source.keep + key_columns)),
-            limit=limit,
-        )
-        ids = row_ids(recipe.source.name, pivot)
-        pivot_problems, dup_counts = _pivot_problems(recipe, pivot, ids)
+        pivot, ids, pivot_problems, dup_counts = _read_pivot(recipe, limit)
         validator = Validator(recipe.validation, workers=workers or default_workers())
         stage = output.stage()
         ledgers: dict[str, Ledger] = {}
@@ -240,19 +225,46 @@ def build(
         )
         report.failures, report.dropped = failures, existing.dropped
         if len(failures) < len(langs):
-            # Provenance quotes recipe options and paths: no credential reaches the card either.
-            manifest = scrub_obj(_merge(recipe, existing, built, quarantine, failures))
-            report.set_aside = staging.carry(existing, stage, manifest)
-            folder.write_manifest(stage, manifest)
-            (stage / folder.CARD).write_text(
-                render_card(manifest, f"<org>/{recipe.name}"), encoding="utf-8"
-            )
-            folder.check_folder(stage, manifest)
+            manifest = _merge(recipe, existing, built, quarantine, failures)
+            report.set_aside = _finish_stage(recipe, existing, stage, manifest)
             output.commit(stage)
     report.seconds = time.perf_counter() - started
     if failures:
         raise BuildError("; ".join(failures.values()), report)
     return report
+
+
+def _read_pivot(
+    recipe: Recipe, limit: int | None
+) -> tuple[list[Record], list[str], list[list[str]], dict[str, int]]:
+    """The pivot corpus: records, their ids, the problems that fail a row in every language,
+    and the duplicate counts for the summary."""
+    aligned = [t.align for t in recipe.targets.values() if t.align is not None]
+    key_columns = sorted({a.key.pivot for a in aligned if a.join == "key"})
+    pivot = read_records(
+        recipe.source,
+        recipe.base_dir,
+        need_response=recipe.kind == "train",
+        keep=list(dict.fromkeys(recipe.source.keep + key_columns)),
+        limit=limit,
+    )
+    ids = row_ids(recipe.source.name, pivot)
+    return (pivot, ids, *_pivot_problems(recipe, pivot, ids))
+
+
+def _finish_stage(
+    recipe: Recipe, existing: staging.Existing, stage: Path, manifest: dict[str, Any]
+) -> list[str]:
+    """Complete the staged folder (files carried from the old one, manifest, card) and check it
+    against its manifest; returns the foreign entries kept aside as *.orig."""
+    # Provenance quotes recipe options and paths: no credential reaches the card either.
+    manifest = scrub_obj(manifest)
+    set_aside = staging.carry(existing, stage, manifest)
+    folder.write_manifest(stage, manifest)
+    card = render_card(manifest, f"<org>/{recipe.name}")
+    (stage / folder.CARD).write_text(card, encoding="utf-8")
+    folder.check_folder(stage, manifest)
+    return set_aside
 
 
 def _merge(

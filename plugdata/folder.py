@@ -92,11 +92,10 @@ def write_quarantine(root: Path, lang: str, table: pa.Table) -> dict[str, Any]:
 
 
 def write_manifest(root: Path, manifest: dict[str, Any]) -> None:
-    from plugdata.redact import scrub_obj
-
+    """Write `manifest` (already scrubbed of secrets by the caller, which renders the card from
+    the same dict) with its configs in name order."""
     manifest["configs"] = dict(sorted(manifest["configs"].items()))
-    # The last guard before anything leaves the machine: no credential survives in provenance.
-    text = json.dumps(scrub_obj(manifest), indent=2, ensure_ascii=False) + "\n"
+    text = json.dumps(manifest, indent=2, ensure_ascii=False) + "\n"
     (root / MANIFEST).write_text(text, encoding="utf-8")
 
 
