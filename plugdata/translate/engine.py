@@ -233,19 +233,11 @@ def translate_records(
     get_language(source), get_language(target)
     report = TranslateReport(rows=len(records))
     texts = [{name: _field(r, name) for name in fields} for r in records]
-    outcomes = [Outcome() for _ in records]
-    for i, t in enumerate(texts):
-        empty = [name for name, value in t.items() if not value.strip()]
-        if empty:
-            outcomes[i].reason = f"empty:{empty[0]}"
-    plan = [
-        (translator, strategy) for translator in translators for strategy in strategies(translator)
-    ]
+    outcomes = [_unless_empty(t) for t in texts]
     pending = [i for i, o in enumerate(outcomes) if o.reason is None]
-    last_reason: dict[int, str] = {}
-    last_error: dict[int, str] = {}
     # One per backend for the whole run: its strategies share what its failures have shown.
     monitors = {t: FailureMonitor(t.who) for t in translators}
+    plan = [(t, strategy) for t in translators for strategy in strategies(t)]
     for step, (translator, strategy) in enumerate(plan):
         if not pending:
             break
@@ -259,35 +251,18 @@ def translate_records(
             stats=report.stats,
             monitor=monitors[translator],
         )
-        limit = _limit(translator, source)
-        if strategy == "joint":
-            # Joint requests that are too long for one call go straight to the next strategy.
-            eligible = [i for i in pending if sum(len(v) for v in texts[i].values()) <= limit]
-        elif strategy == "lines":
-            eligible = [
-                i
-                for i in pending
-                if all(_line_groups(v, limit) is not None for v in texts[i].values())
-            ]
-        else:
-            eligible = pending
+        eligible = _eligible(pending, texts, strategy, _limit(translator, source))
+        row_keys = {}  # row -> the cache keys of its units under this strategy
         units: dict[str, str] = {}
         for i in eligible:
-            for unit in row_units(texts[i], strategy, translator, source):
-                units.setdefault(runner.key(unit), unit)
-                if step == 0:
-                    report.units += 1
+            texts_of_row = row_units(texts[i], strategy, translator, source)
+            row_keys[i] = [runner.key(unit) for unit in texts_of_row]
+            units.update(zip(row_keys[i], texts_of_row, strict=True))
         cached = cache.get_many(units)
         missing = {k: v for k, v in units.items() if k not in cached}
         if step == 0:
-            report.unique_units = len(units)
-            report.cache_hits = len(cached)
-            report.chars = sum(len(v) for v in missing.values())
-            report.estimated_cost = report.chars * translator.price_per_char()
-            report.requests_needed = -(-len(missing) // translator.batch_size)
-            report.estimated_seconds = _rate_bound_seconds(
-                translator, report.requests_needed, report.chars
-            )
+            report.units = sum(len(keys) for keys in row_keys.values())
+            _estimate(report, translator, units, cached, missing)
         if dry_run:
             return outcomes, report
         if offline and missing:
@@ -295,53 +270,108 @@ def translate_records(
                 f"--offline: {len(missing)} of {len(units)} segments are not in {cache.path}; "
                 f"first: {next(iter(missing.values()))[:80]!r}"
             )
-        bar = tqdm(
-            total=-(-len(missing) // translator.batch_size),
-            unit="req",
-            desc=f"translate {target} ({translator.model}, {strategy})",
-            disable=None if progress else True,
-            leave=False,
-        )
-        with bar:
-            runner.run(missing, progress=bar)
-        if report.stats.skipped_for_cost:
-            raise BudgetExceeded(
-                f"--max-cost {max_cost:g} USD reached after about {report.stats.cost:.4f} USD; "
-                f"{report.stats.skipped_for_cost} segments not sent; finished segments are in "
-                f"{cache.path}: run again with a higher cap to continue"
-            )
-        answers = cache.get_many(units)
-        lookup = _lookup(answers, runner)
-        still = []
-        for i in pending:
-            if i not in eligible:
-                still.append(i)
-                continue
-            keyed = {runner.key(u): u for u in row_units(texts[i], strategy, translator, source)}
-            failed = [report.stats.failed[k] for k in keyed if k in report.stats.failed]
-            if failed or any(k not in answers for k in keyed):
-                last_reason[i] = "translate-failed"
-                if failed:
-                    last_error[i] = scrub(failed[-1])
-                still.append(i)
-                continue
-            try:
-                outcomes[i].fields = assemble(
-                    texts[i], strategy, translator, source, target, lookup
-                )
-                outcomes[i].made_by = f"{translator.name}:{translator.model}"
-            except protect.ProtectionError:
-                last_reason[i] = "protection-lost"
-                still.append(i)
-        pending = still
-    for i in pending:
-        outcomes[i].reason = last_reason.get(i, "translate-failed")
-        if outcomes[i].reason == "translate-failed":
-            outcomes[i].error = last_error.get(i)
+        _send(runner, missing, report, max_cost, progress, f"{translator.model}, {strategy}")
+        done = _assemble_rows(row_keys, texts, strategy, runner, cache.get_many(units), outcomes)
+        pending = [i for i in pending if i not in done]
+    for i in pending:  # no strategy of any backend could translate these safely
+        outcome = outcomes[i]
+        outcome.reason = outcome.reason or "translate-failed"
+        if outcome.reason != "translate-failed":
+            outcome.error = None
     for o in outcomes:
         if o.reason:
             report.failures[o.reason] = report.failures.get(o.reason, 0) + 1
     return outcomes, report
+
+
+def _unless_empty(texts: dict[str, str]) -> Outcome:
+    """A fresh outcome, failed already when a field to translate is empty."""
+    empty = [name for name, value in texts.items() if not value.strip()]
+    return Outcome(reason=f"empty:{empty[0]}" if empty else None)
+
+
+def _eligible(pending: list[int], texts: list[dict[str, str]], strategy: str, limit: int):
+    """The pending rows a strategy can take: joint requests and line groups must fit in one
+    call; rows too long for them go straight to the next strategy."""
+    if strategy == "joint":
+        return [i for i in pending if sum(len(v) for v in texts[i].values()) <= limit]
+    if strategy == "lines":
+        fits = (all(_line_groups(v, limit) is not None for v in texts[i].values()) for i in pending)
+        return [i for i, ok in zip(pending, fits, strict=True) if ok]
+    return list(pending)
+
+
+def _estimate(
+    report: TranslateReport,
+    translator: Translator,
+    units: dict[str, str],
+    cached: dict[str, str],
+    missing: dict[str, str],
+) -> None:
+    """What the first strategy will cost: the plan a dry run prints."""
+    report.unique_units = len(units)
+    report.cache_hits = len(cached)
+    report.chars = sum(len(v) for v in missing.values())
+    report.estimated_cost = report.chars * translator.price_per_char()
+    report.requests_needed = -(-len(missing) // translator.batch_size)
+    report.estimated_seconds = _rate_bound_seconds(translator, report.requests_needed, report.chars)
+
+
+def _send(
+    runner: Runner,
+    missing: dict[str, str],
+    report: TranslateReport,
+    max_cost: float | None,
+    progress: bool,
+    label: str,
+) -> None:
+    """Send what the cache lacks, with a progress bar; stop cleanly at the cost cap."""
+    bar = tqdm(
+        total=-(-len(missing) // runner.translator.batch_size),
+        unit="req",
+        desc=f"translate {runner.target} ({label})",
+        disable=None if progress else True,
+        leave=False,
+    )
+    with bar:
+        runner.run(missing, progress=bar)
+    if report.stats.skipped_for_cost:
+        raise BudgetExceeded(
+            f"--max-cost {max_cost:g} USD reached after about {report.stats.cost:.4f} USD; "
+            f"{report.stats.skipped_for_cost} segments not sent; finished segments are in "
+            f"{runner.cache.path}: run again with a higher cap to continue"
+        )
+
+
+def _assemble_rows(
+    row_keys: dict[int, list[str]],
+    texts: list[dict[str, str]],
+    strategy: str,
+    runner: Runner,
+    answers: dict[str, str],
+    outcomes: list[Outcome],
+) -> set[int]:
+    """Put the rows of one strategy together from the answers; returns the rows done. A row
+    that failed keeps why (and the backend's last error) on its outcome, for when no later
+    strategy succeeds."""
+    t, source, failures = runner.translator, runner.source, runner.stats.failed
+    lookup = _lookup(answers, runner)
+    done = set()
+    for i, keys in row_keys.items():
+        outcome = outcomes[i]
+        failed = [failures[k] for k in dict.fromkeys(keys) if k in failures]
+        if failed or any(k not in answers for k in keys):
+            outcome.reason = "translate-failed"
+            outcome.error = scrub(failed[-1]) if failed else outcome.error
+            continue
+        try:
+            outcome.fields = assemble(texts[i], strategy, t, source, runner.target, lookup)
+        except protect.ProtectionError:
+            outcome.reason = "protection-lost"
+            continue
+        outcome.made_by, outcome.reason, outcome.error = f"{t.name}:{t.model}", None, None
+        done.add(i)
+    return done
 
 
 def _rate_bound_seconds(translator: Translator, requests: int, chars: int) -> float | None:
