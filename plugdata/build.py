@@ -143,7 +143,7 @@ def _pivot_problems(
     }
     problems: list[list[str]] = []
     for record, row_id in zip(records, ids, strict=True):
-        found = [p.replace(":", ":pivot_", 1) for p in record.problems]
+        found = record.reasons("pivot")
         if record.raw_id is None and recipe.source.columns.id is not None:
             found.append("missing-id")
         if row_id in seen_ids:
@@ -389,7 +389,7 @@ def _check_language(
         if match is None:
             reasons.append("missing-target")
         else:
-            reasons += [p.replace(":", ":target_", 1) for p in match.problems]
+            reasons += match.reasons("target")
         early.append(reasons)
 
     # Pass 2: content checks (in worker processes for big builds), then routing.

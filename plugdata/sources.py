@@ -48,6 +48,14 @@ class Record:
     extras: dict[str, Any] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
 
+    def reasons(self, side: str) -> list[str]:
+        """The problems as quarantine reasons about one side of a triple.
+
+        >>> Record(0, "x:1", None, "", None, problems=["not-a-string:response"]).reasons("pivot")
+        ['not-a-string:pivot_response']
+        """
+        return [p.replace(":", f":{side}_", 1) for p in self.problems]
+
 
 def join_instruction(instruction: str, context: str) -> str:
     """The one way plugdata joins Alpaca's `instruction` and `input`.

@@ -21,7 +21,7 @@ from plugdata.sources import Record, read_records
 from plugdata.translate.backends import TRANSLATORS
 from plugdata.translate.backends.base import Translator
 from plugdata.translate.cache import Imported, SegmentCache
-from plugdata.translate.engine import FIELDS, TranslateReport, translate_records
+from plugdata.translate.engine import FIELDS, Outcome, TranslateReport, translate_records
 from plugdata.triples import make_triple, row_ids
 from plugdata.validate import Validator
 
@@ -156,21 +156,15 @@ def translate_file(
     translators = [make_translator(backend, options)] + [
         make_translator(n, o, f"translate fallback {n}") for n, o in fallbacks or []
     ]
-    validator = Validator()
-    responses = "response" in fields
-    source_name = name or in_path.stem
-    context = _row_context(translators, source, target, fields, validator)
+    rows = _Rows(name or in_path.stem, source, target, "response" in fields, Validator())
+    context = _row_context(translators, source, target, fields, rows.validator)
     keys = [_row_key(context, row_id, r) for row_id, r in zip(ids, records, strict=True)]
     cache = SegmentCache(cache_path)
     try:
         done = cache.get_rows(keys)
         # Rows whose source is unusable (a non-string value, broken text) are never sent.
-        refused = {
-            i: [p.replace(":", ":pivot_", 1) for p in r.problems]
-            for i, r in enumerate(records)
-            if r.problems
-        }
-        todo = [i for i, key in enumerate(keys) if key not in done and i not in refused]
+        finished = {i: rows.refused(ids[i], r) for i, r in enumerate(records) if r.problems}
+        todo = [i for i, key in enumerate(keys) if key not in done and i not in finished]
         outcomes, report = translate_records(
             [records[i] for i in todo],
             source,
@@ -185,41 +179,13 @@ def translate_file(
             progress=progress,
         )
         report.rows = len(records)
-        report.cached_rows = len(records) - len(todo) - len(refused)
+        report.cached_rows = len(records) - len(todo) - len(finished)
         result = TranslateResult(out, report, dry_run=dry_run)
         if dry_run:
             return result
-        finished: dict[int, dict] = {}
         fresh: list[tuple[str, str]] = []
         for i, outcome in zip(todo, outcomes, strict=True):
-            record = records[i]
-            translated = Record(
-                record.index,
-                record.where,
-                record.raw_id,
-                outcome.fields.get("instruction", record.instruction),
-                outcome.fields.get("response", record.response),
-                {},
-                [],
-            )
-            triple = make_triple(
-                ids[i],
-                source_name,
-                source,
-                target,
-                record,
-                translated,
-                outcome.made_by,
-                responses=responses,
-            )
-            reasons = [outcome.reason] if outcome.reason else []
-            triple["meta"]["flags"] = outcome.flags
-            if not reasons:
-                verdict = validator.check(triple, responses=responses)
-                triple["meta"]["lid"] = [vars(x) for x in verdict.lid]
-                triple["meta"]["flags"] = verdict.flags
-                reasons = verdict.reasons
-            finished[i] = {"triple": triple, "reasons": reasons}
+            finished[i] = rows.translated(ids[i], records[i], outcome)
             if not outcome.reason:  # service failures are never cached
                 fresh.append((keys[i], json.dumps(finished[i], ensure_ascii=False)))
         cache.put_rows(fresh)
@@ -227,30 +193,76 @@ def translate_file(
         cache.close()
         for t in translators:
             t.close()
+    ordered = [finished.get(i) or done[key] for i, key in enumerate(keys)]
+    _write_outputs(result, [r.where for r in records], ordered)
+    if shard_info:
+        shard_info["input_sha256"] = hashlib.sha256(in_path.read_bytes()).hexdigest()
+        sidecar_path(out).write_text(json.dumps(shard_info) + "\n", encoding="utf-8")
+    return result
+
+
+@dataclass
+class _Rows:
+    """How `plugdata translate` turns a source record into a finished row: its triple and the
+    reasons it is quarantined (none: kept)."""
+
+    source_name: str
+    source: str
+    target: str
+    responses: bool
+    validator: Validator
+
+    def _triple(self, row_id: str, record: Record, target: Record | None, made_by: str) -> dict:
+        return make_triple(
+            row_id,
+            self.source_name,
+            self.source,
+            self.target,
+            record,
+            target,
+            made_by,
+            responses=self.responses,
+        )
+
+    def refused(self, row_id: str, record: Record) -> dict[str, Any]:
+        return {
+            "triple": self._triple(row_id, record, None, ""),
+            "reasons": record.reasons("pivot"),
+        }
+
+    def translated(self, row_id: str, record: Record, outcome: Outcome) -> dict[str, Any]:
+        translated = Record(
+            record.index,
+            record.where,
+            record.raw_id,
+            outcome.fields.get("instruction", record.instruction),
+            outcome.fields.get("response", record.response),
+        )
+        triple = self._triple(row_id, record, translated, outcome.made_by)
+        triple["meta"]["flags"] = outcome.flags
+        if outcome.reason:
+            return {"triple": triple, "reasons": [outcome.reason]}
+        verdict = self.validator.check(triple, responses=self.responses)
+        triple["meta"]["lid"] = [vars(x) for x in verdict.lid]
+        triple["meta"]["flags"] = verdict.flags
+        return {"triple": triple, "reasons": verdict.reasons}
+
+
+def _write_outputs(result: TranslateResult, wheres: list[str], rows: list[dict]) -> None:
+    """Kept triples to `result.out`, the others to its quarantine file with their reasons."""
     kept_lines, quarantine_lines = [], []
-    for i, (record, key) in enumerate(zip(records, keys, strict=True)):
-        if i in refused:
-            triple = make_triple(
-                ids[i], source_name, source, target, record, None, "", responses=responses
-            )
-            reasons = refused[i]
-        else:
-            row = finished[i] if i in finished else done[key]
-            triple, reasons = row["triple"], row["reasons"]
+    for where, row in zip(wheres, rows, strict=True):
+        triple, reasons = row["triple"], row["reasons"]
         if reasons:
             quarantine_lines.append(
-                {**triple, "reason": reasons[0], "reasons": reasons, "where": record.where}
+                {**triple, "reason": reasons[0], "reasons": reasons, "where": where}
             )
             result.quarantined[reasons[0]] = result.quarantined.get(reasons[0], 0) + 1
         else:
             kept_lines.append(triple)
     result.kept = len(kept_lines)
-    _write_jsonl(out, kept_lines)
-    _write_jsonl(quarantine_path(out), quarantine_lines)
-    if shard_info:
-        shard_info["input_sha256"] = hashlib.sha256(in_path.read_bytes()).hexdigest()
-        sidecar_path(out).write_text(json.dumps(shard_info) + "\n", encoding="utf-8")
-    return result
+    _write_jsonl(result.out, kept_lines)
+    _write_jsonl(quarantine_path(result.out), quarantine_lines)
 
 
 Role = tuple[str, Path]  # what a file is to a command, and its path
