@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
@@ -279,19 +279,7 @@ def judge(options: JudgeOptions) -> JudgeReport:
             "--base-url names a judge server; --judge-backend transformers runs the model here"
         )
     prompt = load_prompt(options.prompt_file, options.prompt_name)
-    questions = load_questions(options)
-    system = _read_jsonl(options.answers, ("id", "output"))
-    baseline = _read_jsonl(options.baseline, ("id", "output"))
-    items = [i for i in questions if i in system and i in baseline]
-    if not items:
-
-        def sample(rows) -> str:
-            return ", ".join(repr(k) for k in list(rows)[:2]) or "none"
-
-        raise PlugdataError(
-            "no item has a question, an answer and a baseline answer: the ids differ (questions "
-            f"{sample(questions)}; answers {sample(system)}; baseline {sample(baseline)})"
-        )
+    questions, system, baseline, items = _inputs(options)
     from plugdata.validate import Validator
 
     validator = Validator()
@@ -308,70 +296,12 @@ def judge(options: JudgeOptions) -> JudgeReport:
     counters = Counters()
     try:
         requests = _requests(options, prompt, client, questions, system, baseline, items, bad)
-        cached = {r.key: cache.get(r.key) for r in requests}
-        to_send = [r for r in requests if cached[r.key] is None]
+        raw: dict[str, str | None] = {r.key: cache.get(r.key) for r in requests}
+        to_send = [r for r in requests if raw[r.key] is None]
         counters.cached = len(requests) - len(to_send)
         if options.dry_run:
-            chars = sum(r.chars for r in to_send)
-            return JudgeReport(
-                options.out,
-                {},
-                counters,
-                True,
-                {
-                    "items": len(items),
-                    "judgments": len(requests),
-                    "cached": counters.cached,
-                    "to_send": len(to_send),
-                    "model": options.judge_model,
-                    "priced": options.judge_backend == "transformers"
-                    or options.judge_model in PRICES
-                    or (options.price_in is not None and options.price_out is not None),
-                    "tokens": int(chars / CHARS_PER_TOKEN + EXPECTED_OUTPUT_TOKENS * len(to_send)),
-                    "cost": sum(price_per_request(options, r.chars) for r in to_send),
-                },
-            )
-        raw: dict[str, str | None] = dict(cached)
-        errors: dict[str, str] = {}
-
-        def record(request: Request, answer: str | None, error: str | None = None) -> None:
-            if error is None:
-                cache.put(request.key, answer)
-                raw[request.key] = answer
-            else:
-                errors[request.key] = error
-
-        def work(request: Request) -> None:
-            cost = price_per_request(options, request.chars)
-            with counters.lock:
-                if options.max_cost is not None and counters.cost + cost > options.max_cost:
-                    counters.skipped_for_cost += 1
-                    return
-                counters.cost += cost
-            record(request, *client.ask(request, counters))
-
-        from tqdm.auto import tqdm
-
-        # disable=None: a bar on a terminal, silence in logs and pipes.
-        with tqdm(
-            total=len(to_send), desc="judging", unit="req", disable=options.quiet or None
-        ) as bar:
-            if isinstance(client, LocalJudge):
-                counters.requests = len(to_send)  # one generation each, nothing to pay for
-                for done in client.answer_all(to_send, record):
-                    bar.update(done)
-            elif to_send:
-                client.check_setup()
-                # The first request alone: a misconfigured judge fails once, not once per worker.
-                work(to_send[0])
-                bar.update(1)
-                _ask_all(client, work, to_send[1:], options.concurrency, bar)
-        if counters.skipped_for_cost:
-            raise PlugdataError(
-                f"--max-cost {options.max_cost:g} USD reached after about {counters.cost:.4f} USD;"
-                f" {counters.skipped_for_cost} judgments not requested; finished ones are cached "
-                "in the judge cache: run again with a higher cap to continue"
-            )
+            return _dry_run(options, len(items), requests, to_send, counters)
+        errors = _ask(options, client, cache, to_send, counters, raw)
         summary = _summarise(
             options, prompt, questions, system, baseline, items, bad, requests, raw, errors
         )
@@ -379,6 +309,99 @@ def judge(options: JudgeOptions) -> JudgeReport:
         cache.close()
     _write_outputs(options.out, summary)
     return JudgeReport(options.out, summary["summary"], counters)
+
+
+def _inputs(options: JudgeOptions) -> tuple[dict, dict, dict, list[str]]:
+    """Questions, the system's and the baseline's answers, and the ids all three have."""
+    questions = load_questions(options)
+    system = _read_jsonl(options.answers, ("id", "output"))
+    baseline = _read_jsonl(options.baseline, ("id", "output"))
+    items = [i for i in questions if i in system and i in baseline]
+    if not items:
+
+        def sample(rows) -> str:
+            return ", ".join(repr(k) for k in list(rows)[:2]) or "none"
+
+        raise PlugdataError(
+            "no item has a question, an answer and a baseline answer: the ids differ (questions "
+            f"{sample(questions)}; answers {sample(system)}; baseline {sample(baseline)})"
+        )
+    return questions, system, baseline, items
+
+
+def _dry_run(
+    options: JudgeOptions,
+    items: int,
+    requests: list[Request],
+    to_send: list[Request],
+    counters: Counters,
+) -> JudgeReport:
+    """Tokens and cost of the judgments not in the cache; nothing is sent."""
+    chars = sum(r.chars for r in to_send)
+    estimate = {
+        "items": items,
+        "judgments": len(requests),
+        "cached": counters.cached,
+        "to_send": len(to_send),
+        "model": options.judge_model,
+        "priced": options.judge_backend == "transformers"
+        or options.judge_model in PRICES
+        or (options.price_in is not None and options.price_out is not None),
+        "tokens": int(chars / CHARS_PER_TOKEN + EXPECTED_OUTPUT_TOKENS * len(to_send)),
+        "cost": sum(price_per_request(options, r.chars) for r in to_send),
+    }
+    return JudgeReport(options.out, {}, counters, True, estimate)
+
+
+def _ask(
+    options: JudgeOptions,
+    client: JudgeClient | LocalJudge,
+    cache: JudgmentCache,
+    to_send: list[Request],
+    counters: Counters,
+    raw: dict[str, str | None],
+) -> dict[str, str]:
+    """Ask the judge for every request in `to_send`: answers go to the cache and `raw`; returns
+    the errors by request key. Stops cleanly (everything finished cached) at `--max-cost`."""
+    errors: dict[str, str] = {}
+
+    def record(request: Request, answer: str | None, error: str | None = None) -> None:
+        if error is None:
+            cache.put(request.key, answer)
+            raw[request.key] = answer
+        else:
+            errors[request.key] = error
+
+    def work(request: Request) -> None:
+        cost = price_per_request(options, request.chars)
+        with counters.lock:
+            if options.max_cost is not None and counters.cost + cost > options.max_cost:
+                counters.skipped_for_cost += 1
+                return
+            counters.cost += cost
+        record(request, *client.ask(request, counters))
+
+    from tqdm.auto import tqdm
+
+    # disable=None: a bar on a terminal, silence in logs and pipes.
+    with tqdm(total=len(to_send), desc="judging", unit="req", disable=options.quiet or None) as bar:
+        if isinstance(client, LocalJudge):
+            counters.requests = len(to_send)  # one generation each, nothing to pay for
+            for done in client.answer_all(to_send, record):
+                bar.update(done)
+        elif to_send:
+            client.check_setup()
+            # The first request alone: a misconfigured judge fails once, not once per worker.
+            work(to_send[0])
+            bar.update(1)
+            _ask_all(client, work, to_send[1:], options.concurrency, bar)
+    if counters.skipped_for_cost:
+        raise PlugdataError(
+            f"--max-cost {options.max_cost:g} USD reached after about {counters.cost:.4f} USD;"
+            f" {counters.skipped_for_cost} judgments not requested; finished ones are cached "
+            "in the judge cache: run again with a higher cap to continue"
+        )
+    return errors
 
 
 def _ask_all(client: JudgeClient, work, requests: list[Request], concurrency: int, bar) -> None:
@@ -455,17 +478,45 @@ def _point_of_view(order: str, winner: str) -> str:
 
 
 def _summarise(options, prompt, questions, system, baseline, items, bad, requests, raw, errors):
+    judgments, per_item = _judgments(requests, raw, errors)
+    rows = [_item_row(i, per_item[i], bad, questions, system, baseline) for i in items]
+    summary = {
+        "judge_model": options.judge_model,
+        "judge_backend": options.judge_backend,
+        "prompt": prompt.name,
+        "prompt_sha": prompt.digest,
+        "items": len(items),
+        # Questions left out because a side has no answer for them: reported, never hidden.
+        "unanswered": {
+            "system": sum(i not in system for i in questions),
+            "baseline": sum(i not in baseline for i in questions),
+        },
+        "bad_answers": {k: len(v) for k, v in bad.items()},
+        "bad_answer_ids": {k: sorted(v) for k, v in bad.items()},
+        "bad_answer_policy": options.bad_answers,
+        "groups": _groups(rows),
+        **stats.position_stats([r["pair"] for r in rows], [j["verdict"] for j in judgments]),
+        "length_win_correlation": stats.length_correlation(
+            [r["length_diff"] for r in rows], [r["paper"] for r in rows]
+        ),
+        "ambiguous_judgments": sum(j["ambiguous"] for j in judgments),
+        "errors": sum(j["verdict"] == "error" for j in judgments),
+        "error_reasons": dict(Counter(j["error"] for j in judgments if j["error"])),
+    }
+    return {"summary": summary, "judgments": judgments, "items": rows}
+
+
+def _judgments(requests, raw, errors) -> tuple[list[dict], dict[str, dict[str, str]]]:
+    """One record per judgment (raw text, verdict, outcome for the system, error), and each
+    item's outcomes by order."""
     judgments = []
-    per_item: dict[str, dict[str, str]] = {i: {} for i in items}
-    first_positions = []
+    per_item: dict[str, dict[str, str]] = defaultdict(dict)
     for r in requests:
         text = raw.get(r.key)
         verdict = parse_verdict(text) if text is not None else None
         winner = verdict.winner if verdict else "error"
-        error = errors.get(r.key) or ("no verdict" if winner == "error" else None)
         outcome = _point_of_view(r.order, winner)
         per_item[r.item][r.order] = outcome
-        first_positions.append(winner)
         judgments.append(
             {
                 "id": r.item,
@@ -474,28 +525,34 @@ def _summarise(options, prompt, questions, system, baseline, items, bad, request
                 "verdict": winner,
                 "ambiguous": bool(verdict and verdict.ambiguous),
                 "outcome": outcome,
-                "error": error,
+                "error": errors.get(r.key) or ("no verdict" if winner == "error" else None),
             }
         )
-    rows = []
-    for i in items:
-        if not per_item[i]:  # bad answer under --bad-answers lose
-            s_bad, b_bad = i in bad["system"], i in bad["baseline"]
-            auto = "tie" if s_bad and b_bad else "loss" if s_bad else "win"
-            pair = (auto, auto)
-        else:
-            pair = (per_item[i].get("AB", "error"), per_item[i].get("BA", "error"))
-        rows.append(
-            {
-                "id": i,
-                "lang": questions[i].get("lang") or "-",
-                "dataset": questions[i].get("dataset") or "-",
-                "pair": pair,
-                "paper": stats.paper_rule(*pair),
-                "strict": stats.strict_rule(*pair),
-                "length_diff": len(str(system[i]["output"])) - len(str(baseline[i]["output"])),
-            }
-        )
+    return judgments, per_item
+
+
+def _item_row(item, outcomes, bad, questions, system, baseline) -> dict[str, Any]:
+    """An item's pair of outcomes under both rules; an item never asked about (a bad answer
+    under --bad-answers lose) is decided by which side was bad."""
+    if not outcomes:
+        s_bad, b_bad = item in bad["system"], item in bad["baseline"]
+        auto = "tie" if s_bad and b_bad else "loss" if s_bad else "win"
+        pair = (auto, auto)
+    else:
+        pair = (outcomes.get("AB", "error"), outcomes.get("BA", "error"))
+    return {
+        "id": item,
+        "lang": questions[item].get("lang") or "-",
+        "dataset": questions[item].get("dataset") or "-",
+        "pair": pair,
+        "paper": stats.paper_rule(*pair),
+        "strict": stats.strict_rule(*pair),
+        "length_diff": len(str(system[item]["output"])) - len(str(baseline[item]["output"])),
+    }
+
+
+def _groups(rows: list[dict]) -> dict[str, dict]:
+    """Both rules' tables, overall and per language and source dataset (when any is named)."""
 
     def block(selected):
         paper = [r["paper"] for r in selected]
@@ -512,30 +569,7 @@ def _summarise(options, prompt, questions, system, baseline, items, bad, request
             continue
         for value in values:
             by[f"{key}={value}"] = block([r for r in rows if r[key] == value])
-    summary = {
-        "judge_model": options.judge_model,
-        "judge_backend": options.judge_backend,
-        "prompt": prompt.name,
-        "prompt_sha": prompt.digest,
-        "items": len(items),
-        # Questions left out because a side has no answer for them: reported, never hidden.
-        "unanswered": {
-            "system": sum(i not in system for i in questions),
-            "baseline": sum(i not in baseline for i in questions),
-        },
-        "bad_answers": {k: len(v) for k, v in bad.items()},
-        "bad_answer_ids": {k: sorted(v) for k, v in bad.items()},
-        "bad_answer_policy": options.bad_answers,
-        "groups": by,
-        **stats.position_stats([r["pair"] for r in rows], first_positions),
-        "length_win_correlation": stats.length_correlation(
-            [r["length_diff"] for r in rows], [r["paper"] for r in rows]
-        ),
-        "ambiguous_judgments": sum(j["ambiguous"] for j in judgments),
-        "errors": sum(j["verdict"] == "error" for j in judgments),
-        "error_reasons": dict(Counter(j["error"] for j in judgments if j["error"])),
-    }
-    return {"summary": summary, "judgments": judgments, "items": rows}
+    return by
 
 
 # -- outputs -------------------------------------------------------------------------------------
