@@ -99,8 +99,3 @@ class Store:
 
     def close(self) -> None:
         self._db.close()
-
-
-def open_store(path: Path, *schema: str) -> Store:
-    """The cache file at `path` (created with `schema` if new)."""
-    return Store(path, *schema)

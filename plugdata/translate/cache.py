@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from plugdata.errors import PlugdataError
-from plugdata.store import open_store
+from plugdata.store import Store
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS segments (
@@ -72,7 +72,7 @@ class SegmentCache:
 
     def __init__(self, path: Path):
         self.path = Path(path)
-        self._db = open_store(self.path, _SCHEMA, _ROWS)
+        self._db = Store(self.path, _SCHEMA, _ROWS)
         self._lock = threading.Lock()
 
     def _select_in(self, sql: str, keys: list[str]) -> dict[str, str]:

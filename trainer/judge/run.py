@@ -26,7 +26,7 @@ from plugdata.errors import PlugdataError, require
 from plugdata.locations import check_dataset
 from plugdata.retrying import TRANSIENT, FailureMonitor, openai_failure, wait_before_retry
 from plugdata.sources import has_lone_surrogate, read_json_file, read_json_lines
-from plugdata.store import open_store
+from plugdata.store import Store
 
 # One price table, one client and one set of decoding rules for every OpenAI-compatible client.
 from plugdata.translate.backends.chat import (
@@ -134,7 +134,7 @@ class JudgmentCache:
     """SQLite (WAL): judgment key -> raw judge output. Only successful answers are stored."""
 
     def __init__(self, path: Path):
-        self._db = open_store(
+        self._db = Store(
             path, "CREATE TABLE IF NOT EXISTS judgments (key TEXT PRIMARY KEY, raw TEXT)"
         )
         self._lock = threading.Lock()
