@@ -302,3 +302,50 @@ def test_the_manifest_vouches_for_every_file(tmp_path, tiny):
     on_disk = {p.relative_to(root).as_posix() for p in root.rglob("*.parquet")}
     assert vouched == on_disk
     assert manifest["recipe"] == "tiny.yaml"
+
+
+def test_without_an_atomic_exchange_the_two_renames_still_swap_the_folder(
+    tmp_path, tiny, monkeypatch
+):
+    from plugdata import staging
+
+    monkeypatch.setattr(staging, "_exchange", lambda a, b: False)  # e.g. not Linux
+    out = tmp_path / "out"
+    build(load_recipe(tiny), out, progress=False)
+    write_jsonl(tiny.parent / "zh.jsonl", corpus_rows("zh")[:5])
+    build(load_recipe(tiny), out, progress=False)
+    assert sum(loads_completely(out / "tiny")["zh"].values()) == 5
+    assert [p.name for p in out.iterdir()] == ["tiny"]
+
+
+def test_a_kill_between_the_two_renames_gives_the_old_folder_back(tmp_path, tiny):
+    out = tmp_path / "out"
+    build(load_recipe(tiny), out, progress=False)
+    old = loads_completely(out / "tiny")
+    (out / "tiny").rename(out / ".tiny.plugdata-old-0badcafe")  # where the kill left it
+    build(load_recipe(tiny), out, langs=["zh"], progress=False)
+    assert loads_completely(out / "tiny") == old  # `it` came back with the old folder
+    assert [p.name for p in out.iterdir()] == ["tiny"]
+
+
+def test_a_folder_from_an_older_plugdata_must_be_rebuilt_whole(tmp_path, tiny):
+    out = tmp_path / "out"
+    build(load_recipe(tiny), out, progress=False)
+    path = out / "tiny" / "manifest.json"
+    manifest = json.loads(path.read_text("utf-8"))
+    for info in manifest["configs"].values():  # the manifest as it was: files without hashes
+        info["files"] = list(info["files"])
+    del manifest["quarantine"]
+    path.write_text(json.dumps(manifest), encoding="utf-8")
+    line = one_line_error(invoke("build", tiny, "--out", out, "--lang", "zh", "--quiet"))
+    assert "gives no sha256 (written by an older plugdata)" in line and "--lang it" in line
+    assert invoke("build", tiny, "--out", out, "--quiet").exit_code == 0
+    loads_completely(out / "tiny")
+
+
+def test_the_dry_run_says_when_the_folder_would_be_refused(tmp_path, tiny):
+    (tmp_path / "out" / "tiny").mkdir(parents=True)
+    (tmp_path / "out" / "tiny" / "notes.txt").write_text("mine\n", encoding="utf-8")
+    result = invoke("build", tiny, "--out", tmp_path / "out", "--dry-run")
+    assert result.exit_code == 0
+    assert "(refused: " in result.output and "no plugdata manifest.json" in result.output

@@ -174,3 +174,32 @@ def test_a_retry_after_longer_than_the_cap_ends_the_publish(hub, folder):
     assert "the Hub at 127.0.0.1:" in line
     assert "the server asks to wait 3600 s; try again later" in line
     assert not any(path.startswith("data/") for path in hub.files(REPO))  # nothing committed
+
+
+def test_a_repo_whose_manifest_is_not_plugdatas_is_one_line(hub, folder):
+    from huggingface_hub import HfApi
+
+    api = HfApi()
+    api.create_repo(REPO, repo_type="dataset")
+    api.upload_file(
+        path_or_fileobj=b'{"name": "else"}',
+        path_in_repo="manifest.json",
+        repo_id=REPO,
+        repo_type="dataset",
+    )
+    line = refused(hub, folder)
+    assert f"{REPO}@main: its manifest.json is not a plugdata manifest" in line
+
+
+def test_a_config_that_does_not_load_back_fails_the_publish_naming_the_commit(hub, published):
+    from plugdata.folder import read_manifest
+    from plugdata.publish import PublishError, PublishPlan, PublishReport, verify_configs
+
+    manifest = read_manifest(published)
+    manifest["configs"]["zz"] = {**manifest["configs"]["zh"], "language": "zz"}
+    commit = hub.commits(REPO)[0]["sha"]
+    checks = verify_configs(REPO, commit, ["zh", "zz"], manifest)
+    assert [c["ok"] for c in checks] == [True, True, False]  # zh train and validation, zz
+    report = PublishReport(PublishPlan(REPO, "main", True, True, commit), commit, checks=checks)
+    with pytest.raises(PublishError, match=rf"commit {commit[:12]} of {REPO}: config zz \(-\): "):
+        report.raise_if_failed()
