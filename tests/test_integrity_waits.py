@@ -225,12 +225,16 @@ def test_the_default_busy_timeout_is_a_minute():
 
 
 # -- a cache gone bad ----------------------------------------------------------------------------
+def translated_once(server, corpus, folder) -> tuple[bytes, int]:
+    """Translate the corpus into `folder` (cache included): the output and the requests sent."""
+    assert run(*chat(server, corpus, folder)).exit_code == 0
+    return (folder / "it.jsonl").read_bytes(), len(server.requests)
+
+
 def test_a_cache_with_damaged_pages_is_one_line_naming_it(corpus, tmp_path):
     cache = tmp_path / "cache.sqlite"
     with ChatServer() as server:
-        assert run(*chat(server, corpus, tmp_path)).exit_code == 0
-        output = (tmp_path / "it.jsonl").read_bytes()
-        sent = len(server.requests)
+        output, sent = translated_once(server, corpus, tmp_path)
         size = cache.stat().st_size
         assert size > 8192
         with cache.open("r+b") as fh:  # keep the header page, scramble the rest
@@ -245,9 +249,7 @@ def test_a_cache_with_damaged_pages_is_one_line_naming_it(corpus, tmp_path):
 def test_finished_rows_that_do_not_read_back_are_made_again(corpus, tmp_path):
     cache = tmp_path / "cache.sqlite"
     with ChatServer() as server:
-        assert run(*chat(server, corpus, tmp_path)).exit_code == 0
-        output = (tmp_path / "it.jsonl").read_bytes()
-        sent = len(server.requests)
+        output, sent = translated_once(server, corpus, tmp_path)
         with sqlite3.connect(cache) as db:
             keys = [k for (k,) in db.execute("SELECT key FROM rows ORDER BY key")]
             db.execute("UPDATE rows SET value = '{\"triple\": ' WHERE key = ?", (keys[0],))
