@@ -548,3 +548,23 @@ def test_an_alias_bomb_in_an_option_value_is_one_line(tmp_path):
     options = [bomb, "provider=libre"]
     result = invoke(*translate_args(corpus, tmp_path, "deep-translator", options))
     assert "--option x: YAML that expands to" in one_line_error(result)
+
+
+@pytest.mark.parametrize(
+    ("part", "sidecar", "expected"),
+    [
+        (
+            '{"id": 1}\n{broken\n',
+            '{"shard": 0, "of": 1, "input_sha256": "x"}',
+            "p.jsonl:2: invalid",
+        ),
+        ('{"id": 1}\n', '{"shard": "zero"}', "p.jsonl.shard.json: not a shard record"),
+        ('{"id": 1}\n', "{oops", "p.jsonl.shard.json:1: invalid JSON"),
+    ],
+)
+def test_merge_of_a_damaged_part_is_one_line(tmp_path, part, sidecar, expected):
+    (tmp_path / "p.jsonl").write_text(part, encoding="utf-8")
+    (tmp_path / "p.jsonl.shard.json").write_text(sidecar, encoding="utf-8")
+    result = invoke("merge", tmp_path / "p.jsonl", "--out", tmp_path / "all.jsonl")
+    assert expected in one_line_error(result)
+    assert not (tmp_path / "all.jsonl").exists()

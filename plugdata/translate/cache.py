@@ -176,3 +176,9 @@ class SegmentCache:
     def close(self) -> None:
         with self._lock:
             self._db.close()
+
+    def __enter__(self) -> SegmentCache:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

@@ -17,7 +17,7 @@ from pydantic import ValidationError
 
 from plugdata.errors import PlugdataError
 from plugdata.recipe import Corpus, safe_yaml_load
-from plugdata.sources import Record, read_records
+from plugdata.sources import Record, read_json_file, read_json_lines, read_records
 from plugdata.translate.backends import TRANSLATORS
 from plugdata.translate.backends.base import Translator
 from plugdata.translate.cache import Imported, SegmentCache
@@ -344,12 +344,7 @@ def merge_shards(parts: list[Path], out: Path) -> int:
         reads += [("a part", part), ("the quarantine of a part", quarantine_path(part))]
         reads += [("the shard sidecar of a part", sidecar_path(part))]
     refuse_overwrite(reads, _outputs(out, sharded=False))
-    infos = []
-    for part in parts:
-        sidecar = sidecar_path(part)
-        if not sidecar.exists():
-            raise PlugdataError(f"{part}: no {sidecar.name}; was it written with --shard i/N?")
-        infos.append((json.loads(sidecar.read_text(encoding="utf-8")), part))
+    infos = [(_read_sidecar(part), part) for part in parts]
     infos.sort(key=lambda item: item[0]["shard"])
     n = infos[0][0]["of"]
     got = [info["shard"] for info, _ in infos]
@@ -366,10 +361,25 @@ def merge_shards(parts: list[Path], out: Path) -> int:
         for _, part in infos:
             src = quarantine_path(part) if suffix else part
             if src.exists():
-                rows.extend(json.loads(line) for line in src.read_text("utf-8").splitlines())
+                rows.extend(row for _, row in read_json_lines(src))
         _write_jsonl(target, rows)
         total += len(rows)
     return total
+
+
+def _read_sidecar(part: Path) -> dict[str, Any]:
+    """The `--shard` record written beside a part: which slice of which input it holds."""
+    sidecar = sidecar_path(part)
+    if not sidecar.exists():
+        raise PlugdataError(f"{part}: no {sidecar.name}; was it written with --shard i/N?")
+    info = read_json_file(sidecar)
+    if not (
+        isinstance(info, dict)
+        and all(isinstance(info.get(k), int) for k in ("shard", "of"))
+        and isinstance(info.get("input_sha256"), str)
+    ):
+        raise PlugdataError(f"{sidecar}: not a shard record written by plugdata translate --shard")
+    return info
 
 
 def export_cache(cache_path: Path, file: Path) -> int:
@@ -377,18 +387,12 @@ def export_cache(cache_path: Path, file: Path) -> int:
     if not cache_path.exists():
         raise PlugdataError(f"{cache_path}: no cache there (give --cache)")
     refuse_overwrite(reads=[("the cache", cache_path)], writes=[("the export", file)])
-    cache = SegmentCache(cache_path)
-    try:
+    with SegmentCache(cache_path) as cache:
         return cache.export(file)
-    finally:
-        cache.close()
 
 
 def import_cache(cache_path: Path, file: Path) -> Imported:
     """`plugdata cache import`: the segments of parquet `file` into the cache at `cache_path`."""
     refuse_overwrite(reads=[("the imported file", file)], writes=[("the cache", cache_path)])
-    cache = SegmentCache(cache_path)
-    try:
+    with SegmentCache(cache_path) as cache:
         return cache.import_(file)
-    finally:
-        cache.close()
