@@ -12,8 +12,6 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field
-
 from plugdata.errors import PlugdataError
 from plugdata.formats import METHODS, extract, prompt_messages
 from plugdata.locations import check_dataset, check_model
@@ -24,23 +22,7 @@ from trainer.common import (
     load_tokenizer,
     require_train,
 )
-
-
-class GenerateOptions(BaseModel):
-    model_config = ConfigDict(extra="forbid", protected_namespaces=())
-
-    model: str
-    dataset: str
-    config: str = Field(description="a triples or eval config, e.g. zh")
-    method: str = Field(description="the prompt format the model was trained with")
-    out: Path
-    split: str | None = Field(None, description="default: test, else validation, else train")
-    limit: int | None = Field(None, ge=1)
-    max_new_tokens: int = Field(1024, ge=1)
-    batch_size: int = Field(8, ge=1)
-    temperature: float = Field(0.0, ge=0, description="0: greedy, as the paper")
-    top_p: float = Field(1.0, gt=0, le=1)
-    seed: int = 42
+from trainer.options import GenerateOptions
 
 
 @dataclass

@@ -15,42 +15,16 @@ from collections import Counter
 from dataclasses import dataclass
 from importlib.metadata import version
 from pathlib import Path
-from typing import Literal
-
-from pydantic import BaseModel, ConfigDict, Field
 
 from plugdata.errors import PlugdataError
 from plugdata.locations import check_dataset, check_model
 from trainer.common import load_config_split, load_tokenizer, require_train, template_hash
+from trainer.options import TrainOptions
 
 RUN_MANIFEST = "plugdata_run.json"
 
 
-# -- options -------------------------------------------------------------------------------------
-class TrainOptions(BaseModel):
-    model_config = ConfigDict(extra="forbid", protected_namespaces=())
-
-    dataset: str = Field(description="Hub id or local folder of a published PLUG dataset")
-    config: str = Field(description="training config, e.g. zh-plug")
-    model: str = Field(description="Hub id or local directory of a causal LM")
-    output_dir: Path
-    preset: Literal["paper", "quick"] = "paper"
-    max_steps: int | None = Field(None, ge=1)
-    learning_rate: float | None = Field(None, gt=0)
-    epochs: float | None = Field(None, gt=0)
-    global_batch_size: int | None = Field(None, ge=1)
-    per_device_batch_size: int | None = Field(None, ge=1)
-    max_length: int | None = Field(None, ge=16)
-    loss_average: Literal["example", "token"] | None = Field(
-        None,
-        description="example: mean over each example's tokens, then over examples (the "
-        "paper's); token: mean over all completion tokens of the batch",
-    )
-    lora_r: int | None = Field(None, ge=1, description="train a LoRA adapter of this rank")
-    seed: int = 42
-    overwrite: bool = False
-
-
+# -- presets ---------------------------------------------------------------------------------------
 PRESETS = {
     # The paper: lr 5e-6, linear, 3% warmup, no weight decay, 4 epochs, batch 64, 4096 tokens.
     "paper": dict(

@@ -18,9 +18,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
-
-from pydantic import BaseModel, ConfigDict, Field
+from typing import Any
 
 from plugdata.errors import PlugdataError, require
 from plugdata.locations import check_dataset
@@ -40,35 +38,9 @@ from plugdata.translate.backends.chat import (
 from trainer.judge import stats
 from trainer.judge.local import LocalJudge
 from trainer.judge.verdicts import JudgePrompt, load_prompt, parse_verdict
+from trainer.options import JudgeOptions
 
 EXPECTED_OUTPUT_TOKENS = 300  # explanation plus verdict, for estimates
-
-
-class JudgeOptions(BaseModel):
-    model_config = ConfigDict(extra="forbid", protected_namespaces=())
-
-    answers: Path
-    baseline: Path
-    questions: str = Field(description="Hub id or folder (with config), or a json/jsonl file")
-    config: str | None = None
-    judge_model: str
-    judge_backend: Literal["openai", "transformers"] = "openai"
-    base_url: str | None = None
-    api_key_env: str = "OPENAI_API_KEY"
-    out: Path
-    concurrency: int = Field(16, ge=1)
-    max_cost: float | None = Field(None, ge=0)
-    dry_run: bool = False
-    prompt_file: Path | None = None
-    prompt_name: str | None = None
-    bad_answers: Literal["judge", "lose"] = "judge"
-    max_tokens: int = Field(1024, ge=1)
-    timeout: float = Field(120.0, gt=0)
-    max_retries: int = Field(4, ge=0)
-    cache: Path | None = None
-    price_in: float | None = Field(None, ge=0, description="USD per million input tokens")
-    price_out: float | None = Field(None, ge=0, description="USD per million output tokens")
-    quiet: bool = False
 
 
 # -- inputs --------------------------------------------------------------------------------------
