@@ -9,15 +9,25 @@ import click
 
 from plugdata import __version__
 from plugdata.errors import PlugdataError
+from plugdata.options import MaxCost, Quiet, shared_option
+
+
+class OneLineUsageError(click.ClickException):
+    """A refused option value: one `Error:` line and click's usage-error exit code, without
+    the usage block (the message names the option; `-h` lists them all)."""
+
+    exit_code = 2
 
 
 class PlugdataGroup(click.Group):
     """Turns library errors (and only those) into one line and exit code 1, scrubbed of
-    secrets whatever the message quotes."""
+    secrets whatever the message quotes; refused option values into one line and exit code 2."""
 
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
+        except click.BadParameter as err:
+            raise OneLineUsageError(err.format_message()) from err
         except PlugdataError as err:
             from plugdata.redact import scrub
 
@@ -25,14 +35,9 @@ class PlugdataGroup(click.Group):
             raise click.ClickException(scrub(" ".join(line.strip() for line in lines))) from err
 
 
-# Options that mean the same in several commands.
-quiet_option = click.option("--quiet", is_flag=True, help="No progress bars.")
-max_cost_option = click.option(
-    "--max-cost",
-    type=click.FloatRange(min=0),
-    metavar="USD",
-    help="Stop cleanly before the estimated spend passes this.",
-)
+# Options that mean the same in several commands, derived from their one declaration.
+quiet_option = shared_option("quiet", Quiet)
+max_cost_option = shared_option("max_cost", MaxCost)
 
 
 @click.group(cls=PlugdataGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -399,198 +404,6 @@ def cache_import(file: Path, cache_path: Path | None) -> None:
 
 
 @cli.command()
-@click.option("--dataset", required=True, help="Hub id or local folder of a PLUG dataset.")
-@click.option("--config", required=True, help="Training config, e.g. zh-plug.")
-@click.option("--model", required=True, help="Hub id or local directory of a causal LM.")
-@click.option("--output-dir", required=True, type=click.Path(file_okay=False, path_type=Path))
-@click.option(
-    "--preset",
-    type=click.Choice(["paper", "quick"]),
-    default="paper",
-    show_default=True,
-    help="paper: lr 5e-6, 4 epochs, batch 64, 4096 tokens, bf16.",
-)
-@click.option("--max-steps", type=click.IntRange(min=1), help="Stop after N optimizer steps.")
-@click.option("--learning-rate", type=float, help="Override the preset.")
-@click.option("--epochs", type=float, help="Override the preset.")
-@click.option("--global-batch-size", type=click.IntRange(min=1), help="Override the preset.")
-@click.option(
-    "--per-device-batch-size",
-    type=click.IntRange(min=1),
-    help="Default: computed for the hardware.",
-)
-@click.option("--max-length", type=click.IntRange(min=16), help="Override the preset.")
-@click.option(
-    "--loss-average",
-    type=click.Choice(["example", "token"]),
-    help="example: the paper's per-example mean; token: token-weighted.",
-)
-@click.option(
-    "--lora",
-    "lora_r",
-    type=click.IntRange(min=1),
-    metavar="RANK",
-    help="Train a LoRA adapter of this rank (peft).",
-)
-@click.option("--overwrite", is_flag=True, help="Reuse an output dir that holds another run.")
-def train(**kwargs) -> None:
-    """Fine-tune a causal LM on a PLUG training config (TRL SFTTrainer, loss on completions).
-
-    For several GPUs or nodes run the same command under
-    `accelerate launch --config_file trainer/configs/zero3.yaml -m plugdata.cli train ...`.
-    """
-    from trainer.train import TrainOptions
-    from trainer.train import train as run_train
-
-    click.echo(run_train(TrainOptions(**kwargs)).summary())
-
-
-@cli.command()
-@click.option("--model", required=True, help="Hub id or local directory of the trained model.")
-@click.option("--dataset", required=True, help="Hub id or local folder of a PLUG dataset.")
-@click.option("--config", required=True, help="Triples or eval config, e.g. zh.")
-@click.option("--method", required=True, help="Prompt format the model was trained with.")
-@click.option(
-    "--out",
-    required=True,
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Answers as JSON Lines; ids already there are skipped.",
-)
-@click.option("--split", help="Default: test, else validation, else train.")
-@click.option("--limit", type=click.IntRange(min=1), help="Answer only the first N items.")
-@click.option("--max-new-tokens", type=click.IntRange(min=1), default=1024, show_default=True)
-@click.option("--batch-size", type=click.IntRange(min=1), default=8, show_default=True)
-@click.option(
-    "--temperature",
-    type=click.FloatRange(min=0),
-    default=0.0,
-    show_default=True,
-    help="0 is greedy, as the paper.",
-)
-def generate(**kwargs) -> None:
-    """Answer an evaluation config with a model and extract the target-language answers."""
-    from trainer.generate import GenerateOptions
-    from trainer.generate import generate as run_generate
-
-    click.echo(run_generate(GenerateOptions(**kwargs)).summary())
-
-
-@cli.command()
-@click.option(
-    "--answers",
-    required=True,
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="The system's answers (jsonl with id and output, e.g. from generate).",
-)
-@click.option(
-    "--baseline",
-    required=True,
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="The baseline's answers, same format.",
-)
-@click.option(
-    "--questions",
-    required=True,
-    help="Hub id or folder (with --config), or a json/jsonl file with id and instruction.",
-)
-@click.option("--config", help="Config of the questions dataset, e.g. zh.")
-@click.option(
-    "--judge-model",
-    required=True,
-    help="Model name as the judge server knows it; with --judge-backend transformers, a Hub id "
-    "or local folder.",
-)
-@click.option(
-    "--judge-backend",
-    type=click.Choice(["openai", "transformers"]),
-    default="openai",
-    show_default=True,
-    help="An OpenAI-compatible server, or the model run in this process (needs [train]).",
-)
-@click.option("--base-url", help="OpenAI-compatible server URL (default: OpenAI).")
-@click.option(
-    "--api-key-env",
-    default="OPENAI_API_KEY",
-    show_default=True,
-    help="Environment variable holding the key.",
-)
-@click.option(
-    "--out",
-    required=True,
-    type=click.Path(file_okay=False, path_type=Path),
-    help="Folder for judgments.jsonl, summary.json, summary.md, winrate.png.",
-)
-@click.option(
-    "--concurrency",
-    type=click.IntRange(min=1),
-    default=16,
-    show_default=True,
-    help="Requests in flight; with --judge-backend transformers, judgments per batch.",
-)
-@max_cost_option
-@click.option(
-    "--price-in",
-    type=click.FloatRange(min=0),
-    metavar="USD",
-    help="Input price per million tokens, overriding the built-in table (e.g. for a new model).",
-)
-@click.option(
-    "--price-out",
-    type=click.FloatRange(min=0),
-    metavar="USD",
-    help="Output price per million tokens, overriding the built-in table.",
-)
-@click.option("--dry-run", is_flag=True, help="Estimate tokens and cost; send nothing.")
-@click.option(
-    "--prompt-file",
-    type=click.Path(dir_okay=False, exists=True, path_type=Path),
-    help="FastChat-style judge_prompts.jsonl.",
-)
-@click.option("--prompt-name", help="Entry of --prompt-file (default pair-v2).")
-@click.option(
-    "--bad-answers",
-    type=click.Choice(["judge", "lose"]),
-    default="judge",
-    show_default=True,
-    help="Answers with failed extraction or in the wrong language: judge them as "
-    "they are, or count them as lost without asking the judge.",
-)
-@click.option(
-    "--timeout",
-    type=click.FloatRange(min=0.1),
-    default=120.0,
-    show_default=True,
-    help="Seconds per request.",
-)
-@click.option(
-    "--max-retries",
-    type=click.IntRange(min=0),
-    default=4,
-    show_default=True,
-    help="Retries after a 429, 5xx, timeout or dropped connection.",
-)
-@click.option(
-    "--max-tokens",
-    type=click.IntRange(min=1),
-    default=1024,
-    show_default=True,
-    help="Longest judgment the judge may write.",
-)
-@click.option(
-    "--cache",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Judgment cache (default: OUT/judge_cache.sqlite).",
-)
-@quiet_option
-def judge(**kwargs) -> None:
-    """Judge two systems' answers pairwise with an LLM, both orders; report win/tie/loss."""
-    from trainer.judge.run import JudgeOptions
-    from trainer.judge.run import judge as run_judge
-
-    click.echo(run_judge(JudgeOptions(**kwargs)).text())
-
-
-@cli.command()
 def languages() -> None:
     """List the language table: codes, names and PLUG markers."""
     from plugdata.languages import get_language, known_codes
@@ -599,6 +412,19 @@ def languages() -> None:
     for code in known_codes():
         lang = get_language(code)
         click.echo(f"{code:<6}{lang.name:<12}{lang.response_header:<28}{lang.instruction_header}")
+
+
+def _add_plugin_commands(group: click.Group) -> None:
+    """Commands registered under the `plugdata.commands` entry point (train, generate and
+    judge, from the trainer), loaded only by name until used."""
+    from importlib.metadata import entry_points
+
+    for entry in entry_points(group="plugdata.commands"):
+        if entry.name not in group.commands:
+            group.add_command(entry.load(), entry.name)
+
+
+_add_plugin_commands(cli)
 
 
 def main() -> None:

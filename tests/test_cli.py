@@ -1,6 +1,7 @@
 import json
 import re
 
+import click
 import pytest
 from click.testing import CliRunner
 
@@ -137,8 +138,107 @@ def test_languages_lists_the_table():
     assert "中文回复：" in result.output and "Respuesta en español:" in result.output
 
 
-@pytest.mark.parametrize("command", ["build", "detect", "languages"])
-def test_every_command_has_help(command):
-    result = run(command, "--help")
-    assert result.exit_code == 0
+def _command_paths(group: click.Group, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    paths = []
+    for name, command in group.commands.items():
+        paths.append((*prefix, name))
+        if isinstance(command, click.Group):
+            paths += _command_paths(command, (*prefix, name))
+    return paths
+
+
+COMMANDS = _command_paths(cli)
+
+
+def test_the_trainer_commands_are_found_through_the_entry_point():
+    assert {"train", "generate", "judge", "cache", ("cache", "export")} <= {
+        p[0] if len(p) == 1 else p for p in COMMANDS
+    }
+
+
+@pytest.mark.parametrize("path", COMMANDS, ids=" ".join)
+def test_every_command_has_help(path):
+    result = run(*path, "--help")
+    assert result.exit_code == 0, result.output
     assert len(result.output.splitlines()) > 3
+    command = cli
+    for name in path:
+        command = command.commands[name]
+    assert command.help and command.help.strip()
+    for param in command.params:
+        if isinstance(param, click.Option) and param.name != "help":
+            assert param.help, f"{' '.join(path)} {param.opts[0]} has no help"
+
+
+@pytest.mark.parametrize(
+    "command, model",
+    [("train", "TrainOptions"), ("generate", "GenerateOptions"), ("judge", "JudgeOptions")],
+)
+def test_trainer_options_are_the_models_fields(command, model):
+    """One declaration: each field is an option with the model's default, and nothing else."""
+    import trainer.options
+
+    fields = getattr(trainer.options, model).model_fields
+    params = {p.name: p for p in cli.commands[command].params if p.name != "help"}
+    assert set(params) == set(fields)
+    for name, field in fields.items():
+        if not field.is_required():
+            assert params[name].default == field.default, name
+        assert params[name].required == field.is_required(), name
+
+
+@pytest.mark.parametrize(
+    "args, expected",
+    [
+        (["--learning-rate", "-1"], "Error: --learning-rate -1.0: must be greater than 0"),
+        (["--epochs", "0"], "Error: --epochs 0.0: must be greater than 0"),
+        (["--max-length", "8"], "Error: --max-length 8: must be greater than or equal to 16"),
+    ],
+)
+def test_refused_train_values_are_one_line_naming_the_option(tmp_path, args, expected):
+    base = ["train", "--dataset", tmp_path, "--config", "zh-plug", "--model", tmp_path]
+    line = one_line_error(run(*base, "--output-dir", tmp_path / "run", *args))
+    assert line == expected
+    assert not (tmp_path / "run").exists()
+
+
+def test_refused_generate_method_names_the_choices(tmp_path):
+    line = one_line_error(
+        run(
+            "generate",
+            "--model",
+            "m",
+            "--dataset",
+            "d",
+            "--config",
+            "zh",
+            "--method",
+            "plugg",
+            "--out",
+            tmp_path / "a.jsonl",
+        )
+    )
+    assert line.startswith("Error: --method 'plugg': choose one of plug, plug-pro, mono")
+
+
+@pytest.mark.parametrize(
+    "args, expected",
+    [
+        (
+            ["build", "r.yaml", "--limit", "0"],
+            "Error: Invalid value for '--limit': 0 is not in the range x>=1.",
+        ),
+        (
+            ["judge", "--concurrency", "many"],
+            "Error: Invalid value for '--concurrency': 'many' is not a valid integer.",
+        ),
+        (
+            ["translate", "in.jsonl", "--to", "it", "--backend", "b"],
+            "Error: Missing option '--out'.",
+        ),
+    ],
+)
+def test_refused_values_of_click_types_are_one_line_too(args, expected):
+    result = run(*args)
+    assert result.exit_code == 2
+    assert [line for line in result.output.splitlines() if line.strip()] == [expected]

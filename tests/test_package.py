@@ -20,6 +20,30 @@ def test_import_plugdata_loads_neither_torch_nor_datasets():
     assert out.stdout.strip() == ""
 
 
+def _imports(path: Path) -> set[str]:
+    import ast
+
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text("utf-8"))):
+        if isinstance(node, ast.Import):
+            names |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            names.add(node.module)
+    return names
+
+
+def test_the_library_never_imports_the_trainer():
+    """The trainer builds on the library, not the other way round: its commands reach the
+    `plugdata` command through an entry point."""
+    offenders = {
+        str(path.relative_to(ROOT)): sorted(
+            n for n in _imports(path) if n.split(".")[0] == "trainer"
+        )
+        for path in (ROOT / "plugdata").rglob("*.py")
+    }
+    assert {k: v for k, v in offenders.items() if v} == {}
+
+
 def test_every_command_is_documented_in_the_readme():
     readme = (ROOT / "README.md").read_text("utf-8")
     for name, command in cli.commands.items():

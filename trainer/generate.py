@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from plugdata.errors import PlugdataError
-from plugdata.formats import METHODS, extract, prompt_messages
+from plugdata.formats import extract, prompt_messages
 from plugdata.locations import check_dataset, check_model
 from trainer.common import (
     generate_batches,
@@ -41,8 +41,6 @@ class GenerateResult:
 
 
 def load_questions(options: GenerateOptions) -> list[dict]:
-    if options.method not in METHODS:
-        raise PlugdataError(f"--method {options.method}: choose one of {', '.join(METHODS)}")
     rows = load_eval_rows(options.dataset, options.config, options.split)
     return rows[: options.limit] if options.limit else rows
 

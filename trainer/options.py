@@ -1,77 +1,159 @@
 """The options of `plugdata train`, `generate` and `judge`, each declared once: the commands'
-flags, defaults, ranges, choices and help are derived from these models."""
+flags, defaults, ranges, choices and help are derived from these models (`plugdata.options`),
+and the same models validate calls from Python."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from plugdata.options import MaxCost, Quiet
+
+_STRICT = ConfigDict(extra="forbid", protected_namespaces=())
+_FILE = {"path": "file"}
+_DIR = {"path": "dir"}
+_OVERRIDE = "Override the preset."
 
 
 class TrainOptions(BaseModel):
-    model_config = ConfigDict(extra="forbid", protected_namespaces=())
+    model_config = _STRICT
 
-    dataset: str = Field(description="Hub id or local folder of a published PLUG dataset")
-    config: str = Field(description="training config, e.g. zh-plug")
-    model: str = Field(description="Hub id or local directory of a causal LM")
-    output_dir: Path
-    preset: Literal["paper", "quick"] = "paper"
-    max_steps: int | None = Field(None, ge=1)
-    learning_rate: float | None = Field(None, gt=0)
-    epochs: float | None = Field(None, gt=0)
-    global_batch_size: int | None = Field(None, ge=1)
-    per_device_batch_size: int | None = Field(None, ge=1)
-    max_length: int | None = Field(None, ge=16)
+    dataset: str = Field(description="Hub id or local folder of a PLUG dataset.")
+    config: str = Field(description="Training config, e.g. zh-plug.")
+    model: str = Field(description="Hub id or local directory of a causal LM.")
+    output_dir: Path = Field(
+        description="Folder for the model and plugdata_run.json.", json_schema_extra=_DIR
+    )
+    preset: Literal["paper", "quick"] = Field(
+        "paper",
+        description="paper: lr 5e-6, 4 epochs, batch 64, 4096 tokens, bf16; quick: lr 1e-4, "
+        "1 epoch, batch 8, 1024 tokens, for checks on small hardware.",
+    )
+    max_steps: int | None = Field(None, ge=1, description="Stop after N optimizer steps.")
+    learning_rate: float | None = Field(None, gt=0, description=_OVERRIDE)
+    epochs: float | None = Field(None, gt=0, description=_OVERRIDE)
+    global_batch_size: int | None = Field(None, ge=1, description=_OVERRIDE)
+    per_device_batch_size: int | None = Field(
+        None, ge=1, description="Default: computed for the hardware."
+    )
+    max_length: int | None = Field(None, ge=16, description=_OVERRIDE)
     loss_average: Literal["example", "token"] | None = Field(
         None,
         description="example: mean over each example's tokens, then over examples (the "
-        "paper's); token: mean over all completion tokens of the batch",
+        "paper's); token: mean over all completion tokens of the batch.",
     )
-    lora_r: int | None = Field(None, ge=1, description="train a LoRA adapter of this rank")
-    seed: int = 42
-    overwrite: bool = False
+    lora_r: int | None = Field(
+        None,
+        ge=1,
+        description="Train a LoRA adapter of this rank (peft).",
+        json_schema_extra={"flag": "--lora", "metavar": "RANK"},
+    )
+    seed: int = Field(42, description="Seed for data order and initialisation.")
+    overwrite: bool = Field(False, description="Reuse an output dir that holds another run.")
 
 
 class GenerateOptions(BaseModel):
-    model_config = ConfigDict(extra="forbid", protected_namespaces=())
+    model_config = _STRICT
 
-    model: str
-    dataset: str
-    config: str = Field(description="a triples or eval config, e.g. zh")
-    method: str = Field(description="the prompt format the model was trained with")
-    out: Path
-    split: str | None = Field(None, description="default: test, else validation, else train")
-    limit: int | None = Field(None, ge=1)
-    max_new_tokens: int = Field(1024, ge=1)
-    batch_size: int = Field(8, ge=1)
-    temperature: float = Field(0.0, ge=0, description="0: greedy, as the paper")
-    top_p: float = Field(1.0, gt=0, le=1)
-    seed: int = 42
+    model: str = Field(description="Hub id or local directory of the trained model.")
+    dataset: str = Field(description="Hub id or local folder of a PLUG dataset.")
+    config: str = Field(description="Triples or eval config, e.g. zh.")
+    method: str = Field(description="Prompt format the model was trained with.")
+    out: Path = Field(
+        description="Answers as JSON Lines; ids already there are skipped.",
+        json_schema_extra=_FILE,
+    )
+    split: str | None = Field(None, description="Default: test, else validation, else train.")
+    limit: int | None = Field(None, ge=1, description="Answer only the first N items.")
+    max_new_tokens: int = Field(1024, ge=1, description="Longest answer, in tokens.")
+    batch_size: int = Field(8, ge=1, description="Prompts decoded together.")
+    temperature: float = Field(0.0, ge=0, description="0 is greedy, as the paper.")
+    top_p: float = Field(1.0, gt=0, le=1, description="Nucleus sampling (with temperature > 0).")
+    seed: int = Field(42, description="Seed for sampling.")
+
+    @field_validator("method")
+    @classmethod
+    def _known_method(cls, value: str) -> str:
+        from plugdata.formats import METHODS
+
+        if value not in METHODS:
+            raise ValueError(f"choose one of {', '.join(METHODS)}")
+        return value
 
 
 class JudgeOptions(BaseModel):
-    model_config = ConfigDict(extra="forbid", protected_namespaces=())
+    model_config = _STRICT
 
-    answers: Path
-    baseline: Path
-    questions: str = Field(description="Hub id or folder (with config), or a json/jsonl file")
-    config: str | None = None
-    judge_model: str
-    judge_backend: Literal["openai", "transformers"] = "openai"
-    base_url: str | None = None
-    api_key_env: str = "OPENAI_API_KEY"
-    out: Path
-    concurrency: int = Field(16, ge=1)
-    max_cost: float | None = Field(None, ge=0)
-    dry_run: bool = False
-    prompt_file: Path | None = None
-    prompt_name: str | None = None
-    bad_answers: Literal["judge", "lose"] = "judge"
-    max_tokens: int = Field(1024, ge=1)
-    timeout: float = Field(120.0, gt=0)
-    max_retries: int = Field(4, ge=0)
-    cache: Path | None = None
-    price_in: float | None = Field(None, ge=0, description="USD per million input tokens")
-    price_out: float | None = Field(None, ge=0, description="USD per million output tokens")
-    quiet: bool = False
+    answers: Path = Field(
+        description="The system's answers (jsonl with id and output, e.g. from generate).",
+        json_schema_extra=_FILE,
+    )
+    baseline: Path = Field(
+        description="The baseline's answers, same format.", json_schema_extra=_FILE
+    )
+    questions: str = Field(
+        description="Hub id or folder (with --config), or a json/jsonl file with id and "
+        "instruction."
+    )
+    config: str | None = Field(None, description="Config of the questions dataset, e.g. zh.")
+    judge_model: str = Field(
+        description="Model name as the judge server knows it; with --judge-backend "
+        "transformers, a Hub id or local folder."
+    )
+    judge_backend: Literal["openai", "transformers"] = Field(
+        "openai",
+        description="An OpenAI-compatible server, or the model run in this process (needs "
+        "[train]).",
+    )
+    base_url: str | None = Field(
+        None, description="OpenAI-compatible server URL (default: OpenAI)."
+    )
+    api_key_env: str = Field("OPENAI_API_KEY", description="Environment variable holding the key.")
+    out: Path = Field(
+        description="Folder for judgments.jsonl, summary.json, summary.md, winrate.png.",
+        json_schema_extra=_DIR,
+    )
+    concurrency: int = Field(
+        16,
+        ge=1,
+        description="Requests in flight; with --judge-backend transformers, judgments per batch.",
+    )
+    max_cost: MaxCost = None
+    price_in: float | None = Field(
+        None,
+        ge=0,
+        description="Input price per million tokens, overriding the built-in table (e.g. for a "
+        "new model).",
+        json_schema_extra={"metavar": "USD"},
+    )
+    price_out: float | None = Field(
+        None,
+        ge=0,
+        description="Output price per million tokens, overriding the built-in table.",
+        json_schema_extra={"metavar": "USD"},
+    )
+    dry_run: bool = Field(False, description="Estimate tokens and cost; send nothing.")
+    prompt_file: Path | None = Field(
+        None,
+        description="FastChat-style judge_prompts.jsonl.",
+        json_schema_extra={"path": "file", "exists": True},
+    )
+    prompt_name: str | None = Field(None, description="Entry of --prompt-file (default pair-v2).")
+    bad_answers: Literal["judge", "lose"] = Field(
+        "judge",
+        description="Answers with failed extraction or in the wrong language: judge them as "
+        "they are, or count them as lost without asking the judge.",
+    )
+    timeout: float = Field(120.0, gt=0, description="Seconds per request.")
+    max_retries: int = Field(
+        4, ge=0, description="Retries after a 429, 5xx, timeout or dropped connection."
+    )
+    max_tokens: int = Field(1024, ge=1, description="Longest judgment the judge may write.")
+    cache: Path | None = Field(
+        None,
+        description="Judgment cache (default: OUT/judge_cache.sqlite).",
+        json_schema_extra=_FILE,
+    )
+    quiet: Quiet = False

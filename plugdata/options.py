@@ -1,0 +1,159 @@
+"""Command options declared once, on pydantic models.
+
+A command's flags, types, choices, defaults and help are derived from its model's fields (as TRL
+derives its CLI from one dataclass), and the model alone validates the values, so the command
+line and the Python API can never accept different things. A refused value is one line naming
+the flag, the way recipe errors name their key.
+
+Per-field command-line details ride on the field's `json_schema_extra`: `flag` (when the flag is
+not the field name), `metavar`, `path` (`"file"` or `"dir"`) and `exists`.
+"""
+
+from __future__ import annotations
+
+import types
+import typing
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, Literal, TypeVar
+
+import annotated_types
+import click
+from pydantic import BaseModel, Field, ValidationError
+from pydantic.fields import FieldInfo
+
+from plugdata.errors import PlugdataError
+
+M = TypeVar("M", bound=BaseModel)
+
+# Options that mean the same in several commands, declared once.
+# (Defaults go where they are used: pydantic refuses them inside `Annotated`.)
+Quiet = Annotated[bool, Field(description="No progress bars.")]
+MaxCost = Annotated[
+    float | None,
+    Field(
+        ge=0,
+        description="Stop cleanly before the estimated spend passes this.",
+        json_schema_extra={"metavar": "USD"},
+    ),
+]
+
+
+class OptionsError(PlugdataError):
+    """An option value the command's model refused."""
+
+
+def flag_of(name: str, field: FieldInfo) -> str:
+    """`--learning-rate` for `learning_rate`, unless the field names its own flag."""
+    return _extra(field).get("flag") or "--" + name.replace("_", "-")
+
+
+def _extra(field: FieldInfo) -> dict[str, Any]:
+    extra = field.json_schema_extra
+    return extra if isinstance(extra, dict) else {}
+
+
+def _unwrap(annotation: Any) -> Any:
+    """`int | None` -> `int`; other annotations as they are."""
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(annotation) if a is not type(None)]
+        if len(args) == 1:
+            return args[0]
+    return annotation
+
+
+def _click_type(field: FieldInfo) -> Any:
+    kind = _unwrap(field.annotation)
+    if typing.get_origin(kind) is Literal:
+        return click.Choice([str(c) for c in typing.get_args(kind)])
+    if kind is Path:
+        path = _extra(field).get("path")
+        return click.Path(
+            file_okay=path != "dir",
+            dir_okay=path != "file",
+            exists=bool(_extra(field).get("exists")),
+            path_type=Path,
+        )
+    return {int: click.INT, float: click.FLOAT}.get(kind, click.STRING)
+
+
+_BOUNDS = (
+    (annotated_types.Gt, "gt", ">"),
+    (annotated_types.Ge, "ge", ">="),
+    (annotated_types.Lt, "lt", "<"),
+    (annotated_types.Le, "le", "<="),
+)
+
+
+def _range_note(field: FieldInfo) -> str:
+    """The field's bounds as help text, e.g. `[x>0]`; the model enforces them."""
+    parts = []
+    for item in field.metadata:
+        for kind, attr, sign in _BOUNDS:
+            if isinstance(item, kind):
+                parts.append(f"x{sign}{getattr(item, attr):g}")
+    return f"  [{', '.join(parts)}]" if parts else ""
+
+
+def click_option(name: str, field: FieldInfo) -> Callable:
+    """The click option for one model field."""
+    description = (field.description or "").strip()
+    help_text = description + _range_note(field)
+    if _unwrap(field.annotation) is bool:
+        on = field.default is True
+        flag = flag_of(name, field)
+        declared = f"{flag}/--no-{flag.removeprefix('--')}" if on else flag
+        return click.option(declared, name, is_flag=True, default=on, help=help_text)
+    required = field.is_required()
+    default = None if required else field.get_default(call_default_factory=True)
+    return click.option(
+        flag_of(name, field),
+        name,
+        type=_click_type(field),
+        required=required,
+        default=default,
+        show_default=default is not None,
+        metavar=_extra(field).get("metavar"),
+        help=help_text,
+    )
+
+
+def click_options(model: type[BaseModel]) -> Callable[[Callable], Callable]:
+    """A decorator adding one option per field of `model`, listed in declaration order."""
+
+    def decorate(command: Callable) -> Callable:
+        for name, field in reversed(model.model_fields.items()):
+            command = click_option(name, field)(command)
+        return command
+
+    return decorate
+
+
+def parse_options(model: type[M], values: dict[str, Any]) -> M:
+    """Validate command values into `model`; a refused value is one line naming its flag."""
+    try:
+        return model.model_validate(values)
+    except ValidationError as err:
+        raise OptionsError(format_errors(model, err)) from None
+
+
+def format_errors(model: type[BaseModel], err: ValidationError) -> str:
+    """`--epochs 0: must be greater than 0`, one clause per refused value."""
+    parts = []
+    for e in err.errors():
+        loc = e["loc"]
+        field = model.model_fields.get(str(loc[0])) if loc else None
+        where = flag_of(str(loc[0]), field) if field is not None else "options"
+        value = "" if e["type"] == "missing" else f" {e.get('input')!r}"
+        message = e["msg"].removeprefix("Value error, ").replace("Input should be", "must be")
+        parts.append(f"{where}{value}: {message}")
+    return "; ".join(parts)
+
+
+def shared_option(name: str, declaration: Any) -> Callable:
+    """The click option for one shared declaration such as `Quiet`, for commands that have no
+    options model."""
+    kind, *extras = typing.get_args(declaration)
+    field = next(e for e in extras if isinstance(e, FieldInfo))
+    merged = FieldInfo.merge_field_infos(field, annotation=kind)
+    return click_option(name, merged)

@@ -1,0 +1,41 @@
+"""The trainer's commands (`plugdata train`, `generate`, `judge`), registered with the `plugdata`
+command through the `plugdata.commands` entry point, so the library never imports the trainer.
+Every option is derived from the models in `trainer.options`."""
+
+from __future__ import annotations
+
+import click
+
+from plugdata.options import click_options, parse_options
+from trainer.options import GenerateOptions, JudgeOptions, TrainOptions
+
+
+@click.command()
+@click_options(TrainOptions)
+def train(**values) -> None:
+    """Fine-tune a causal LM on a PLUG training config (TRL SFTTrainer, loss on completions).
+
+    For several GPUs or nodes run the same command under
+    `accelerate launch --config_file trainer/configs/zero3.yaml -m plugdata.cli train ...`.
+    """
+    from trainer.train import train as run_train
+
+    click.echo(run_train(parse_options(TrainOptions, values)).summary())
+
+
+@click.command()
+@click_options(GenerateOptions)
+def generate(**values) -> None:
+    """Answer an evaluation config with a model and extract the target-language answers."""
+    from trainer.generate import generate as run_generate
+
+    click.echo(run_generate(parse_options(GenerateOptions, values)).summary())
+
+
+@click.command()
+@click_options(JudgeOptions)
+def judge(**values) -> None:
+    """Judge two systems' answers pairwise with an LLM, both orders; report win/tie/loss."""
+    from trainer.judge.run import judge as run_judge
+
+    click.echo(run_judge(parse_options(JudgeOptions, values)).text())
