@@ -28,25 +28,8 @@ from plugdata.redact import looks_like_local_path, public_path, scrub_obj
 from plugdata.schema import METHOD_ROW, quarantine_schema, triple_schema
 from plugdata.sources import Record, describe_corpus, read_records
 from plugdata.splits import split_of
-from plugdata.triples import make_triple, row_ids
+from plugdata.triples import Ledger, Router, make_triple, row_ids
 from plugdata.validate import Validator, default_workers
-
-
-@dataclass
-class Ledger:
-    """Counts for one language: every row read ends up kept or quarantined with a reason."""
-
-    rows_in: int = 0
-    kept: int = 0
-    quarantined: Counter = field(default_factory=Counter)
-    flagged: Counter = field(default_factory=Counter)  # kept despite a failed check (eval sets)
-    orphans: int | None = 0  # target rows matching no pivot row (None: not counted, --limit)
-    target_duplicates: int = 0
-
-    def check(self, lang: str) -> None:
-        total = self.kept + sum(self.quarantined.values())
-        if total != self.rows_in:  # a bug, not a user error: never write a lying manifest
-            raise AssertionError(f"{lang}: ledger off: {self.rows_in} in, {total} accounted for")
 
 
 @dataclass
@@ -404,12 +387,10 @@ def _check_language(
             leave=False,
         )
     )
-    kept: list[dict[str, Any]] = []
-    quarantined: list[dict[str, Any]] = []
+    router = Router(ledger)
     for triple, reasons, record, match in zip(
         triples, early, pivot, alignment.matches, strict=True
     ):
-        ledger.rows_in += 1
         if not reasons:
             verdict = next(verdicts)
             triple["meta"]["lid"] = _lid_rows(verdict)
@@ -419,16 +400,11 @@ def _check_language(
                 triple["meta"]["flags"] += [f"failed:{r}" for r in reasons]
                 ledger.flagged[reasons[0]] += 1
                 reasons = []
-        if reasons:
-            where = record.where + (f" | {match.where}" if match and match.where else "")
-            quarantined.append({**triple, "reason": reasons[0], "reasons": reasons, "where": where})
-            ledger.quarantined[reasons[0]] += 1
-        else:
-            kept.append(triple)
-            ledger.kept += 1
+        where = record.where + (f" | {match.where}" if match and match.where else "")
+        router.route(triple, reasons, where)
     ledger.check(lang)
     made_by = _describe_made_by(target.made_by)
-    return LanguageResult(lang, ledger, kept, quarantined, made_by, target.spec)
+    return LanguageResult(lang, ledger, router.kept, router.quarantined, made_by, target.spec)
 
 
 def _write_language(

@@ -1,9 +1,13 @@
-"""Making triples (the rows of a language config) from a pivot record and its target record."""
+"""Making triples (the rows of a language config) from a pivot record and its target record,
+and routing each finished one to the kept rows or the quarantine."""
 
 from __future__ import annotations
 
+from collections import Counter
+from dataclasses import dataclass, field
 from typing import Any
 
+from plugdata.errors import PlugdataError
 from plugdata.sources import Record
 
 
@@ -50,3 +54,45 @@ def make_triple(
         "flags": [],
     }
     return triple
+
+
+class LedgerError(PlugdataError):
+    """Rows were lost between reading and writing: a bug, reported rather than written."""
+
+
+@dataclass
+class Ledger:
+    """Counts for one language: every row read ends up kept or quarantined with a reason."""
+
+    rows_in: int = 0
+    kept: int = 0
+    quarantined: Counter = field(default_factory=Counter)
+    flagged: Counter = field(default_factory=Counter)  # kept despite a failed check (eval sets)
+    orphans: int | None = 0  # target rows matching no pivot row (None: not counted, --limit)
+    target_duplicates: int = 0
+
+    def check(self, lang: str) -> None:
+        total = self.kept + sum(self.quarantined.values())
+        if total != self.rows_in:  # never write a manifest that lies about the counts
+            raise LedgerError(f"{lang}: ledger off: {self.rows_in} in, {total} accounted for")
+
+
+@dataclass
+class Router:
+    """Sends each finished triple to the kept rows or, with its reasons and where it came
+    from, to the quarantine, counting both in one ledger (`build` and `translate` alike)."""
+
+    ledger: Ledger = field(default_factory=Ledger)
+    kept: list[dict[str, Any]] = field(default_factory=list)
+    quarantined: list[dict[str, Any]] = field(default_factory=list)
+
+    def route(self, triple: dict[str, Any], reasons: list[str], where: str) -> None:
+        self.ledger.rows_in += 1
+        if reasons:
+            self.quarantined.append(
+                {**triple, "reason": reasons[0], "reasons": reasons, "where": where}
+            )
+            self.ledger.quarantined[reasons[0]] += 1
+        else:
+            self.kept.append(triple)
+            self.ledger.kept += 1

@@ -22,7 +22,7 @@ from plugdata.translate.backends import TRANSLATORS
 from plugdata.translate.backends.base import Translator
 from plugdata.translate.cache import Imported, SegmentCache
 from plugdata.translate.engine import FIELDS, Outcome, TranslateReport, translate_records
-from plugdata.triples import make_triple, row_ids
+from plugdata.triples import Router, make_triple, row_ids
 from plugdata.validate import Validator
 
 
@@ -250,19 +250,14 @@ class _Rows:
 
 def _write_outputs(result: TranslateResult, wheres: list[str], rows: list[dict]) -> None:
     """Kept triples to `result.out`, the others to its quarantine file with their reasons."""
-    kept_lines, quarantine_lines = [], []
+    router = Router()
     for where, row in zip(wheres, rows, strict=True):
-        triple, reasons = row["triple"], row["reasons"]
-        if reasons:
-            quarantine_lines.append(
-                {**triple, "reason": reasons[0], "reasons": reasons, "where": where}
-            )
-            result.quarantined[reasons[0]] = result.quarantined.get(reasons[0], 0) + 1
-        else:
-            kept_lines.append(triple)
-    result.kept = len(kept_lines)
-    _write_jsonl(result.out, kept_lines)
-    _write_jsonl(quarantine_path(result.out), quarantine_lines)
+        router.route(row["triple"], row["reasons"], where)
+    router.ledger.check(str(result.out))
+    result.kept = router.ledger.kept
+    result.quarantined = dict(router.ledger.quarantined)
+    _write_jsonl(result.out, router.kept)
+    _write_jsonl(quarantine_path(result.out), router.quarantined)
 
 
 Role = tuple[str, Path]  # what a file is to a command, and its path
