@@ -19,6 +19,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from plugdata.errors import PlugdataError
+from plugdata.jsonl import write_json
 
 MANIFEST = "manifest.json"
 CARD = "README.md"
@@ -95,8 +96,7 @@ def write_manifest(root: Path, manifest: dict[str, Any]) -> None:
     """Write `manifest` (already scrubbed of secrets by the caller, which renders the card from
     the same dict) with its configs in name order."""
     manifest["configs"] = dict(sorted(manifest["configs"].items()))
-    text = json.dumps(manifest, indent=2, ensure_ascii=False) + "\n"
-    (root / MANIFEST).write_text(text, encoding="utf-8")
+    write_json(root / MANIFEST, manifest)
 
 
 # -- reading --------------------------------------------------------------------------------------

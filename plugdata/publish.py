@@ -24,6 +24,7 @@ from typing import Any
 from plugdata import folder
 from plugdata.cards import render_card
 from plugdata.errors import PlugdataError
+from plugdata.jsonl import json_text
 from plugdata.redact import scrub, scrub_obj
 from plugdata.retrying import (
     RETRYABLE_STATUS,
@@ -315,7 +316,7 @@ def plan(
     merged["configs"] = dict(sorted(merged["configs"].items()))
     merged = scrub_obj(merged)  # whatever an older manifest in the repo held
     result.manifest = merged
-    manifest_bytes = (json.dumps(merged, indent=2, ensure_ascii=False) + "\n").encode()
+    manifest_bytes = json_text(merged).encode()
     card_bytes = render_card(merged, repo_id).encode()
     for rel, content in ((folder.MANIFEST, manifest_bytes), ("README.md", card_bytes)):
         if not _same(remote_files.get(rel), content):

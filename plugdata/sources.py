@@ -9,7 +9,6 @@ A record's `where` names the file as the recipe gives it (`zh.jsonl:12`, `builti
 
 from __future__ import annotations
 
-import codecs
 import csv
 import hashlib
 import json
@@ -22,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from plugdata.errors import SourceError
+from plugdata.jsonl import decode_line, read_json_file, read_json_lines, without_bom
 from plugdata.recipe import Columns, Corpus
 from plugdata.redact import public_path
 
@@ -106,50 +106,6 @@ def describe_corpus(corpus: Corpus, base_dir: Path) -> dict[str, Any]:
     return {"file": corpus_label(corpus, base_dir), "sha256": digest}
 
 
-# -- JSON ------------------------------------------------------------------------------------
-def parse_json(text: str, path: Path | str, line: int | None = None) -> Any:
-    """`json.loads` whose every refusal is a one-line `SourceError` naming `path:line` (the
-    decoder's line when `line` is None): bad syntax, but also what Python's decoder raises
-    beyond syntax errors, integers past the int-string digit limit and nesting past the
-    recursion limit."""
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise SourceError(
-            f"{path}:{line or exc.lineno}: invalid JSON ({exc.msg} at column {exc.colno})"
-        ) from None
-    except RecursionError:
-        raise SourceError(f"{_at(path, line)}: invalid JSON (nested too deeply)") from None
-    except ValueError as exc:  # "Exceeds the limit (4300 digits) for integer string conversion"
-        raise SourceError(
-            f"{_at(path, line)}: invalid JSON ({str(exc).split(':')[0].strip()})"
-        ) from None
-
-
-def _at(path: Path | str, line: int | None) -> str:
-    return f"{path}:{line}" if line else str(path)
-
-
-def read_json_lines(path: Path) -> Iterator[tuple[int, Any]]:
-    """(line number, value) for each non-blank line of a JSON Lines file."""
-    with path.open("rb") as fh:
-        for lineno, raw in enumerate(fh, 1):
-            text = _decode_line(path, lineno, raw).strip()
-            if text:
-                yield lineno, parse_json(text, path, lineno)
-
-
-def read_json_file(path: Path) -> Any:
-    """The value held by a whole JSON file."""
-    data = _without_bom(path.read_bytes())
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        raise SourceError(f"{path}:{line}: invalid UTF-8; re-encode the file as UTF-8") from None
-    return parse_json(text, path)
-
-
 def has_lone_surrogate(text: str) -> bool:
     r"""Whether `text` holds half of a surrogate pair, which no UTF-8 writer accepts.
 
@@ -172,23 +128,6 @@ def lone_surrogate_free(value: str, name: str, problems: list[str]) -> str:
 
 
 # -- raw rows: (where, row) ------------------------------------------------------------------
-def _without_bom(data: bytes) -> bytes:
-    """Windows editors start UTF-8 files with a byte-order mark; it is not part of the data."""
-    return data.removeprefix(codecs.BOM_UTF8)
-
-
-def _decode_line(path: Path, lineno: int, raw: bytes) -> str:
-    if lineno == 1:
-        raw = _without_bom(raw)
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise SourceError(
-            f"{path}:{lineno}: invalid UTF-8 at byte {exc.start} of the line; "
-            "re-encode the file as UTF-8"
-        ) from None
-
-
 def _jsonl_rows(path: Path, label: str) -> Iterator[tuple[str, dict]]:
     for lineno, row in read_json_lines(path):
         if not isinstance(row, dict):
@@ -211,7 +150,7 @@ def _json_rows(path: Path, label: str) -> Iterator[tuple[str, dict]]:
 def _csv_rows(path: Path, label: str) -> Iterator[tuple[str, dict]]:
     with path.open("rb") as fh:
         raw_lines = fh.read().split(b"\n")
-    lines = [_decode_line(path, i, raw) + "\n" for i, raw in enumerate(raw_lines, 1)]
+    lines = [decode_line(path, i, raw) + "\n" for i, raw in enumerate(raw_lines, 1)]
     reader = csv.reader(lines)
     try:
         header = next(reader, [])
@@ -286,7 +225,7 @@ def raw_rows(corpus: Corpus, base_dir: Path) -> Iterator[tuple[str, dict]]:
 def _maybe_jsonl(path: Path):
     """A `.json` file holding one object per line is JSON Lines in disguise (common on the Hub)."""
     with path.open("rb") as fh:
-        first = _without_bom(fh.readline()).strip()
+        first = without_bom(fh.readline()).strip()
     try:
         return _jsonl_rows if isinstance(json.loads(first), dict) else _json_rows
     except (ValueError, RecursionError, UnicodeDecodeError):  # the JSON reader says what is wrong

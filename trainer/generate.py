@@ -8,12 +8,12 @@ so an interrupted run resumes where it stopped.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from plugdata.errors import PlugdataError
 from plugdata.formats import extract, prompt_messages
+from plugdata.jsonl import append_json_line, resume_json_lines
 from plugdata.locations import check_dataset, check_model
 from trainer.common import (
     generate_batches,
@@ -153,22 +153,11 @@ def _write_answer(fh, options: GenerateOptions, q: dict, raw: str, result: Gener
     for extra in ("dataset", "source"):
         if extra in q:
             line[extra] = q[extra]
-    fh.write(json.dumps(line, ensure_ascii=False) + "\n")
-    fh.flush()  # each answer survives an interruption
+    append_json_line(fh, line)
     result.written += 1
     result.statuses[got.status] = result.statuses.get(got.status, 0) + 1
 
 
 def _done_ids(path: Path) -> set[str]:
     """Ids already answered; a last line cut by a crash is dropped so the item runs again."""
-    if not path.exists():
-        return set()
-    ids, good = set(), []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        try:
-            ids.add(json.loads(line)["id"])
-            good.append(line)
-        except (json.JSONDecodeError, KeyError):
-            continue
-    path.write_text("".join(f"{line}\n" for line in good), encoding="utf-8")
-    return ids
+    return {row["id"] for row in resume_json_lines(path) if isinstance(row.get("id"), str)}

@@ -17,6 +17,7 @@ from importlib.metadata import version
 from pathlib import Path
 
 from plugdata.errors import PlugdataError
+from plugdata.jsonl import write_json
 from plugdata.locations import check_dataset, check_model
 from trainer.common import load_config_split, load_tokenizer, require_train, template_hash
 from trainer.options import TrainOptions
@@ -216,9 +217,7 @@ def train(options: TrainOptions) -> TrainResult:
     tokenizer.save_pretrained(str(options.output_dir))
     losses = [e["loss"] for e in trainer.state.log_history if "loss" in e]
     manifest = _run_manifest(options, hp, train_data, tokenizer, trainer.state.global_step)
-    (options.output_dir / RUN_MANIFEST).write_text(
-        json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
-    )
+    write_json(options.output_dir / RUN_MANIFEST, manifest)
     return TrainResult(options.output_dir, trainer.state.global_step, losses, manifest)
 
 

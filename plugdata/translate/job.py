@@ -16,8 +16,9 @@ from typing import Any
 from pydantic import ValidationError
 
 from plugdata.errors import PlugdataError
+from plugdata.jsonl import read_json_file, read_json_lines, write_json, write_json_lines
 from plugdata.recipe import Corpus, safe_yaml_load
-from plugdata.sources import Record, read_json_file, read_json_lines, read_records
+from plugdata.sources import Record, read_records
 from plugdata.translate.backends import TRANSLATORS
 from plugdata.translate.backends.base import Translator
 from plugdata.translate.cache import Imported, SegmentCache
@@ -197,7 +198,7 @@ def translate_file(
     _write_outputs(result, [r.where for r in records], ordered)
     if shard_info:
         shard_info["input_sha256"] = hashlib.sha256(in_path.read_bytes()).hexdigest()
-        sidecar_path(out).write_text(json.dumps(shard_info) + "\n", encoding="utf-8")
+        write_json(sidecar_path(out), shard_info)
     return result
 
 
@@ -256,8 +257,8 @@ def _write_outputs(result: TranslateResult, wheres: list[str], rows: list[dict])
     router.ledger.check(str(result.out))
     result.kept = router.ledger.kept
     result.quarantined = dict(router.ledger.quarantined)
-    _write_jsonl(result.out, router.kept)
-    _write_jsonl(quarantine_path(result.out), router.quarantined)
+    write_json_lines(result.out, router.kept)
+    write_json_lines(quarantine_path(result.out), router.quarantined)
 
 
 Role = tuple[str, Path]  # what a file is to a command, and its path
@@ -323,15 +324,6 @@ def sidecar_path(out: Path) -> Path:
     return Path(f"{out}.shard.json")
 
 
-def _write_jsonl(path: Path, rows: list[dict]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    with tmp.open("w", encoding="utf-8") as fh:
-        for row in rows:
-            fh.write(json.dumps(row, ensure_ascii=False) + "\n")
-    tmp.replace(path)  # never leave a half-written output behind
-
-
 def merge_shards(parts: list[Path], out: Path) -> int:
     """Concatenate shard outputs in shard order after checking they cover one input exactly."""
     reads: list[Role] = []
@@ -357,7 +349,7 @@ def merge_shards(parts: list[Path], out: Path) -> int:
             src = quarantine_path(part) if suffix else part
             if src.exists():
                 rows.extend(row for _, row in read_json_lines(src))
-        _write_jsonl(target, rows)
+        write_json_lines(target, rows)
         total += len(rows)
     return total
 
