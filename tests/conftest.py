@@ -103,6 +103,8 @@ def isolated_caches(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("HF_DATASETS_CACHE", str(home / "hf" / "datasets"))
     monkeypatch.setenv("HF_HUB_DISABLE_TELEMETRY", "1")
     monkeypatch.setenv("FTLANG_CACHE", str(home / "ftlang"))
+    # The translation cache of a run without --cache: never the user's own.
+    monkeypatch.setenv("PLUGDATA_CACHE_DIR", str(home / "plugdata"))
 
 
 def write_jsonl(path: Path, rows: list[dict]) -> Path:

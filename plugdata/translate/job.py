@@ -69,11 +69,10 @@ def select_shard(records: list[Record], shard: str | None) -> tuple[list[Record]
     """`i/N`: the i-th of N contiguous slices (0-based), so shards concatenate in order."""
     if not shard:
         return records, None
-    try:
-        i, n = (int(x) for x in shard.split("/"))
-        assert 0 <= i < n
-    except (ValueError, AssertionError):
-        raise PlugdataError(f"--shard {shard!r}: use i/N with 0 <= i < N") from None
+    i_text, slash, n_text = shard.partition("/")
+    if not (slash and i_text.isdigit() and n_text.isdigit() and int(i_text) < int(n_text)):
+        raise PlugdataError(f"--shard {shard!r}: use i/N with 0 <= i < N")
+    i, n = int(i_text), int(n_text)
     start, end = len(records) * i // n, len(records) * (i + 1) // n
     return records[start:end], {
         "shard": i,
