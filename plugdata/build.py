@@ -21,8 +21,9 @@ from plugdata import folder, staging
 from plugdata.align import Alignment, align
 from plugdata.cards import render_card
 from plugdata.errors import PlugdataError
-from plugdata.folder import FolderError
+from plugdata.folder import FolderError, config_name
 from plugdata.formats import METHODS, render
+from plugdata.manifest import ConfigEntry, Manifest, QuarantineEntry
 from plugdata.recipe import Corpus, Recipe, Translate
 from plugdata.redact import looks_like_local_path, public_path, scrub_obj
 from plugdata.schema import METHOD_ROW, quarantine_schema, triple_schema
@@ -188,15 +189,15 @@ def build(
         validator = Validator(recipe.validation, workers=workers or default_workers())
         stage = output.stage()
         ledgers: dict[str, Ledger] = {}
-        built: dict[str, dict[str, Any]] = {}
-        quarantine: dict[str, dict[str, Any]] = {}
+        built: dict[str, ConfigEntry] = {}
+        quarantine: dict[str, QuarantineEntry] = {}
         failures: dict[str, str] = {}
         for lang in langs:
             result = _check_language(
                 recipe, lang, pivot, ids, pivot_problems, validator, limit, progress
             )
             ledgers[lang] = result.ledger
-            rejected = _rejected_file(out, recipe.name, lang)
+            rejected = folder.rejected_file(out, recipe.name, lang)
             if result.ledger.kept == 0:
                 failures[lang] = _reject(rejected, result, recipe)
                 continue
@@ -204,7 +205,7 @@ def build(
             quarantine[lang] = folder.write_quarantine(stage, lang, result.quarantine_table(recipe))
             built.update(_write_language(recipe, stage, lang, result, validator))
         report = BuildReport(
-            recipe.name, root, ledgers, {n: i["splits"] for n, i in built.items()}, dup_counts, 0.0
+            recipe.name, root, ledgers, {n: i.splits for n, i in built.items()}, dup_counts, 0.0
         )
         report.failures, report.dropped = failures, existing.dropped
         if len(failures) < len(langs):
@@ -236,12 +237,12 @@ def _read_pivot(
 
 
 def _finish_stage(
-    recipe: Recipe, existing: staging.Existing, stage: Path, manifest: dict[str, Any]
+    recipe: Recipe, existing: staging.Existing, stage: Path, manifest: Manifest
 ) -> list[str]:
     """Complete the staged folder (files carried from the old one, manifest, card) and check it
     against its manifest; returns the foreign entries kept aside as *.orig."""
     # Provenance quotes recipe options and paths: no credential reaches the card either.
-    manifest = scrub_obj(manifest)
+    manifest = Manifest.model_validate(scrub_obj(manifest.to_json()))
     set_aside = staging.carry(existing, stage, manifest)
     folder.write_manifest(stage, manifest)
     card = render_card(manifest, f"<org>/{recipe.name}")
@@ -253,16 +254,16 @@ def _finish_stage(
 def _merge(
     recipe: Recipe,
     existing: staging.Existing,
-    built: dict[str, dict[str, Any]],
-    quarantine: dict[str, dict[str, Any]],
+    built: dict[str, ConfigEntry],
+    quarantine: dict[str, QuarantineEntry],
     failures: dict[str, str],
-) -> dict[str, Any]:
+) -> Manifest:
     """The new manifest: what this build wrote, plus every other language of the folder as it
     was (a language that failed now keeps its old configs when they are intact)."""
-    old_quarantine = existing.manifest.get("quarantine", {})
-    configs: dict[str, dict[str, Any]] = {}
-    kept_quarantine: dict[str, dict[str, Any]] = {}
-    for lang in sorted({folder.language_of(i) for i in existing.configs.values()}):
+    old_quarantine = existing.manifest.quarantine or {}
+    configs: dict[str, ConfigEntry] = {}
+    kept_quarantine: dict[str, QuarantineEntry] = {}
+    for lang in existing.manifest.languages():
         if lang in quarantine:
             continue  # rebuilt now
         try:
@@ -271,35 +272,31 @@ def _merge(
         except FolderError:
             staging.drop_language(existing, lang)
             continue
-        configs.update({n: i for n, i in existing.configs.items() if i["language"] == lang})
+        configs.update(existing.manifest.configs_of(lang))
         if lang in old_quarantine:
             kept_quarantine[lang] = old_quarantine[lang]
-    return {
+    return Manifest(
         **_dataset_info(recipe),
-        "configs": {**configs, **built},
-        "quarantine": dict(sorted({**kept_quarantine, **quarantine}.items())),
-    }
+        configs={**configs, **built},
+        quarantine=dict(sorted({**kept_quarantine, **quarantine}.items())),
+    )
 
 
-def _planned(recipe: Recipe, langs: list[str], existing: staging.Existing) -> dict[str, Any]:
+def _planned(recipe: Recipe, langs: list[str], existing: staging.Existing) -> Manifest:
     """The most a build of `langs` can write, in manifest form: the configs of every built
     language with every split they may have, and the configs kept from the folder."""
     splits = dict.fromkeys(["train", "validation"] if recipe.kind == "train" else ["test"], 1)
     methods = recipe.methods if recipe.kind == "train" else []
-    configs = {
-        name: info for name, info in existing.configs.items() if info["language"] not in langs
-    }
+    configs = {name: info for name, info in existing.configs.items() if info.language not in langs}
     for lang in langs:
-        for name in [lang, *(f"{lang}-{m}" for m in methods)]:
-            configs[name] = {"language": lang, "splits": splits}
-    langs_written = {info["language"] for info in configs.values()}
-    return {"configs": configs, "quarantine": {lang: {} for lang in langs_written}}
-
-
-def _rejected_file(out: Path, name: str, lang: str) -> Path:
-    """Where the quarantine of a language that kept nothing goes: beside the dataset folder,
-    never inside it (it is not part of the dataset, and is never published)."""
-    return out / f"{name}.rejected" / f"{lang}.parquet"
+        for name in [config_name(lang), *(config_name(lang, m) for m in methods)]:
+            configs[name] = ConfigEntry(language=lang, splits=splits)
+    planned = Manifest(configs=configs)
+    quarantine = {
+        lang: QuarantineEntry(file=folder.quarantine_file(lang)) for lang in planned.languages()
+    }
+    planned.quarantine = quarantine
+    return planned
 
 
 def _reject(path: Path, result: LanguageResult, recipe: Recipe) -> str:
@@ -409,7 +406,7 @@ def _check_language(
 
 def _write_language(
     recipe: Recipe, stage: Path, lang: str, result: LanguageResult, validator: Validator
-) -> dict[str, dict[str, Any]]:
+) -> dict[str, ConfigEntry]:
     """Write `<lang>` and every `<lang>-<method>` config into `stage`; returns their manifest
     entries. A split without rows is not written (and not listed)."""
     base = _config_info(recipe, lang, result.ledger, result.made_by, validator, result.spec)
@@ -417,15 +414,15 @@ def _write_language(
     for config, (kind, tables, extra) in _render_language(recipe, lang, result.kept).items():
         tables = {split: t for split, t in tables.items() if t.num_rows}
         files = folder.write_config(stage, config, tables)
-        written[config] = {
+        written[config] = ConfigEntry(
             **base,
-            "type": kind,
-            "splits": {split: t.num_rows for split, t in tables.items()},
-            "bytes": folder.split_bytes(stage, files),
-            "files": files,
-            "sha256": _hash_splits(tables),
+            type=kind,
+            splits={split: t.num_rows for split, t in tables.items()},
+            bytes=folder.split_bytes(stage, files),
+            files=files,
+            sha256=_hash_splits(tables),
             **extra,
-        }
+        )
     return written
 
 
@@ -458,7 +455,7 @@ def _render_language(
             rows = [row for t in triples for row in render(method, t, pivot_rows=pivot_rows)]
             kinds.update(r["kind"] for r in rows)
             tables[split] = pa.Table.from_pylist(rows, schema=METHOD_ROW)
-        rendered[f"{lang}-{method}"] = (
+        rendered[config_name(lang, method)] = (
             "method",
             tables,
             {
@@ -706,7 +703,7 @@ def _plan(
     ]
     for lang in langs:
         target = recipe.targets[lang]
-        configs = [lang] + ([f"{lang}-{m}" for m in recipe.methods] if train else [])
+        configs = [lang] + ([config_name(lang, m) for m in recipe.methods] if train else [])
         if target.align is not None:
             how = f"align {_where(target.align)} by {target.align.join}"
         else:

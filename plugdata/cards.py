@@ -12,6 +12,7 @@ from typing import Any
 
 from plugdata.folder import config_entries, dataset_info_entries
 from plugdata.languages import get_language
+from plugdata.manifest import ConfigEntry, Manifest
 
 TEMPLATE = "plug_dataset.md"
 
@@ -29,12 +30,12 @@ def _size_category(rows: int) -> str:
     return "n>10M"
 
 
-def _what(info: dict[str, Any]) -> str:
-    if info["type"] == "triples":
-        return f"{info['pivot']}→{info['language']} triples"
-    if info["type"] == "eval":
-        return f"{info['language']} evaluation instructions (with {info['pivot']})"
-    return f"`{info['method']}` training rows ({info['language']})"
+def _what(info: ConfigEntry) -> str:
+    if info.type == "triples":
+        return f"{info.pivot}→{info.language} triples"
+    if info.type == "eval":
+        return f"{info.language} evaluation instructions (with {info.pivot})"
+    return f"`{info.method}` training rows ({info.language})"
 
 
 METHOD_ABOUT = {
@@ -52,74 +53,70 @@ METHOD_ABOUT = {
 }
 
 
-def _methods(configs: dict[str, Any]) -> list[dict[str, Any]]:
+def _methods(configs: dict[str, ConfigEntry]) -> list[dict[str, Any]]:
     """One entry per method present, with an example from the first config that has one."""
     out = []
     for method, about in METHOD_ABOUT.items():
-        names = [n for n, i in configs.items() if i.get("method") == method]
+        names = [n for n, i in configs.items() if i.method == method]
         if names:
-            example = next(
-                (configs[n].get("example") for n in names if configs[n].get("example")), None
-            )
-            config = next((n for n in names if configs[n].get("example")), names[0])
+            example = next((configs[n].example for n in names if configs[n].example), None)
+            config = next((n for n in names if configs[n].example), names[0])
             out.append({"name": method, "about": about, "example": example, "config": config})
     return out
 
 
-def render_card(manifest: dict[str, Any], repo_hint: str) -> str:
+def render_card(manifest: Manifest, repo_hint: str) -> str:
     from huggingface_hub import DatasetCard, DatasetCardData
 
-    configs = manifest["configs"]
-    langs = sorted(
-        {c["language"] for c in configs.values()} | {c["pivot"] for c in configs.values()}
-    )
-    largest = max((sum(c["splits"].values()) for c in configs.values()), default=0)
+    configs = manifest.configs
+    langs = sorted({c.language for c in configs.values()} | {c.pivot for c in configs.values()})
+    largest = max((sum(c.splits.values()) for c in configs.values()), default=0)
     data = DatasetCardData(
         language=langs,
-        license=manifest["license"],
-        pretty_name=manifest["pretty_name"],
+        license=manifest.license,
+        pretty_name=manifest.pretty_name,
         task_categories=["text-generation"],
         size_categories=[_size_category(largest)],
-        source_datasets=manifest.get("source_datasets") or None,
+        source_datasets=manifest.source_datasets or None,
         configs=config_entries(manifest),
         dataset_info=dataset_info_entries(manifest),
     )
     languages = [
         {
             "code": name,
-            "rows_in": info["counts"]["in"],
-            "kept": info["counts"]["kept"],
-            "quarantined": sum(info["counts"]["quarantined"].values()),
-            "reasons": ", ".join(f"{r} {n}" for r, n in info["counts"]["quarantined"].items())
-            or "-",
-            "made_by": info["made_by"],
+            "rows_in": info.counts.rows_in,
+            "kept": info.counts.kept,
+            "quarantined": sum(info.counts.quarantined.values()),
+            "reasons": ", ".join(f"{r} {n}" for r, n in info.counts.quarantined.items()) or "-",
+            "made_by": info.made_by,
         }
         for name, info in configs.items()
-        if info["type"] in ("triples", "eval")
+        if info.type in ("triples", "eval") and info.counts is not None
     ]
     first = next(iter(configs.values()), None)
+    lid = first.lid if first else None
     template = Path(str(files("datasets_cards") / TEMPLATE))
     card = DatasetCard.from_template(
         data,
         template_path=str(template),
-        pretty_name=manifest["pretty_name"],
-        description=manifest.get("description", ""),
-        pivot_name=get_language(first["pivot"]).name if first else "English",
+        pretty_name=manifest.pretty_name,
+        description=manifest.description,
+        pivot_name=get_language(first.pivot).name if first else "English",
         configs=[
             {
                 "name": n,
                 "what": _what(i),
-                "splits": ", ".join(f"{s}: {k}" for s, k in i["splits"].items()),
+                "splits": ", ".join(f"{s}: {k}" for s, k in i.splits.items()),
             }
             for n, i in configs.items()
         ],
         languages=languages,
-        detector=first["lid"]["detector"] if first else "",
-        thresholds=first["lid"]["thresholds"] if first else {},
+        detector=lid.detector if lid else "",
+        thresholds=lid.thresholds if lid else {},
         repo_hint=repo_hint,
-        example_config=next((n for n, i in configs.items() if i["type"] != "method"), ""),
-        example_method_config=next((n for n, i in configs.items() if i["type"] == "method"), ""),
+        example_config=next((n for n, i in configs.items() if i.type != "method"), ""),
+        example_method_config=next((n for n, i in configs.items() if i.type == "method"), ""),
         methods=_methods(configs),
-        min_letters=first["lid"].get("min_letters", "") if first else "",
+        min_letters=lid.min_letters if lid and lid.min_letters is not None else "",
     )
     return str(card)

@@ -17,12 +17,16 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+from pydantic import ValidationError
 
 from plugdata.errors import PlugdataError
 from plugdata.jsonl import write_json
+from plugdata.manifest import ConfigEntry, Manifest, QuarantineEntry
 
 MANIFEST = "manifest.json"
 CARD = "README.md"
+DATA = "data"
+QUARANTINE = "quarantine"
 SHARD_ROWS = 200_000
 _SHARD = re.compile(r"^(?P<split>[A-Za-z0-9_.]+)-(?P<i>\d{5})-of-(?P<n>\d{5})\.parquet$")
 
@@ -31,13 +35,38 @@ class FolderError(PlugdataError):
     """A dataset folder that is not (or no longer) what its manifest says."""
 
 
-# -- paths ----------------------------------------------------------------------------------------
+# -- names and paths ------------------------------------------------------------------------------
+def config_name(lang: str, method: str | None = None) -> str:
+    """`zh` for a language's triples, `zh-plug` for a method's training rows."""
+    return f"{lang}-{method}" if method else lang
+
+
+def parse_config_name(name: str) -> tuple[str, str | None]:
+    """(language, method or None): the inverse of `config_name`, for codes with a dash too.
+
+    >>> parse_config_name("zh-plug-pro"), parse_config_name("zh-tw"), parse_config_name("ko")
+    (('zh', 'plug-pro'), ('zh-tw', None), ('ko', None))
+    """
+    from plugdata.formats import METHODS
+
+    for method in sorted(METHODS, key=len, reverse=True):
+        if name.endswith(f"-{method}"):
+            return name.removesuffix(f"-{method}"), method
+    return name, None
+
+
 def data_dir(config: str) -> str:
-    return f"data/{config}"
+    return f"{DATA}/{config}"
 
 
 def quarantine_file(lang: str) -> str:
-    return f"quarantine/{lang}.parquet"
+    return f"{QUARANTINE}/{lang}.parquet"
+
+
+def rejected_file(out: Path, name: str, lang: str) -> Path:
+    """Where the quarantine of a language that kept nothing goes: beside the dataset folder,
+    never inside it (it is not part of the dataset, and is never published)."""
+    return out / f"{name}.rejected" / f"{lang}.parquet"
 
 
 def split_pattern(config: str, split: str) -> str:
@@ -85,73 +114,67 @@ def write_config(root: Path, config: str, splits: dict[str, pa.Table]) -> dict[s
     return written
 
 
-def write_quarantine(root: Path, lang: str, table: pa.Table) -> dict[str, Any]:
+def write_quarantine(root: Path, lang: str, table: pa.Table) -> QuarantineEntry:
     path = root / quarantine_file(lang)
     path.parent.mkdir(parents=True, exist_ok=True)
     pq.write_table(table, path, compression="zstd")
-    return {"file": quarantine_file(lang), "sha256": sha256_file(path), "rows": table.num_rows}
+    return QuarantineEntry(
+        file=quarantine_file(lang), sha256=sha256_file(path), rows=table.num_rows
+    )
 
 
-def write_manifest(root: Path, manifest: dict[str, Any]) -> None:
+def write_manifest(root: Path, manifest: Manifest) -> None:
     """Write `manifest` (already scrubbed of secrets by the caller, which renders the card from
-    the same dict) with its configs in name order."""
-    manifest["configs"] = dict(sorted(manifest["configs"].items()))
-    write_json(root / MANIFEST, manifest)
+    the same manifest) with its configs in name order."""
+    write_json(root / MANIFEST, manifest.to_json())
 
 
 # -- reading --------------------------------------------------------------------------------------
-def read_manifest(root: Path) -> dict[str, Any]:
-    """The folder's manifest; `{"configs": {}}` when there is none. A file that is not a
-    plugdata manifest is a one-line FolderError."""
+def read_manifest(root: Path) -> Manifest:
+    """The folder's manifest; an empty one when there is none. A file that is not a plugdata
+    manifest is a one-line FolderError."""
     path = root / MANIFEST
     if not path.is_file():
-        return {"configs": {}}
+        return Manifest()
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise FolderError(f"{path}: not a plugdata manifest (unreadable JSON: {exc})") from None
-    problem = manifest_problem(data)
-    if problem:
-        raise FolderError(f"{path}: not a plugdata manifest ({problem})")
-    return data
+    return parse_manifest(data, f"{path}: not a plugdata manifest")
 
 
-def manifest_problem(data: Any) -> str | None:
-    """Why `data` is not a manifest plugdata wrote, or None."""
+def parse_manifest(data: Any, refusal: str) -> Manifest:
+    """`data` as a Manifest; what keeps it from being one is a one-line FolderError: `refusal`
+    (which names where the data came from) and the problem."""
     if not isinstance(data, dict) or not isinstance(data.get("configs"), dict):
-        return "no `configs` mapping"
-    for name, info in data["configs"].items():
-        if not isinstance(info, dict):
-            return f"config {name!r} is not a mapping"
-        for key, kind in (("language", str), ("splits", dict), ("files", (dict, list))):
-            if not isinstance(info.get(key), kind):
-                return f"config {name!r} has no valid `{key}`"
-    if not isinstance(data.get("quarantine", {}), dict):
-        return "`quarantine` is not a mapping"
-    return None
+        raise FolderError(f"{refusal} (no `configs` mapping)")
+    try:
+        return Manifest.model_validate(data)
+    except ValidationError as err:
+        raise FolderError(f"{refusal} ({_problem(err)})") from None
 
 
-def config_files(info: dict[str, Any]) -> dict[str, str | None]:
-    """{relative path: sha256} of a config; None where an older manifest listed no hash."""
-    files = info.get("files") or {}
-    return dict(files) if isinstance(files, dict) else dict.fromkeys(files)
+def _problem(err: ValidationError) -> str:
+    loc = err.errors()[0]["loc"]
+    if len(loc) >= 2 and loc[0] in ("configs", "quarantine"):
+        what = f"{'config' if loc[0] == 'configs' else 'quarantine'} {loc[1]!r}"
+        if len(loc) == 2:
+            return f"{what} is not a mapping"
+        return f"{what} has no valid `{'.'.join(str(p) for p in loc[2:])}`"
+    return f"no valid `{'.'.join(str(p) for p in loc)}`"
 
 
-def language_of(info: dict[str, Any]) -> str:
-    return info["language"]
-
-
-def owned_files(manifest: dict[str, Any]) -> dict[str, str | None]:
+def owned_files(manifest: Manifest) -> dict[str, str | None]:
     """Every data and quarantine file the manifest vouches for: {path: sha256 or None}."""
     owned: dict[str, str | None] = {}
-    for info in manifest["configs"].values():
-        owned.update(config_files(info))
-    if "quarantine" in manifest:
-        for entry in manifest["quarantine"].values():
-            owned[entry["file"]] = entry.get("sha256")
+    for info in manifest.configs.values():
+        owned.update(info.files)
+    if manifest.quarantine is not None:
+        for entry in manifest.quarantine.values():
+            owned[entry.file] = entry.sha256
     else:  # older manifests did not list the quarantine tables they came with
-        for info in manifest["configs"].values():
-            owned[quarantine_file(language_of(info))] = None
+        for lang in manifest.languages():
+            owned[quarantine_file(lang)] = None
     return owned
 
 
@@ -201,11 +224,11 @@ def check_file(root: Path, rel: str, sha256: str | None) -> Path:
     return path
 
 
-def check_config(root: Path, name: str, info: dict[str, Any]) -> None:
+def check_config(root: Path, name: str, info: ConfigEntry) -> None:
     """Everything `datasets` will read for the config is what the manifest vouches for: each
     file by hash, each split non-empty with the manifest's row count, columns unique, and no
     other shard in the config's folder that the card's globs would pick up."""
-    files = config_files(info)
+    files = info.files
     rows: dict[str, int] = {}
     for rel, sha in files.items():
         if PurePosixPath(rel).parent != PurePosixPath(data_dir(name)) or not split_of_file(rel):
@@ -220,20 +243,20 @@ def check_config(root: Path, name: str, info: dict[str, Any]) -> None:
             raise FolderError(f"{root}/{rel}: repeated column names {names}")
         split = split_of_file(rel)
         rows[split] = rows.get(split, 0) + meta.num_rows
-    for split, n in info["splits"].items():
+    for split, n in info.splits.items():
         if not n or rows.get(split) != n:
             raise FolderError(
                 f"{root}/{data_dir(name)}: split {split} has {rows.get(split, 0)} rows in its "
                 f"files, {n} in {MANIFEST}"
             )
-    extra = set(rows) - set(info["splits"])
+    extra = set(rows) - set(info.splits)
     if extra:
         raise FolderError(
             f"{root}/{data_dir(name)}: files of split {sorted(extra)[0]!r} that "
             f"{MANIFEST} does not list"
         )
     folder = root / data_dir(name)
-    for split in info["splits"]:
+    for split in info.splits:
         for path in sorted(folder.glob(f"{split}-*.parquet")):
             rel = path.relative_to(root).as_posix()
             if rel not in files:
@@ -243,34 +266,38 @@ def check_config(root: Path, name: str, info: dict[str, Any]) -> None:
                 )
 
 
-def check_folder(root: Path, manifest: dict[str, Any], configs: list[str] | None = None) -> None:
+def check_folder(root: Path, manifest: Manifest, configs: list[str] | None = None) -> None:
     """`check_config` for the chosen configs (default all), and every quarantine file."""
-    for name in configs if configs is not None else list(manifest["configs"]):
-        check_config(root, name, manifest["configs"][name])
-    langs = None if configs is None else {language_of(manifest["configs"][c]) for c in configs}
-    for lang, entry in manifest.get("quarantine", {}).items():
+    for name in configs if configs is not None else list(manifest.configs):
+        check_config(root, name, manifest.configs[name])
+    langs = None if configs is None else {manifest.configs[c].language for c in configs}
+    for lang, entry in (manifest.quarantine or {}).items():
         if langs is None or lang in langs:
-            if entry.get("file") != quarantine_file(lang):
-                raise FolderError(
-                    f"{root / MANIFEST}: quarantine of {lang} must be {quarantine_file(lang)!r}"
-                )
-            check_file(root, entry["file"], entry.get("sha256"))
+            check_quarantine(root, lang, entry)
+
+
+def check_quarantine(root: Path, lang: str, entry: QuarantineEntry) -> None:
+    if entry.file != quarantine_file(lang):
+        raise FolderError(
+            f"{root / MANIFEST}: quarantine of {lang} must be {quarantine_file(lang)!r}"
+        )
+    check_file(root, entry.file, entry.sha256)
 
 
 # -- the card's YAML ------------------------------------------------------------------------------
-def dataset_info_entries(manifest: dict[str, Any]) -> list[dict[str, Any]]:
+def dataset_info_entries(manifest: Manifest) -> list[dict[str, Any]]:
     """The card's `dataset_info:` list. Besides informing the Hub viewer, it matters locally:
     `datasets` keys its cache of a folder on the YAML header, so sizes that change with the
     content keep a rebuilt folder from being served stale rows out of the cache."""
     entries = []
-    for name, info in manifest["configs"].items():
-        sizes = info.get("bytes", {})
+    for name, info in manifest.configs.items():
+        sizes = info.bytes
         entries.append(
             {
                 "config_name": name,
                 "splits": [
                     {"name": split, "num_bytes": sizes.get(split, 0), "num_examples": n}
-                    for split, n in info["splits"].items()
+                    for split, n in info.splits.items()
                 ],
                 "download_size": sum(sizes.values()),
                 "dataset_size": sum(sizes.values()),
@@ -279,14 +306,14 @@ def dataset_info_entries(manifest: dict[str, Any]) -> list[dict[str, Any]]:
     return entries
 
 
-def config_entries(manifest: dict[str, Any]) -> list[dict[str, Any]]:
+def config_entries(manifest: Manifest) -> list[dict[str, Any]]:
     """The card's `configs:` list, as `datasets` reads it from a README YAML header."""
     return [
         {
             "config_name": name,
             "data_files": [
-                {"split": split, "path": split_pattern(name, split)} for split in info["splits"]
+                {"split": split, "path": split_pattern(name, split)} for split in info.splits
             ],
         }
-        for name, info in manifest["configs"].items()
+        for name, info in manifest.configs.items()
     ]

@@ -25,6 +25,7 @@ from plugdata import folder
 from plugdata.cards import render_card
 from plugdata.errors import PlugdataError
 from plugdata.jsonl import json_text
+from plugdata.manifest import Manifest
 from plugdata.redact import scrub, scrub_obj
 from plugdata.retrying import (
     RETRYABLE_STATUS,
@@ -59,7 +60,7 @@ class PublishPlan:
     blocked: list[str] = field(default_factory=list)  # changed, but no --replace
     uploads: dict[str, Path | bytes] = field(default_factory=dict)  # path in repo -> content
     deletes: list[str] = field(default_factory=list)
-    manifest: dict[str, Any] = field(default_factory=dict)
+    manifest: Manifest = field(default_factory=Manifest)
 
     @property
     def upload_bytes(self) -> int:
@@ -160,9 +161,9 @@ def validate_names(repo_id: str, configs: list[str]) -> None:
             )
 
 
-def select(manifest: dict[str, Any], langs: list[str], configs: list[str]) -> list[str]:
+def select(manifest: Manifest, langs: list[str], configs: list[str]) -> list[str]:
     """`--lang` picks every config of those languages, `--config` exact names, neither: all."""
-    available = list(manifest["configs"])
+    available = list(manifest.configs)
     if not langs and not configs:
         return available
     unknown = [c for c in configs if c not in available]
@@ -170,12 +171,8 @@ def select(manifest: dict[str, Any], langs: list[str], configs: list[str]) -> li
         raise PublishError(
             f"--config {unknown[0]}: not in the folder; configs: {', '.join(available)}"
         )
-    chosen = [c for c in available if manifest["configs"][c]["language"] in langs or c in configs]
-    missing = [
-        lang
-        for lang in langs
-        if not any(manifest["configs"][c]["language"] == lang for c in available)
-    ]
+    chosen = [c for c in available if manifest.configs[c].language in langs or c in configs]
+    missing = [lang for lang in langs if not manifest.configs_of(lang)]
     if missing:
         raise PublishError(f"--lang {missing[0]}: no config of that language in the folder")
     return chosen
@@ -199,21 +196,20 @@ def _remote_state(api, repo_id: str, revision: str) -> tuple[bool, bool, str | N
     return True, True, info.sha, hashes
 
 
-def _remote_manifest(api, repo_id: str, revision: str, present: dict) -> dict[str, Any]:
+def _remote_manifest(api, repo_id: str, revision: str, present: dict) -> Manifest:
     if folder.MANIFEST not in present:
-        return {"configs": {}}
+        return Manifest()
     path = api.hf_hub_download(repo_id, folder.MANIFEST, repo_type="dataset", revision=revision)
     try:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
     except (UnicodeDecodeError, ValueError, RecursionError):
         data = None
-    problem = folder.manifest_problem(data)
-    if problem:
-        raise PublishError(
-            f"{repo_id}@{revision}: its {folder.MANIFEST} is not a plugdata manifest ({problem});"
-            " publish to another repo or branch"
+    try:
+        return folder.parse_manifest(
+            data, f"{repo_id}@{revision}: its {folder.MANIFEST} is not a plugdata manifest"
         )
-    return data
+    except folder.FolderError as err:
+        raise PublishError(f"{err}; publish to another repo or branch") from None
 
 
 def _git_blob_id(data: bytes) -> str:
@@ -224,7 +220,7 @@ def _same(remote_hash: str | None, content: bytes) -> bool:
     return remote_hash in (hashlib.sha256(content).hexdigest(), _git_blob_id(content))
 
 
-def check_local(local: Path, manifest: dict[str, Any], chosen: list[str]) -> None:
+def check_local(local: Path, manifest: Manifest, chosen: list[str]) -> None:
     """Before any request: every file to push lies inside the folder with the bytes the manifest
     vouches for, and each chosen config loads with `datasets` with the manifest's row counts."""
     try:
@@ -242,7 +238,7 @@ def check_local(local: Path, manifest: dict[str, Any], chosen: list[str]) -> Non
                     f"{local}: config {name} does not load with datasets ({_first_line(exc)}); "
                     "nothing was published"
                 ) from None
-            expected = manifest["configs"][name]["splits"]
+            expected = manifest.configs[name].splits
             got = {split: ds.num_rows for split, ds in loaded.items()}
             if got != expected:
                 raise PublishError(
@@ -263,7 +259,7 @@ def plan(
     check: bool = True,
 ) -> PublishPlan:
     local_manifest = folder.read_manifest(local)
-    if not local_manifest["configs"]:
+    if not local_manifest.configs:
         raise PublishError(
             f"{local}: no manifest.json with configs; build it first (plugdata build RECIPE)"
         )
@@ -275,27 +271,27 @@ def plan(
     exists, branch, head, remote_files = _call(lambda: _remote_state(api, repo_id, revision))
     remote = _call(lambda: _remote_manifest(api, repo_id, revision, remote_files))
     result = PublishPlan(repo_id, revision, exists, branch, head)
-    merged = {
-        **remote,
-        **{k: v for k, v in local_manifest.items() if k != "configs"},
-        "configs": dict(remote.get("configs", {})),
-    }
+    merged = remote.model_copy(
+        update={
+            **{k: v for k, v in local_manifest if k not in ("configs", "quarantine")},
+            "configs": dict(remote.configs),
+            "quarantine": dict(remote.quarantine or {}),
+        }
+    )
     for name in chosen:
-        info = local_manifest["configs"][name]
-        before = remote["configs"].get(name)
+        info = local_manifest.configs[name]
+        before = remote.configs.get(name)
         if before is None:
             result.added.append(name)
-        elif before.get("sha256") == info.get("sha256") and set(before.get("files", [])) == set(
-            info.get("files", [])
-        ):
+        elif before.sha256 == info.sha256 and set(before.files) == set(info.files):
             result.unchanged.append(name)
         elif replace:
             result.replaced.append(name)
         else:
             result.blocked.append(name)
             continue
-        merged["configs"][name] = info
-        files = folder.config_files(info)
+        merged.configs[name] = info
+        files = info.files
         for rel, sha in files.items():
             if remote_files.get(rel) != sha:
                 result.uploads[rel] = local / rel
@@ -305,20 +301,20 @@ def plan(
                 for p in remote_files
                 if p.startswith(f"{folder.data_dir(name)}/") and p not in files
             ]
-    result.kept = [c for c in remote.get("configs", {}) if c not in chosen]
-    quarantine = local_manifest.get("quarantine", {})
-    for lang in sorted({folder.language_of(local_manifest["configs"][c]) for c in chosen}):
+    result.kept = [c for c in remote.configs if c not in chosen]
+    quarantine = local_manifest.quarantine or {}
+    for lang in sorted({local_manifest.configs[c].language for c in chosen}):
         if lang in quarantine:
-            merged.setdefault("quarantine", {})[lang] = quarantine[lang]
-            rel, sha = quarantine[lang]["file"], quarantine[lang]["sha256"]
+            merged.quarantine[lang] = quarantine[lang]
+            rel, sha = quarantine[lang].file, quarantine[lang].sha256
             if remote_files.get(rel) != sha:
                 result.uploads[rel] = local / rel
-    merged["configs"] = dict(sorted(merged["configs"].items()))
-    merged = scrub_obj(merged)  # whatever an older manifest in the repo held
+    # Scrubbed whatever an older manifest in the repo held.
+    merged = Manifest.model_validate(scrub_obj(merged.to_json()))
     result.manifest = merged
-    manifest_bytes = json_text(merged).encode()
+    manifest_bytes = json_text(merged.to_json()).encode()
     card_bytes = render_card(merged, repo_id).encode()
-    for rel, content in ((folder.MANIFEST, manifest_bytes), ("README.md", card_bytes)):
+    for rel, content in ((folder.MANIFEST, manifest_bytes), (folder.CARD, card_bytes)):
         if not _same(remote_files.get(rel), content):
             result.uploads[rel] = content
     return result
@@ -446,7 +442,7 @@ def _ensure_repo(api, p: PublishPlan, private: bool) -> None:
 
 
 def verify_configs(
-    repo_id: str, revision: str, configs: list[str], manifest: dict[str, Any]
+    repo_id: str, revision: str, configs: list[str], manifest: Manifest
 ) -> list[dict[str, Any]]:
     """Load each config back from the Hub (fresh cache) and compare counts and content hash;
     a config that does not load is a failed check with the reason, not an exception."""
@@ -455,7 +451,7 @@ def verify_configs(
     checks = []
     with tempfile.TemporaryDirectory(prefix="plugdata-verify-") as cache:
         for name in configs:
-            info = manifest["configs"][name]
+            info = manifest.configs[name]
             try:
                 loaded = _call(
                     lambda n=name: datasets.load_dataset(
@@ -467,19 +463,19 @@ def verify_configs(
                     {
                         "config": name,
                         "split": "-",
-                        "local": sum(info["splits"].values()),
+                        "local": sum(info.splits.values()),
                         "hub": 0,
                         "ok": False,
                         "error": _first_line(exc),
                     }
                 )
                 continue
-            for split, rows in info["splits"].items():
+            for split, rows in info.splits.items():
                 got = loaded.get(split)
                 hub_rows = got.num_rows if got is not None else 0
-                same_hash = (
-                    got is not None and folder.table_hash(got.data.table) == info["sha256"][split]
-                )
+                same_hash = got is not None and folder.table_hash(
+                    got.data.table
+                ) == info.sha256.get(split)
                 checks.append(
                     {
                         "config": name,

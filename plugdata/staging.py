@@ -20,10 +20,10 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Any
 
 from plugdata import folder
 from plugdata.folder import FolderError
+from plugdata.manifest import ConfigEntry, Manifest
 
 FORCE_HINT = "pass --force to build there anyway (files plugdata did not write are kept)"
 
@@ -34,23 +34,22 @@ class Existing:
     not write (relative POSIX paths of files, symbolic links and other non-folders)."""
 
     root: Path
-    manifest: dict[str, Any]
+    manifest: Manifest
     foreign: list[str] = field(default_factory=list)
     dropped: list[str] = field(default_factory=list)  # broken configs left out (--force)
 
     @property
-    def configs(self) -> dict[str, dict[str, Any]]:
-        return self.manifest["configs"]
+    def configs(self) -> dict[str, ConfigEntry]:
+        return self.manifest.configs
 
 
-def recipe_of(manifest: dict[str, Any]) -> str | None:
+def recipe_of(manifest: Manifest) -> str | None:
     """The recipe file name a manifest was built from (older manifests: from a config)."""
-    if manifest.get("recipe"):
-        return manifest["recipe"]
-    for info in manifest["configs"].values():
-        recipe = info.get("recipe")
-        if isinstance(recipe, dict) and recipe.get("file"):
-            return recipe["file"]
+    if manifest.recipe:
+        return manifest.recipe
+    for info in manifest.configs.values():
+        if info.recipe and info.recipe.get("file"):
+            return info.recipe["file"]
     return None
 
 
@@ -62,7 +61,7 @@ def inspect(root: Path, recipe_file: str, *, force: bool = False) -> Existing:
             "folder it points to"
         )
     if not root.exists():
-        return Existing(root, {"configs": {}})
+        return Existing(root, Manifest())
     if not root.is_dir():
         raise FolderError(f"{root}: exists and is not a folder")
     try:
@@ -71,7 +70,7 @@ def inspect(root: Path, recipe_file: str, *, force: bool = False) -> Existing:
     except FolderError as err:
         if not force:
             raise FolderError(f"{err}; {FORCE_HINT}") from None
-        manifest, ours = {"configs": {}}, False
+        manifest, ours = Manifest(), False
     entries = list(_entries(root))
     if not ours and entries and not force:
         raise FolderError(f"{root}: not empty and has no plugdata {folder.MANIFEST}; {FORCE_HINT}")
@@ -88,7 +87,7 @@ def inspect(root: Path, recipe_file: str, *, force: bool = False) -> Existing:
 def check_kept(existing: Existing, rebuilt: list[str], *, force: bool = False) -> None:
     """Languages this build does not touch must be intact before it costs anything: they are
     carried into the new folder as they are. With `force`, a broken one is left out."""
-    langs = {folder.language_of(i) for i in existing.configs.values()} - set(rebuilt)
+    langs = set(existing.manifest.languages()) - set(rebuilt)
     for lang in sorted(langs):
         try:
             check_language(existing, lang)
@@ -101,15 +100,14 @@ def check_kept(existing: Existing, rebuilt: list[str], *, force: bool = False) -
 
 
 def check_language(existing: Existing, lang: str) -> None:
-    for name, info in existing.configs.items():
-        if folder.language_of(info) == lang:
-            folder.check_config(existing.root, name, info)
-    entry = existing.manifest.get("quarantine", {}).get(lang)
+    for name, info in existing.manifest.configs_of(lang).items():
+        folder.check_config(existing.root, name, info)
+    entry = (existing.manifest.quarantine or {}).get(lang)
     if entry is not None:
-        folder.check_file(existing.root, entry["file"], entry.get("sha256"))
+        folder.check_quarantine(existing.root, lang, entry)
 
 
-def check_in_the_way(existing: Existing, planned: dict[str, Any], *, force: bool = False) -> None:
+def check_in_the_way(existing: Existing, planned: Manifest, *, force: bool = False) -> None:
     """Refuse, before any work, a foreign entry the build would overwrite or that `datasets`
     would read as part of a config: `planned` is the manifest the build may write (every
     config it can produce, with every split it may have). With `force` it is kept as *.orig."""
@@ -129,10 +127,10 @@ def check_in_the_way(existing: Existing, planned: dict[str, Any], *, force: bool
 
 
 def drop_language(existing: Existing, lang: str) -> None:
-    for name in [n for n, i in existing.configs.items() if folder.language_of(i) == lang]:
+    for name in existing.manifest.configs_of(lang):
         del existing.configs[name]
         existing.dropped.append(name)
-    existing.manifest.get("quarantine", {}).pop(lang, None)
+    (existing.manifest.quarantine or {}).pop(lang, None)
 
 
 def _entries(root: Path) -> Iterator[str]:
@@ -227,7 +225,7 @@ class Output:
         _remove(stage)
 
 
-def carry(existing: Existing, stage: Path, manifest: dict[str, Any]) -> list[str]:
+def carry(existing: Existing, stage: Path, manifest: Manifest) -> list[str]:
     """Link into `stage` the old files the new manifest keeps, and every foreign entry; return
     the foreign entries kept aside as `*.orig` because they sat where plugdata writes."""
     old_files = folder.owned_files(existing.manifest)
@@ -244,25 +242,25 @@ def carry(existing: Existing, stage: Path, manifest: dict[str, Any]) -> list[str
     return aside
 
 
-def in_the_way(rel: str, manifest: dict[str, Any]) -> bool:
+def in_the_way(rel: str, manifest: Manifest) -> bool:
     """Would a foreign entry at `rel` be overwritten by, or read as part of, the new folder?"""
     path = PurePosixPath(rel.rstrip("/"))
-    if rel.rstrip("/") in (folder.MANIFEST, folder.CARD, "data", "quarantine"):
+    if rel.rstrip("/") in (folder.MANIFEST, folder.CARD, folder.DATA, folder.QUARANTINE):
         return True
-    if path.parts[0] == "quarantine":
-        langs = manifest.get("quarantine", {})
+    if path.parts[0] == folder.QUARANTINE:
+        langs = manifest.quarantine or {}
         return any(rel.rstrip("/") == folder.quarantine_file(lang) for lang in langs)
-    if path.parts[0] != "data" or len(path.parts) < 2:
+    if path.parts[0] != folder.DATA or len(path.parts) < 2:
         return False
     config = path.parts[1]
-    info = manifest["configs"].get(config)
+    info = manifest.configs.get(config)
     if info is None:
         return False
     if len(path.parts) == 2:  # a file or link where the config's folder goes
         return True
     return len(path.parts) == 3 and any(
         fnmatch.fnmatchcase(path.name, PurePosixPath(folder.split_pattern(config, split)).name)
-        for split in info["splits"]
+        for split in info.splits
     )
 
 

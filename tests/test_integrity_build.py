@@ -43,12 +43,12 @@ def loads_completely(root: Path, only: tuple[str, ...] = ()) -> dict[str, dict[s
     others are checked as files against the manifest), with the manifest's rows."""
     manifest = read_manifest(root)
     check_folder(root, manifest)
-    for name, info in manifest["configs"].items():
+    for name, info in manifest.configs.items():
         if only and name not in only:
             continue
         loaded = datasets.load_dataset(str(root), name)
-        assert {s: d.num_rows for s, d in loaded.items()} == info["splits"], name
-    return {name: info["splits"] for name, info in manifest["configs"].items()}
+        assert {s: d.num_rows for s, d in loaded.items()} == info.splits, name
+    return {name: info.splits for name, info in manifest.configs.items()}
 
 
 # -- every folder loads -------------------------------------------------------------------------

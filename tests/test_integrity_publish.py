@@ -198,7 +198,7 @@ def test_a_config_that_does_not_load_back_fails_the_publish_naming_the_commit(hu
     from plugdata.publish import PublishError, PublishPlan, PublishReport, verify_configs
 
     manifest = read_manifest(published)
-    manifest["configs"]["zz"] = {**manifest["configs"]["zh"], "language": "zz"}
+    manifest.configs["zz"] = manifest.configs["zh"].model_copy(update={"language": "zz"})
     commit = hub.commits(REPO)[0]["sha"]
     checks = verify_configs(REPO, commit, ["zh", "zz"], manifest)
     assert [c["ok"] for c in checks] == [True, True, False]  # zh train and validation, zz

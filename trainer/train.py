@@ -17,6 +17,7 @@ from importlib.metadata import version
 from pathlib import Path
 
 from plugdata.errors import PlugdataError
+from plugdata.folder import config_name, parse_config_name, read_manifest
 from plugdata.jsonl import write_json
 from plugdata.locations import check_dataset, check_model
 from trainer.common import load_config_split, load_tokenizer, require_train, template_hash
@@ -76,7 +77,7 @@ def load_training_data(options: TrainOptions):
         raise PlugdataError(
             f"--config {options.config}: not a training config (no "
             f"{'/'.join(sorted(missing))} column); use a method config such as "
-            f"{options.config.split('-')[0]}-plug"
+            f"{config_name(parse_config_name(options.config)[0], 'plug')}"
         )
     try:
         validation = load_config_split(options.dataset, options.config, "validation")
@@ -268,8 +269,8 @@ def _run_manifest(options: TrainOptions, hp: dict, data, tokenizer, steps: int) 
 
 def _languages(dataset: str, config: str) -> tuple[str, str]:
     """(pivot, target) from the folder's manifest; a Hub id without a local copy says "pivot"."""
-    manifest = Path(dataset) / "manifest.json"
-    if manifest.exists():
-        info = json.loads(manifest.read_text(encoding="utf-8"))["configs"].get(config, {})
-        return info.get("pivot", "pivot"), info.get("language", config.split("-")[0])
-    return "pivot", config.split("-")[0]
+    language = parse_config_name(config)[0]
+    if not Path(dataset).is_dir():
+        return "pivot", language
+    info = read_manifest(Path(dataset)).configs.get(config)
+    return (info.pivot, info.language) if info else ("pivot", language)
