@@ -1,64 +1,115 @@
-"""Arrow schemas of every table plugdata writes: triples, method rows, quarantine.
+"""The rows plugdata writes, typed once: triples, method rows, quarantine rows.
 
-The triple columns are the contract in DESIGN.md; keep this file and that table in step.
+Each row is a `TypedDict` (rows stay plain dicts, which pyarrow writes fastest), and every Arrow
+schema is derived from these declarations, so the type checker and the parquet files agree. The
+triple columns are the contract in DESIGN.md; keep this file and that table in step.
 """
 
 from __future__ import annotations
 
+import types
+import typing
+from typing import Union
+
 import pyarrow as pa
+from typing_extensions import NotRequired, TypedDict, is_typeddict
 
-LID = pa.struct(
-    [
-        ("field", pa.string()),
-        ("expected", pa.string()),
-        ("label", pa.string()),
-        ("score", pa.float64()),
-        ("passed", pa.bool_()),
-        ("basis", pa.string()),
-    ]
-)
-META = pa.struct(
-    [
-        # How each target field was made: "aligned:<corpus>" or "<backend>:<model>".
-        (
-            "made_by",
-            pa.struct([("target_instruction", pa.string()), ("target_response", pa.string())]),
-        ),
-        ("lid", pa.list_(LID)),
-        ("flags", pa.list_(pa.string())),
-    ]
-)
-MESSAGE = pa.struct([("role", pa.string()), ("content", pa.string())])
 
-_BASE = [
-    pa.field("id", pa.string()),
-    pa.field("source", pa.string()),
-    pa.field("pivot_lang", pa.string()),
-    pa.field("target_lang", pa.string()),
-]
+class LidRow(TypedDict):
+    """One language-ID result for one field."""
+
+    field: str
+    expected: str
+    label: str
+    score: float
+    passed: bool
+    # detector | script (zh/ko/ja: settled by script) | short | short-script
+    basis: str
+
+
+class MadeBy(TypedDict):
+    """How each target field was made: `aligned:<corpus>` or `<backend>:<model>`."""
+
+    target_instruction: str
+    target_response: str | None  # None for eval sets, which have no responses
+
+
+class Meta(TypedDict):
+    made_by: MadeBy
+    lid: list[LidRow]
+    flags: list[str]
+
+
+class Triple(TypedDict):
+    """One row of a language config. Eval sets carry no responses; a recipe's `keep:` columns
+    (strings) sit between the target fields and `meta`."""
+
+    id: str
+    source: str
+    pivot_lang: str
+    target_lang: str
+    pivot_instruction: str
+    pivot_response: NotRequired[str]
+    target_instruction: str
+    target_response: NotRequired[str]
+    meta: Meta
+
+
+class Quarantined(Triple):
+    """A triple that was not kept, with every reason (the first decides) and where it came
+    from (`file:line`, never an absolute path)."""
+
+    reason: str
+    reasons: list[str]
+    where: str
+
+
+class Message(TypedDict):
+    role: str
+    content: str
+
+
+class MethodRow(TypedDict):
+    """One training row: TRL's conversational prompt-completion format."""
+
+    id: str
+    kind: str  # the method, or `pivot` for the paper's pivot-language rows
+    prompt: list[Message]
+    completion: list[Message]
+
+
+RESPONSES = ("pivot_response", "target_response")
+
+
+def arrow_type(annotation: typing.Any) -> pa.DataType:
+    """The Arrow type of a row annotation: str, float, bool, `X | None`, lists, TypedDicts."""
+    origin = typing.get_origin(annotation)
+    if origin in (Union, types.UnionType):
+        (inner,) = [a for a in typing.get_args(annotation) if a is not type(None)]
+        return arrow_type(inner)
+    if origin is list:
+        return pa.list_(arrow_type(typing.get_args(annotation)[0]))
+    if is_typeddict(annotation):
+        hints = typing.get_type_hints(annotation)
+        return pa.struct([(name, arrow_type(kind)) for name, kind in hints.items()])
+    return {str: pa.string(), float: pa.float64(), bool: pa.bool_(), int: pa.int64()}[annotation]
+
+
+def _fields(row: type) -> list[pa.Field]:
+    return [pa.field(name, arrow_type(kind)) for name, kind in typing.get_type_hints(row).items()]
 
 
 def triple_schema(responses: bool = True, extras: list[str] | None = None) -> pa.Schema:
     """Triples for training corpora; eval sets (responses=False) carry instructions only."""
-    fields = list(_BASE)
-    fields.append(pa.field("pivot_instruction", pa.string()))
-    if responses:
-        fields.append(pa.field("pivot_response", pa.string()))
-    fields.append(pa.field("target_instruction", pa.string()))
-    if responses:
-        fields.append(pa.field("target_response", pa.string()))
-    fields.extend(pa.field(name, pa.string()) for name in extras or [])
-    fields.append(pa.field("meta", META))
-    return pa.schema(fields)
+    fields = [f for f in _fields(Triple) if responses or f.name not in RESPONSES]
+    meta = fields.pop()  # `keep:` columns go before it
+    fields += [pa.field(name, pa.string()) for name in extras or []]
+    return pa.schema([*fields, meta])
 
 
 def quarantine_schema(responses: bool = True, extras: list[str] | None = None) -> pa.Schema:
-    base = triple_schema(responses, extras)
-    return (
-        base.append(pa.field("reason", pa.string()))
-        .append(pa.field("reasons", pa.list_(pa.string())))
-        .append(pa.field("where", pa.string()))
-    )
+    own = [f for f in _fields(Quarantined) if f.name not in typing.get_type_hints(Triple)]
+    return pa.schema([*triple_schema(responses, extras), *own])
 
 
 def reserved_columns() -> frozenset[str]:
@@ -66,11 +117,4 @@ def reserved_columns() -> frozenset[str]:
     return frozenset(quarantine_schema().names)
 
 
-METHOD_ROW = pa.schema(
-    [
-        pa.field("id", pa.string()),
-        pa.field("kind", pa.string()),
-        pa.field("prompt", pa.list_(MESSAGE)),
-        pa.field("completion", pa.list_(MESSAGE)),
-    ]
-)
+METHOD_ROW = pa.schema(_fields(MethodRow))

@@ -3,11 +3,13 @@ and routing each finished one to the kept rows or the quarantine."""
 
 from __future__ import annotations
 
+import typing
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
 from plugdata.errors import PlugdataError
+from plugdata.schema import Quarantined, Triple
 from plugdata.sources import Record
 
 
@@ -30,7 +32,7 @@ def make_triple(
     *,
     responses: bool = True,
     keep: list[str] | None = None,
-) -> dict[str, Any]:
+) -> Triple:
     triple: dict[str, Any] = {
         "id": row_id,
         "source": source_name,
@@ -53,7 +55,7 @@ def make_triple(
         "lid": [],
         "flags": [],
     }
-    return triple
+    return typing.cast(Triple, triple)
 
 
 class LedgerError(PlugdataError):
@@ -83,14 +85,14 @@ class Router:
     from, to the quarantine, counting both in one ledger (`build` and `translate` alike)."""
 
     ledger: Ledger = field(default_factory=Ledger)
-    kept: list[dict[str, Any]] = field(default_factory=list)
-    quarantined: list[dict[str, Any]] = field(default_factory=list)
+    kept: list[Triple] = field(default_factory=list)
+    quarantined: list[Quarantined] = field(default_factory=list)
 
-    def route(self, triple: dict[str, Any], reasons: list[str], where: str) -> None:
+    def route(self, triple: Triple, reasons: list[str], where: str) -> None:
         self.ledger.rows_in += 1
         if reasons:
             self.quarantined.append(
-                {**triple, "reason": reasons[0], "reasons": reasons, "where": where}
+                Quarantined(**triple, reason=reasons[0], reasons=reasons, where=where)
             )
             self.ledger.quarantined[reasons[0]] += 1
         else:

@@ -208,3 +208,20 @@ def test_build_is_deterministic(tmp_path, tiny):
         a = (tmp_path / "a" / "tiny" / name).read_text("utf-8")
         b = (tmp_path / "b" / "tiny" / name).read_text("utf-8")
         assert a == b
+
+
+def test_the_written_columns_are_the_typed_rows_fields(built):
+    """The Arrow schemas are derived from the row types: what is written is what is declared."""
+    import typing
+
+    from plugdata.schema import LidRow, Meta, MethodRow, Triple
+
+    _, root = built
+    triples = pq.read_table(root / "data" / "it" / "train-00000-of-00001.parquet")
+    assert triples.column_names == list(typing.get_type_hints(Triple))
+    meta = triples.schema.field("meta").type
+    assert [meta.field(i).name for i in range(meta.num_fields)] == list(typing.get_type_hints(Meta))
+    lid = meta.field("lid").type.value_type
+    assert [lid.field(i).name for i in range(lid.num_fields)] == list(typing.get_type_hints(LidRow))
+    rows = pq.read_table(root / "data" / "it-plug" / "train-00000-of-00001.parquet")
+    assert rows.column_names == list(typing.get_type_hints(MethodRow))
