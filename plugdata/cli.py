@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from plugdata import __version__
+from plugdata.detect import DEFAULT_DETECTOR, DETECTORS
 from plugdata.errors import PlugdataError
 
 
@@ -230,8 +231,8 @@ def publish(
 @click.option("--expect", metavar="LANG", help="Expected language; adds pass/fail and accuracy.")
 @click.option(
     "--detector",
-    type=click.Choice(["fasttext", "langdetect"]),
-    default="fasttext",
+    type=click.Choice(list(DETECTORS)),
+    default=DEFAULT_DETECTOR,
     show_default=True,
     help="Language identifier.",
 )

@@ -1,7 +1,8 @@
 """Language identification behind one small interface.
 
 A detector implements `_detect_one` (top-k label distribution for one prose string); the base
-class handles batching, truncation and label normalisation. Pick one by name from `DETECTORS`.
+class handles truncation and label normalisation. Pick one by name from `DETECTORS`, the one
+list of detectors (recipe validation and `plugdata detect` offer its keys).
 """
 
 from __future__ import annotations
@@ -21,9 +22,6 @@ class Detector(ABC):
     top_k = 3
     # Past a few hundred characters the verdict no longer changes, only the cost grows.
     max_chars = 400
-
-    def detect_batch(self, texts: list[str]) -> list[Distribution]:
-        return [self.detect(t) for t in texts]
 
     def detect(self, text: str) -> Distribution:
         if len(text) > self.max_chars:
@@ -100,6 +98,7 @@ DETECTORS: dict[str, type[Detector]] = {
     FastTextDetector.name: FastTextDetector,
     LangdetectDetector.name: LangdetectDetector,
 }
+DEFAULT_DETECTOR = FastTextDetector.name
 
 _cache: dict[str, Detector] = {}
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
+from plugdata.detect import DEFAULT_DETECTOR
 from plugdata.errors import SourceError
 from plugdata.languages import get_language
 from plugdata.recipe import Corpus
@@ -55,7 +56,7 @@ def detect_file(
     field_name: str,
     *,
     expect: str | None = None,
-    detector: str = "fasttext",
+    detector: str = DEFAULT_DETECTOR,
     report: Path | None = None,
 ) -> DetectReport:
     if expect:

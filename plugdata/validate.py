@@ -19,7 +19,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from plugdata.detect import Detector, get_detector
+from plugdata.detect import DEFAULT_DETECTOR, DETECTORS, Detector, get_detector
 from plugdata.languages import find_marker, get_language
 from plugdata.textproc import (
     has_letters,
@@ -38,8 +38,8 @@ class ValidationSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    detector: Literal["fasttext", "langdetect"] = Field(
-        "fasttext", description="language identifier: fastText lid.176 (default) or langdetect"
+    detector: Literal[tuple(DETECTORS)] = Field(
+        DEFAULT_DETECTOR, description=f"language identifier: one of {', '.join(DETECTORS)}"
     )
     thresholds: dict[str, Annotated[float, Field(ge=0, le=1)]] = Field(
         default_factory=lambda: {"default": 0.3},
