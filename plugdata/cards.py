@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from plugdata.folder import config_entries, dataset_info_entries
-from plugdata.languages import get_language
+from plugdata.languages import LANGUAGES, LanguageTable
 
 TEMPLATE = "plug_dataset.md"
 
@@ -66,7 +66,11 @@ def _methods(configs: dict[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
-def render_card(manifest: dict[str, Any], repo_hint: str) -> str:
+def render_card(
+    manifest: dict[str, Any], repo_hint: str, languages: LanguageTable = LANGUAGES
+) -> str:
+    """The card of a folder or repo described by `manifest`; `languages` names its pivot (a
+    recipe's own table when a recipe declares it)."""
     from huggingface_hub import DatasetCard, DatasetCardData
 
     configs = manifest["configs"]
@@ -84,7 +88,7 @@ def render_card(manifest: dict[str, Any], repo_hint: str) -> str:
         configs=config_entries(manifest),
         dataset_info=dataset_info_entries(manifest),
     )
-    languages = [
+    language_rows = [
         {
             "code": name,
             "rows_in": info["counts"]["in"],
@@ -104,7 +108,7 @@ def render_card(manifest: dict[str, Any], repo_hint: str) -> str:
         template_path=str(template),
         pretty_name=manifest["pretty_name"],
         description=manifest.get("description", ""),
-        pivot_name=get_language(first["pivot"]).name if first else "English",
+        pivot_name=languages.get(first["pivot"]).name if first else "English",
         configs=[
             {
                 "name": n,
@@ -113,7 +117,7 @@ def render_card(manifest: dict[str, Any], repo_hint: str) -> str:
             }
             for n, i in configs.items()
         ],
-        languages=languages,
+        languages=language_rows,
         detector=first["lid"]["detector"] if first else "",
         thresholds=first["lid"]["thresholds"] if first else {},
         repo_hint=repo_hint,

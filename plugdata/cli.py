@@ -594,12 +594,13 @@ def judge(**kwargs) -> None:
 @cli.command()
 def languages() -> None:
     """List the language table: codes, names and PLUG markers."""
-    from plugdata.languages import get_language, known_codes
+    from plugdata.languages import LANGUAGES
 
     click.echo(f"{'code':<6}{'name':<12}{'response header':<28}instruction header")
-    for code in known_codes():
-        lang = get_language(code)
-        click.echo(f"{code:<6}{lang.name:<12}{lang.response_header:<28}{lang.instruction_header}")
+    for lang in LANGUAGES:
+        click.echo(
+            f"{lang.code:<6}{lang.name:<12}{lang.response_header:<28}{lang.instruction_header}"
+        )
 
 
 def main() -> None:

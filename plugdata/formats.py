@@ -1,8 +1,9 @@
 """Training formats: triples -> TRL conversational prompt-completion rows, and back.
 
 `render(method, triple)` builds the rows of one method; `extract(text, method, target)` pulls
-the target-language answer out of a generation. Both take their markers and system prompts from
-`plugdata.languages`, so what a model is trained to write is exactly what is parsed later.
+the target-language answer out of a generation. Both take their markers and language names from a
+`LanguageTable` (a recipe's own, or the built-in one), so what a model is trained to write is
+exactly what is parsed later.
 
 PLUG completion layout (blocks separated by one blank line; a header sits on its own line):
 
@@ -22,18 +23,22 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
-from plugdata.languages import (
-    MONO_SYSTEM_PROMPT,
-    PLUG_PRO_SYSTEM_PROMPT,
-    PLUG_SYSTEM_PROMPT,
-    get_language,
-    header_pattern,
-    system_prompt,
-)
+from plugdata.languages import LANGUAGES, LanguageTable, header_pattern
 
 Message = dict[str, str]
 Row = dict[str, object]  # id, kind, prompt (list of messages), completion (one-message list)
 Status = Literal["ok", "marker-missing", "empty"]
+
+# System prompts are templates over language names so that any pivot/target pair works.
+PLUG_SYSTEM_PROMPT = (
+    "You are a helpful assistant. First restate the user's instruction in {pivot}, then answer "
+    "it in {pivot}, and finally give the answer in {target}."
+)
+PLUG_PRO_SYSTEM_PROMPT = (
+    "You are a helpful assistant. First answer the user's instruction in {pivot}, "
+    "then give the answer in {target}."
+)
+MONO_SYSTEM_PROMPT = "You are a helpful assistant. Always respond in {target}."
 
 
 def _row(triple: dict, kind: str, user: str, answer: str, system: str | None = None) -> Row:
@@ -51,8 +56,10 @@ def _block(header: str, text: str) -> str:
     return f"{header}\n{text}"
 
 
-def plug_completion(triple: dict, *, with_instruction: bool = True) -> str:
-    pivot, target = get_language(triple["pivot_lang"]), get_language(triple["target_lang"])
+def plug_completion(
+    triple: dict, languages: LanguageTable = LANGUAGES, *, with_instruction: bool = True
+) -> str:
+    pivot, target = languages.get(triple["pivot_lang"]), languages.get(triple["target_lang"])
     blocks = (
         [_block(pivot.instruction_header, triple["pivot_instruction"])] if with_instruction else []
     )
@@ -61,12 +68,13 @@ def plug_completion(triple: dict, *, with_instruction: bool = True) -> str:
     return "\n\n".join(blocks)
 
 
-def prompt_messages(method: str, triple: dict) -> list[Message]:
+def prompt_messages(
+    method: str, triple: dict, languages: LanguageTable = LANGUAGES
+) -> list[Message]:
     """The prompt a model trained with `method` sees for a target-language instruction.
 
     Used for training rows and for generation alike, so the two cannot differ.
     """
-    pivot, target = triple["pivot_lang"], triple["target_lang"]
     system = {
         "plug": PLUG_SYSTEM_PROMPT,
         "plug-pro": PLUG_PRO_SYSTEM_PROMPT,
@@ -74,7 +82,9 @@ def prompt_messages(method: str, triple: dict) -> list[Message]:
     }.get(method)
     messages: list[Message] = []
     if system:
-        messages.append({"role": "system", "content": system_prompt(system, pivot, target)})
+        pivot, target = languages.get(triple["pivot_lang"]), languages.get(triple["target_lang"])
+        content = system.format(pivot=pivot.name, target=target.name)
+        messages.append({"role": "system", "content": content})
     user = triple["pivot_instruction"] if method == "pivot-only" else triple["target_instruction"]
     messages.append({"role": "user", "content": user})
     return messages
@@ -84,34 +94,28 @@ def _pivot_row(triple: dict) -> Row:
     return _row(triple, "pivot", triple["pivot_instruction"], triple["pivot_response"])
 
 
-def _render_plug(triple: dict) -> list[Row]:
-    (system, user) = prompt_messages("plug", triple)
-    return [_row(triple, "plug", user["content"], plug_completion(triple), system["content"])]
+def _render_plug(triple: dict, languages: LanguageTable) -> list[Row]:
+    (system, user) = prompt_messages("plug", triple, languages)
+    completion = plug_completion(triple, languages)
+    return [_row(triple, "plug", user["content"], completion, system["content"])]
 
 
-def _render_plug_pro(triple: dict) -> list[Row]:
-    (system, user) = prompt_messages("plug-pro", triple)
-    return [
-        _row(
-            triple,
-            "plug-pro",
-            user["content"],
-            plug_completion(triple, with_instruction=False),
-            system["content"],
-        )
-    ]
+def _render_plug_pro(triple: dict, languages: LanguageTable) -> list[Row]:
+    (system, user) = prompt_messages("plug-pro", triple, languages)
+    completion = plug_completion(triple, languages, with_instruction=False)
+    return [_row(triple, "plug-pro", user["content"], completion, system["content"])]
 
 
-def _render_mono(triple: dict) -> list[Row]:
-    (system, user) = prompt_messages("mono", triple)
+def _render_mono(triple: dict, languages: LanguageTable) -> list[Row]:
+    (system, user) = prompt_messages("mono", triple, languages)
     return [_row(triple, "mono", user["content"], triple["target_response"], system["content"])]
 
 
-def _render_pivot_only(triple: dict) -> list[Row]:
+def _render_pivot_only(triple: dict, languages: LanguageTable) -> list[Row]:
     return [_pivot_row(triple)]
 
 
-def _render_code_switch(triple: dict) -> list[Row]:
+def _render_code_switch(triple: dict, languages: LanguageTable) -> list[Row]:
     return [
         _row(triple, "code-switch-t2p", triple["target_instruction"], triple["pivot_response"]),
         _row(triple, "code-switch-p2t", triple["pivot_instruction"], triple["target_response"]),
@@ -121,7 +125,7 @@ def _render_code_switch(triple: dict) -> list[Row]:
 @dataclass(frozen=True)
 class Method:
     name: str
-    render: Callable[[dict], list[Row]]
+    render: Callable[[dict, LanguageTable], list[Row]]
     pivot_rows: bool  # the paper's mixture adds pivot monolingual rows (kind "pivot")
     has_target_header: bool  # generations carry a target-response header to extract after
 
@@ -138,7 +142,13 @@ METHODS: dict[str, Method] = {
 }
 
 
-def render(method: str, triple: dict, *, pivot_rows: bool | None = None) -> list[Row]:
+def render(
+    method: str,
+    triple: dict,
+    *,
+    pivot_rows: bool | None = None,
+    languages: LanguageTable = LANGUAGES,
+) -> list[Row]:
     """All training rows that one triple contributes to a method's config.
 
     >>> t = {"id": "x/1", "pivot_lang": "en", "target_lang": "it",
@@ -150,7 +160,7 @@ def render(method: str, triple: dict, *, pivot_rows: bool | None = None) -> list
     ['Risposta in italiano:', 'Salve.']
     """
     spec = METHODS[method]
-    rows = spec.render(triple)
+    rows = spec.render(triple, languages)
     if spec.pivot_rows if pivot_rows is None else pivot_rows:
         rows.append(_pivot_row(triple))
     return rows
@@ -162,7 +172,9 @@ class Extraction:
     status: Status
 
 
-def extract(text: str, method: str, target_lang: str) -> Extraction:
+def extract(
+    text: str, method: str, target_lang: str, languages: LanguageTable = LANGUAGES
+) -> Extraction:
     """The target-language answer inside a generation, with a status.
 
     For PLUG-style methods the answer follows the last target-response header (either colon
@@ -176,7 +188,7 @@ def extract(text: str, method: str, target_lang: str) -> Extraction:
     if not METHODS[method].has_target_header:
         answer = text.strip()
         return Extraction(answer, "ok" if answer else "empty")
-    pattern = header_pattern(get_language(target_lang).response_header)
+    pattern = header_pattern(languages.get(target_lang).response_header)
     last = None
     for last in pattern.finditer(text):  # noqa: B007 - we want the final match
         pass
