@@ -1,7 +1,8 @@
 """The dataset card (README.md with YAML header), regenerated from the merged manifest.
 
 Rendered with huggingface_hub's `DatasetCard.from_template` so the header validates as the Hub
-expects; the template lives in `datasets_cards/`.
+expects; the template lives in `datasets_cards/`. What each method means comes from the method
+table (`formats.METHODS`), language names from the language table the caller gives.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from plugdata.folder import config_entries, dataset_info_entries
+from plugdata.formats import METHODS
 from plugdata.languages import LANGUAGES, LanguageTable
 
 TEMPLATE = "plug_dataset.md"
@@ -37,32 +39,19 @@ def _what(info: dict[str, Any]) -> str:
     return f"`{info['method']}` training rows ({info['language']})"
 
 
-METHOD_ABOUT = {
-    "plug": "The paper's method. The user turn is the target-language instruction (with a system "
-    "prompt); the assistant restates the instruction in the pivot language, answers in the pivot "
-    "language, then answers in the target language, each block after its header. The config "
-    "also holds the pivot-language rows of the paper's mixture (`kind: pivot`).",
-    "plug-pro": "Like `plug` without the restated instruction: pivot-language answer, then "
-    "target-language answer. Pivot-language rows included.",
-    "mono": "Target-language instruction and target-language answer only (the paper's "
-    "monolingual baseline).",
-    "pivot-only": "Pivot-language instruction and answer only (the paper's pivot-only baseline).",
-    "code-switch": "Target instruction with pivot answer, and pivot instruction with target "
-    "answer: two rows per item.",
-}
-
-
 def _methods(configs: dict[str, Any]) -> list[dict[str, Any]]:
     """One entry per method present, with an example from the first config that has one."""
     out = []
-    for method, about in METHOD_ABOUT.items():
-        names = [n for n, i in configs.items() if i.get("method") == method]
+    for method in METHODS.values():
+        names = [n for n, i in configs.items() if i.get("method") == method.name]
         if names:
             example = next(
                 (configs[n].get("example") for n in names if configs[n].get("example")), None
             )
             config = next((n for n in names if configs[n].get("example")), names[0])
-            out.append({"name": method, "about": about, "example": example, "config": config})
+            out.append(
+                {"name": method.name, "about": method.about, "example": example, "config": config}
+            )
     return out
 
 

@@ -1,9 +1,10 @@
 """Training formats: triples -> TRL conversational prompt-completion rows, and back.
 
-`render(method, triple)` builds the rows of one method; `extract(text, method, target)` pulls
-the target-language answer out of a generation. Both take their markers and language names from a
-`LanguageTable` (a recipe's own, or the built-in one), so what a model is trained to write is
-exactly what is parsed later.
+`METHODS` is the one table of training methods: each entry's renderer, system prompt, user turn,
+mixture and card description. `render(method, triple)` builds the rows of one method;
+`extract(text, method, target)` pulls the target-language answer out of a generation. Both take
+their markers and language names from a `LanguageTable` (a recipe's own, or the built-in one), so
+what a model is trained to write is exactly what is parsed later.
 
 PLUG completion layout (blocks separated by one blank line; a header sits on its own line):
 
@@ -28,22 +29,11 @@ from plugdata.languages import LANGUAGES, LanguageTable, header_pattern
 Message = dict[str, str]
 Row = dict[str, object]  # id, kind, prompt (list of messages), completion (one-message list)
 Status = Literal["ok", "marker-missing", "empty"]
-
-# System prompts are templates over language names so that any pivot/target pair works.
-PLUG_SYSTEM_PROMPT = (
-    "You are a helpful assistant. First restate the user's instruction in {pivot}, then answer "
-    "it in {pivot}, and finally give the answer in {target}."
-)
-PLUG_PRO_SYSTEM_PROMPT = (
-    "You are a helpful assistant. First answer the user's instruction in {pivot}, "
-    "then give the answer in {target}."
-)
-MONO_SYSTEM_PROMPT = "You are a helpful assistant. Always respond in {target}."
+# Renders one triple's own rows of a method, given its prompt (see `prompt_messages`).
+Renderer = Callable[[dict, list[Message], LanguageTable], list[Row]]
 
 
-def _row(triple: dict, kind: str, user: str, answer: str, system: str | None = None) -> Row:
-    prompt: list[Message] = [{"role": "system", "content": system}] if system else []
-    prompt.append({"role": "user", "content": user})
+def _row(triple: dict, kind: str, prompt: list[Message], answer: str) -> Row:
     return {
         "id": triple["id"],
         "kind": kind,
@@ -68,78 +58,130 @@ def plug_completion(
     return "\n\n".join(blocks)
 
 
+def _pivot_row(triple: dict) -> Row:
+    user = {"role": "user", "content": triple["pivot_instruction"]}
+    return _row(triple, "pivot", [user], triple["pivot_response"])
+
+
+def _render_plug(triple: dict, prompt: list[Message], languages: LanguageTable) -> list[Row]:
+    return [_row(triple, "plug", prompt, plug_completion(triple, languages))]
+
+
+def _render_plug_pro(triple: dict, prompt: list[Message], languages: LanguageTable) -> list[Row]:
+    completion = plug_completion(triple, languages, with_instruction=False)
+    return [_row(triple, "plug-pro", prompt, completion)]
+
+
+def _render_mono(triple: dict, prompt: list[Message], languages: LanguageTable) -> list[Row]:
+    return [_row(triple, "mono", prompt, triple["target_response"])]
+
+
+def _render_pivot_only(triple: dict, prompt: list[Message], languages: LanguageTable) -> list[Row]:
+    return [_row(triple, "pivot", prompt, triple["pivot_response"])]
+
+
+def _render_code_switch(triple: dict, prompt: list[Message], languages: LanguageTable) -> list[Row]:
+    p2t = [{"role": "user", "content": triple["pivot_instruction"]}]
+    return [
+        _row(triple, "code-switch-t2p", prompt, triple["pivot_response"]),
+        _row(triple, "code-switch-p2t", p2t, triple["target_response"]),
+    ]
+
+
+@dataclass(frozen=True)
+class Method:
+    """One training method: everything the build, generation and the card know about it."""
+
+    name: str
+    render: Renderer
+    # System prompt over the languages' names, {pivot} and {target}; None: no system turn.
+    system_prompt: str | None
+    user_field: str  # the triple field the user turn holds, in training and in generation
+    pivot_rows: bool  # the paper's mixture adds pivot monolingual rows (kind "pivot")
+    has_target_header: bool  # generations carry a target-response header to extract after
+    about: str  # what a config of this method holds, for the dataset card
+
+
+METHODS: dict[str, Method] = {
+    m.name: m
+    for m in [
+        Method(
+            "plug",
+            _render_plug,
+            system_prompt="You are a helpful assistant. First restate the user's instruction in "
+            "{pivot}, then answer it in {pivot}, and finally give the answer in {target}.",
+            user_field="target_instruction",
+            pivot_rows=True,
+            has_target_header=True,
+            about="The paper's method. The user turn is the target-language instruction (with a "
+            "system prompt); the assistant restates the instruction in the pivot language, "
+            "answers in the pivot language, then answers in the target language, each block "
+            "after its header. The config also holds the pivot-language rows of the paper's "
+            "mixture (`kind: pivot`).",
+        ),
+        Method(
+            "plug-pro",
+            _render_plug_pro,
+            system_prompt="You are a helpful assistant. First answer the user's instruction in "
+            "{pivot}, then give the answer in {target}.",
+            user_field="target_instruction",
+            pivot_rows=True,
+            has_target_header=True,
+            about="Like `plug` without the restated instruction: pivot-language answer, then "
+            "target-language answer. Pivot-language rows included.",
+        ),
+        Method(
+            "mono",
+            _render_mono,
+            system_prompt="You are a helpful assistant. Always respond in {target}.",
+            user_field="target_instruction",
+            pivot_rows=False,
+            has_target_header=False,
+            about="Target-language instruction and target-language answer only (the paper's "
+            "monolingual baseline).",
+        ),
+        Method(
+            "pivot-only",
+            _render_pivot_only,
+            system_prompt=None,
+            user_field="pivot_instruction",
+            pivot_rows=False,
+            has_target_header=False,
+            about="Pivot-language instruction and answer only (the paper's pivot-only baseline).",
+        ),
+        Method(
+            "code-switch",
+            _render_code_switch,
+            system_prompt=None,
+            user_field="target_instruction",
+            pivot_rows=False,
+            has_target_header=False,
+            about="Target instruction with pivot answer, and pivot instruction with target "
+            "answer: two rows per item.",
+        ),
+    ]
+}
+
+
 def prompt_messages(
     method: str, triple: dict, languages: LanguageTable = LANGUAGES
 ) -> list[Message]:
     """The prompt a model trained with `method` sees for a target-language instruction.
 
     Used for training rows and for generation alike, so the two cannot differ.
+
+    >>> t = {"pivot_lang": "en", "target_lang": "it", "target_instruction": "Ciao?"}
+    >>> [m["content"] for m in prompt_messages("mono", t)]
+    ['You are a helpful assistant. Always respond in Italian.', 'Ciao?']
     """
-    system = {
-        "plug": PLUG_SYSTEM_PROMPT,
-        "plug-pro": PLUG_PRO_SYSTEM_PROMPT,
-        "mono": MONO_SYSTEM_PROMPT,
-    }.get(method)
+    spec = METHODS[method]
     messages: list[Message] = []
-    if system:
+    if spec.system_prompt:
         pivot, target = languages.get(triple["pivot_lang"]), languages.get(triple["target_lang"])
-        content = system.format(pivot=pivot.name, target=target.name)
-        messages.append({"role": "system", "content": content})
-    user = triple["pivot_instruction"] if method == "pivot-only" else triple["target_instruction"]
-    messages.append({"role": "user", "content": user})
+        system = spec.system_prompt.format(pivot=pivot.name, target=target.name)
+        messages.append({"role": "system", "content": system})
+    messages.append({"role": "user", "content": triple[spec.user_field]})
     return messages
-
-
-def _pivot_row(triple: dict) -> Row:
-    return _row(triple, "pivot", triple["pivot_instruction"], triple["pivot_response"])
-
-
-def _render_plug(triple: dict, languages: LanguageTable) -> list[Row]:
-    (system, user) = prompt_messages("plug", triple, languages)
-    completion = plug_completion(triple, languages)
-    return [_row(triple, "plug", user["content"], completion, system["content"])]
-
-
-def _render_plug_pro(triple: dict, languages: LanguageTable) -> list[Row]:
-    (system, user) = prompt_messages("plug-pro", triple, languages)
-    completion = plug_completion(triple, languages, with_instruction=False)
-    return [_row(triple, "plug-pro", user["content"], completion, system["content"])]
-
-
-def _render_mono(triple: dict, languages: LanguageTable) -> list[Row]:
-    (system, user) = prompt_messages("mono", triple, languages)
-    return [_row(triple, "mono", user["content"], triple["target_response"], system["content"])]
-
-
-def _render_pivot_only(triple: dict, languages: LanguageTable) -> list[Row]:
-    return [_pivot_row(triple)]
-
-
-def _render_code_switch(triple: dict, languages: LanguageTable) -> list[Row]:
-    return [
-        _row(triple, "code-switch-t2p", triple["target_instruction"], triple["pivot_response"]),
-        _row(triple, "code-switch-p2t", triple["pivot_instruction"], triple["target_response"]),
-    ]
-
-
-@dataclass(frozen=True)
-class Method:
-    name: str
-    render: Callable[[dict, LanguageTable], list[Row]]
-    pivot_rows: bool  # the paper's mixture adds pivot monolingual rows (kind "pivot")
-    has_target_header: bool  # generations carry a target-response header to extract after
-
-
-METHODS: dict[str, Method] = {
-    m.name: m
-    for m in [
-        Method("plug", _render_plug, pivot_rows=True, has_target_header=True),
-        Method("plug-pro", _render_plug_pro, pivot_rows=True, has_target_header=True),
-        Method("mono", _render_mono, pivot_rows=False, has_target_header=False),
-        Method("pivot-only", _render_pivot_only, pivot_rows=False, has_target_header=False),
-        Method("code-switch", _render_code_switch, pivot_rows=False, has_target_header=False),
-    ]
-}
 
 
 def render(
@@ -160,7 +202,7 @@ def render(
     ['Risposta in italiano:', 'Salve.']
     """
     spec = METHODS[method]
-    rows = spec.render(triple, languages)
+    rows = spec.render(triple, prompt_messages(method, triple, languages), languages)
     if spec.pivot_rows if pivot_rows is None else pivot_rows:
         rows.append(_pivot_row(triple))
     return rows

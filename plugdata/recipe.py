@@ -28,11 +28,12 @@ from pydantic import (
 from pydantic.dataclasses import dataclass as pydantic_dataclass
 
 from plugdata.errors import PlugdataError, RecipeError
+from plugdata.formats import METHODS
 from plugdata.languages import LANGUAGES, Language, LanguageTable
 from plugdata.schema import reserved_columns
 from plugdata.validate import ValidationSettings
 
-METHOD_NAMES = ("plug", "plug-pro", "mono", "pivot-only", "code-switch")
+METHOD_NAMES = tuple(METHODS)  # the method table's names, in its order
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,95}$")
 # ISO 639 codes with optional subtags (zh, yue, zh-TW, sr-Latn): they name configs and folders.
 _CODE = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
@@ -317,7 +318,7 @@ class Recipe(Strict):
     source: Source
     targets: dict[str, Target]
     methods: list[Literal[METHOD_NAMES]] = Field(default_factory=lambda: list(METHOD_NAMES))
-    pivot_rows: dict[str, bool] = Field(
+    pivot_rows: dict[Literal[METHOD_NAMES], bool] = Field(
         default_factory=dict,
         description="override per method whether pivot monolingual rows join the mixture",
     )

@@ -110,3 +110,9 @@ def test_digest_ignores_location_but_not_content(tmp_path, tiny):
     assert load_recipe(copy).digest() == load_recipe(tiny).digest()
     copy.write_text(tiny.read_text(encoding="utf-8").replace("0.25", "0.3"), encoding="utf-8")
     assert load_recipe(copy).digest() != load_recipe(tiny).digest()
+
+
+def test_pivot_rows_for_an_unknown_method_names_key(tmp_path):
+    path = write(tmp_path, RECIPE.format(join="id") + "pivot_rows: {mno: true}\n")
+    with pytest.raises(RecipeError, match=r"pivot_rows\.mno\.\[key\]: Input should be 'plug'"):
+        load_recipe(path)
