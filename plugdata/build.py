@@ -186,7 +186,11 @@ def build(
         staging.check_kept(existing, langs, force=force)
         staging.check_in_the_way(existing, _planned(recipe, langs, existing), force=force)
         pivot, ids, pivot_problems, dup_counts = _read_pivot(recipe, limit)
-        validator = Validator(recipe.validation, workers=workers or default_workers())
+        validator = Validator(
+            recipe.validation,
+            workers=workers or default_workers(),
+            languages=recipe.language_table,
+        )
         stage = output.stage()
         ledgers: dict[str, Ledger] = {}
         built: dict[str, ConfigEntry] = {}
@@ -245,7 +249,7 @@ def _finish_stage(
     manifest = Manifest.model_validate(scrub_obj(manifest.to_json()))
     set_aside = staging.carry(existing, stage, manifest)
     folder.write_manifest(stage, manifest)
-    card = render_card(manifest, f"<org>/{recipe.name}")
+    card = render_card(manifest, f"<org>/{recipe.name}", recipe.language_table)
     (stage / folder.CARD).write_text(card, encoding="utf-8")
     folder.check_folder(stage, manifest)
     return set_aside
@@ -447,12 +451,17 @@ def _render_language(
             {},
         )
     }
+    languages = recipe.language_table
     for method in recipe.methods:
         pivot_rows = recipe.pivot_rows.get(method, METHODS[method].pivot_rows)
         tables = {}
         kinds: Counter = Counter()
         for split, triples in by_split.items():
-            rows = [row for t in triples for row in render(method, t, pivot_rows=pivot_rows)]
+            rows = [
+                row
+                for t in triples
+                for row in render(method, t, pivot_rows=pivot_rows, languages=languages)
+            ]
             kinds.update(r["kind"] for r in rows)
             tables[split] = pa.Table.from_pylist(rows, schema=METHOD_ROW)
         rendered[config_name(lang, method)] = (
@@ -517,8 +526,9 @@ def _translate_target(
 
     spec = recipe.targets[lang].translate
     where = f"{recipe.file}: targets.{lang}.translate"
-    translators = [make_translator(spec.backend, spec.options, where)] + [
-        make_translator(f.backend, f.options, f"{where}.fallback") for f in spec.fallback
+    languages = recipe.language_table
+    translators = [make_translator(spec.backend, spec.options, where, languages)] + [
+        make_translator(f.backend, f.options, f"{where}.fallback", languages) for f in spec.fallback
     ]
     cache_file = Path(spec.cache) if spec.cache else default_cache_path()
     if not cache_file.is_absolute():
@@ -537,6 +547,7 @@ def _translate_target(
             workers=spec.workers,
             max_cost=spec.max_cost,
             progress=progress,
+            languages=languages,
         )
     finally:
         cache.close()

@@ -1,7 +1,8 @@
 """The dataset card (README.md with YAML header), regenerated from the merged manifest.
 
 Rendered with huggingface_hub's `DatasetCard.from_template` so the header validates as the Hub
-expects; the template lives in `datasets_cards/`.
+expects; the template lives in `datasets_cards/`. What each method means comes from the method
+table (`formats.METHODS`), language names from the language table the caller gives.
 """
 
 from __future__ import annotations
@@ -11,7 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from plugdata.folder import config_entries, dataset_info_entries
-from plugdata.languages import get_language
+from plugdata.formats import METHODS
+from plugdata.languages import LANGUAGES, LanguageTable
 from plugdata.manifest import ConfigEntry, Manifest
 
 TEMPLATE = "plug_dataset.md"
@@ -38,34 +40,23 @@ def _what(info: ConfigEntry) -> str:
     return f"`{info.method}` training rows ({info.language})"
 
 
-METHOD_ABOUT = {
-    "plug": "The paper's method. The user turn is the target-language instruction (with a system "
-    "prompt); the assistant restates the instruction in the pivot language, answers in the pivot "
-    "language, then answers in the target language, each block after its header. The config "
-    "also holds the pivot-language rows of the paper's mixture (`kind: pivot`).",
-    "plug-pro": "Like `plug` without the restated instruction: pivot-language answer, then "
-    "target-language answer. Pivot-language rows included.",
-    "mono": "Target-language instruction and target-language answer only (the paper's "
-    "monolingual baseline).",
-    "pivot-only": "Pivot-language instruction and answer only (the paper's pivot-only baseline).",
-    "code-switch": "Target instruction with pivot answer, and pivot instruction with target "
-    "answer: two rows per item.",
-}
-
-
 def _methods(configs: dict[str, ConfigEntry]) -> list[dict[str, Any]]:
     """One entry per method present, with an example from the first config that has one."""
     out = []
-    for method, about in METHOD_ABOUT.items():
-        names = [n for n, i in configs.items() if i.method == method]
+    for method in METHODS.values():
+        names = [n for n, i in configs.items() if i.method == method.name]
         if names:
             example = next((configs[n].example for n in names if configs[n].example), None)
             config = next((n for n in names if configs[n].example), names[0])
-            out.append({"name": method, "about": about, "example": example, "config": config})
+            out.append(
+                {"name": method.name, "about": method.about, "example": example, "config": config}
+            )
     return out
 
 
-def render_card(manifest: Manifest, repo_hint: str) -> str:
+def render_card(manifest: Manifest, repo_hint: str, languages: LanguageTable = LANGUAGES) -> str:
+    """The card of a folder or repo described by `manifest`; `languages` names its pivot (a
+    recipe's own table when a recipe declares it)."""
     from huggingface_hub import DatasetCard, DatasetCardData
 
     configs = manifest.configs
@@ -81,7 +72,7 @@ def render_card(manifest: Manifest, repo_hint: str) -> str:
         configs=config_entries(manifest),
         dataset_info=dataset_info_entries(manifest),
     )
-    languages = [
+    language_rows = [
         {
             "code": name,
             "rows_in": info.counts.rows_in,
@@ -101,7 +92,7 @@ def render_card(manifest: Manifest, repo_hint: str) -> str:
         template_path=str(template),
         pretty_name=manifest.pretty_name,
         description=manifest.description,
-        pivot_name=get_language(first.pivot).name if first else "English",
+        pivot_name=languages.get(first.pivot).name if first else "English",
         configs=[
             {
                 "name": n,
@@ -110,7 +101,7 @@ def render_card(manifest: Manifest, repo_hint: str) -> str:
             }
             for n, i in configs.items()
         ],
-        languages=languages,
+        languages=language_rows,
         detector=lid.detector if lid else "",
         thresholds=lid.thresholds if lid else {},
         repo_hint=repo_hint,

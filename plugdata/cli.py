@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from plugdata import __version__
+from plugdata.detect import DEFAULT_DETECTOR, DETECTORS
 from plugdata.errors import PlugdataError
 from plugdata.options import MaxCost, Quiet, shared_option
 
@@ -235,8 +236,8 @@ def publish(
 @click.option("--expect", metavar="LANG", help="Expected language; adds pass/fail and accuracy.")
 @click.option(
     "--detector",
-    type=click.Choice(["fasttext", "langdetect"]),
-    default="fasttext",
+    type=click.Choice(list(DETECTORS)),
+    default=DEFAULT_DETECTOR,
     show_default=True,
     help="Language identifier.",
 )
@@ -406,12 +407,13 @@ def cache_import(file: Path, cache_path: Path | None) -> None:
 @cli.command()
 def languages() -> None:
     """List the language table: codes, names and PLUG markers."""
-    from plugdata.languages import get_language, known_codes
+    from plugdata.languages import LANGUAGES
 
     click.echo(f"{'code':<6}{'name':<12}{'response header':<28}instruction header")
-    for code in known_codes():
-        lang = get_language(code)
-        click.echo(f"{code:<6}{lang.name:<12}{lang.response_header:<28}{lang.instruction_header}")
+    for lang in LANGUAGES:
+        click.echo(
+            f"{lang.code:<6}{lang.name:<12}{lang.response_header:<28}{lang.instruction_header}"
+        )
 
 
 def _add_plugin_commands(group: click.Group) -> None:

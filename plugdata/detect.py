@@ -1,7 +1,8 @@
 """Language identification behind one small interface.
 
 A detector implements `_detect_one` (top-k label distribution for one prose string); the base
-class handles batching, truncation and label normalisation. Pick one by name from `DETECTORS`.
+class handles truncation and maps labels onto a language table's codes. Pick one by name from
+`DETECTORS`, the one list of detectors (recipe validation and `plugdata detect` offer its keys).
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from importlib.metadata import version
 
-from plugdata.languages import normalize_detector_label
+from plugdata.languages import LANGUAGES, LanguageTable
 
 Distribution = dict[str, float]
 
@@ -22,17 +23,15 @@ class Detector(ABC):
     # Past a few hundred characters the verdict no longer changes, only the cost grows.
     max_chars = 400
 
-    def detect_batch(self, texts: list[str]) -> list[Distribution]:
-        return [self.detect(t) for t in texts]
-
-    def detect(self, text: str) -> Distribution:
+    def detect(self, text: str, languages: LanguageTable = LANGUAGES) -> Distribution:
+        """Label -> probability, labels mapped onto the codes of `languages`."""
         if len(text) > self.max_chars:
             half = self.max_chars // 2
             text = f"{text[:half]} {text[-half:]}"
         raw = self._detect_one(text)
         dist: Distribution = {}
         for label, score in raw:
-            code = normalize_detector_label(label)
+            code = languages.normalize_detector_label(label)
             dist[code] = dist.get(code, 0.0) + float(score)
         return dist
 
@@ -100,6 +99,7 @@ DETECTORS: dict[str, type[Detector]] = {
     FastTextDetector.name: FastTextDetector,
     LangdetectDetector.name: LangdetectDetector,
 }
+DEFAULT_DETECTOR = FastTextDetector.name
 
 _cache: dict[str, Detector] = {}
 

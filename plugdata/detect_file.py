@@ -9,8 +9,9 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
+from plugdata.detect import DEFAULT_DETECTOR
 from plugdata.errors import SourceError
-from plugdata.languages import get_language
+from plugdata.languages import LANGUAGES
 from plugdata.recipe import Corpus
 from plugdata.sources import lone_surrogate_free, raw_rows
 from plugdata.validate import LidResult, ValidationSettings, Validator
@@ -55,11 +56,11 @@ def detect_file(
     field_name: str,
     *,
     expect: str | None = None,
-    detector: str = "fasttext",
+    detector: str = DEFAULT_DETECTOR,
     report: Path | None = None,
 ) -> DetectReport:
     if expect:
-        get_language(expect)
+        LANGUAGES.get(expect)
     validator = Validator(ValidationSettings(detector=detector))
     result = DetectReport(path, field_name, expect)
     out = report.open("w", encoding="utf-8") if report else None
@@ -118,5 +119,9 @@ def _label(validator: Validator, text: str) -> str:
     from plugdata.textproc import strip_code_and_urls
 
     prose = strip_code_and_urls(text)
-    dist = validator.detector.detect(prose) if validator.detector and prose else {}
+    dist = (
+        validator.detector.detect(prose, validator.languages)
+        if validator.detector and prose
+        else {}
+    )
     return max(dist, key=dist.get, default="")

@@ -1,8 +1,10 @@
 """Training formats: triples -> TRL conversational prompt-completion rows, and back.
 
-`render(method, triple)` builds the rows of one method; `extract(text, method, target)` pulls
-the target-language answer out of a generation. Both take their markers and system prompts from
-`plugdata.languages`, so what a model is trained to write is exactly what is parsed later.
+`METHODS` is the one table of training methods: each entry's renderer, system prompt, user turn,
+mixture and card description. `render(method, triple)` builds the rows of one method;
+`extract(text, method, target)` pulls the target-language answer out of a generation. Both take
+their markers and language names from a `LanguageTable` (a recipe's own, or the built-in one), so
+what a model is trained to write is exactly what is parsed later.
 
 PLUG completion layout (blocks separated by one blank line; a header sits on its own line):
 
@@ -22,23 +24,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
-from plugdata.languages import (
-    MONO_SYSTEM_PROMPT,
-    PLUG_PRO_SYSTEM_PROMPT,
-    PLUG_SYSTEM_PROMPT,
-    get_language,
-    header_pattern,
-    system_prompt,
-)
+from plugdata.languages import LANGUAGES, LanguageTable, header_pattern
 
 Message = dict[str, str]
 Row = dict[str, object]  # id, kind, prompt (list of messages), completion (one-message list)
 Status = Literal["ok", "marker-missing", "empty"]
+# Renders one triple's own rows of a method, given its prompt (see `prompt_messages`).
+Renderer = Callable[[dict, list[Message], LanguageTable], list[Row]]
 
 
-def _row(triple: dict, kind: str, user: str, answer: str, system: str | None = None) -> Row:
-    prompt: list[Message] = [{"role": "system", "content": system}] if system else []
-    prompt.append({"role": "user", "content": user})
+def _row(triple: dict, kind: str, prompt: list[Message], answer: str) -> Row:
     return {
         "id": triple["id"],
         "kind": kind,
@@ -51,8 +46,10 @@ def _block(header: str, text: str) -> str:
     return f"{header}\n{text}"
 
 
-def plug_completion(triple: dict, *, with_instruction: bool = True) -> str:
-    pivot, target = get_language(triple["pivot_lang"]), get_language(triple["target_lang"])
+def plug_completion(
+    triple: dict, languages: LanguageTable = LANGUAGES, *, with_instruction: bool = True
+) -> str:
+    pivot, target = languages.get(triple["pivot_lang"]), languages.get(triple["target_lang"])
     blocks = (
         [_block(pivot.instruction_header, triple["pivot_instruction"])] if with_instruction else []
     )
@@ -61,84 +58,139 @@ def plug_completion(triple: dict, *, with_instruction: bool = True) -> str:
     return "\n\n".join(blocks)
 
 
-def prompt_messages(method: str, triple: dict) -> list[Message]:
-    """The prompt a model trained with `method` sees for a target-language instruction.
-
-    Used for training rows and for generation alike, so the two cannot differ.
-    """
-    pivot, target = triple["pivot_lang"], triple["target_lang"]
-    system = {
-        "plug": PLUG_SYSTEM_PROMPT,
-        "plug-pro": PLUG_PRO_SYSTEM_PROMPT,
-        "mono": MONO_SYSTEM_PROMPT,
-    }.get(method)
-    messages: list[Message] = []
-    if system:
-        messages.append({"role": "system", "content": system_prompt(system, pivot, target)})
-    user = triple["pivot_instruction"] if method == "pivot-only" else triple["target_instruction"]
-    messages.append({"role": "user", "content": user})
-    return messages
-
-
 def _pivot_row(triple: dict) -> Row:
-    return _row(triple, "pivot", triple["pivot_instruction"], triple["pivot_response"])
+    user = {"role": "user", "content": triple["pivot_instruction"]}
+    return _row(triple, "pivot", [user], triple["pivot_response"])
 
 
-def _render_plug(triple: dict) -> list[Row]:
-    (system, user) = prompt_messages("plug", triple)
-    return [_row(triple, "plug", user["content"], plug_completion(triple), system["content"])]
+def _render_plug(triple: dict, prompt: list[Message], languages: LanguageTable) -> list[Row]:
+    return [_row(triple, "plug", prompt, plug_completion(triple, languages))]
 
 
-def _render_plug_pro(triple: dict) -> list[Row]:
-    (system, user) = prompt_messages("plug-pro", triple)
+def _render_plug_pro(triple: dict, prompt: list[Message], languages: LanguageTable) -> list[Row]:
+    completion = plug_completion(triple, languages, with_instruction=False)
+    return [_row(triple, "plug-pro", prompt, completion)]
+
+
+def _render_mono(triple: dict, prompt: list[Message], languages: LanguageTable) -> list[Row]:
+    return [_row(triple, "mono", prompt, triple["target_response"])]
+
+
+def _render_pivot_only(triple: dict, prompt: list[Message], languages: LanguageTable) -> list[Row]:
+    return [_row(triple, "pivot", prompt, triple["pivot_response"])]
+
+
+def _render_code_switch(triple: dict, prompt: list[Message], languages: LanguageTable) -> list[Row]:
+    p2t = [{"role": "user", "content": triple["pivot_instruction"]}]
     return [
-        _row(
-            triple,
-            "plug-pro",
-            user["content"],
-            plug_completion(triple, with_instruction=False),
-            system["content"],
-        )
-    ]
-
-
-def _render_mono(triple: dict) -> list[Row]:
-    (system, user) = prompt_messages("mono", triple)
-    return [_row(triple, "mono", user["content"], triple["target_response"], system["content"])]
-
-
-def _render_pivot_only(triple: dict) -> list[Row]:
-    return [_pivot_row(triple)]
-
-
-def _render_code_switch(triple: dict) -> list[Row]:
-    return [
-        _row(triple, "code-switch-t2p", triple["target_instruction"], triple["pivot_response"]),
-        _row(triple, "code-switch-p2t", triple["pivot_instruction"], triple["target_response"]),
+        _row(triple, "code-switch-t2p", prompt, triple["pivot_response"]),
+        _row(triple, "code-switch-p2t", p2t, triple["target_response"]),
     ]
 
 
 @dataclass(frozen=True)
 class Method:
+    """One training method: everything the build, generation and the card know about it."""
+
     name: str
-    render: Callable[[dict], list[Row]]
+    render: Renderer
+    # System prompt over the languages' names, {pivot} and {target}; None: no system turn.
+    system_prompt: str | None
+    user_field: str  # the triple field the user turn holds, in training and in generation
     pivot_rows: bool  # the paper's mixture adds pivot monolingual rows (kind "pivot")
     has_target_header: bool  # generations carry a target-response header to extract after
+    about: str  # what a config of this method holds, for the dataset card
 
 
 METHODS: dict[str, Method] = {
     m.name: m
     for m in [
-        Method("plug", _render_plug, pivot_rows=True, has_target_header=True),
-        Method("plug-pro", _render_plug_pro, pivot_rows=True, has_target_header=True),
-        Method("mono", _render_mono, pivot_rows=False, has_target_header=False),
-        Method("pivot-only", _render_pivot_only, pivot_rows=False, has_target_header=False),
-        Method("code-switch", _render_code_switch, pivot_rows=False, has_target_header=False),
+        Method(
+            "plug",
+            _render_plug,
+            system_prompt="You are a helpful assistant. First restate the user's instruction in "
+            "{pivot}, then answer it in {pivot}, and finally give the answer in {target}.",
+            user_field="target_instruction",
+            pivot_rows=True,
+            has_target_header=True,
+            about="The paper's method. The user turn is the target-language instruction (with a "
+            "system prompt); the assistant restates the instruction in the pivot language, "
+            "answers in the pivot language, then answers in the target language, each block "
+            "after its header. The config also holds the pivot-language rows of the paper's "
+            "mixture (`kind: pivot`).",
+        ),
+        Method(
+            "plug-pro",
+            _render_plug_pro,
+            system_prompt="You are a helpful assistant. First answer the user's instruction in "
+            "{pivot}, then give the answer in {target}.",
+            user_field="target_instruction",
+            pivot_rows=True,
+            has_target_header=True,
+            about="Like `plug` without the restated instruction: pivot-language answer, then "
+            "target-language answer. Pivot-language rows included.",
+        ),
+        Method(
+            "mono",
+            _render_mono,
+            system_prompt="You are a helpful assistant. Always respond in {target}.",
+            user_field="target_instruction",
+            pivot_rows=False,
+            has_target_header=False,
+            about="Target-language instruction and target-language answer only (the paper's "
+            "monolingual baseline).",
+        ),
+        Method(
+            "pivot-only",
+            _render_pivot_only,
+            system_prompt=None,
+            user_field="pivot_instruction",
+            pivot_rows=False,
+            has_target_header=False,
+            about="Pivot-language instruction and answer only (the paper's pivot-only baseline).",
+        ),
+        Method(
+            "code-switch",
+            _render_code_switch,
+            system_prompt=None,
+            user_field="target_instruction",
+            pivot_rows=False,
+            has_target_header=False,
+            about="Target instruction with pivot answer, and pivot instruction with target "
+            "answer: two rows per item.",
+        ),
     ]
 }
 
 
-def render(method: str, triple: dict, *, pivot_rows: bool | None = None) -> list[Row]:
+def prompt_messages(
+    method: str, triple: dict, languages: LanguageTable = LANGUAGES
+) -> list[Message]:
+    """The prompt a model trained with `method` sees for a target-language instruction.
+
+    Used for training rows and for generation alike, so the two cannot differ.
+
+    >>> t = {"pivot_lang": "en", "target_lang": "it", "target_instruction": "Ciao?"}
+    >>> [m["content"] for m in prompt_messages("mono", t)]
+    ['You are a helpful assistant. Always respond in Italian.', 'Ciao?']
+    """
+    spec = METHODS[method]
+    messages: list[Message] = []
+    if spec.system_prompt:
+        pivot, target = languages.get(triple["pivot_lang"]), languages.get(triple["target_lang"])
+        system = spec.system_prompt.format(pivot=pivot.name, target=target.name)
+        messages.append({"role": "system", "content": system})
+    messages.append({"role": "user", "content": triple[spec.user_field]})
+    return messages
+
+
+def render(
+    method: str,
+    triple: dict,
+    *,
+    pivot_rows: bool | None = None,
+    languages: LanguageTable = LANGUAGES,
+) -> list[Row]:
     """All training rows that one triple contributes to a method's config.
 
     >>> t = {"id": "x/1", "pivot_lang": "en", "target_lang": "it",
@@ -150,7 +202,7 @@ def render(method: str, triple: dict, *, pivot_rows: bool | None = None) -> list
     ['Risposta in italiano:', 'Salve.']
     """
     spec = METHODS[method]
-    rows = spec.render(triple)
+    rows = spec.render(triple, prompt_messages(method, triple, languages), languages)
     if spec.pivot_rows if pivot_rows is None else pivot_rows:
         rows.append(_pivot_row(triple))
     return rows
@@ -162,7 +214,9 @@ class Extraction:
     status: Status
 
 
-def extract(text: str, method: str, target_lang: str) -> Extraction:
+def extract(
+    text: str, method: str, target_lang: str, languages: LanguageTable = LANGUAGES
+) -> Extraction:
     """The target-language answer inside a generation, with a status.
 
     For PLUG-style methods the answer follows the last target-response header (either colon
@@ -176,7 +230,7 @@ def extract(text: str, method: str, target_lang: str) -> Extraction:
     if not METHODS[method].has_target_header:
         answer = text.strip()
         return Extraction(answer, "ok" if answer else "empty")
-    pattern = header_pattern(get_language(target_lang).response_header)
+    pattern = header_pattern(languages.get(target_lang).response_header)
     last = None
     for last in pattern.finditer(text):  # noqa: B007 - we want the final match
         pass

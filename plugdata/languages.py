@@ -1,41 +1,39 @@
-"""The language table: the single source of truth for names, PLUG markers and system prompts.
+"""The language table: every fact plugdata knows about a language, in one place.
 
-Rendering training rows (`formats`) and extracting answers from generations (`extract`) both
-read the markers from here, so the two can never drift apart. Response headers for en/zh/ko/it/es
-are the ones used by the PLUG paper's code; the pivot-instruction headers and every other entry
-are plugdata's own choice. To add a language, add one `Language(...)` to `_TABLE` (or declare it
-in a recipe's `languages:` section).
+Rendering training rows (`formats`) and extracting answers from generations (`extract`) read the
+markers from here, so the two can never drift apart; validation reads scripts and length factors,
+translators read names and provider codes, detectors' labels are mapped onto codes here. Response
+headers for en/zh/ko/it/es are the ones used by the PLUG paper's code; the pivot-instruction
+headers and every other entry are plugdata's own choice.
+
+`LANGUAGES` is the built-in table. A recipe's `languages:` section makes a table of its own
+(`LANGUAGES.extended(...)`, see `Recipe.language_table`); nothing here is ever changed in place,
+so one recipe's languages never leak into another build. To add a language for everyone, add one
+`Language(...)` to `LANGUAGES`.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cached_property
 
 from plugdata.errors import UnknownLanguageError
 
 LATIN = r"[A-Za-z\u00c0-\u024f]"
 CYRILLIC = r"[\u0400-\u04ff]"
-
-# System prompts are templates over language names so that any pivot/target pair works.
-PLUG_SYSTEM_PROMPT = (
-    "You are a helpful assistant. First restate the user's instruction in {pivot}, then answer "
-    "it in {pivot}, and finally give the answer in {target}."
-)
-PLUG_PRO_SYSTEM_PROMPT = (
-    "You are a helpful assistant. First answer the user's instruction in {pivot}, "
-    "then give the answer in {target}."
-)
-MONO_SYSTEM_PROMPT = "You are a helpful assistant. Always respond in {target}."
+KANA = r"\u3040-\u30ff"
+HAN = r"\u4e00-\u9fff"
+HANGUL = r"\uac00-\ud7af"
 
 
 @dataclass(frozen=True)
 class Language:
     """One row of the table."""
 
-    code: str  # ISO 639-1
-    name: str  # English name, used in system prompts and docs
+    code: str  # ISO 639 code; names configs and folders
+    name: str  # English name, used in system prompts, translation prompts and docs
     response_header: str  # starts the response block in this language
     instruction_header: str  # starts the restated instruction block in this language
     script: str | None = None  # regex character class of the letters this language is written in
@@ -45,149 +43,95 @@ class Language:
     # Typical characters per English character of the same content; lets the length-ratio
     # check compare, say, Chinese with English fairly.
     length_factor: float = 1.0
-    detector_aliases: tuple[str, ...] = field(default_factory=tuple)
+    # Detector labels that mean this language (langdetect says `zh-cn` for Chinese).
+    detector_aliases: tuple[str, ...] = ()
+    # Regex character class of letters that show a text is NOT in this language although its
+    # script matches: Han text holding kana is Japanese, not Chinese.
+    script_excludes: str | None = None
+    # False for languages written without spaces between sentences (Chinese, Japanese): the
+    # translation engine then joins translated sentences without one.
+    spaces_between_sentences: bool = True
+    # How translation services spell this language where it is not `code`: keys are a
+    # deep-translator provider (google, mymemory, microsoft) or `nllb` (FLORES-200 codes).
+    codes: dict[str, str] = field(default_factory=dict, hash=False)
 
     @property
     def markers(self) -> tuple[str, str]:
         return (self.response_header, self.instruction_header)
 
+    # Compiled once per language (the table lives as long as the build), not once per row.
+    @cached_property
+    def script_pattern(self) -> re.Pattern[str] | None:
+        return re.compile(self.script) if self.script is not None else None
 
-_TABLE: dict[str, Language] = {
-    lang.code: lang
-    for lang in [
-        Language("en", "English", "English response:", "English instruction:", LATIN),
-        Language(
-            "zh",
-            "Chinese",
-            "中文回复：",
-            "中文指令：",
-            r"[\u4e00-\u9fff]",
-            True,
-            length_factor=0.32,
-            detector_aliases=("zh-cn", "zh-tw", "wuu", "yue"),
-        ),
-        Language(
-            "ko",
-            "Korean",
-            "한국어 응답:",
-            "한국어 지시:",
-            r"[\uac00-\ud7af]",
-            True,
-            length_factor=0.45,
-        ),
-        Language(
-            "it",
-            "Italian",
-            "Risposta in italiano:",
-            "Istruzione in italiano:",
-            LATIN,
-            length_factor=1.12,
-        ),
-        Language(
-            "es",
-            "Spanish",
-            "Respuesta en español:",
-            "Instrucción en español:",
-            LATIN,
-            length_factor=1.12,
-        ),
-        Language(
-            "fr",
-            "French",
-            "Réponse en français :",
-            "Instruction en français :",
-            LATIN,
-            length_factor=1.15,
-        ),
-        Language(
-            "de",
-            "German",
-            "Antwort auf Deutsch:",
-            "Anweisung auf Deutsch:",
-            LATIN,
-            length_factor=1.15,
-        ),
-        Language(
-            "pt",
-            "Portuguese",
-            "Resposta em português:",
-            "Instrução em português:",
-            LATIN,
-            length_factor=1.1,
-        ),
-        Language(
-            "ja",
-            "Japanese",
-            "日本語の回答：",
-            "日本語の指示：",
-            r"[\u3040-\u30ff\u4e00-\u9fff]",
-            True,
-            length_factor=0.45,
-        ),
-        Language(
-            "ru",
-            "Russian",
-            "Ответ на русском языке:",
-            "Инструкция на русском языке:",
-            CYRILLIC,
-            length_factor=1.05,
-        ),
-    ]
-}
+    @cached_property
+    def script_excludes_pattern(self) -> re.Pattern[str] | None:
+        return re.compile(self.script_excludes) if self.script_excludes is not None else None
 
 
-def register_language(lang: Language) -> None:
-    """Add (or replace) a table entry, e.g. from a recipe's `languages:` section."""
-    _TABLE[lang.code] = lang
-    _derived.cache_clear()
+class LanguageTable:
+    """Languages by code, with the lookups derived from them (every marker as one pattern,
+    detector aliases) computed once. Immutable: `extended` returns a new table."""
 
+    def __init__(self, languages: Iterable[Language]) -> None:
+        self._by_code = {lang.code: lang for lang in languages}
+        self._markers = re.compile("|".join(header_pattern(m).pattern for m in self.markers()))
+        self._aliases = {
+            alias.lower(): lang.code
+            for lang in self._by_code.values()
+            for alias in lang.detector_aliases
+        }
 
-def known_codes() -> list[str]:
-    return sorted(_TABLE)
+    def extended(self, languages: Iterable[Language]) -> LanguageTable:
+        """A new table with `languages` added (or replacing an entry with the same code).
 
+        >>> sw = Language("sw", "Swahili", "Jibu kwa Kiswahili:", "Maagizo kwa Kiswahili:")
+        >>> "sw" in LANGUAGES.extended([sw]), "sw" in LANGUAGES
+        (True, False)
+        """
+        return LanguageTable([*self._by_code.values(), *languages])
 
-def get_language(code: str) -> Language:
-    """Look up a language; the error lists every code the table knows.
+    def get(self, code: str) -> Language:
+        """Look up a language; the error lists every code the table knows.
 
-    >>> get_language("zh").response_header
-    '中文回复：'
-    """
-    try:
-        return _TABLE[code]
-    except KeyError:
-        raise UnknownLanguageError(
-            f"unknown language code {code!r}; known: {', '.join(known_codes())} "
-            "(add one in plugdata/languages.py or a recipe's `languages:` section)"
-        ) from None
+        >>> LANGUAGES.get("zh").response_header
+        '中文回复：'
+        """
+        try:
+            return self._by_code[code]
+        except KeyError:
+            raise UnknownLanguageError(
+                f"unknown language code {code!r}; known: {', '.join(self.codes())} "
+                "(add one in plugdata/languages.py or a recipe's `languages:` section)"
+            ) from None
 
+    def __contains__(self, code: object) -> bool:
+        return code in self._by_code
 
-def all_markers() -> list[str]:
-    """Every header of every language: none may appear inside a triple's content."""
-    return [m for lang in _TABLE.values() for m in lang.markers]
+    def __iter__(self) -> Iterator[Language]:
+        """The languages in code order."""
+        return iter(sorted(self._by_code.values(), key=lambda lang: lang.code))
 
+    def codes(self) -> list[str]:
+        return sorted(self._by_code)
 
-def find_marker(text: str) -> str | None:
-    """The first header (in the extractor's tolerant form) found in a text, if any.
+    def markers(self) -> list[str]:
+        """Every header of every language: none may appear inside a triple's content."""
+        return [m for lang in self._by_code.values() for m in lang.markers]
 
-    >>> find_marker("see the 中文回复: part"), find_marker("plain text")
-    ('中文回复:', None)
-    """
-    found = _derived()[0].search(text)
-    return found.group(0) if found else None
+    def find_marker(self, text: str) -> str | None:
+        """The first header (in the extractor's tolerant form) found in a text, if any.
 
+        >>> LANGUAGES.find_marker("see the 中文回复: part"), LANGUAGES.find_marker("plain text")
+        ('中文回复:', None)
+        """
+        found = self._markers.search(text)
+        return found.group(0) if found else None
 
-def normalize_detector_label(label: str) -> str:
-    """Map a detector's label (e.g. langdetect's `zh-cn`) onto a table code."""
-    label = label.lower()
-    return _derived()[1].get(label, label)
-
-
-@lru_cache(maxsize=1)
-def _derived() -> tuple[re.Pattern[str], dict[str, str]]:
-    """Lookups computed from the table once (and again after `register_language`)."""
-    markers = re.compile("|".join(header_pattern(m).pattern for m in all_markers()))
-    aliases = {alias: lang.code for lang in _TABLE.values() for alias in lang.detector_aliases}
-    return markers, aliases
+    def normalize_detector_label(self, label: str) -> str:
+        """Map a detector's label (e.g. langdetect's `zh-cn`) onto a table code."""
+        label = label.lower()
+        return self._aliases.get(label, label)
 
 
 def header_pattern(header: str) -> re.Pattern[str]:
@@ -196,5 +140,108 @@ def header_pattern(header: str) -> re.Pattern[str]:
     return re.compile(re.escape(base) + r"\s*[:：]")
 
 
-def system_prompt(template: str, pivot: str, target: str) -> str:
-    return template.format(pivot=get_language(pivot).name, target=get_language(target).name)
+LANGUAGES = LanguageTable(
+    [
+        Language(
+            "en",
+            "English",
+            "English response:",
+            "English instruction:",
+            LATIN,
+            codes={"mymemory": "en-GB", "nllb": "eng_Latn"},
+        ),
+        Language(
+            "zh",
+            "Chinese",
+            "中文回复：",
+            "中文指令：",
+            f"[{HAN}]",
+            True,
+            length_factor=0.32,
+            detector_aliases=("zh-cn", "zh-tw", "wuu", "yue"),
+            script_excludes=f"[{KANA}{HANGUL}]",
+            spaces_between_sentences=False,
+            codes={
+                "google": "zh-CN",
+                "mymemory": "zh-CN",
+                "microsoft": "zh-Hans",
+                "nllb": "zho_Hans",
+            },
+        ),
+        Language(
+            "ko",
+            "Korean",
+            "한국어 응답:",
+            "한국어 지시:",
+            f"[{HANGUL}]",
+            True,
+            length_factor=0.45,
+            codes={"mymemory": "ko-KR", "nllb": "kor_Hang"},
+        ),
+        Language(
+            "it",
+            "Italian",
+            "Risposta in italiano:",
+            "Istruzione in italiano:",
+            LATIN,
+            length_factor=1.12,
+            codes={"mymemory": "it-IT", "nllb": "ita_Latn"},
+        ),
+        Language(
+            "es",
+            "Spanish",
+            "Respuesta en español:",
+            "Instrucción en español:",
+            LATIN,
+            length_factor=1.12,
+            codes={"mymemory": "es-ES", "nllb": "spa_Latn"},
+        ),
+        Language(
+            "fr",
+            "French",
+            "Réponse en français :",
+            "Instruction en français :",
+            LATIN,
+            length_factor=1.15,
+            codes={"nllb": "fra_Latn"},
+        ),
+        Language(
+            "de",
+            "German",
+            "Antwort auf Deutsch:",
+            "Anweisung auf Deutsch:",
+            LATIN,
+            length_factor=1.15,
+            codes={"nllb": "deu_Latn"},
+        ),
+        Language(
+            "pt",
+            "Portuguese",
+            "Resposta em português:",
+            "Instrução em português:",
+            LATIN,
+            length_factor=1.1,
+            codes={"nllb": "por_Latn"},
+        ),
+        Language(
+            "ja",
+            "Japanese",
+            "日本語の回答：",
+            "日本語の指示：",
+            f"[{KANA}{HAN}]",
+            True,
+            length_factor=0.45,
+            spaces_between_sentences=False,
+            codes={"nllb": "jpn_Jpan"},
+        ),
+        Language(
+            "ru",
+            "Russian",
+            "Ответ на русском языке:",
+            "Инструкция на русском языке:",
+            CYRILLIC,
+            length_factor=1.05,
+            codes={"nllb": "rus_Cyrl"},
+        ),
+    ]
+)

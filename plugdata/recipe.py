@@ -25,13 +25,15 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic.dataclasses import dataclass as pydantic_dataclass
 
 from plugdata.errors import PlugdataError, RecipeError
-from plugdata.languages import Language, get_language, register_language
+from plugdata.formats import METHODS
+from plugdata.languages import LANGUAGES, Language, LanguageTable
 from plugdata.schema import reserved_columns
 from plugdata.validate import ValidationSettings
 
-METHOD_NAMES = ("plug", "plug-pro", "mono", "pivot-only", "code-switch")
+METHOD_NAMES = tuple(METHODS)  # the method table's names, in its order
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,95}$")
 # ISO 639 codes with optional subtags (zh, yue, zh-TW, sr-Latn): they name configs and folders.
 _CODE = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
@@ -259,14 +261,10 @@ class Publish(Strict):
     replace: bool = False
 
 
-class LanguageEntry(Strict):
-    code: str
-    name: Text
-    response_header: str
-    instruction_header: str
-    script: str | None = None
-    script_decides: bool = False
-    length_factor: float = Field(1.0, gt=0)
+@pydantic_dataclass(frozen=True, config=ConfigDict(extra="forbid"))
+class LanguageEntry(Language):
+    """A `Language` declared in a recipe's `languages:` section: the table's own fields, checked
+    as a recipe is (so the entry is a `Language`, and its fields are declared once)."""
 
     @field_validator("code")
     @classmethod
@@ -274,6 +272,11 @@ class LanguageEntry(Strict):
         if not _CODE.match(v):
             raise ValueError("use an ISO 639 code such as 'sw', 'yue' or 'zh-TW'")
         return v
+
+    @field_validator("name")
+    @classmethod
+    def _name_ok(cls, v: str) -> str:
+        return not_blank(v)
 
     @field_validator("response_header", "instruction_header")
     @classmethod
@@ -284,7 +287,7 @@ class LanguageEntry(Strict):
             raise ValueError("must hold words, not only spaces or a colon")
         return v
 
-    @field_validator("script")
+    @field_validator("script", "script_excludes")
     @classmethod
     def _script_ok(cls, v: str | None) -> str | None:
         if v is not None:
@@ -294,6 +297,13 @@ class LanguageEntry(Strict):
                 raise ValueError(f"not a regular expression ({exc})") from None
         return v
 
+    @field_validator("length_factor")
+    @classmethod
+    def _factor_ok(cls, v: float) -> float:
+        if not v > 0:
+            raise ValueError("Input should be greater than 0")
+        return v
+
 
 class Recipe(Strict):
     name: str = Field(description="dataset name: the output folder and the Hub repo name")
@@ -301,11 +311,14 @@ class Recipe(Strict):
         "train", description="train: triples and method configs; eval: instructions only"
     )
     pivot: str = "en"
-    languages: list[LanguageEntry] = Field(default_factory=list)
+    languages: list[LanguageEntry] = Field(
+        default_factory=list,
+        description="languages this recipe adds to the built-in table (or replaces in it)",
+    )
     source: Source
     targets: dict[str, Target]
     methods: list[Literal[METHOD_NAMES]] = Field(default_factory=lambda: list(METHOD_NAMES))
-    pivot_rows: dict[str, bool] = Field(
+    pivot_rows: dict[Literal[METHOD_NAMES], bool] = Field(
         default_factory=dict,
         description="override per method whether pivot monolingual rows join the mixture",
     )
@@ -336,22 +349,30 @@ class Recipe(Strict):
 
     @model_validator(mode="after")
     def _languages_known(self) -> Recipe:
-        for entry in self.languages:
-            register_language(Language(**entry.model_dump()))
-        get_language(self.pivot)
+        # The recipe's own table: the built-in one is never changed, so no other recipe (or
+        # test) sees this recipe's languages.
+        table = LANGUAGES.extended(self.languages) if self.languages else LANGUAGES
+        table.get(self.pivot)
         for code in self.targets:
-            get_language(code)
+            table.get(code)
             if code == self.pivot:
                 raise ValueError(f"target {code!r} is the pivot language")
         for code in self.validation.thresholds:
             if code != "default":  # a threshold for a code no row has would be silently unused
                 try:
-                    get_language(code)
+                    table.get(code)
                 except PlugdataError as exc:
                     raise RecipeError(f"validation.thresholds.{code}: {exc}") from None
+        self._language_table = table
         return self
 
+    @property
+    def language_table(self) -> LanguageTable:
+        """The languages this recipe's build knows: the built-in table plus its `languages:`."""
+        return self._language_table
+
     # Where the recipe was read from: relative corpus paths resolve against `base_dir`.
+    _language_table: LanguageTable = PrivateAttr(default=LANGUAGES)
     _base_dir: Path = PrivateAttr(default_factory=Path.cwd)
     _file: Path = PrivateAttr(default=Path("recipe.yaml"))
 
@@ -375,21 +396,22 @@ def _known_keys(model: type[BaseModel], loc: tuple) -> list[str]:
     for part in loc[:-1]:
         if isinstance(part, int) or current is None:
             continue
-        fields = getattr(current, "model_fields", None)
+        fields = getattr(current, "__pydantic_fields__", None)
         if fields is None:
             return []
         if part in fields:
             annotation = fields[part].annotation
             current = _model_in(annotation)
         # dict keys (language codes) leave `current` on the dict's value model
-    fields = getattr(current, "model_fields", {}) if current else {}
+    fields = getattr(current, "__pydantic_fields__", {}) if current else {}
     return list(fields)
 
 
 def _model_in(annotation: Any) -> Any:
+    """The model (or pydantic dataclass, such as `LanguageEntry`) inside an annotation."""
     import typing
 
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+    if isinstance(annotation, type) and hasattr(annotation, "__pydantic_fields__"):
         return annotation
     for arg in typing.get_args(annotation):
         found = _model_in(arg)
@@ -403,7 +425,8 @@ def _format_errors(path: Path, err: ValidationError) -> str:
     for e in err.errors():
         loc = tuple(e["loc"])
         where = ".".join(str(p) for p in loc) or "(top level)"
-        if e["type"] == "extra_forbidden":
+        # A pydantic dataclass (`LanguageEntry`) reports an unknown key as an unexpected argument.
+        if e["type"] in ("extra_forbidden", "unexpected_keyword_argument"):
             choices = _known_keys(Recipe, loc)
             close = difflib.get_close_matches(str(loc[-1]), choices, n=1)
             hint = (

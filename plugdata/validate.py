@@ -3,7 +3,8 @@
 Each check returns None (keep) or a reason code such as `wrong-language:target_response`.
 `Validator.check` runs them all on one triple and returns every reason plus the language-ID
 verdict per field (stored in the triple's `meta`). Routing rows to kept or quarantine and
-counting happen once, in `build`.
+counting happen once, in `build`. Every fact about a language (script, length factor, markers)
+comes from the `LanguageTable` the validator is given: the recipe's own, or the built-in one.
 """
 
 from __future__ import annotations
@@ -19,8 +20,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from plugdata.detect import Detector, get_detector
-from plugdata.languages import find_marker, get_language
+from plugdata.detect import DEFAULT_DETECTOR, DETECTORS, Detector, get_detector
+from plugdata.languages import HAN, KANA, LANGUAGES, Language, LanguageTable
 from plugdata.textproc import (
     has_letters,
     normalize_for_compare,
@@ -38,8 +39,8 @@ class ValidationSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    detector: Literal["fasttext", "langdetect"] = Field(
-        "fasttext", description="language identifier: fastText lid.176 (default) or langdetect"
+    detector: Literal[tuple(DETECTORS)] = Field(
+        DEFAULT_DETECTOR, description=f"language identifier: one of {', '.join(DETECTORS)}"
     )
     thresholds: dict[str, Annotated[float, Field(ge=0, le=1)]] = Field(
         default_factory=lambda: {"default": 0.3},
@@ -112,13 +113,9 @@ class Verdict:
         return not self.reasons
 
 
-# Han is shared with Japanese: a "Chinese" text holding kana (or Hangul) is not Chinese.
-_SCRIPT_EXCLUDES = {"zh": re.compile(r"[\u3040-\u30ff\uac00-\ud7af]")}
-
-
 # Han and kana characters are words of their own; other letters group into words. Counting
 # words rather than letters keeps "TypeScript" from outweighing the Chinese sentence around it.
-_WORD = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff]|[^\W\d_\u3040-\u30ff\u4e00-\u9fff]+")
+_WORD = re.compile(rf"[{KANA}{HAN}]|[^\W\d_{KANA}{HAN}]+")
 
 
 def has_words(text: str, n: int) -> bool:
@@ -129,22 +126,22 @@ def has_words(text: str, n: int) -> bool:
     return n <= 0
 
 
-def script_share(text: str, lang: str) -> float | None:
-    """Share of words written in the language's own script; None when it has none.
+def script_share(text: str, language: Language) -> float | None:
+    """Share of words written in the language's own script; None when it has none. A text
+    holding letters the language excludes (kana in "Chinese") has a share of 0.
 
-    >>> script_share("介绍说明TypeScript和Duck Typing", "zh")
+    >>> script_share("介绍说明TypeScript和Duck Typing", LANGUAGES.get("zh"))
     0.625
     """
-    script = get_language(lang).script
-    if script is None:
+    pattern = language.script_pattern
+    if pattern is None:
         return None
     words = _WORD.findall(text)
     if not words:
         return 0.0
-    excluded = _SCRIPT_EXCLUDES.get(lang)
+    excluded = language.script_excludes_pattern
     if excluded is not None and excluded.search(text):
         return 0.0
-    pattern = re.compile(script)
     return sum(1 for w in words if pattern.match(w)) / len(words)
 
 
@@ -159,9 +156,10 @@ def _structure_reason(value: object, settings: ValidationSettings) -> str | None
     return None
 
 
-def _marker_reason(text: str, settings: ValidationSettings) -> str | None:
-    """A PLUG header inside content would end the extracted answer early."""
-    return "marker-leak" if find_marker(text) else None
+def _marker_reason(text: str, languages: LanguageTable) -> str | None:
+    """A PLUG header (of any language of the table) inside content would end the extracted
+    answer early."""
+    return "marker-leak" if languages.find_marker(text) else None
 
 
 def _repetition_reason(text: str, settings: ValidationSettings) -> str | None:
@@ -195,7 +193,7 @@ def default_workers() -> int:
 
 
 class Validator:
-    """Checks triples; holds the loaded detector and the settings.
+    """Checks triples; holds the loaded detector, the settings and the language table.
 
     `check_many` spreads big batches over `workers` processes: language-ID is CPU-bound and
     holds the GIL, so processes are the only way to use more than one core.
@@ -207,8 +205,10 @@ class Validator:
         detector: Detector | None = None,
         *,
         workers: int = 1,
+        languages: LanguageTable = LANGUAGES,
     ):
         self.settings = settings or ValidationSettings()
+        self.languages = languages
         self.detector = detector or (
             get_detector(self.settings.detector) if self.settings.check_lid else None
         )
@@ -242,21 +242,22 @@ class Validator:
     def check_language(self, text: str, expected: str, field_name: str = "text") -> LidResult:
         s = self.settings
         prose = strip_code_and_urls(text)
+        language = self.languages.get(expected)
         if not self.judgeable(prose):
-            share = script_share(prose, expected)
+            share = script_share(prose, language)
             if s.short_text == "accept" or (s.short_text == "script" and share is None):
                 return LidResult(field_name, expected, "", 0.0, True, "short")
             if s.short_text == "reject":
                 return LidResult(field_name, expected, "", 0.0, False, "short")
             ok = not has_letters(prose, 1) or share >= s.script_share
             return LidResult(field_name, expected, "", round(share or 0.0, 4), ok, "short-script")
-        if get_language(expected).script_decides:
+        if language.script_decides:
             # Hangul, or Han without kana, settles zh/ko/ja on its own (and more reliably than
             # the detector on short or mixed text); the detector only names what failed.
-            share = script_share(prose, expected)
+            share = script_share(prose, language)
             if share is not None and share >= s.script_share:
                 return LidResult(field_name, expected, expected, round(share, 4), True, "script")
-        dist = self.detector.detect(prose) if self.detector else {}
+        dist = self.detector.detect(prose, self.languages) if self.detector else {}
         label, score = max(dist.items(), key=lambda kv: kv[1], default=("", 0.0))
         ok = label == expected and score >= s.threshold(expected)
         return LidResult(field_name, expected, label, round(score, 4), ok, "detector")
@@ -274,8 +275,11 @@ class Validator:
             else:
                 sound.append(name)
         for name in sound:
-            for check in (_marker_reason, _repetition_reason):
-                reason = check(triple[name], self.settings)
+            text = triple[name]
+            for reason in (
+                _marker_reason(text, self.languages),
+                _repetition_reason(text, self.settings),
+            ):
                 if reason:
                     verdict.reasons.append(f"{reason}:{name}")
         for pivot_name, target_name in zip(PIVOT_FIELDS, TARGET_FIELDS, strict=True):
@@ -326,8 +330,8 @@ class Validator:
             return "untranslated"
         if len(pivot) >= s.length_ratio_min_chars:
             scale = (
-                get_language(triple["target_lang"]).length_factor
-                / get_language(triple["pivot_lang"]).length_factor
+                self.languages.get(triple["target_lang"]).length_factor
+                / self.languages.get(triple["pivot_lang"]).length_factor
             )
             ratio = len(target) / (len(pivot) * scale)
             low, high = s.length_ratio

@@ -38,3 +38,15 @@ def test_unknown_detector_names_the_choices():
 
 def test_text_without_letters_gives_an_empty_distribution_for_langdetect():
     assert get_detector("langdetect").detect("12345 !!!") == {}
+
+
+def test_recipes_and_the_detect_command_offer_exactly_the_registry():
+    import typing
+
+    from plugdata.cli import detect
+    from plugdata.validate import ValidationSettings
+
+    option = next(p for p in detect.params if p.name == "detector")
+    assert list(option.type.choices) == list(DETECTORS)
+    annotation = ValidationSettings.model_fields["detector"].annotation
+    assert typing.get_args(annotation) == tuple(DETECTORS)

@@ -3,7 +3,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from plugdata.formats import METHODS, extract, prompt_messages, render
-from plugdata.languages import find_marker, get_language
+from plugdata.languages import LANGUAGES
 
 LANGS = ["zh", "ko", "it", "es", "fr", "de", "pt", "ja", "ru"]
 
@@ -88,7 +88,7 @@ awkward = (
         max_size=200,
     )
     .map(str.strip)
-    .filter(lambda t: t and find_marker(t) is None)
+    .filter(lambda t: t and LANGUAGES.find_marker(t) is None)
 )  # the validator quarantines the rest
 
 
@@ -120,4 +120,4 @@ def test_round_trip_with_code_and_lists(lang):
     answer = "1. one\n2. two\n\n```python\nprint('x: y')\n```\n\nEnd: `a:b`"
     t = triple(lang, target_response=answer)
     assert extract(render("plug", t)[0]["completion"][0]["content"], "plug", lang).output == answer
-    assert get_language(lang).response_header in render("plug", t)[0]["completion"][0]["content"]
+    assert LANGUAGES.get(lang).response_header in render("plug", t)[0]["completion"][0]["content"]

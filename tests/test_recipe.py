@@ -1,6 +1,7 @@
 import pytest
 
 from plugdata.errors import RecipeError
+from plugdata.languages import LANGUAGES
 from plugdata.recipe import load_recipe
 
 from .conftest import RECIPE
@@ -77,6 +78,31 @@ def test_recipe_can_add_a_language(tmp_path):
     assert "sw" in recipe.targets
 
 
+def test_a_recipes_languages_stay_in_its_own_table(tmp_path):
+    swahili = RECIPE.format(join="id").replace("  it: {", "  sw: {")
+    declared = swahili + (
+        "languages:\n  - {code: sw, name: Swahili, response_header: 'Jibu kwa Kiswahili:',"
+        " instruction_header: 'Maagizo kwa Kiswahili:', codes: {nllb: swh_Latn}}\n"
+    )
+    recipe = load_recipe(write(tmp_path, declared))
+    assert recipe.language_table.get("sw").codes == {"nllb": "swh_Latn"}
+    assert "sw" not in LANGUAGES and "sw" not in LANGUAGES.codes()
+    assert LANGUAGES.find_marker("Jibu kwa Kiswahili: ndiyo") is None
+    # The next recipe that uses Swahili without declaring it is refused, as before any other.
+    with pytest.raises(RecipeError, match=r"unknown language code 'sw'; known: de, en, es"):
+        load_recipe(write(tmp_path, swahili))
+
+
+def test_unknown_key_in_a_language_entry_suggests_the_field(tmp_path):
+    text = RECIPE.format(join="id") + (
+        "languages:\n  - {code: sw, name: Swahili, response_header: 'Jibu:',"
+        " instruction_header: 'Maagizo:', aliases: [swh]}\n"
+    )
+    with pytest.raises(RecipeError) as err:
+        load_recipe(write(tmp_path, text))
+    assert "languages.0.aliases: unknown key (did you mean 'detector_aliases'?)" in str(err.value)
+
+
 def test_digest_ignores_location_but_not_content(tmp_path, tiny):
     copy = tmp_path / "elsewhere" / "tiny.yaml"
     copy.parent.mkdir()
@@ -84,3 +110,9 @@ def test_digest_ignores_location_but_not_content(tmp_path, tiny):
     assert load_recipe(copy).digest() == load_recipe(tiny).digest()
     copy.write_text(tiny.read_text(encoding="utf-8").replace("0.25", "0.3"), encoding="utf-8")
     assert load_recipe(copy).digest() != load_recipe(tiny).digest()
+
+
+def test_pivot_rows_for_an_unknown_method_names_key(tmp_path):
+    path = write(tmp_path, RECIPE.format(join="id") + "pivot_rows: {mno: true}\n")
+    with pytest.raises(RecipeError, match=r"pivot_rows\.mno\.\[key\]: Input should be 'plug'"):
+        load_recipe(path)

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from tqdm.auto import tqdm
 
 from plugdata.errors import PlugdataError
-from plugdata.languages import get_language
+from plugdata.languages import LANGUAGES, Language, LanguageTable
 from plugdata.redact import scrub
 from plugdata.retrying import FailureMonitor
 from plugdata.sources import Record
@@ -30,8 +30,6 @@ _JOINT = re.compile(
     r"^\s*<instruction>\s*\n?(.*?)\n?\s*</instruction>\s*<response>\s*\n?(.*?)\n?\s*</response>\s*$",
     re.S,
 )
-# Targets written without spaces between sentences.
-_NO_SPACE = {"zh", "ja"}
 
 
 class BudgetExceeded(PlugdataError):
@@ -140,7 +138,7 @@ def row_units(
 
 # -- assembling ----------------------------------------------------------------------------------
 def _assemble_field(
-    text: str, translator: Translator, source: str, target: str, split: bool, lookup
+    text: str, translator: Translator, source: str, target: Language, split: bool, lookup
 ) -> str:
     doc = protect.parse(text)
     out = []
@@ -157,12 +155,12 @@ def _assemble_field(
     return protect.render(doc, out)
 
 
-def _join(pieces: list[tuple[str, str]], lookup, target: str) -> str:
-    """Translated pieces of a long segment, separated as the source was (Chinese and Japanese
-    put no space between sentences)."""
+def _join(pieces: list[tuple[str, str]], lookup, target: Language) -> str:
+    """Translated pieces of a long segment, separated as the source was (unless the target
+    puts no space between sentences, as Chinese and Japanese do)."""
     out = []
     for piece, sep in pieces:
-        if target in _NO_SPACE and sep and not sep.strip() and "\n" not in sep:
+        if not target.spaces_between_sentences and sep and not sep.strip() and "\n" not in sep:
             sep = ""
         out.append(lookup(piece) + sep)
     return "".join(out)
@@ -182,7 +180,12 @@ def _assemble_lines(text: str, limit: int, lookup) -> str:
 
 
 def assemble(
-    texts: dict[str, str], strategy: str, translator: Translator, source: str, target: str, lookup
+    texts: dict[str, str],
+    strategy: str,
+    translator: Translator,
+    source: str,
+    target: Language,
+    lookup,
 ) -> dict[str, str]:
     """Translated fields of one row; raises ProtectionError when anything did not survive."""
     if strategy == "lines":
@@ -228,9 +231,12 @@ def translate_records(
     offline: bool = False,
     dry_run: bool = False,
     progress: bool = True,
+    languages: LanguageTable = LANGUAGES,
 ) -> tuple[list[Outcome], TranslateReport]:
-    """Translate `fields` of every record; outcomes are in record order."""
-    get_language(source), get_language(target)
+    """Translate `fields` of every record; outcomes are in record order. `languages` knows the
+    two codes (a recipe's own table when it declares them)."""
+    languages.get(source)
+    target_language = languages.get(target)
     report = TranslateReport(rows=len(records))
     texts = [{name: _field(r, name) for name in fields} for r in records]
     outcomes = [_unless_empty(t) for t in texts]
@@ -271,7 +277,8 @@ def translate_records(
                 f"first: {next(iter(missing.values()))[:80]!r}"
             )
         _send(runner, missing, report, max_cost, progress, f"{translator.model}, {strategy}")
-        done = _assemble_rows(row_keys, texts, strategy, runner, cache.get_many(units), outcomes)
+        answers = cache.get_many(units)
+        done = _assemble_rows(row_keys, texts, strategy, runner, target_language, answers, outcomes)
         pending = [i for i in pending if i not in done]
     for i in pending:  # no strategy of any backend could translate these safely
         outcome = outcomes[i]
@@ -348,6 +355,7 @@ def _assemble_rows(
     texts: list[dict[str, str]],
     strategy: str,
     runner: Runner,
+    target: Language,
     answers: dict[str, str],
     outcomes: list[Outcome],
 ) -> set[int]:
@@ -365,7 +373,7 @@ def _assemble_rows(
             outcome.error = scrub(failed[-1]) if failed else outcome.error
             continue
         try:
-            outcome.fields = assemble(texts[i], strategy, t, source, runner.target, lookup)
+            outcome.fields = assemble(texts[i], strategy, t, source, target, lookup)
         except protect.ProtectionError:
             outcome.reason = "protection-lost"
             continue

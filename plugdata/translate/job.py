@@ -17,6 +17,7 @@ from pydantic import ValidationError
 
 from plugdata.errors import PlugdataError
 from plugdata.jsonl import read_json_file, read_json_lines, write_json, write_json_lines
+from plugdata.languages import LANGUAGES, LanguageTable
 from plugdata.recipe import Corpus, safe_yaml_load
 from plugdata.sources import Record, read_records
 from plugdata.translate.backends import TRANSLATORS
@@ -47,8 +48,14 @@ def parse_options(pairs: list[str] | tuple[str, ...]) -> dict[str, Any]:
     return options
 
 
-def make_translator(name: str, options: dict[str, Any], where: str = "translate") -> Translator:
-    """A backend by name with validated options; errors say where (recipe key or command)."""
+def make_translator(
+    name: str,
+    options: dict[str, Any],
+    where: str = "translate",
+    languages: LanguageTable = LANGUAGES,
+) -> Translator:
+    """A backend by name with validated options; errors say where (recipe key or command).
+    `languages` names and spells the codes it is asked for (a recipe's own table)."""
     if name not in TRANSLATORS:
         raise PlugdataError(
             f"{where}: unknown backend {name!r}; choose one of: {', '.join(TRANSLATORS)}"
@@ -62,7 +69,9 @@ def make_translator(name: str, options: dict[str, Any], where: str = "translate"
         allowed = ", ".join(cls.Options.model_fields)
         hint = f" (options of {name}: {allowed})" if first["type"] == "extra_forbidden" else ""
         raise PlugdataError(f"{where}: option {key!r}: {first['msg']}{hint}") from None
-    return cls(parsed)
+    translator = cls(parsed)
+    translator.languages = languages
+    return translator
 
 
 def select_shard(records: list[Record], shard: str | None) -> tuple[list[Record], dict | None]:

@@ -9,6 +9,7 @@ from typing import ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from plugdata.languages import LANGUAGES, LanguageTable
 from plugdata.retrying import Failure
 
 
@@ -47,6 +48,9 @@ class Translator(ABC):
     version: ClassVar[str] = "1"
     # USD per million source characters when the options do not say; 0 for free services.
     default_price: ClassVar[float] = 0.0
+    # Names and service spellings of the codes this backend is asked for: the built-in table,
+    # or the recipe's own (`make_translator` sets it).
+    languages: LanguageTable = LANGUAGES
 
     def __init__(self, options: BackendOptions):
         self.options = options
@@ -73,6 +77,17 @@ class Translator(ABC):
     @abstractmethod
     def translate_batch(self, texts: list[str], source: str, target: str) -> list[str]:
         """Translate each text; raise RequestFailed on failure."""
+
+    def language_name(self, code: str) -> str:
+        """The English name of a language, for prompts."""
+        return self.languages.get(code).name
+
+    def language_code(self, code: str, service: str) -> str:
+        """How `service` (a deep-translator provider, `nllb`) spells a language code, from the
+        table's `codes`; a code the table does not know is passed on as it is."""
+        if code not in self.languages:
+            return code
+        return self.languages.get(code).codes.get(service, code)
 
     def price_per_char(self) -> float:
         price = self.options.price_per_million_chars

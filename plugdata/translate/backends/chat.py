@@ -14,7 +14,6 @@ from urllib.parse import urlparse
 from pydantic import Field
 
 from plugdata.errors import ConfigurationError, require
-from plugdata.languages import get_language
 from plugdata.redact import secret_from_env
 from plugdata.retrying import TRANSIENT, Failure, host_of, openai_failure
 from plugdata.translate.backends.base import BackendOptions, RequestFailed, Translator
@@ -162,7 +161,7 @@ class ChatBackend(Translator):
         import openai
 
         system = self.options.system_prompt.format(
-            source=get_language(source).name, target=get_language(target).name
+            source=self.language_name(source), target=self.language_name(target)
         )
         out = []
         for text in texts:

@@ -46,12 +46,6 @@ PROVIDERS = {
 # LibreTranslator insists on a key when it is built, and sends one only when it holds one:
 # a placeholder satisfies the constructor and is cleared before any request.
 _NO_KEY = "no-key"
-# Provider spellings of our ISO codes, where they differ.
-CODES = {
-    "google": {"zh": "zh-CN"},
-    "mymemory": {"zh": "zh-CN", "en": "en-GB", "it": "it-IT", "es": "es-ES", "ko": "ko-KR"},
-    "microsoft": {"zh": "zh-Hans"},
-}
 # Characters of CJK text grow ninefold when URL-encoded: Google's 5,000 limit bites early.
 _CJK = {"zh", "ja", "ko"}
 
@@ -106,8 +100,11 @@ class DeepTranslatorBackend(Translator):
         import deep_translator
 
         provider = self.options.provider
-        codes = CODES.get(provider, {})
-        kwargs: dict = {"source": codes.get(source, source), "target": codes.get(target, target)}
+        # Provider spellings of our codes (zh-CN, en-GB, ...) live in the language table.
+        kwargs: dict = {
+            "source": self.language_code(source, provider),
+            "target": self.language_code(target, provider),
+        }
         key = secret_from_env(self._key_env) if self._key_env else None
         if self._key_env:
             kwargs["api_key"] = key or _NO_KEY

@@ -18,20 +18,6 @@ from plugdata.errors import PlugdataError, require
 from plugdata.retrying import SETUP, Failure
 from plugdata.translate.backends.base import BackendOptions, RequestFailed, Translator
 
-# FLORES-200 codes for NLLB; M2M100 uses ISO codes as they are.
-NLLB_CODES = {
-    "en": "eng_Latn",
-    "zh": "zho_Hans",
-    "ko": "kor_Hang",
-    "it": "ita_Latn",
-    "es": "spa_Latn",
-    "fr": "fra_Latn",
-    "de": "deu_Latn",
-    "pt": "por_Latn",
-    "ja": "jpn_Jpan",
-    "ru": "rus_Cyrl",
-}
-
 
 class Seq2SeqOptions(BackendOptions):
     model: str = Field(description="Hub id or local directory, e.g. Helsinki-NLP/opus-mt-en-it")
@@ -98,15 +84,16 @@ class Seq2SeqBackend(Translator):
         return path.name if path.exists() else self.options.model
 
     def _language_kwargs(self, source: str, target: str) -> dict:
-        """NLLB and M2M100 need source/target codes; Marian models are one pair each."""
+        """NLLB and M2M100 need source/target codes; Marian models are one pair each. NLLB
+        spells them as FLORES-200 (the language table's `nllb` codes); M2M100 uses ISO codes."""
         tok = self.tokenizer
         kwargs = {}
         if hasattr(tok, "src_lang"):
-            codes = NLLB_CODES if "nllb" in type(tok).__name__.lower() else {}
-            tok.src_lang = codes.get(source, source)
-            forced = codes.get(target, target)
+            nllb = "nllb" in type(tok).__name__.lower()
+            tok.src_lang = self.language_code(source, "nllb") if nllb else source
+            forced = self.language_code(target, "nllb") if nllb else target
             token_id = tok.convert_tokens_to_ids(
-                forced if codes else getattr(tok, "get_lang_token", lambda x: x)(forced)
+                forced if nllb else getattr(tok, "get_lang_token", lambda x: x)(forced)
             )
             if token_id is None or token_id == tok.unk_token_id:
                 reason = f"no language code for {target!r}"
