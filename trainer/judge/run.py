@@ -22,12 +22,7 @@ from typing import Any
 
 from plugdata.errors import PlugdataError, require
 from plugdata.locations import check_dataset
-from plugdata.retrying import TRANSIENT, FailureMonitor, openai_failure, wait_before_retry
-from plugdata.sources import has_lone_surrogate, read_json_file, read_json_lines
-from plugdata.store import Store
-
-# One price table, one client and one set of decoding rules for every OpenAI-compatible client.
-from plugdata.translate.backends.chat import (
+from plugdata.remote import (
     CHARS_PER_TOKEN,
     PRICES,
     check_openai_key,
@@ -35,6 +30,9 @@ from plugdata.translate.backends.chat import (
     openai_client,
     openai_host,
 )
+from plugdata.retrying import TRANSIENT, FailureMonitor, openai_failure, wait_before_retry
+from plugdata.sources import has_lone_surrogate, read_json_file, read_json_lines
+from plugdata.store import Store
 from trainer.judge import stats
 from trainer.judge.local import LocalJudge
 from trainer.judge.verdicts import JudgePrompt, load_prompt, parse_verdict
