@@ -114,10 +114,10 @@ def test_translator_says_who_asks_for_a_long_wait(tmp_path, capsys, waits):
     assert waits == [7.0] and len(server.requests) == 2 and len(cache) == 1
 
 
-def test_judge_says_who_asks_for_a_long_wait(tmp_path, capsys):
-    from trainer.judge.run import Counters, JudgeClient, JudgeOptions, Request
+def test_judge_says_who_asks_for_a_long_wait(tmp_path, capsys, waits):
+    from trainer.judge.backends import ApiJudge, Counters, Request
+    from trainer.judge.run import JudgeOptions
 
-    slept: list[float] = []
     with ChatServer(translate=lambda text: "[[A]]") as server:
         server.script.add(503, {"error": {"message": "busy"}}, headers={"Retry-After": "30"})
         options = JudgeOptions(
@@ -128,10 +128,10 @@ def test_judge_says_who_asks_for_a_long_wait(tmp_path, capsys):
             base_url=f"{server.url}/v1",
             out=tmp_path / "out",
         )
-        client = JudgeClient(options, sleep=slept.append)
+        client = ApiJudge(options)
         request = Request("q1", "AB", [{"role": "user", "content": "Which?"}], "key")
         answer = client.ask(request, Counters())
-    assert answer == ("[[A]]", None) and slept == [30.0]
+    assert answer == ("[[A]]", None) and waits == [30.0]
     err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
     assert err == [
         f"judge (j) at {host(server)}: waiting 30 s before try 2: the server asked (Retry-After)"
