@@ -5,9 +5,9 @@ budget, and the one retry loop.
 What a failure means and how long to wait before the next try is `plugdata.retrying`'s; this
 module makes the calls. Every client retries the same way:
 
-- `DEFAULT_MAX_RETRIES` = 4 retries after the first try (5 tries in all), the judge's
-  `--max-retries` and the Hub's number; a translation backend's `max_retries` option and
-  `--max-retries` change it per client;
+- `DEFAULT_MAX_RETRIES` = 4 retries after the first try (5 tries in all): the number the judge
+  and the Hub already used (translation backends used 5). A backend's `max_retries` option and
+  the judge's `--max-retries` change it for one run; the Hub always takes the default;
 - backoff from half a second, doubling, with jitter, capped at `retrying.BACKOFF_CAP` (30 s);
 - a server's Retry-After honoured up to `retrying.max_retry_after()` (120 s,
   `$PLUGDATA_MAX_RETRY_AFTER`); a longer demand stops with one line;
