@@ -27,19 +27,22 @@ from plugdata.errors import PlugdataError
 from plugdata.jsonl import json_text
 from plugdata.manifest import Manifest
 from plugdata.redact import scrub, scrub_obj
+from plugdata.remote import GaveUp, Retrying
 from plugdata.retrying import (
     RETRYABLE_STATUS,
+    ROW,
+    SETUP,
+    TRANSIENT,
+    Failure,
     connection_failure,
     host_of,
     is_transport_error,
     parse_retry_after,
-    wait_before_retry,
 )
 
 CONFIG_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,95}$")
 REPO_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,95}/[A-Za-z0-9][A-Za-z0-9_.-]{0,95}$")
 LOGIN_HINT = "log in with `hf auth login` or set HF_TOKEN to a token with write access"
-MAX_ATTEMPTS = 5
 
 
 class PublishError(PlugdataError):
@@ -339,7 +342,9 @@ def publish(
 
     api = _api()
     attempts = 0
-    while True:
+
+    def attempt() -> tuple[PublishReport, Any]:  # the report, and the commit made if any
+        nonlocal attempts
         attempts += 1
         current = plan(
             local,
@@ -358,38 +363,39 @@ def publish(
                 "pass --replace to overwrite them (--dry-run shows what would change)"
             )
         if dry_run or not current.changes:
-            return report
+            return report, None
         operations = _additions(current, CommitOperationAdd)
         operations += [CommitOperationDelete(path_in_repo=p) for p in sorted(current.deletes)]
-        try:
-            _call(functools.partial(_ensure_repo, api, current, private))
-            commit = _call(
-                functools.partial(
-                    api.create_commit,
-                    repo_id,
-                    operations,
-                    repo_type="dataset",
-                    revision=revision,
-                    commit_message=_message(current),
-                    create_pr=create_pr,
-                    parent_commit=current.head,
-                )
+        _call(functools.partial(_ensure_repo, api, current, private))
+        commit = _call(
+            functools.partial(
+                api.create_commit,
+                repo_id,
+                operations,
+                repo_type="dataset",
+                revision=revision,
+                commit_message=_message(current),
+                create_pr=create_pr,
+                parent_commit=current.head,
             )
-        except _Conflict:
-            if attempts >= MAX_ATTEMPTS:
-                raise PublishError(
-                    f"{repo_id}: the repo kept changing under us "
-                    f"({attempts} attempts); try again later"
-                ) from None
-            wait_before_retry(f"{repo_id} on {_hub()}", attempts, backoff_cap=8.0)
-            continue
+        )
         report.commit = commit.oid
         report.pr_url = getattr(commit, "pr_url", None)
-        if verify:
-            pushed = current.added + current.replaced + current.unchanged
-            target = getattr(commit, "pr_revision", None) or commit.oid
-            report.checks = verify_configs(repo_id, target, pushed, folder.read_manifest(local))
-        return report
+        return report, commit
+
+    # A concurrent commit (412) re-plans against the new head, with the shared retries.
+    conflicts = Retrying(f"{repo_id} on {_hub()}", _conflict_failure)
+    try:
+        report, commit = conflicts.call(attempt)
+    except GaveUp:
+        raise PublishError(
+            f"{repo_id}: the repo kept changing under us ({attempts} attempts); try again later"
+        ) from None
+    if verify and commit is not None:
+        pushed = report.plan.added + report.plan.replaced + report.plan.unchanged
+        target = getattr(commit, "pr_revision", None) or commit.oid
+        report.checks = verify_configs(repo_id, target, pushed, folder.read_manifest(local))
+    return report
 
 
 @contextlib.contextmanager
@@ -507,41 +513,44 @@ def _hub() -> str:
 
 
 def _call(fn):
-    """Run a Hub call: retry 429/5xx and dropped connections with backoff (Retry-After first,
-    capped), turn 412 into _Conflict, and everything else the user can fix into one line: auth
-    (how to log in), offline mode, nothing listening, a host that does not resolve. Tokens never
-    reach a message."""
+    """Run a Hub call with the shared retries (429/5xx and dropped connections; Retry-After
+    first, capped), turn 412 into _Conflict, and everything else the user can fix into one line:
+    auth (how to log in), offline mode, nothing listening, a host that does not resolve. Tokens
+    never reach a message."""
+    try:
+        return Retrying(_hub(), _hub_failure).call(fn)
+    except GaveUp as gave_up:
+        raise PublishError(gave_up.failure.reason) from None
+
+
+def _hub_failure(exc: Exception) -> Failure | None:
+    """What a failed Hub call means, its reason worded as the line the user sees."""
     from huggingface_hub.errors import HfHubHTTPError, OfflineModeIsEnabled
 
-    for attempt in range(1, MAX_ATTEMPTS + 1):
-        retry_after = None
-        try:
-            return fn()
-        except HfHubHTTPError as exc:
-            status = exc.response.status_code if exc.response is not None else None
-            if status == 412:
-                raise _Conflict() from None
-            if status in (401, 403):
-                raise PublishError(
-                    f"{_hub()} refused the request (HTTP {status}): {LOGIN_HINT}"
-                ) from None
-            if status not in RETRYABLE_STATUS or attempt == MAX_ATTEMPTS:
-                raise PublishError(f"{_hub()} answered HTTP {status}: {_first_line(exc)}") from None
-            retry_after = parse_retry_after(exc.response.headers.get("Retry-After"))
-        except OfflineModeIsEnabled:
-            raise PublishError(
-                "HF_HUB_OFFLINE is set: publishing needs the Hub; unset it to publish"
-            ) from None
-        except Exception as exc:
-            unreachable = connection_failure(exc)
-            if unreachable is not None:
-                raise PublishError(f"cannot reach {_hub()}: {unreachable.reason}") from None
-            if not is_transport_error(exc):
-                raise
-            if attempt == MAX_ATTEMPTS:
-                raise PublishError(f"{_hub()}: {type(exc).__name__}: {_first_line(exc)}") from None
-        wait_before_retry(_hub(), attempt, retry_after, backoff_cap=8.0)
-    raise AssertionError("unreachable")
+    if isinstance(exc, HfHubHTTPError):
+        status = exc.response.status_code if exc.response is not None else None
+        if status == 412:
+            raise _Conflict() from None
+        if status in (401, 403):
+            return Failure(f"{_hub()} refused the request (HTTP {status}): {LOGIN_HINT}", SETUP)
+        reason = f"{_hub()} answered HTTP {status}: {_first_line(exc)}"
+        if status not in RETRYABLE_STATUS:
+            return Failure(reason, ROW)
+        retry_after = parse_retry_after(exc.response.headers.get("Retry-After"))
+        return Failure(reason, TRANSIENT, retry_after=retry_after)
+    if isinstance(exc, OfflineModeIsEnabled):
+        reason = "HF_HUB_OFFLINE is set: publishing needs the Hub; unset it to publish"
+        return Failure(reason, SETUP, sent=False)
+    unreachable = connection_failure(exc)
+    if unreachable is not None:
+        return Failure(f"cannot reach {_hub()}: {unreachable.reason}", SETUP, sent=False)
+    if is_transport_error(exc):
+        return Failure(f"{_hub()}: {type(exc).__name__}: {_first_line(exc)}", TRANSIENT)
+    return None  # not the Hub's doing: a bug, with its traceback
+
+
+def _conflict_failure(exc: Exception) -> Failure | None:
+    return Failure("the branch moved (HTTP 412)", TRANSIENT) if isinstance(exc, _Conflict) else None
 
 
 def _first_line(exc: Exception) -> str:

@@ -6,7 +6,8 @@ A failed request is described once, as a `Failure` of one of three kinds: `setup
 cannot work as configured: key refused, unknown model, nothing listening, a host that does not
 resolve), `transient` (worth another try: 429, 5xx, timeouts) or `row` (something about this
 request). `FailureMonitor` turns a run of failures into one line that stops the run;
-`wait_before_retry` bounds and announces the waits between tries.
+`wait_before_retry` bounds and announces the waits between tries. `plugdata.remote` makes the
+calls with this policy.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ _SETUP_STATUS = {
 MAX_RETRY_AFTER_ENV = "PLUGDATA_MAX_RETRY_AFTER"
 DEFAULT_MAX_RETRY_AFTER = 120.0
 ANNOUNCE_WAITS_OVER = 5.0  # seconds; shorter waits pass silently
+BACKOFF_CAP = 30.0  # seconds; the longest wait between tries that the server did not ask for
 STREAK = 5  # failures in a row, the same way, that stop a run
 
 Kind = Literal["setup", "transient", "row"]
@@ -237,7 +239,7 @@ class FailureMonitor:
 
 
 # -- waiting -------------------------------------------------------------------------------------
-def backoff(attempt: int, retry_after: float | None = None, cap: float = 30.0) -> float:
+def backoff(attempt: int, retry_after: float | None = None, cap: float = BACKOFF_CAP) -> float:
     """Seconds before retry number `attempt` (1 for the first): what the server asked for,
     else exponential from half a second, capped, with jitter so that workers spread out."""
     if retry_after is not None:
@@ -278,7 +280,7 @@ def wait_before_retry(
     *,
     sleep: Callable[[float], object] = time.sleep,
     cap: float | None = None,
-    backoff_cap: float = 30.0,
+    backoff_cap: float = BACKOFF_CAP,
     say: Callable[[str], None] = _say,
 ) -> float:
     """Wait before retry number `attempt` of a request to `who`, and return the seconds waited.

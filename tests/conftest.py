@@ -107,6 +107,15 @@ def isolated_caches(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("PLUGDATA_CACHE_DIR", str(home / "plugdata"))
 
 
+@pytest.fixture
+def waits(monkeypatch) -> list[float]:
+    """The waits between retries of every client, recorded instead of slept: a test of
+    retries takes no wall time and can check how long each wait would have been."""
+    waited: list[float] = []
+    monkeypatch.setattr("plugdata.remote.pause", lambda seconds, stop=None: waited.append(seconds))
+    return waited
+
+
 def write_jsonl(path: Path, rows: list[dict]) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(

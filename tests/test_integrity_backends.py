@@ -89,7 +89,7 @@ def test_refused_connection_is_not_a_sent_request(tmp_path):
     url = f"http://127.0.0.1:{closed_port()}"
     backend = DeepTranslatorBackend(DeepOptions(provider="libre", base_url=url))
     cache = SegmentCache(tmp_path / "cache.sqlite")
-    runner = Runner(backend, cache, "en", "it", sleep=lambda s: None)
+    runner = Runner(backend, cache, "en", "it")
     with pytest.raises(ConfigurationError, match="connection refused"):
         runner.run({runner.key(t): t for t in ("One.", "Two.", "Three.")})
     assert runner.stats.requests == 0 and runner.stats.chars_sent == 0 and len(cache) == 0

@@ -95,30 +95,29 @@ def test_only_waits_over_five_seconds_are_announced():
     assert len(slept) == 4, "a demand over the cap is never slept"
 
 
-def test_translator_says_who_asks_for_a_long_wait(tmp_path, capsys):
+def test_translator_says_who_asks_for_a_long_wait(tmp_path, capsys, waits):
     from plugdata.translate.backends.chat import ChatBackend, ChatOptions
     from plugdata.translate.cache import SegmentCache
     from plugdata.translate.runner import Runner
 
-    slept: list[float] = []
     with ChatServer() as server:
         server.script.add(429, {"error": {"message": "slow"}}, headers={"Retry-After": "7"})
         backend = ChatBackend(ChatOptions(base_url=f"{server.url}/v1", model="m"))
         cache = SegmentCache(tmp_path / "cache.sqlite")
-        runner = Runner(backend, cache, "en", "it", sleep=slept.append)
+        runner = Runner(backend, cache, "en", "it")
         text = "Why do leaves change colour in autumn?"
         runner.run({runner.key(text): text})
     err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
     assert err == [
         f"openai-chat (m) at {host(server)}: waiting 7 s before try 2: the server asked (Retry-After)"
     ]
-    assert slept == [7.0] and len(server.requests) == 2 and len(cache) == 1
+    assert waits == [7.0] and len(server.requests) == 2 and len(cache) == 1
 
 
-def test_judge_says_who_asks_for_a_long_wait(tmp_path, capsys):
-    from trainer.judge.run import Counters, JudgeClient, JudgeOptions, Request
+def test_judge_says_who_asks_for_a_long_wait(tmp_path, capsys, waits):
+    from trainer.judge.backends import ApiJudge, Counters, Request
+    from trainer.judge.run import JudgeOptions
 
-    slept: list[float] = []
     with ChatServer(translate=lambda text: "[[A]]") as server:
         server.script.add(503, {"error": {"message": "busy"}}, headers={"Retry-After": "30"})
         options = JudgeOptions(
@@ -129,10 +128,10 @@ def test_judge_says_who_asks_for_a_long_wait(tmp_path, capsys):
             base_url=f"{server.url}/v1",
             out=tmp_path / "out",
         )
-        client = JudgeClient(options, sleep=slept.append)
+        client = ApiJudge(options)
         request = Request("q1", "AB", [{"role": "user", "content": "Which?"}], "key")
         answer = client.ask(request, Counters())
-    assert answer == ("[[A]]", None) and slept == [30.0]
+    assert answer == ("[[A]]", None) and waits == [30.0]
     err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
     assert err == [
         f"judge (j) at {host(server)}: waiting 30 s before try 2: the server asked (Retry-After)"

@@ -105,7 +105,7 @@ def test_second_run_makes_zero_requests(files, tmp_path):
     assert (tmp_path / "out" / "summary.json").read_text() == first
 
 
-def test_retries_timeouts_and_no_key_in_outputs(files, tmp_path):
+def test_retries_timeouts_and_no_key_in_outputs(files, tmp_path, waits):
     with ChatServer(translate=scripted_judge) as server:
         server.script.add(429, {"error": {"message": "slow"}}, headers={"Retry-After": "0.2"})
         server.script.add(500, {"error": {"message": "boom"}})
@@ -115,7 +115,7 @@ def test_retries_timeouts_and_no_key_in_outputs(files, tmp_path):
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
     assert summary["groups"]["all"]["paper"]["error"] >= 2  # q4 timed out (and q5 unparseable)
     assert summary["error_reasons"]["APITimeoutError"] >= 1
-    assert "retries" in result.output
+    assert "retries" in result.output and 0.2 in waits  # the server's Retry-After
     for path in (tmp_path / "out").iterdir():
         if path.suffix in (".json", ".jsonl", ".md"):
             assert "sk-judge-secret-key" not in path.read_text()

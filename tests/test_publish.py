@@ -102,18 +102,19 @@ def test_dry_run_makes_no_request_that_writes(hub, built):
     assert "+ README.md" in result.output and "bytes" in result.output
 
 
-def test_concurrent_commit_412_is_retried(hub, built):
+def test_concurrent_commit_412_is_retried(hub, built, waits):
     hub.fail_next("POST", "/commit/", 412, body={"error": "A commit has happened since."})
     result = run("publish", built, "--repo-id", REPO, "--lang", "it")
     assert result.exit_code == 0, result.output
-    assert "after 2 attempt(s)" in result.output
+    assert "after 2 attempt(s)" in result.output and len(waits) == 1
     assert hub_configs(hub) == lang_configs("it")
 
 
-def test_transient_503_is_retried(hub, built):
+def test_transient_503_is_retried(hub, built, waits):
     hub.fail_next("POST", "/commit/", 503, headers={"Retry-After": "0"})
     result = run("publish", built, "--repo-id", REPO, "--lang", "it", "--no-verify")
     assert result.exit_code == 0, result.output
+    assert waits == [0.0]  # the server's Retry-After, honoured
 
 
 def test_bad_token_gives_login_hint_and_never_prints_it(hub, built, monkeypatch):

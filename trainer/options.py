@@ -10,6 +10,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from plugdata.options import MaxCost, Quiet
+from plugdata.remote import DEFAULT_MAX_RETRIES
 
 _STRICT = ConfigDict(extra="forbid", protected_namespaces=())
 _FILE = {"path": "file"}
@@ -148,7 +149,9 @@ class JudgeOptions(BaseModel):
     )
     timeout: float = Field(120.0, gt=0, description="Seconds per request.")
     max_retries: int = Field(
-        4, ge=0, description="Retries after a 429, 5xx, timeout or dropped connection."
+        DEFAULT_MAX_RETRIES,
+        ge=0,
+        description="Retries after a 429, 5xx, timeout or dropped connection.",
     )
     max_tokens: int = Field(1024, ge=1, description="Longest judgment the judge may write.")
     cache: Path | None = Field(

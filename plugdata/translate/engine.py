@@ -32,10 +32,6 @@ _JOINT = re.compile(
 )
 
 
-class BudgetExceeded(PlugdataError):
-    """--max-cost reached: the run stopped cleanly, everything answered so far is cached."""
-
-
 class MissingFromCache(PlugdataError):
     """--offline and some units were never translated."""
 
@@ -276,7 +272,7 @@ def translate_records(
                 f"--offline: {len(missing)} of {len(units)} segments are not in {cache.path}; "
                 f"first: {next(iter(missing.values()))[:80]!r}"
             )
-        _send(runner, missing, report, max_cost, progress, f"{translator.model}, {strategy}")
+        _send(runner, missing, progress, f"{translator.model}, {strategy}")
         answers = cache.get_many(units)
         done = _assemble_rows(row_keys, texts, strategy, runner, target_language, answers, outcomes)
         pending = [i for i in pending if i not in done]
@@ -327,8 +323,6 @@ def _estimate(
 def _send(
     runner: Runner,
     missing: dict[str, str],
-    report: TranslateReport,
-    max_cost: float | None,
     progress: bool,
     label: str,
 ) -> None:
@@ -342,12 +336,6 @@ def _send(
     )
     with bar:
         runner.run(missing, progress=bar)
-    if report.stats.skipped_for_cost:
-        raise BudgetExceeded(
-            f"--max-cost {max_cost:g} USD reached after about {report.stats.cost:.4f} USD; "
-            f"{report.stats.skipped_for_cost} segments not sent; finished segments are in "
-            f"{runner.cache.path}: run again with a higher cap to continue"
-        )
 
 
 def _assemble_rows(

@@ -1,17 +1,19 @@
-"""Sending units to a backend: a worker pool with rate limits, retries that honour Retry-After
-(capped, and said aloud when long), a cost cap, every answer committed to the cache the moment
-it arrives, and a failure monitor that stops the run when the setup, not a row, is wrong.
+"""Sending units to a backend: a worker pool with rate limits, the shared retries of
+`plugdata.remote` (Retry-After honoured, capped, and said aloud when long), the run's cost
+budget, every answer committed to the cache the moment it arrives, and a failure monitor that
+stops the run when the setup, not a row, is wrong.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 
-from plugdata.retrying import TRANSIENT, Failure, FailureMonitor, wait_before_retry
+from plugdata.remote import STOPPED, Budget, GaveUp, Retrying
+from plugdata.retrying import TRANSIENT, Failure, FailureMonitor
 from plugdata.translate.backends.base import RequestFailed, Translator
 from plugdata.translate.cache import SegmentCache, segment_key
 
@@ -43,10 +45,18 @@ class RunStats:
     requests: int = 0  # HTTP/model calls that left the process, retries included
     chars_sent: int = 0
     retries: int = 0
-    cost: float = 0.0
     translated: int = 0  # units answered in this run
     failed: dict[str, str] = field(default_factory=dict)  # key -> "backend: last error"
-    skipped_for_cost: int = 0
+    # The run's one budget: every runner of a run shares these stats, and so what it spent.
+    budget: Budget = field(default_factory=Budget)
+
+    @property
+    def cost(self) -> float:
+        return self.budget.cost
+
+    @property
+    def skipped_for_cost(self) -> int:
+        return self.budget.skipped
 
 
 Batch = list[tuple[str, str]]  # (cache key, text)
@@ -72,20 +82,26 @@ class Runner:
         max_cost: float | None = None,
         stats: RunStats | None = None,
         monitor: FailureMonitor | None = None,
-        sleep: Callable[[float], object] | None = None,
     ):
         self.translator = translator
         self.cache = cache
         self.source, self.target = source, target
         self.workers = max(1, workers)
-        self.max_cost = max_cost
         self.stats = stats or RunStats()
+        self.budget = self.stats.budget
+        self.budget.cap = max_cost  # compared with what the whole run has spent
         self.monitor = monitor or FailureMonitor(translator.who)
         self.limiter = RateLimiter(
             translator.options.requests_per_second, translator.options.chars_per_minute
         )
         self._stop = threading.Event()
-        self._sleep = sleep or self._stop.wait  # a stopped run wakes its sleepers
+        self.retrying = Retrying(
+            translator.who,
+            _failure_of,
+            translator.options.max_retries,
+            stop=self._stop,  # a stopped run sends nothing more and wakes its sleepers
+            monitor=self.monitor,
+        )
         self._lock = threading.Lock()
 
     def key(self, text: str) -> str:
@@ -108,8 +124,8 @@ class Runner:
         with ThreadPoolExecutor(self.workers) as pool:
             try:
                 pending: set = set()
-                for batch, chars in affordable:
-                    pending.add(pool.submit(self._work, batch, chars))
+                for sending in affordable:
+                    pending.add(pool.submit(self._work, *sending))
                     if len(pending) >= self.workers * 2:  # keep memory flat on huge runs
                         done, pending = wait(pending, return_when=FIRST_COMPLETED)
                         for future in done:
@@ -122,71 +138,75 @@ class Runner:
                 self._stop.set()
                 pool.shutdown(cancel_futures=True)
                 raise
+        self.budget.check("segments not sent", f"finished segments are in {self.cache.path}")
 
-    def _affordable(self, batches) -> Iterator[tuple[Batch, int]]:
-        """Batches with their size in characters, minus those the cost cap leaves out."""
+    def _affordable(self, batches) -> Iterator[tuple[Batch, int, float]]:
+        """Batches with their size in characters and their cost, minus those the cost cap
+        leaves out; the cost is reserved now, so that workers cannot overshoot together."""
         price = self.translator.price_per_char()
         for batch in batches:
             chars = sum(len(text) for _, text in batch)
-            with self._lock:
-                if self.max_cost is not None and self.stats.cost + chars * price > self.max_cost:
-                    self.stats.skipped_for_cost += len(batch)
-                    continue
-                self.stats.cost += chars * price  # reserved now, so workers cannot overshoot
-            yield batch, chars
+            if self.budget.reserve(chars * price, units=len(batch)):
+                yield batch, chars, chars * price
 
-    def _work(self, batch: Batch, chars: int) -> None:
+    def _work(self, batch: Batch, chars: int, cost: float) -> None:
         try:
-            self._send(batch, chars)
+            self._send(batch, chars, cost)
         except BaseException:
             self._stop.set()  # at once: a worker may pick up the next batch before we learn
             raise
 
-    def _send(self, batch: Batch, chars: int) -> None:
+    def _send(self, batch: Batch, chars: int, cost: float) -> None:
+        """Send one batch with retries; its reserved `cost` is spent once a try went out."""
         texts = [text for _, text in batch]
-        t = self.translator
-        attempt = 0
-        while not self._stop.is_set():
-            self.limiter.acquire(chars)
-            try:
-                results = t.translate_batch(texts, self.source, self.target)
-                if len(results) != len(texts):
-                    reason = f"{len(results)} answers for {len(texts)} texts"
-                    raise RequestFailed(Failure(reason, TRANSIENT))
-            except RequestFailed as exc:
-                failure = exc.failure
-                self._count(chars, failure.sent)
-                if failure.kind == TRANSIENT and attempt < t.options.max_retries:
-                    attempt += 1
-                    with self._lock:
-                        self.stats.retries += 1
-                    wait_before_retry(t.who, attempt, failure.retry_after, sleep=self._sleep)
-                    continue
-                self._fail(batch, failure)
-                return
-            self._count(chars, sent=True)
-            for (key, text), result in zip(batch, results, strict=True):
-                self.cache.put(
-                    key, t.name, t.model, self.source, self.target, t.version, text, result
-                )
-            self.monitor.succeeded()
-            with self._lock:
-                self.stats.translated += len(batch)
-                for key, _ in batch:  # an earlier strategy's failure no longer counts
-                    self.stats.failed.pop(key, None)
+        try:
+            results = self.retrying.call(
+                lambda: self._translate(texts, chars),
+                key=batch[0][0],
+                on_sent=lambda: self._count(chars),
+                on_retry=self._count_retry,
+            )
+        except GaveUp as gave_up:
+            self.budget.settle(cost, gave_up.sent)
+            if gave_up.failure is not STOPPED:
+                self._fail(batch, gave_up.failure)
             return
+        self.budget.commit(cost)
+        t = self.translator
+        for (key, text), result in zip(batch, results, strict=True):
+            self.cache.put(key, t.name, t.model, self.source, self.target, t.version, text, result)
+        with self._lock:
+            self.stats.translated += len(batch)
+            for key, _ in batch:  # an earlier strategy's failure no longer counts
+                self.stats.failed.pop(key, None)
 
-    def _count(self, chars: int, sent: bool) -> None:
-        if sent:
-            with self._lock:
-                self.stats.requests += 1
-                self.stats.chars_sent += chars
+    def _translate(self, texts: list[str], chars: int) -> list[str]:
+        """One try: within the rate limits, and an answer for every text."""
+        self.limiter.acquire(chars)
+        results = self.translator.translate_batch(texts, self.source, self.target)
+        if len(results) != len(texts):
+            reason = f"{len(results)} answers for {len(texts)} texts"
+            raise RequestFailed(Failure(reason, TRANSIENT))
+        return results
+
+    def _count(self, chars: int) -> None:
+        with self._lock:
+            self.stats.requests += 1
+            self.stats.chars_sent += chars
+
+    def _count_retry(self) -> None:
+        with self._lock:
+            self.stats.retries += 1
 
     def _fail(self, batch: Batch, failure: Failure) -> None:
         with self._lock:
             for key, _ in batch:
                 self.stats.failed[key] = f"{self.translator.name}: {failure.reason}"
-        self.monitor.failed(failure, key=batch[0][0])
+
+
+def _failure_of(exc: Exception) -> Failure | None:
+    """A backend reports its failures as `RequestFailed`; anything else is a bug."""
+    return exc.failure if isinstance(exc, RequestFailed) else None
 
 
 def _tick(progress) -> None:

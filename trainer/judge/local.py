@@ -1,28 +1,47 @@
 """A judge model run in this process with transformers, for judging without a server: the
-judge's own chat template, greedy decoding, batches of similar length."""
+judge's own chat template, greedy decoding, batches of similar length. It implements the
+`backends.Judge` protocol, like the API judge."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from typing import Any
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
 
+from plugdata.errors import PlugdataError
 from plugdata.locations import check_model
+from plugdata.remote import Price
+
+if TYPE_CHECKING:
+    from trainer.judge.backends import Record, Request
+    from trainer.options import JudgeOptions
 
 
 class LocalJudge:
-    def __init__(self, model: str, batch_size: int, max_tokens: int):
-        check_model(model, "--judge-model")  # before any judgment is planned, not at loading
-        self.model_name = model
-        self.batch_size = batch_size
-        self.max_tokens = max_tokens
+    price = Price()  # nothing to pay for
+
+    def __init__(self, options: JudgeOptions):
+        if options.base_url:
+            raise PlugdataError(
+                "--base-url names a judge server; --judge-backend transformers runs the model here"
+            )
+        check_model(options.judge_model, "--judge-model")  # before any judgment is planned
+        self.model_name = options.judge_model
+        self.batch_size = options.concurrency
+        self.max_tokens = options.max_tokens
 
     def decode_params(self) -> dict[str, Any]:
         # The backend is part of the cache key: a served model may decode slightly differently.
         return {"backend": "transformers", "temperature": 0.0, "max_tokens": self.max_tokens}
 
-    def answer_all(self, requests: list, record: Callable[[Any, str], None]) -> Iterable[int]:
-        """Judge every request, calling record(request, raw) as each batch finishes; yields
-        the size of each finished batch (for progress). The model loads only when needed."""
+    def judge_all(self, requests, record, counters, progress) -> None:  # see backends.Judge
+        counters.requests = len(requests)  # one generation each
+        if requests:  # the model loads only when there is something to judge
+            for done in self._answer_all(requests, record):
+                progress(done)
+
+    def _answer_all(self, requests: list[Request], record: Record) -> Iterable[int]:
+        """Judge every request, calling record(request, raw, None) as each batch finishes;
+        yields the size of each finished batch."""
         from trainer.common import generate_batches, load_for_generation, require_train
 
         require_train()
@@ -32,7 +51,7 @@ class LocalJudge:
             tokenizer, model, prompts, batch_size=self.batch_size, max_new_tokens=self.max_tokens
         ):
             for i, raw in batch:
-                record(requests[i], raw)
+                record(requests[i], raw, None)
             yield len(batch)
 
 

@@ -10,6 +10,7 @@ from typing import ClassVar
 from pydantic import BaseModel, ConfigDict, Field
 
 from plugdata.languages import LANGUAGES, LanguageTable
+from plugdata.remote import DEFAULT_MAX_RETRIES
 from plugdata.retrying import Failure
 
 
@@ -29,7 +30,9 @@ class BackendOptions(BaseModel):
 
     requests_per_second: float | None = Field(None, gt=0, description="request rate cap")
     chars_per_minute: int | None = Field(None, gt=0, description="character rate cap")
-    max_retries: int = Field(5, ge=0, description="retries per request on transient errors")
+    max_retries: int = Field(
+        DEFAULT_MAX_RETRIES, ge=0, description="retries per request on transient errors"
+    )
     timeout: float = Field(60.0, gt=0, description="seconds per request")
     price_per_million_chars: float | None = Field(
         None, ge=0, description="override the price table (USD per million source characters)"

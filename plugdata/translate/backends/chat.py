@@ -8,14 +8,12 @@ way); this backend only translates text and reports failures, the engine checks 
 from __future__ import annotations
 
 import hashlib
-import re
-from urllib.parse import urlparse
 
 from pydantic import Field
 
-from plugdata.errors import ConfigurationError, require
-from plugdata.redact import secret_from_env
-from plugdata.retrying import TRANSIENT, Failure, host_of, openai_failure
+from plugdata.errors import require
+from plugdata.remote import Price, check_openai_key, decode_params, openai_client, openai_host
+from plugdata.retrying import TRANSIENT, Failure, openai_failure
 from plugdata.translate.backends.base import BackendOptions, RequestFailed, Translator
 
 SYSTEM_PROMPT = (
@@ -25,71 +23,6 @@ SYSTEM_PROMPT = (
     "they are, and keep any <instruction>, </instruction>, <response> and </response> tags "
     "unchanged. Reply with the translation alone."
 )
-# USD per million tokens (input, output), for estimates; override in the options.
-PRICES = {
-    "gpt-4-turbo": (10.0, 30.0),
-    "gpt-4o": (2.5, 10.0),
-    "gpt-4o-mini": (0.15, 0.6),
-    "gpt-4.1": (2.0, 8.0),
-    "gpt-4.1-mini": (0.4, 1.6),
-    "gpt-3.5-turbo": (0.5, 1.5),
-    "gpt-4": (30.0, 60.0),
-}
-CHARS_PER_TOKEN = 4.0  # rough, for estimates only
-_REASONING_MODEL = re.compile(r"^(o\d|gpt-5)")
-OPENAI_HOST = "api.openai.com"
-
-
-def is_openai_api(base_url: str | None) -> bool:
-    """OpenAI's own API (the SDK's default when no base_url is given), not a compatible server."""
-    return base_url is None or urlparse(base_url).hostname == OPENAI_HOST
-
-
-def openai_host(base_url: str | None) -> str:
-    return host_of(base_url, OPENAI_HOST)
-
-
-def openai_client(base_url: str | None, api_key_env: str, timeout: float):
-    """The SDK client for the translator and the judge. Its own retries are off: ours honour
-    Retry-After with a cap and say when they wait. A server of your own may need no key."""
-    from openai import OpenAI
-
-    return OpenAI(
-        base_url=base_url,
-        api_key=secret_from_env(api_key_env) or "no-key",
-        max_retries=0,
-        timeout=timeout,
-    )
-
-
-def check_openai_key(who: str, base_url: str | None, api_key_env: str) -> None:
-    """OpenAI's own API refuses every request without a key: say so before sending any."""
-    if is_openai_api(base_url) and not secret_from_env(api_key_env):
-        raise ConfigurationError(f"{who}: no API key: set ${api_key_env}")
-
-
-def decode_params(
-    model: str, base_url: str | None, temperature: float, max_tokens: int | None
-) -> dict[str, float | int]:
-    """Decoding parameters each server accepts. OpenAI's own API names the output cap
-    `max_completion_tokens` and lets its reasoning models keep only their default temperature;
-    other servers (vLLM, TGI, llama.cpp, `transformers serve`) take `max_tokens`. `top_p` is
-    never sent: vLLM rejects top_p=0, and greedy decoding does not need it.
-
-    >>> decode_params("gpt-4o", None, 0.0, 512)
-    {'temperature': 0.0, 'max_completion_tokens': 512}
-    >>> decode_params("o3-mini", "https://api.openai.com/v1", 0.0, None)
-    {}
-    >>> decode_params("o3-mini", "http://127.0.0.1:8000/v1", 0.0, 512)
-    {'temperature': 0.0, 'max_tokens': 512}
-    """
-    official = is_openai_api(base_url)
-    params: dict[str, float | int] = {}
-    if not (official and _REASONING_MODEL.match(model)):
-        params["temperature"] = temperature
-    if max_tokens is not None:
-        params["max_completion_tokens" if official else "max_tokens"] = max_tokens
-    return params
 
 
 class ChatOptions(BackendOptions):
@@ -143,19 +76,10 @@ class ChatBackend(Translator):
 
     def price_per_char(self) -> float:
         o = self.options
-        known_in, known_out = PRICES.get(o.model, (0.0, 0.0))
-        p_in = (
-            known_in
-            if o.price_per_million_input_tokens is None
-            else (o.price_per_million_input_tokens)
+        price = Price.of(
+            o.model, o.price_per_million_input_tokens, o.price_per_million_output_tokens
         )
-        p_out = (
-            known_out
-            if o.price_per_million_output_tokens is None
-            else (o.price_per_million_output_tokens)
-        )
-        # Output is about as long as the input; both counted from source characters.
-        return (p_in + p_out) / CHARS_PER_TOKEN / 1_000_000
+        return price.per_char()
 
     def translate_batch(self, texts: list[str], source: str, target: str) -> list[str]:
         import openai

@@ -1,0 +1,184 @@
+"""Judge backends behind one protocol: the judge model behind an OpenAI-compatible API (here),
+or run in this process with transformers (`local`). The run asks a backend for its decoding
+parameters (part of every cache key), its price, and to judge a list of requests; how it gets
+there (threads, retries and a cost cap, or batched generation) is the backend's business.
+"""
+
+from __future__ import annotations
+
+import functools
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from plugdata.errors import require
+from plugdata.remote import (
+    Budget,
+    GaveUp,
+    Price,
+    Retrying,
+    check_openai_key,
+    decode_params,
+    openai_client,
+    openai_host,
+)
+from plugdata.retrying import Failure, FailureMonitor, openai_failure
+from trainer.judge.local import LocalJudge
+from trainer.options import JudgeOptions
+
+EXPECTED_OUTPUT_TOKENS = 300  # explanation plus verdict, for estimates
+
+
+@dataclass
+class Request:
+    item: str
+    order: str  # "AB": system is A; "BA": system is B
+    messages: list[dict]
+    key: str
+
+    @property
+    def chars(self) -> int:
+        return sum(len(m["content"]) for m in self.messages)
+
+
+@dataclass
+class Counters:
+    requests: int = 0
+    retries: int = 0
+    cached: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def add(self, requests: int = 0, retries: int = 0) -> None:
+        """Count from any worker thread."""
+        with self.lock:
+            self.requests += requests
+            self.retries += retries
+
+
+# record(request, raw answer, None) or record(request, None, error reason), from any thread.
+Record = Callable[[Request, str | None, str | None], None]
+
+
+class Judge(Protocol):
+    """What the run needs of a judge backend; `JUDGES` names them for `--judge-backend`."""
+
+    price: Price  # what a judgment costs; known=False when no price is known
+
+    def decode_params(self) -> dict[str, Any]:
+        """How the judge decodes; part of every judgment's cache key."""
+        ...
+
+    def judge_all(
+        self,
+        requests: list[Request],
+        record: Record,
+        counters: Counters,
+        progress: Callable[[int], object],
+    ) -> None:
+        """Judge every request, giving each answer or error to `record` as it comes and the
+        number finished to `progress`; raise when the run must stop."""
+        ...
+
+
+class ApiJudge:
+    """The judge behind an OpenAI-compatible API: `--concurrency` requests in flight, the
+    shared retries, a failure monitor that stops the run with one line when the setup (key,
+    URL, model) is wrong or the server keeps failing, and the `--max-cost` budget."""
+
+    def __init__(self, options: JudgeOptions):
+        require("openai", "judge")
+        self.options = options
+        self.who = f"judge ({options.judge_model}) at {openai_host(options.base_url)}"
+        self.price = Price.of(options.judge_model, options.price_in, options.price_out)
+        self.budget = Budget(options.max_cost)
+        self.stop = threading.Event()  # set when the run stops: nothing more is sent
+        self.retrying = Retrying(
+            self.who,
+            _openai_failure,
+            options.max_retries,
+            stop=self.stop,
+            monitor=FailureMonitor(self.who),
+        )
+        self._client = openai_client(options.base_url, options.api_key_env, options.timeout)
+
+    def decode_params(self) -> dict[str, Any]:
+        o = self.options
+        return decode_params(o.judge_model, o.base_url, 0.0, o.max_tokens)
+
+    def judge_all(self, requests, record, counters, progress) -> None:  # see Judge
+        """Stops cleanly (everything finished is cached) at `--max-cost`."""
+        if requests:
+            check_openai_key(self.who, self.options.base_url, self.options.api_key_env)
+            # The first request alone: a misconfigured judge fails once, not once per worker.
+            self._work(requests[0], record, counters)
+            progress(1)
+            self._work_all(requests[1:], record, counters, progress)
+        self.budget.check("judgments not requested", "finished ones are cached in the judge cache")
+
+    def ask(
+        self, request: Request, counters: Counters, cost: float = 0.0
+    ) -> tuple[str | None, str | None]:
+        """(raw answer, None) or (None, error reason) after retries. `cost`, reserved for this
+        request, is spent once a try was sent."""
+
+        def create():
+            return self._client.chat.completions.create(
+                model=self.options.judge_model, messages=request.messages, **self.decode_params()
+            )
+
+        try:
+            reply = self.retrying.call(
+                create,
+                key=request.key,
+                on_sent=functools.partial(counters.add, requests=1),
+                on_retry=functools.partial(counters.add, retries=1),
+            )
+        except GaveUp as gave_up:
+            self.budget.settle(cost, gave_up.sent)
+            return None, gave_up.failure.reason
+        self.budget.commit(cost)
+        content = reply.choices[0].message.content if reply.choices else None
+        return content or "", None
+
+    def _work(self, request: Request, record: Record, counters: Counters) -> None:
+        cost = self.price.request(request.chars, EXPECTED_OUTPUT_TOKENS)
+        if self.budget.reserve(cost):
+            record(request, *self.ask(request, counters, cost))
+
+    def _work_all(self, requests: list[Request], record, counters, progress) -> None:
+        """`_work` on every request from `--concurrency` threads; the first error stops the
+        others (they send nothing more, and their waits end) and is raised."""
+
+        def guarded(request: Request) -> None:
+            try:
+                self._work(request, record, counters)
+            except BaseException:
+                self.stop.set()  # at once: a worker may pick up the next request before we learn
+                raise
+
+        with ThreadPoolExecutor(self.options.concurrency) as pool:
+            futures = [pool.submit(guarded, r) for r in requests]
+            try:
+                for future in as_completed(futures):
+                    future.result()
+                    progress(1)
+            except BaseException:
+                self.stop.set()
+                pool.shutdown(cancel_futures=True)
+                raise
+
+
+def _openai_failure(exc: Exception) -> Failure | None:
+    """The SDK's errors are failed requests; anything else is a bug."""
+    import openai
+
+    return openai_failure(exc) if isinstance(exc, openai.OpenAIError) else None
+
+
+# The backends by `--judge-backend` name.
+JUDGES: dict[str, Callable[[JudgeOptions], Judge]] = {
+    "openai": ApiJudge,
+    "transformers": LocalJudge,
+}

@@ -1,0 +1,246 @@
+"""What a judge run reports: every judgment mapped to the system's point of view, the paper's
+and FastChat's aggregation per language and per source dataset (see `stats`), and the outputs:
+judgments.jsonl, summary.json, summary.md and a chart.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from plugdata.errors import require
+from trainer.judge import stats
+from trainer.judge.backends import Counters, Request
+from trainer.judge.inputs import Inputs
+from trainer.judge.verdicts import JudgePrompt, parse_verdict
+from trainer.options import JudgeOptions
+
+
+@dataclass
+class Judged:
+    """Everything a summary is made of: what was asked, and what came back."""
+
+    options: JudgeOptions
+    prompt: JudgePrompt
+    inputs: Inputs
+    requests: list[Request]
+    raw: dict[str, str | None]  # request key -> raw judge output (None: no answer)
+    errors: dict[str, str]  # request key -> why the request failed
+
+
+@dataclass
+class JudgeReport:
+    out: Path
+    summary: dict[str, Any]
+    counters: Counters
+    dry_run: bool = False
+    estimate: dict[str, Any] = field(default_factory=dict)
+
+    def text(self) -> str:
+        if self.dry_run:
+            e = self.estimate
+            return (
+                f"Plan (dry run, nothing sent): {e['items']} items, {e['judgments']} "
+                f"judgments, {e['cached']} cached, {e['to_send']} to send, about "
+                f"{e['tokens']:,} tokens, estimated cost {e['cost']:.4f} USD"
+                + (
+                    ""
+                    if e["priced"]
+                    else f" (no price known for {e['model']}: give --price-in and --price-out)"
+                )
+            )
+        return markdown(self.summary) + (
+            f"\n\n{self.counters.requests} requests ({self.counters.retries} retries, "
+            f"{self.counters.cached} judgments from the cache) -> {self.out}"
+        )
+
+
+# -- aggregation ---------------------------------------------------------------------------------
+def summarise(judged: Judged) -> dict[str, Any]:
+    """{"summary": ..., "judgments": [...], "items": [...]}: what the outputs are written from."""
+    options, inputs = judged.options, judged.inputs
+    judgments, per_item = _judgments(judged.requests, judged.raw, judged.errors)
+    rows = [_item_row(inputs, i, per_item[i]) for i in inputs.items]
+    bad = inputs.bad
+    summary = {
+        "judge_model": options.judge_model,
+        "judge_backend": options.judge_backend,
+        "prompt": judged.prompt.name,
+        "prompt_sha": judged.prompt.digest,
+        "items": len(inputs.items),
+        # Questions left out because a side has no answer for them: reported, never hidden.
+        "unanswered": {
+            "system": sum(i not in inputs.system for i in inputs.questions),
+            "baseline": sum(i not in inputs.baseline for i in inputs.questions),
+        },
+        "bad_answers": {k: len(v) for k, v in bad.items()},
+        "bad_answer_ids": {k: sorted(v) for k, v in bad.items()},
+        "bad_answer_policy": options.bad_answers,
+        "groups": _groups(rows),
+        **stats.position_stats([r["pair"] for r in rows], [j["verdict"] for j in judgments]),
+        "length_win_correlation": stats.length_correlation(
+            [r["length_diff"] for r in rows], [r["paper"] for r in rows]
+        ),
+        "ambiguous_judgments": sum(j["ambiguous"] for j in judgments),
+        "errors": sum(j["verdict"] == "error" for j in judgments),
+        "error_reasons": dict(Counter(j["error"] for j in judgments if j["error"])),
+    }
+    return {"summary": summary, "judgments": judgments, "items": rows}
+
+
+def _point_of_view(order: str, winner: str) -> str:
+    if winner in ("tie", "error"):
+        return winner
+    system_letter = "A" if order == "AB" else "B"
+    return "win" if winner == system_letter else "loss"
+
+
+def _judgments(requests, raw, errors) -> tuple[list[dict], dict[str, dict[str, str]]]:
+    """One record per judgment (raw text, verdict, outcome for the system, error), and each
+    item's outcomes by order."""
+    judgments = []
+    per_item: dict[str, dict[str, str]] = defaultdict(dict)
+    for r in requests:
+        text = raw.get(r.key)
+        verdict = parse_verdict(text) if text is not None else None
+        winner = verdict.winner if verdict else "error"
+        outcome = _point_of_view(r.order, winner)
+        per_item[r.item][r.order] = outcome
+        judgments.append(
+            {
+                "id": r.item,
+                "order": r.order,
+                "raw": text,
+                "verdict": winner,
+                "ambiguous": bool(verdict and verdict.ambiguous),
+                "outcome": outcome,
+                "error": errors.get(r.key) or ("no verdict" if winner == "error" else None),
+            }
+        )
+    return judgments, per_item
+
+
+def _item_row(inputs: Inputs, item: str, outcomes: dict[str, str]) -> dict[str, Any]:
+    """An item's pair of outcomes under both rules; an item never asked about (a bad answer
+    under --bad-answers lose) is decided by which side was bad."""
+    if not outcomes:
+        s_bad, b_bad = item in inputs.bad["system"], item in inputs.bad["baseline"]
+        auto = "tie" if s_bad and b_bad else "loss" if s_bad else "win"
+        pair = (auto, auto)
+    else:
+        pair = (outcomes.get("AB", "error"), outcomes.get("BA", "error"))
+    question = inputs.questions[item]
+    system, baseline = inputs.system[item]["output"], inputs.baseline[item]["output"]
+    return {
+        "id": item,
+        "lang": question.get("lang") or "-",
+        "dataset": question.get("dataset") or "-",
+        "pair": pair,
+        "paper": stats.paper_rule(*pair),
+        "strict": stats.strict_rule(*pair),
+        "length_diff": len(str(system)) - len(str(baseline)),
+    }
+
+
+def _groups(rows: list[dict]) -> dict[str, dict]:
+    """Both rules' tables, overall and per language and source dataset (when any is named)."""
+
+    def block(selected):
+        paper = [r["paper"] for r in selected]
+        strict = [r["strict"] for r in selected]
+        return {
+            "paper": {**stats.table(paper), "ci95": stats.bootstrap_ci(paper)},
+            "strict": {**stats.table(strict), "ci95": stats.bootstrap_ci([s for s in strict if s])},
+        }
+
+    by = {"all": block(rows)}
+    for key in ("lang", "dataset"):
+        values = sorted({r[key] for r in rows})
+        if values == ["-"]:  # not given for any item: the group would repeat "all"
+            continue
+        for value in values:
+            by[f"{key}={value}"] = block([r for r in rows if r[key] == value])
+    return by
+
+
+# -- outputs -------------------------------------------------------------------------------------
+def markdown(summary: dict[str, Any]) -> str:
+    missing = summary["unanswered"]
+    lines = [
+        f"Judge {summary['judge_model']} ({summary['prompt']}), {summary['items']} items; "
+        f"bad answers: system {summary['bad_answers']['system']}, baseline "
+        f"{summary['bad_answers']['baseline']} (policy: {summary['bad_answer_policy']})"
+        + (
+            f"; questions without an answer, not judged: system {missing['system']}, "
+            f"baseline {missing['baseline']}"
+            if any(missing.values())
+            else ""
+        ),
+        "",
+        "| group | rule | W | T | L | E | N | (W-L)/N | 95% CI |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for group, rules in summary["groups"].items():
+        for rule in ("paper", "strict"):
+            r = rules[rule]
+            lo, hi = r["ci95"]
+            lines.append(
+                f"| {group} | {rule} | {r['win']} | {r['tie']} | {r['loss']} | "
+                f"{r['error']} | {r['n']} | {r['diff']:+.3f} | [{lo:+.3f}, {hi:+.3f}] |"
+            )
+    corr = summary["length_win_correlation"]
+    lines += [
+        "",
+        f"position consistency {summary['position_consistency']:.1%}, first-position "
+        f"preference {summary['first_position_preference']:.1%}, length-win correlation "
+        f"{'n/a' if corr is None else f'{corr:+.2f}'}, ambiguous judgments "
+        f"{summary['ambiguous_judgments']}, errors {summary['errors']}"
+        + "".join(f"; {n} {reason}" for reason, n in summary["error_reasons"].items()),
+    ]
+    return "\n".join(lines)
+
+
+def write_outputs(out: Path, result: dict[str, Any]) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    with (out / "judgments.jsonl").open("w", encoding="utf-8") as fh:
+        for j in result["judgments"]:
+            fh.write(json.dumps(j, ensure_ascii=False) + "\n")
+    (out / "summary.json").write_text(json.dumps(result["summary"], indent=2) + "\n", "utf-8")
+    (out / "summary.md").write_text(markdown(result["summary"]) + "\n", "utf-8")
+    _chart(out / "winrate.png", result["summary"])
+
+
+def _chart(path: Path, summary: dict[str, Any]) -> None:
+    """Stacked win/tie/loss bars per language (paper's rule), like the paper's figures."""
+    require("matplotlib", "judge")
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    groups = {
+        k.split("=", 1)[1]: v["paper"]
+        for k, v in summary["groups"].items()
+        if k.startswith("lang=")
+    } or {"all": summary["groups"]["all"]["paper"]}
+    names = list(groups)
+    fig, ax = plt.subplots(figsize=(6, 0.6 * len(names) + 1.2))
+    left = [0.0] * len(names)
+    for outcome, colour in (
+        ("win", "#4c9a2a"),
+        ("tie", "#bbbbbb"),
+        ("loss", "#c0392b"),
+        ("error", "#555555"),
+    ):
+        share = [groups[n][outcome] / groups[n]["n"] * 100 if groups[n]["n"] else 0 for n in names]
+        ax.barh(names, share, left=left, color=colour, label=outcome)
+        left = [a + b for a, b in zip(left, share, strict=True)]
+    ax.set_xlim(0, 100)
+    ax.set_xlabel("% of items (paper's rule)")
+    ax.legend(ncol=4, loc="lower center", bbox_to_anchor=(0.5, 1.0), frameon=False)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
