@@ -147,10 +147,6 @@ def _pivot_problems(
     return problems, counts
 
 
-def _lid_rows(verdict) -> list[dict[str, Any]]:
-    return [vars(r) for r in verdict.lid]
-
-
 def build(
     recipe: Recipe,
     out: Path,
@@ -394,7 +390,7 @@ def _check_language(
     ):
         if not reasons:
             verdict = next(verdicts)
-            triple["meta"]["lid"] = _lid_rows(verdict)
+            triple["meta"]["lid"] = verdict.lid_rows()
             triple["meta"]["flags"] += verdict.flags
             reasons = verdict.reasons
             if reasons and recipe.failure_action == "flag":

@@ -13,8 +13,9 @@ from plugdata.detect import DEFAULT_DETECTOR
 from plugdata.errors import SourceError
 from plugdata.languages import LANGUAGES
 from plugdata.recipe import Corpus
+from plugdata.schema import LidResult
 from plugdata.sources import lone_surrogate_free, raw_rows
-from plugdata.validate import LidResult, ValidationSettings, Validator
+from plugdata.validate import ValidationSettings, Validator
 
 EMPTY = "(empty)"  # the label of an empty or whitespace-only text
 

@@ -9,21 +9,25 @@ from __future__ import annotations
 
 import types
 import typing
+from dataclasses import dataclass, is_dataclass
 from typing import Union
 
 import pyarrow as pa
 from typing_extensions import NotRequired, TypedDict, is_typeddict
 
 
-class LidRow(TypedDict):
-    """One language-ID result for one field."""
+@dataclass
+class LidResult:
+    """One language-ID result for one field (validation's answer, and a row of `meta.lid`)."""
 
     field: str
     expected: str
     label: str
     score: float
     passed: bool
-    # detector | script (zh/ko/ja: settled by script) | short | short-script
+    # detector | script (zh/ko/ja: the script settled it; score is the script's share of words)
+    # | short (too short: accepted or rejected by policy) | short-script (too short, by script)
+    # | empty (`plugdata detect` only: no text at all, never a pass)
     basis: str
 
 
@@ -36,7 +40,7 @@ class MadeBy(TypedDict):
 
 class Meta(TypedDict):
     made_by: MadeBy
-    lid: list[LidRow]
+    lid: list[LidResult]
     flags: list[str]
 
 
@@ -82,14 +86,15 @@ RESPONSES = ("pivot_response", "target_response")
 
 
 def arrow_type(annotation: typing.Any) -> pa.DataType:
-    """The Arrow type of a row annotation: str, float, bool, `X | None`, lists, TypedDicts."""
+    """The Arrow type of a row annotation: str, float, bool, `X | None`, lists, TypedDicts and
+    dataclasses (as structs)."""
     origin = typing.get_origin(annotation)
     if origin in (Union, types.UnionType):
         (inner,) = [a for a in typing.get_args(annotation) if a is not type(None)]
         return arrow_type(inner)
     if origin is list:
         return pa.list_(arrow_type(typing.get_args(annotation)[0]))
-    if is_typeddict(annotation):
+    if is_typeddict(annotation) or is_dataclass(annotation):
         hints = typing.get_type_hints(annotation)
         return pa.struct([(name, arrow_type(kind)) for name, kind in hints.items()])
     return {str: pa.string(), float: pa.float64(), bool: pa.bool_(), int: pa.int64()}[annotation]

@@ -15,13 +15,14 @@ import re
 import zlib
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from plugdata.detect import DEFAULT_DETECTOR, DETECTORS, Detector, get_detector
 from plugdata.languages import HAN, KANA, LANGUAGES, Language, LanguageTable
+from plugdata.schema import LidResult
 from plugdata.textproc import (
     has_letters,
     normalize_for_compare,
@@ -90,19 +91,6 @@ class ValidationSettings(BaseModel):
 
 
 @dataclass
-class LidResult:
-    field: str
-    expected: str
-    label: str
-    score: float
-    passed: bool
-    # detector | script (zh/ko/ja: the script settled it; score is the script's share of words)
-    # | short (too short: accepted or rejected by policy) | short-script (too short, by script)
-    # | empty (`plugdata detect` only: no text at all, never a pass)
-    basis: str
-
-
-@dataclass
 class Verdict:
     reasons: list[str] = field(default_factory=list)
     lid: list[LidResult] = field(default_factory=list)
@@ -111,6 +99,10 @@ class Verdict:
     @property
     def ok(self) -> bool:
         return not self.reasons
+
+    def lid_rows(self) -> list[dict[str, object]]:
+        """The results as rows of a triple's `meta.lid`."""
+        return [asdict(result) for result in self.lid]
 
 
 # Han and kana characters are words of their own; other letters group into words. Counting

@@ -214,7 +214,7 @@ def test_the_written_columns_are_the_typed_rows_fields(built):
     """The Arrow schemas are derived from the row types: what is written is what is declared."""
     import typing
 
-    from plugdata.schema import LidRow, Meta, MethodRow, Triple
+    from plugdata.schema import LidResult, Meta, MethodRow, Triple
 
     _, root = built
     triples = pq.read_table(root / "data" / "it" / "train-00000-of-00001.parquet")
@@ -222,6 +222,8 @@ def test_the_written_columns_are_the_typed_rows_fields(built):
     meta = triples.schema.field("meta").type
     assert [meta.field(i).name for i in range(meta.num_fields)] == list(typing.get_type_hints(Meta))
     lid = meta.field("lid").type.value_type
-    assert [lid.field(i).name for i in range(lid.num_fields)] == list(typing.get_type_hints(LidRow))
+    assert [lid.field(i).name for i in range(lid.num_fields)] == list(
+        typing.get_type_hints(LidResult)
+    )
     rows = pq.read_table(root / "data" / "it-plug" / "train-00000-of-00001.parquet")
     assert rows.column_names == list(typing.get_type_hints(MethodRow))

@@ -252,7 +252,7 @@ class _Rows:
         if outcome.reason:
             return {"triple": triple, "reasons": [outcome.reason]}
         verdict = self.validator.check(triple, responses=self.responses)
-        triple["meta"]["lid"] = [vars(x) for x in verdict.lid]
+        triple["meta"]["lid"] = verdict.lid_rows()
         triple["meta"]["flags"] = verdict.flags
         return {"triple": triple, "reasons": verdict.reasons}
 
