@@ -17,7 +17,7 @@ from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler
 
 from plugdata.translate import protect
-from plugdata.translate.engine import FIELDS, _joint_text
+from plugdata.translate.strategies import FIELDS, joint_text
 
 from .conftest import ITEMS
 from .loopback import LoopbackServer
@@ -33,7 +33,7 @@ def phrase_book() -> dict[str, str]:
             a = protect.parse(en[name]).segments
             b = protect.parse(it[name]).segments
             book.update({x.text: y.text for x, y in zip(a, b, strict=True)})
-        book[_joint_text(en)[0]] = _joint_text(it)[0]
+        book[joint_text(en)[0]] = joint_text(it)[0]
     return book
 
 

@@ -10,13 +10,12 @@ with mangled code. A backend that cannot work as configured stops the whole run 
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 
 from tqdm.auto import tqdm
 
 from plugdata.errors import PlugdataError
-from plugdata.languages import LANGUAGES, Language, LanguageTable
+from plugdata.languages import LANGUAGES, LanguageTable
 from plugdata.redact import scrub
 from plugdata.retrying import FailureMonitor
 from plugdata.sources import Record
@@ -24,12 +23,7 @@ from plugdata.translate import protect
 from plugdata.translate.backends.base import Translator
 from plugdata.translate.cache import SegmentCache
 from plugdata.translate.runner import Runner, RunStats
-
-FIELDS = ("instruction", "response")
-_JOINT = re.compile(
-    r"^\s*<instruction>\s*\n?(.*?)\n?\s*</instruction>\s*<response>\s*\n?(.*?)\n?\s*</response>\s*$",
-    re.S,
-)
+from plugdata.translate.strategies import FIELDS, Strategy, strategies_for
 
 
 class MissingFromCache(PlugdataError):
@@ -68,152 +62,7 @@ class TranslateReport:
     failures: dict[str, int] = field(default_factory=dict)
 
 
-# -- units of one row under one strategy ---------------------------------------------------------
-def _field_units(text: str, translator: Translator, source: str, split: bool) -> list[str]:
-    doc = protect.parse(text)
-    units = []
-    for segment in doc.segments:
-        parts = protect.split_at_tokens(segment) if split else [segment]
-        for part in parts:
-            if isinstance(part, protect.Segment):
-                limit = _limit(translator, source)
-                units.extend(piece for piece, _ in protect.split_long(part.text, limit))
-    return units
-
-
-def _line_groups(text: str, limit: int) -> list[list[protect.Segment]] | None:
-    """The segments of a field packed into newline-joined units under `limit` characters (one
-    request per field for most rows); None when one segment alone is too long."""
-    groups: list[list[protect.Segment]] = []
-    size = 0
-    for segment in protect.parse(text).segments:
-        if len(segment.text) > limit:
-            return None
-        if not groups or size + len(segment.text) + 1 > limit:
-            groups.append([])
-            size = 0
-        groups[-1].append(segment)
-        size += len(segment.text) + 1
-    return groups
-
-
-def _limit(translator: Translator, source: str) -> int:
-    return getattr(translator, "max_chars_for", lambda _s: translator.max_chars)(source)
-
-
-def _joint_text(texts: dict[str, str]) -> tuple[str, dict[str, protect.Segment]]:
-    masked, start = {}, 1
-    for name in FIELDS:
-        masked[name] = protect.mask(texts[name], start=start, fenced=True)
-        start += len(masked[name].spans)
-    body = (
-        f"<instruction>\n{masked['instruction'].text}\n</instruction>\n"
-        f"<response>\n{masked['response'].text}\n</response>"
-    )
-    return body, masked
-
-
-def row_units(
-    texts: dict[str, str], strategy: str, translator: Translator, source: str
-) -> list[str]:
-    if strategy == "joint":
-        return [_joint_text(texts)[0]]
-    if strategy == "lines":
-        limit = _limit(translator, source)
-        return [
-            "\n".join(s.text for s in group)
-            for name in texts
-            for group in _line_groups(texts[name], limit) or []
-        ]
-    return [
-        u
-        for name in texts
-        for u in _field_units(texts[name], translator, source, strategy == "split")
-    ]
-
-
-# -- assembling ----------------------------------------------------------------------------------
-def _assemble_field(
-    text: str, translator: Translator, source: str, target: Language, split: bool, lookup
-) -> str:
-    doc = protect.parse(text)
-    out = []
-    for segment in doc.segments:
-        parts = protect.split_at_tokens(segment) if split else [segment]
-        rendered = []
-        for part in parts:
-            if not isinstance(part, protect.Segment):
-                rendered.append(part)
-                continue
-            pieces = protect.split_long(part.text, _limit(translator, source))
-            rendered.append(protect.unmask(_join(pieces, lookup, target), part))
-        out.append("".join(rendered))
-    return protect.render(doc, out)
-
-
-def _join(pieces: list[tuple[str, str]], lookup, target: Language) -> str:
-    """Translated pieces of a long segment, separated as the source was (unless the target
-    puts no space between sentences, as Chinese and Japanese do)."""
-    out = []
-    for piece, sep in pieces:
-        if not target.spaces_between_sentences and sep and not sep.strip() and "\n" not in sep:
-            sep = ""
-        out.append(lookup(piece) + sep)
-    return "".join(out)
-
-
-def _assemble_lines(text: str, limit: int, lookup) -> str:
-    doc = protect.parse(text)
-    translated: list[str] = []
-    for group in _line_groups(text, limit):
-        lines = lookup("\n".join(s.text for s in group)).strip("\n").split("\n")
-        if len(lines) != len(group):
-            raise protect.ProtectionError(f"{len(group)} lines sent, {len(lines)} came back")
-        translated.extend(
-            protect.unmask(line.strip(), s) for line, s in zip(lines, group, strict=True)
-        )
-    return protect.render(doc, translated)
-
-
-def assemble(
-    texts: dict[str, str],
-    strategy: str,
-    translator: Translator,
-    source: str,
-    target: Language,
-    lookup,
-) -> dict[str, str]:
-    """Translated fields of one row; raises ProtectionError when anything did not survive."""
-    if strategy == "lines":
-        return {
-            name: _assemble_lines(texts[name], _limit(translator, source), lookup) for name in texts
-        }
-    if strategy != "joint":
-        return {
-            name: _assemble_field(
-                texts[name], translator, source, target, strategy == "split", lookup
-            )
-            for name in texts
-        }
-    body, masked = _joint_text(texts)
-    m = _JOINT.match(lookup(body))
-    if m is None:
-        raise protect.ProtectionError("joint markers did not come back")
-    out = {}
-    for name, translated in zip(FIELDS, m.groups(), strict=True):
-        restored = protect.unmask(translated.strip(), masked[name])
-        if protect.structure(restored) != protect.structure(texts[name]):
-            raise protect.ProtectionError(f"markdown structure of the {name} changed")
-        out[name] = restored
-    return out
-
-
 # -- the whole job -------------------------------------------------------------------------------
-def strategies(translator: Translator) -> list[str]:
-    first = ["joint"] if getattr(translator, "joint", False) else []
-    return [*first, "lines", "segments", "split"]
-
-
 def translate_records(
     records: list[Record],
     source: str,
@@ -239,7 +88,11 @@ def translate_records(
     pending = [i for i, o in enumerate(outcomes) if o.reason is None]
     # One per backend for the whole run: its strategies share what its failures have shown.
     monitors = {t: FailureMonitor(t.who) for t in translators}
-    plan = [(t, strategy) for t in translators for strategy in strategies(t)]
+    plan = [
+        (t, strategy)
+        for t in translators
+        for strategy in strategies_for(t, source, target_language)
+    ]
     for step, (translator, strategy) in enumerate(plan):
         if not pending:
             break
@@ -253,11 +106,11 @@ def translate_records(
             stats=report.stats,
             monitor=monitors[translator],
         )
-        eligible = _eligible(pending, texts, strategy, _limit(translator, source))
+        eligible = [i for i in pending if strategy.fits(texts[i])]
         row_keys = {}  # row -> the cache keys of its units under this strategy
         units: dict[str, str] = {}
         for i in eligible:
-            texts_of_row = row_units(texts[i], strategy, translator, source)
+            texts_of_row = strategy.units(texts[i])
             row_keys[i] = [runner.key(unit) for unit in texts_of_row]
             units.update(zip(row_keys[i], texts_of_row, strict=True))
         cached = cache.get_many(units)
@@ -272,9 +125,9 @@ def translate_records(
                 f"--offline: {len(missing)} of {len(units)} segments are not in {cache.path}; "
                 f"first: {next(iter(missing.values()))[:80]!r}"
             )
-        _send(runner, missing, progress, f"{translator.model}, {strategy}")
+        _send(runner, missing, progress, f"{translator.model}, {strategy.name}")
         answers = cache.get_many(units)
-        done = _assemble_rows(row_keys, texts, strategy, runner, target_language, answers, outcomes)
+        done = _assemble_rows(row_keys, texts, strategy, runner, answers, outcomes)
         pending = [i for i in pending if i not in done]
     for i in pending:  # no strategy of any backend could translate these safely
         outcome = outcomes[i]
@@ -291,17 +144,6 @@ def _unless_empty(texts: dict[str, str]) -> Outcome:
     """A fresh outcome, failed already when a field to translate is empty."""
     empty = [name for name, value in texts.items() if not value.strip()]
     return Outcome(reason=f"empty:{empty[0]}" if empty else None)
-
-
-def _eligible(pending: list[int], texts: list[dict[str, str]], strategy: str, limit: int):
-    """The pending rows a strategy can take: joint requests and line groups must fit in one
-    call; rows too long for them go straight to the next strategy."""
-    if strategy == "joint":
-        return [i for i in pending if sum(len(v) for v in texts[i].values()) <= limit]
-    if strategy == "lines":
-        fits = (all(_line_groups(v, limit) is not None for v in texts[i].values()) for i in pending)
-        return [i for i, ok in zip(pending, fits, strict=True) if ok]
-    return list(pending)
 
 
 def _estimate(
@@ -341,16 +183,15 @@ def _send(
 def _assemble_rows(
     row_keys: dict[int, list[str]],
     texts: list[dict[str, str]],
-    strategy: str,
+    strategy: Strategy,
     runner: Runner,
-    target: Language,
     answers: dict[str, str],
     outcomes: list[Outcome],
 ) -> set[int]:
     """Put the rows of one strategy together from the answers; returns the rows done. A row
     that failed keeps why (and the backend's last error) on its outcome, for when no later
     strategy succeeds."""
-    t, source, failures = runner.translator, runner.source, runner.stats.failed
+    t, failures = runner.translator, runner.stats.failed
     lookup = _lookup(answers, runner)
     done = set()
     for i, keys in row_keys.items():
@@ -361,7 +202,7 @@ def _assemble_rows(
             outcome.error = scrub(failed[-1]) if failed else outcome.error
             continue
         try:
-            outcome.fields = assemble(texts[i], strategy, t, source, target, lookup)
+            outcome.fields = strategy.assemble(texts[i], lookup)
         except protect.ProtectionError:
             outcome.reason = "protection-lost"
             continue

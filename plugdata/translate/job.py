@@ -23,7 +23,8 @@ from plugdata.sources import Record, read_records
 from plugdata.translate.backends import TRANSLATORS
 from plugdata.translate.backends.base import Translator
 from plugdata.translate.cache import Imported, SegmentCache
-from plugdata.translate.engine import FIELDS, Outcome, TranslateReport, translate_records
+from plugdata.translate.engine import Outcome, TranslateReport, translate_records
+from plugdata.translate.strategies import FIELDS
 from plugdata.triples import Router, make_triple, row_ids
 from plugdata.validate import Validator
 

@@ -73,6 +73,16 @@ class Translator(ABC):
         """Backend, model and host, as every message about this backend names them."""
         return f"{self.name} ({self.model}) at {self.host}"
 
+    @property
+    def joint(self) -> bool:
+        """Whether the backend translates instruction and response in one request (the
+        `joint` strategy, tried first)."""
+        return False
+
+    def max_chars_for(self, source: str) -> int:
+        """Longest unit for text in `source`; a service may take less of some languages."""
+        return self.max_chars
+
     def check_setup(self) -> None:  # noqa: B027 - optional hook, most backends need nothing
         """Raise ConfigurationError when the backend cannot work as configured (a key that
         is not set); called before the first request, never in a dry run."""
