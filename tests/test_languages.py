@@ -88,3 +88,20 @@ def test_facts_of_chinese_and_japanese_live_on_their_entries():
     assert LANGUAGES.get("en").spaces_between_sentences
     assert zh.script_excludes_pattern.search("これは") and not zh.script_pattern.search("これ")
     assert (zh.codes["nllb"], ja.codes["nllb"]) == ("zho_Hans", "jpn_Jpan")
+
+
+def test_google_takes_shorter_units_of_languages_outside_latin_script():
+    """The rule comes from the table's scripts: a recipe's own non-Latin language gets it too."""
+    from plugdata.translate.backends.deep import DeepOptions, DeepTranslatorBackend
+
+    google = DeepTranslatorBackend(DeepOptions())
+    libre = DeepTranslatorBackend(DeepOptions(provider="libre", base_url="http://127.0.0.1:9"))
+    assert {c: google.max_chars_for(c) for c in ("zh", "ko", "ja", "ru", "it", "en")} == {
+        "zh": 1500,
+        "ko": 1500,
+        "ja": 1500,
+        "ru": 1500,
+        "it": 4500,
+        "en": 4500,
+    }
+    assert libre.max_chars_for("zh") == libre.max_chars

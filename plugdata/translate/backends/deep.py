@@ -12,6 +12,7 @@ from typing import Literal, NamedTuple
 from pydantic import Field
 
 from plugdata.errors import ConfigurationError, require
+from plugdata.languages import LATIN
 from plugdata.redact import secret_from_env
 from plugdata.retrying import (
     ROW,
@@ -46,8 +47,9 @@ PROVIDERS = {
 # LibreTranslator insists on a key when it is built, and sends one only when it holds one:
 # a placeholder satisfies the constructor and is cleared before any request.
 _NO_KEY = "no-key"
-# Characters of CJK text grow ninefold when URL-encoded: Google's 5,000 limit bites early.
-_CJK = {"zh", "ja", "ko"}
+# Google takes the text in the URL, where a letter outside Latin script grows six- to ninefold
+# when percent-encoded: its 5,000 limit bites early for those languages.
+_GOOGLE_NON_LATIN_CHARS = 1500
 
 
 class DeepOptions(BackendOptions):
@@ -83,8 +85,9 @@ class DeepTranslatorBackend(Translator):
         return host_of(self.options.base_url or BASE_URLS[self.provider.url], self.model)
 
     def max_chars_for(self, source: str) -> int:
-        if self.options.provider == "google" and source in _CJK:
-            return 1500
+        script = self.languages.get(source).script
+        if self.options.provider == "google" and script not in (None, LATIN):
+            return _GOOGLE_NON_LATIN_CHARS
         return self.max_chars
 
     @property
