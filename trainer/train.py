@@ -9,7 +9,6 @@ user turns never carry loss. Multi-GPU and multi-node runs are this same file un
 
 from __future__ import annotations
 
-import json
 import os
 from collections import Counter
 from dataclasses import dataclass
@@ -18,7 +17,7 @@ from pathlib import Path
 
 from plugdata.errors import PlugdataError
 from plugdata.folder import config_name, parse_config_name, read_manifest
-from plugdata.jsonl import write_json
+from plugdata.jsonl import read_json_file, write_json
 from plugdata.locations import check_dataset, check_model
 from trainer.common import load_config_split, load_tokenizer, require_train, template_hash
 from trainer.options import TrainOptions
@@ -106,7 +105,8 @@ class TrainResult:
 def _check_output_dir(options: TrainOptions) -> None:
     manifest = options.output_dir / RUN_MANIFEST
     if manifest.exists() and not options.overwrite:
-        other = json.loads(manifest.read_text(encoding="utf-8"))
+        other = read_json_file(manifest)
+        other = other if isinstance(other, dict) else {}
         same = (
             other.get("dataset", {}).get("config") == options.config
             and other.get("model") == options.model

@@ -5,13 +5,13 @@ judgments.jsonl, summary.json, summary.md and a chart.
 
 from __future__ import annotations
 
-import json
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from plugdata.errors import require
+from plugdata.jsonl import write_json, write_json_lines
 from trainer.judge import stats
 from trainer.judge.backends import Counters, Request
 from trainer.judge.inputs import Inputs
@@ -204,11 +204,8 @@ def markdown(summary: dict[str, Any]) -> str:
 
 
 def write_outputs(out: Path, result: dict[str, Any]) -> None:
-    out.mkdir(parents=True, exist_ok=True)
-    with (out / "judgments.jsonl").open("w", encoding="utf-8") as fh:
-        for j in result["judgments"]:
-            fh.write(json.dumps(j, ensure_ascii=False) + "\n")
-    (out / "summary.json").write_text(json.dumps(result["summary"], indent=2) + "\n", "utf-8")
+    write_json_lines(out / "judgments.jsonl", result["judgments"])
+    write_json(out / "summary.json", result["summary"])
     (out / "summary.md").write_text(markdown(result["summary"]) + "\n", "utf-8")
     _chart(out / "winrate.png", result["summary"])
 

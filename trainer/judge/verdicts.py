@@ -9,12 +9,12 @@ can be used instead with `--prompt-file` / `--prompt-name`.
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from plugdata.errors import PlugdataError
+from plugdata.jsonl import read_json_lines
 
 DEFAULT_SYSTEM = (
     "You are an impartial judge. Compare the two AI assistants' answers to the user's question "
@@ -55,13 +55,10 @@ def load_prompt(file: Path | None, name: str | None) -> JudgePrompt:
     if file is None:
         return DEFAULT_PROMPT
     entries = {}
-    for lineno, line in enumerate(file.read_text(encoding="utf-8").splitlines(), 1):
-        if line.strip():
-            try:
-                entry = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise PlugdataError(f"{file}:{lineno}: invalid JSON ({exc.msg})") from None
-            entries[entry.get("name")] = entry
+    for lineno, entry in read_json_lines(file):
+        if not isinstance(entry, dict):
+            raise PlugdataError(f"{file}:{lineno}: expected a JSON object")
+        entries[entry.get("name")] = entry
     name = name or "pair-v2"
     if name not in entries:
         raise PlugdataError(
