@@ -44,6 +44,18 @@ def test_the_library_never_imports_the_trainer():
     assert {k: v for k, v in offenders.items() if v} == {}
 
 
+def test_the_trainer_uses_the_library_but_not_its_translation_engine():
+    """Remote calls (client, prices, retries) are shared through `plugdata.remote`; the
+    translation engine is not the trainer's business."""
+    offenders = {
+        str(path.relative_to(ROOT)): sorted(
+            n for n in _imports(path) if n.startswith("plugdata.translate")
+        )
+        for path in (ROOT / "trainer").rglob("*.py")
+    }
+    assert {k: v for k, v in offenders.items() if v} == {}
+
+
 def test_every_command_is_documented_in_the_readme():
     readme = (ROOT / "README.md").read_text("utf-8")
     for name, command in cli.commands.items():
