@@ -90,9 +90,11 @@ def test_refused_connection_is_not_a_sent_request(tmp_path):
     backend = DeepTranslatorBackend(DeepOptions(provider="libre", base_url=url))
     cache = SegmentCache(tmp_path / "cache.sqlite")
     runner = Runner(backend, cache, "en", "it")
+    units = {runner.key(t): t for t in ("One.", "Two.", "Three.")}
     with pytest.raises(ConfigurationError, match="connection refused"):
-        runner.run({runner.key(t): t for t in ("One.", "Two.", "Three.")})
-    assert runner.stats.requests == 0 and runner.stats.chars_sent == 0 and len(cache) == 0
+        runner.run(units)
+    assert runner.stats.requests == 0 and runner.stats.chars_sent == 0
+    assert cache.get_many(units) == {}
 
 
 # -- keys, models, and errors on every request ---------------------------------------------------

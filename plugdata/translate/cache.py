@@ -126,10 +126,6 @@ class SegmentCache:
         with self._lock:
             self._db.write_many("INSERT OR REPLACE INTO rows VALUES (?, ?)", items)
 
-    def __len__(self) -> int:
-        with self._lock:
-            return self._db.query("SELECT COUNT(*) FROM segments")[0][0]
-
     def export(self, out: Path) -> int:
         """Every segment to the parquet file `out`; returns how many."""
         import pyarrow as pa
