@@ -56,6 +56,24 @@ def test_the_trainer_uses_the_library_but_not_its_translation_engine():
     assert {k: v for k, v in offenders.items() if v} == {}
 
 
+def test_the_translation_package_never_imports_what_builds_on_it():
+    above = (
+        "plugdata.build",
+        "plugdata.configs",
+        "plugdata.language_check",
+        "plugdata.plan",
+        "plugdata.publish",
+        "plugdata.staging",
+        "plugdata.cards",
+        "plugdata.cli",
+    )
+    offenders = {
+        str(path.relative_to(ROOT)): sorted(n for n in _imports(path) if n.startswith(above))
+        for path in (ROOT / "plugdata" / "translate").rglob("*.py")
+    }
+    assert {k: v for k, v in offenders.items() if v} == {}
+
+
 def test_every_command_is_documented_in_the_readme():
     readme = (ROOT / "README.md").read_text("utf-8")
     for name, command in cli.commands.items():
