@@ -19,7 +19,7 @@ from typing import Annotated, Any, Literal, TypeVar
 
 import annotated_types
 import click
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field, TypeAdapter, ValidationError
 from pydantic.fields import FieldInfo
 
 from plugdata.errors import PlugdataError
@@ -95,15 +95,15 @@ def _range_note(field: FieldInfo) -> str:
     return f"  [{', '.join(parts)}]" if parts else ""
 
 
-def click_option(name: str, field: FieldInfo) -> Callable:
-    """The click option for one model field."""
+def click_option(name: str, field: FieldInfo, **extra: Any) -> Callable:
+    """The click option for one model field (`extra`: more click settings)."""
     description = (field.description or "").strip()
     help_text = description + _range_note(field)
     if _unwrap(field.annotation) is bool:
         on = field.default is True
         flag = flag_of(name, field)
         declared = f"{flag}/--no-{flag.removeprefix('--')}" if on else flag
-        return click.option(declared, name, is_flag=True, default=on, help=help_text)
+        return click.option(declared, name, is_flag=True, default=on, help=help_text, **extra)
     required = field.is_required()
     default = None if required else field.get_default(call_default_factory=True)
     return click.option(
@@ -115,6 +115,7 @@ def click_option(name: str, field: FieldInfo) -> Callable:
         show_default=default is not None,
         metavar=_extra(field).get("metavar"),
         help=help_text,
+        **extra,
     )
 
 
@@ -137,6 +138,10 @@ def parse_options(model: type[M], values: dict[str, Any]) -> M:
         raise OptionsError(format_errors(model, err)) from None
 
 
+def _message(error: Any) -> str:
+    return error["msg"].removeprefix("Value error, ").replace("Input should be", "must be")
+
+
 def format_errors(model: type[BaseModel], err: ValidationError) -> str:
     """`--epochs 0: must be greater than 0`, one clause per refused value."""
     parts = []
@@ -145,15 +150,24 @@ def format_errors(model: type[BaseModel], err: ValidationError) -> str:
         field = model.model_fields.get(str(loc[0])) if loc else None
         where = flag_of(str(loc[0]), field) if field is not None else "options"
         value = "" if e["type"] == "missing" else f" {e.get('input')!r}"
-        message = e["msg"].removeprefix("Value error, ").replace("Input should be", "must be")
-        parts.append(f"{where}{value}: {message}")
+        parts.append(f"{where}{value}: {_message(e)}")
     return "; ".join(parts)
 
 
 def shared_option(name: str, declaration: Any) -> Callable:
-    """The click option for one shared declaration such as `Quiet`, for commands that have no
-    options model."""
+    """The click option for one shared declaration such as `MaxCost`, for commands that have
+    no options model: the declaration itself checks the value."""
     kind, *extras = typing.get_args(declaration)
     field = next(e for e in extras if isinstance(e, FieldInfo))
+    adapter = TypeAdapter(declaration)
+
+    def check(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+        if value is None:
+            return None
+        try:
+            return adapter.validate_python(value)
+        except ValidationError as err:
+            raise click.BadParameter(_message(err.errors()[0])) from None
+
     merged = FieldInfo.merge_field_infos(field, annotation=kind)
-    return click_option(name, merged)
+    return click_option(name, merged, callback=check)
