@@ -236,6 +236,21 @@ def test_refused_generate_method_names_the_choices(tmp_path):
             ["translate", "in.jsonl", "--to", "it", "--backend", "b"],
             "Error: Missing option '--out'.",
         ),
+        (
+            [
+                "translate",
+                "in.jsonl",
+                "--to",
+                "it",
+                "--backend",
+                "b",
+                "--out",
+                "o.jsonl",
+                "--max-cost",
+                "-1",
+            ],
+            "Error: Invalid value for '--max-cost': must be greater than or equal to 0",
+        ),
     ],
 )
 def test_refused_values_of_click_types_are_one_line_too(args, expected):
