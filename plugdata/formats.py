@@ -25,15 +25,15 @@ from dataclasses import dataclass
 from typing import Literal
 
 from plugdata.languages import LANGUAGES, LanguageTable, header_pattern
+from plugdata.schema import Message, MethodRow, Triple
 
-Message = dict[str, str]
-Row = dict[str, object]  # id, kind, prompt (list of messages), completion (one-message list)
+Row = MethodRow
 Status = Literal["ok", "marker-missing", "empty"]
 # Renders one triple's own rows of a method, given its prompt (see `prompt_messages`).
-Renderer = Callable[[dict, list[Message], LanguageTable], list[Row]]
+Renderer = Callable[[Triple, list[Message], LanguageTable], list[Row]]
 
 
-def _row(triple: dict, kind: str, prompt: list[Message], answer: str) -> Row:
+def _row(triple: Triple, kind: str, prompt: list[Message], answer: str) -> Row:
     return {
         "id": triple["id"],
         "kind": kind,
@@ -47,7 +47,7 @@ def _block(header: str, text: str) -> str:
 
 
 def plug_completion(
-    triple: dict, languages: LanguageTable = LANGUAGES, *, with_instruction: bool = True
+    triple: Triple, languages: LanguageTable = LANGUAGES, *, with_instruction: bool = True
 ) -> str:
     pivot, target = languages.get(triple["pivot_lang"]), languages.get(triple["target_lang"])
     blocks = (
@@ -58,29 +58,33 @@ def plug_completion(
     return "\n\n".join(blocks)
 
 
-def _pivot_row(triple: dict) -> Row:
+def _pivot_row(triple: Triple) -> Row:
     user = {"role": "user", "content": triple["pivot_instruction"]}
     return _row(triple, "pivot", [user], triple["pivot_response"])
 
 
-def _render_plug(triple: dict, prompt: list[Message], languages: LanguageTable) -> list[Row]:
+def _render_plug(triple: Triple, prompt: list[Message], languages: LanguageTable) -> list[Row]:
     return [_row(triple, "plug", prompt, plug_completion(triple, languages))]
 
 
-def _render_plug_pro(triple: dict, prompt: list[Message], languages: LanguageTable) -> list[Row]:
+def _render_plug_pro(triple: Triple, prompt: list[Message], languages: LanguageTable) -> list[Row]:
     completion = plug_completion(triple, languages, with_instruction=False)
     return [_row(triple, "plug-pro", prompt, completion)]
 
 
-def _render_mono(triple: dict, prompt: list[Message], languages: LanguageTable) -> list[Row]:
+def _render_mono(triple: Triple, prompt: list[Message], languages: LanguageTable) -> list[Row]:
     return [_row(triple, "mono", prompt, triple["target_response"])]
 
 
-def _render_pivot_only(triple: dict, prompt: list[Message], languages: LanguageTable) -> list[Row]:
+def _render_pivot_only(
+    triple: Triple, prompt: list[Message], languages: LanguageTable
+) -> list[Row]:
     return [_row(triple, "pivot", prompt, triple["pivot_response"])]
 
 
-def _render_code_switch(triple: dict, prompt: list[Message], languages: LanguageTable) -> list[Row]:
+def _render_code_switch(
+    triple: Triple, prompt: list[Message], languages: LanguageTable
+) -> list[Row]:
     p2t = [{"role": "user", "content": triple["pivot_instruction"]}]
     return [
         _row(triple, "code-switch-t2p", prompt, triple["pivot_response"]),
@@ -164,7 +168,7 @@ METHODS: dict[str, Method] = {
 
 
 def prompt_messages(
-    method: str, triple: dict, languages: LanguageTable = LANGUAGES
+    method: str, triple: Triple, languages: LanguageTable = LANGUAGES
 ) -> list[Message]:
     """The prompt a model trained with `method` sees for a target-language instruction.
 
@@ -186,7 +190,7 @@ def prompt_messages(
 
 def render(
     method: str,
-    triple: dict,
+    triple: Triple,
     *,
     pivot_rows: bool | None = None,
     languages: LanguageTable = LANGUAGES,
