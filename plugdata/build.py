@@ -207,7 +207,7 @@ def _finish_stage(
     manifest = Manifest.model_validate(scrub_obj(manifest.to_json()))
     set_aside = staging.carry(existing, stage, manifest)
     folder.write_manifest(stage, manifest)
-    card = render_card(manifest, f"<org>/{recipe.name}", recipe.language_table)
+    card = render_card(manifest, f"<org>/{recipe.name}")
     (stage / folder.CARD).write_text(card, encoding="utf-8")
     folder.check_folder(stage, manifest)
     return set_aside

@@ -13,7 +13,7 @@ from typing import Any
 
 from plugdata.folder import config_entries, dataset_info_entries
 from plugdata.formats import METHODS
-from plugdata.languages import LANGUAGES, LanguageTable
+from plugdata.languages import LANGUAGES
 from plugdata.manifest import ConfigEntry, Manifest
 
 TEMPLATE = "plug_dataset.md"
@@ -40,6 +40,13 @@ def _what(info: ConfigEntry) -> str:
     return f"`{info.method}` training rows ({info.language})"
 
 
+def _name(manifest: Manifest, code: str) -> str:
+    """A language's English name: the manifest's (an older one has none: the table's)."""
+    if code in manifest.language_names:
+        return manifest.language_names[code]
+    return LANGUAGES.get(code).name if code in LANGUAGES else code
+
+
 def _methods(configs: dict[str, ConfigEntry]) -> list[dict[str, Any]]:
     """One entry per method present, with an example from the first config that has one."""
     out = []
@@ -54,9 +61,8 @@ def _methods(configs: dict[str, ConfigEntry]) -> list[dict[str, Any]]:
     return out
 
 
-def render_card(manifest: Manifest, repo_hint: str, languages: LanguageTable = LANGUAGES) -> str:
-    """The card of a folder or repo described by `manifest`; `languages` names its pivot (a
-    recipe's own table when a recipe declares it)."""
+def render_card(manifest: Manifest, repo_hint: str) -> str:
+    """The card of a folder or repo, from its manifest alone."""
     from huggingface_hub import DatasetCard, DatasetCardData
 
     configs = manifest.configs
@@ -92,7 +98,7 @@ def render_card(manifest: Manifest, repo_hint: str, languages: LanguageTable = L
         template_path=str(template),
         pretty_name=manifest.pretty_name,
         description=manifest.description,
-        pivot_name=languages.get(first.pivot).name if first else "English",
+        pivot_name=_name(manifest, first.pivot) if first else "English",
         configs=[
             {
                 "name": n,

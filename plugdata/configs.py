@@ -132,6 +132,9 @@ def _dataset_info(recipe: Recipe) -> dict[str, Any]:
         "description": recipe.card.description,
         "source_datasets": recipe.card.source_datasets,
         "libraries": {lib: version(lib) for lib in libs},
+        "language_names": {
+            code: recipe.language_table.get(code).name for code in [recipe.pivot, *recipe.targets]
+        },
     }
 
 

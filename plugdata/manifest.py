@@ -87,6 +87,9 @@ class Manifest(_Entry):
     description: str = ""
     source_datasets: list[str] = Field(default_factory=list)
     libraries: dict[str, str] = Field(default_factory=dict)
+    # code -> English name of every language the folder holds, so that the card can be rendered
+    # from the manifest alone, for languages a recipe declared too.
+    language_names: dict[str, str] = Field(default_factory=dict)
     configs: dict[str, ConfigEntry] = Field(default_factory=dict)
     # Absent in manifests of an older plugdata, which did not list their quarantine tables.
     quarantine: dict[str, QuarantineEntry] | None = None

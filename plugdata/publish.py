@@ -279,6 +279,7 @@ def plan(
             **{k: v for k, v in local_manifest if k not in ("configs", "quarantine")},
             "configs": dict(remote.configs),
             "quarantine": dict(remote.quarantine or {}),
+            "language_names": {**remote.language_names, **local_manifest.language_names},
         }
     )
     for name in chosen:

@@ -12,3 +12,17 @@ def test_every_method_of_the_table_is_described_in_the_card(tiny, tmp_path):
     card = (tmp_path / "out" / "tiny" / "README.md").read_text(encoding="utf-8")
     for method in METHODS.values():
         assert f"### `{method.name}`\n\n{method.about}" in card
+
+
+def test_the_card_names_a_recipe_declared_pivot_from_the_manifest_alone(tiny, tmp_path):
+    """Publishing renders the card without the recipe: the manifest carries the names."""
+    from plugdata.cards import render_card
+    from plugdata.folder import read_manifest
+
+    build(load_recipe(tiny), tmp_path / "out", progress=False)
+    manifest = read_manifest(tmp_path / "out" / "tiny")
+    assert manifest.language_names == {"en": "English", "zh": "Chinese", "it": "Italian"}
+    for info in manifest.configs.values():
+        info.pivot = "sw"  # as if a recipe had declared Swahili as its pivot
+    manifest.language_names["sw"] = "Swahili"
+    assert "language (Swahili)" in render_card(manifest, "org/tiny")
