@@ -39,6 +39,13 @@ class PlugdataGroup(click.Group):
 # Options that mean the same in several commands, derived from their one declaration.
 quiet_option = shared_option("quiet", Quiet)
 max_cost_option = shared_option("max_cost", MaxCost)
+cache_option = click.option(
+    "--cache",
+    "cache_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Translation cache file (default: translations.sqlite in $PLUGDATA_CACHE_DIR, "
+    "$XDG_CACHE_HOME/plugdata or ~/.cache/plugdata).",
+)
 
 
 @click.group(cls=PlugdataGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -287,12 +294,7 @@ def detect(
     multiple=True,
     help="Fields to translate (default: both).",
 )
-@click.option(
-    "--cache",
-    "cache_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Segment cache (default: ~/.cache/plugdata/translations.sqlite).",
-)
+@cache_option
 @click.option(
     "--workers",
     type=click.IntRange(min=1),
@@ -366,14 +368,6 @@ def cache() -> None:
     """Move the translation cache between machines (parquet)."""
 
 
-_cache_option = click.option(
-    "--cache",
-    "cache_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Cache file (default: ~/.cache/plugdata/translations.sqlite).",
-)
-
-
 def _cache_path(cache_path: Path | None) -> Path:
     from plugdata.translate.job import default_cache_path
 
@@ -382,7 +376,7 @@ def _cache_path(cache_path: Path | None) -> Path:
 
 @cache.command("export")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
-@_cache_option
+@cache_option
 def cache_export(file: Path, cache_path: Path | None) -> None:
     """Write every cached translation to FILE (parquet)."""
     from plugdata.translate.job import export_cache
@@ -392,7 +386,7 @@ def cache_export(file: Path, cache_path: Path | None) -> None:
 
 @cache.command("import")
 @click.argument("file", type=click.Path(dir_okay=False, exists=True, path_type=Path))
-@_cache_option
+@cache_option
 def cache_import(file: Path, cache_path: Path | None) -> None:
     """Add the translations in FILE (from `cache export`) to the cache; rows with empty
     values are skipped and counted."""
