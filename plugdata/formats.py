@@ -20,6 +20,7 @@ PLUG completion layout (blocks separated by one blank line; a header sits on its
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
@@ -218,13 +219,31 @@ class Extraction:
     status: Status
 
 
+def answer_header_pattern(header: str) -> re.Pattern[str]:
+    """Where a generation's answer starts: the header at the start of a line, in any letter
+    case, either colon style, optionally in markdown bold (`**中文回复：**`, `**中文回复**：`).
+
+    A header inside a line is a quotation, not the start of the answer.
+
+    >>> bool(answer_header_pattern("Risposta in italiano:").search("x\\n**risposta in italiano**:"))
+    True
+    >>> bool(answer_header_pattern("Risposta in italiano:").search("La 'Risposta in italiano:'"))
+    False
+    """
+    # header_pattern's text and colon, with room for the bold markers around the colon
+    text, colon = header_pattern(header).pattern, r"\s*[:：]"
+    assert text.endswith(colon), text
+    bold = rf"{text[: -len(colon)]}(?:\*\*)?{colon}(?:\*\*)?"
+    return re.compile(rf"^[ \t]*(?:\*\*)?{bold}", re.MULTILINE | re.IGNORECASE)
+
+
 def extract(
     text: str, method: str, target_lang: str, languages: LanguageTable = LANGUAGES
 ) -> Extraction:
     """The target-language answer inside a generation, with a status.
 
-    For PLUG-style methods the answer follows the last target-response header (either colon
-    style accepted); other methods answer directly.
+    For PLUG-style methods the answer follows the last target-response header that starts a
+    line (see `answer_header_pattern`); other methods answer directly.
 
     >>> extract("English response:\\nHi.\\n\\n中文回复：\\n你好。", "plug", "zh")
     Extraction(output='你好。', status='ok')
@@ -234,7 +253,7 @@ def extract(
     if not METHODS[method].has_target_header:
         answer = text.strip()
         return Extraction(answer, "ok" if answer else "empty")
-    pattern = header_pattern(languages.get(target_lang).response_header)
+    pattern = answer_header_pattern(languages.get(target_lang).response_header)
     last = None
     for last in pattern.finditer(text):  # noqa: B007 - we want the final match
         pass

@@ -70,7 +70,7 @@ def test_generation_prompt_equals_training_prompt(method):
 def test_extract_statuses():
     assert extract("English response:\nx\n\n中文回复：", "plug", "zh").status == "empty"
     assert extract("no header here", "plug", "zh").status == "marker-missing"
-    assert extract("English response: x 中文回复: 好的", "plug", "zh").output == "好的"
+    assert extract("English response: x\n中文回复: 好的", "plug", "zh").output == "好的"
     assert extract("  ", "mono", "zh").status == "empty"
     assert extract(" 好的 ", "mono", "zh").output == "好的"
 
@@ -78,6 +78,33 @@ def test_extract_statuses():
 def test_extract_takes_the_last_header():
     text = "中文回复：草稿\n\n中文回复：最终答案"
     assert extract(text, "plug-pro", "zh").output == "最终答案"
+
+
+def test_extract_a_header_quoted_inside_the_answer_is_not_a_header():
+    text = "Risposta in italiano:\nLa frase 'Risposta in italiano:' è solo un'etichetta."
+    assert (
+        extract(text, "plug", "it").output
+        == "La frase 'Risposta in italiano:' è solo un'etichetta."
+    )
+    assert extract("English response: 中文回复： is the header", "plug", "zh").status == (
+        "marker-missing"
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "lang"),
+    [
+        ("English response:\nHi.\n\n**中文回复：**\n你好。", "zh"),
+        ("English response:\nHi.\n\n**中文回复**：你好。", "zh"),
+        ("English response:\nHi.\n\n**Risposta in italiano:** Ciao.", "it"),
+        ("English response:\nHi.\n\nrisposta in italiano:\nCiao.", "it"),
+        ("English response:\nHi.\n\n  RESPUESTA EN ESPAÑOL：\nHola.", "es"),
+    ],
+)
+def test_extract_accepts_bold_and_any_case_headers_at_line_start(text, lang):
+    result = extract(text, "plug-pro", lang)
+    assert result.status == "ok"
+    assert result.output == {"zh": "你好。", "it": "Ciao.", "es": "Hola."}[lang]
 
 
 # Awkward text: any unicode, newlines, code fences, colons, other languages' letters.
