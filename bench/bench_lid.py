@@ -5,7 +5,8 @@ Speed: both judge the same training rows in one run: en/zh triples with GPT4-Alp
 whole `Validator.check` (language-ID on prose plus every other check).
 Accuracy: the 805 X-AlpacaEval instructions in en/zh/ko/it/es (professional translations):
 share of fields accepted as their own language, and share flagged when checked against another
-language (a Spanish text in an Italian field, ...).
+language (a Spanish text in an Italian field, ...); and the 999 GPT4-Alpaca English instructions
+(short, plain English: "Create an AI chatbot") accepted as English.
 
     python bench/bench_lid.py [--rows 1000] [--runs 3]
 """
@@ -21,7 +22,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from corpus import XAE, make_pair_files
+from corpus import ALPACA, XAE, make_pair_files
 
 from plugdata.validate import Validator, default_workers
 
@@ -41,6 +42,11 @@ def load_xae() -> dict[str, list[str]]:
         lang: [r["instruction"] for r in json.loads((XAE / f"{lang}.json").read_text("utf-8"))]
         for lang in LANGS
     }
+
+
+def load_alpaca_instructions() -> list[str]:
+    rows = json.loads((ALPACA / "alpaca_en_demo.json").read_text("utf-8"))
+    return [r["instruction"] for r in rows]
 
 
 def load_triples(n: int) -> list[dict[str, str]]:
@@ -163,6 +169,11 @@ def main() -> None:
             f"| {lang} | {acc_o[lang][0]:.2%} | {acc_o[lang][1]:.2%} | {acc_b[lang][0]:.2%} | "
             f"{acc_b[lang][1]:.2%} |"
         )
+    alpaca = load_alpaca_instructions()
+    print()
+    for label, judge in (("plugdata", ours), ("langdetect", base)):
+        accepted = sum(judge.passes(t, "en") for t in alpaca) / len(alpaca)
+        print(f"GPT4-Alpaca English instructions accepted, {label}: {accepted:.2%}")
 
 
 if __name__ == "__main__":

