@@ -166,14 +166,47 @@ def _marker_reason(text: str, languages: LanguageTable) -> str | None:
 
 
 def _repetition_reason(text: str, settings: ValidationSettings) -> str | None:
-    """Degenerate loops: long text that compresses absurdly well, or a line said 5+ times."""
+    """Degenerate loops: long text that compresses absurdly well, or lines said over and over
+    (see `line_loop`)."""
     raw = text.encode("utf-8")
     if len(raw) >= 300 and len(zlib.compress(raw, 1)) / len(raw) < settings.max_compression:
         return "repetition"
-    lines = Counter(line.strip() for line in prose_lines(text))
-    if any(n >= 5 and has_letters(line, 10) for line, n in lines.items()):
-        return "repetition"
-    return None
+    return "repetition" if line_loop(prose_lines(text)) else None
+
+
+LOOP_COPIES = 5  # a block said this many times in a row is a loop
+LOOP_BLOCK_LINES = 20  # the longest block (in non-blank lines) looked for
+
+
+def line_loop(lines: list[str]) -> bool:
+    """Whether lines hold a generation loop: a block of up to `LOOP_BLOCK_LINES` lines said
+    `LOOP_COPIES` times back to back, or one line that is half of all lines (said 5+ times).
+
+    A song's chorus comes back between verses, so its lines repeat, but not back to back and not
+    as most of the text.
+
+    >>> chorus = ["Round and round the garden goes", "Round and round the garden goes", "la"]
+    >>> verse = ["The morning sun is on the wall", "A second verse with other words"]
+    >>> line_loop((chorus + verse) * 3)
+    False
+    >>> line_loop(verse + ["I will stop now.", "And start again."] * 5)
+    True
+    """
+    lines = [line.strip() for line in lines if line.strip()]
+    counts = Counter(lines)
+    if not counts or max(counts.values()) < LOOP_COPIES:
+        return False  # the common case, decided without looking for blocks
+    if any(n * 2 >= len(lines) and has_letters(line, 10) for line, n in counts.items()):
+        return True
+    for period in range(1, min(LOOP_BLOCK_LINES, len(lines) // LOOP_COPIES) + 1):
+        run = 0  # how many lines in a row equal the line one period before them
+        for j in range(period, len(lines)):
+            run = run + 1 if lines[j] == lines[j - period] else 0
+            if run >= (LOOP_COPIES - 1) * period and has_letters(
+                "".join(lines[j - period + 1 : j + 1]), 10
+            ):
+                return True
+    return False
 
 
 def _similar_length(a: str, b: str) -> bool:

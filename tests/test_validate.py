@@ -69,6 +69,36 @@ def test_repeated_line_loop_is_caught(validator):
     assert "repetition:target_response" in validator.check(triple(target_response=loop)).reasons
 
 
+CHORUS = (
+    "[Chorus]\nWe keep on rolling down the line\nWe keep on rolling down the line\n"
+    "And every mile we leave behind\nWe keep on rolling down the line, yeah\n"
+)
+LYRICS = "Rewrite this song to be about cooking\n" + "\n".join(
+    f"[Verse {n}]\n{verse}\n\n{CHORUS}"
+    for n, verse in enumerate(
+        [
+            "The engine hums beneath the floor\nThe station lights are gone\n"
+            "We never cared what came before\nWe only carry on",
+            "The river bends, the fields go by\nA town without a name\n"
+            "The driver sings a lullaby\nAnd nothing stays the same",
+            "So if you see us passing through\nJust raise a hand and wave\n"
+            "We'll bring the morning back to you\nWith every song we gave",
+        ],
+        1,
+    )
+)
+
+
+def test_song_with_a_repeated_chorus_is_not_a_loop(validator):
+    verdict = validator.check(triple(pivot_instruction=LYRICS))
+    assert not any(r.startswith("repetition") for r in verdict.reasons), verdict.reasons
+
+
+def test_block_of_lines_looping_after_a_good_start_is_caught(validator):
+    loop = EN_R + "\n\n" + "\n".join(["Let me explain again.", "The sky is blue."] * 5)
+    assert "repetition:pivot_response" in validator.check(triple(pivot_response=loop)).reasons
+
+
 def test_code_heavy_target_is_judged_on_its_prose(validator):
     code = "```python\n" + "\n".join(f"print('value number {i}')" for i in range(30)) + "\n```"
     verdict = validator.check(
