@@ -12,7 +12,7 @@ import pyarrow as pa
 
 from plugdata import folder, staging
 from plugdata.folder import FolderError, config_name
-from plugdata.formats import METHODS, render
+from plugdata.formats import METHODS, PIVOT_KIND, render
 from plugdata.language_check import LanguageResult
 from plugdata.manifest import ConfigEntry, Manifest, QuarantineEntry
 from plugdata.recipe import Corpus, Recipe
@@ -95,9 +95,12 @@ def _render_language(
 
 def _example(tables: dict[str, pa.Table], limit: int = 600) -> dict[str, Any] | None:
     """A short but not trivial training row for the card's one-example-per-method section:
-    the shortest among the first 500 rows whose answer has some substance."""
+    the shortest among the first 500 rows of the method's own kind whose answer has some
+    substance. The mixture's pivot rows are shorter than a PLUG completion, so without the
+    kind filter a `plug` card would show a pivot row; `pivot-only` has only pivot rows."""
     for table in tables.values():
         rows = table.slice(0, 500).to_pylist()
+        rows = [r for r in rows if r["kind"] != PIVOT_KIND] or rows
         if not rows:
             continue
         substantial = [r for r in rows if len(r["completion"][0]["content"]) >= 80] or rows

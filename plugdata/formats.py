@@ -29,6 +29,7 @@ from plugdata.languages import LANGUAGES, LanguageTable, header_pattern
 from plugdata.schema import Message, MethodRow, Triple
 
 Row = MethodRow
+PIVOT_KIND = "pivot"  # the kind of a pivot-language row (the paper's mixture, and `pivot-only`)
 Status = Literal["ok", "marker-missing", "empty"]
 # Renders one triple's own rows of a method, given its prompt (see `prompt_messages`).
 Renderer = Callable[[Triple, list[Message], LanguageTable], list[Row]]
@@ -61,7 +62,7 @@ def plug_completion(
 
 def _pivot_row(triple: Triple) -> Row:
     user = {"role": "user", "content": triple["pivot_instruction"]}
-    return _row(triple, "pivot", [user], triple["pivot_response"])
+    return _row(triple, PIVOT_KIND, [user], triple["pivot_response"])
 
 
 def _render_plug(triple: Triple, prompt: list[Message], languages: LanguageTable) -> list[Row]:
@@ -80,7 +81,7 @@ def _render_mono(triple: Triple, prompt: list[Message], languages: LanguageTable
 def _render_pivot_only(
     triple: Triple, prompt: list[Message], languages: LanguageTable
 ) -> list[Row]:
-    return [_row(triple, "pivot", prompt, triple["pivot_response"])]
+    return [_row(triple, PIVOT_KIND, prompt, triple["pivot_response"])]
 
 
 def _render_code_switch(

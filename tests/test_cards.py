@@ -1,5 +1,7 @@
 """The dataset card: what it says about methods comes from the method table."""
 
+import re
+
 from plugdata.build import build
 from plugdata.formats import METHODS
 from plugdata.recipe import load_recipe
@@ -12,6 +14,23 @@ def test_every_method_of_the_table_is_described_in_the_card(tiny, tmp_path):
     card = (tmp_path / "out" / "tiny" / "README.md").read_text(encoding="utf-8")
     for method in METHODS.values():
         assert f"### `{method.name}`\n\n{method.about}" in card
+
+
+def test_each_method_example_in_the_card_is_a_row_of_its_own_kind(tiny, tmp_path):
+    build(load_recipe(tiny), tmp_path / "out", progress=False)
+    card = (tmp_path / "out" / "tiny" / "README.md").read_text(encoding="utf-8")
+    own = {
+        "plug": ["plug"],
+        "plug-pro": ["plug-pro"],
+        "mono": ["mono"],
+        "pivot-only": ["pivot"],
+        "code-switch": ["code-switch-t2p", "code-switch-p2t"],
+    }
+    shown = re.findall(r"Example \(`\w+-([\w-]+)`, kind `([\w-]+)`\)", card)
+    assert {method for method, _ in shown} == set(METHODS)
+    for method, kind in shown:
+        assert kind in own[method], (method, kind)
+    assert "Risposta in italiano:" in card or "中文回复：" in card  # a PLUG completion is shown
 
 
 def test_the_card_names_a_recipe_declared_pivot_from_the_manifest_alone(tiny, tmp_path):
