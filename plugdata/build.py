@@ -18,7 +18,12 @@ from plugdata import folder, staging
 from plugdata.cards import render_card
 from plugdata.configs import merge_manifest, planned_manifest, write_language
 from plugdata.errors import PlugdataError
-from plugdata.language_check import LanguageResult, check_language, pivot_problems
+from plugdata.language_check import (
+    TARGET_DUPLICATE,
+    LanguageResult,
+    check_language,
+    pivot_problems,
+)
 from plugdata.manifest import ConfigEntry, Manifest, QuarantineEntry
 from plugdata.plan import plan_lines
 from plugdata.recipe import Recipe
@@ -67,6 +72,11 @@ class BuildReport:
                 extra.append(f"{led.orphans} target rows match no pivot row (unused)")
             if led.target_duplicates:
                 extra.append(f"{led.target_duplicates} target rows repeat a join key (unused)")
+            if led.quarantined[TARGET_DUPLICATE]:
+                extra.append(
+                    f"{led.quarantined[TARGET_DUPLICATE]} duplicate target "
+                    "instruction+response pairs (quarantined)"
+                )
             if extra:
                 lines.append(f"{'':<6}note: {'; '.join(extra)}")
         dups = {k: v for k, v in self.pivot_duplicates.items() if v}

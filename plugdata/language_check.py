@@ -18,6 +18,8 @@ from plugdata.sources import Record, read_records
 from plugdata.triples import Ledger, Router, make_triple
 from plugdata.validate import Validator
 
+TARGET_DUPLICATE = "duplicate:target"  # the target instruction+response pair came before
+
 
 def pivot_problems(
     recipe: Recipe, records: list[Record], ids: list[str]
@@ -90,6 +92,7 @@ def check_language(
     # Pass 1: triples, and the reasons known before any content check.
     triples: list[dict[str, Any]] = []
     early: list[list[str]] = []
+    seen_targets: set[tuple[str, str]] = set()
     rows = zip(pivot, ids, pivot_problems, alignment.matches, target.made_by, strict=True)
     for i, (record, row_id, pivot_found, match, row_made_by) in enumerate(rows):
         triple = make_triple(
@@ -110,6 +113,13 @@ def check_language(
             reasons.append("missing-target")
         else:
             reasons += match.reasons("target")
+        if recipe.dedupe and not reasons:
+            # Two pivot rows translated (or aligned) to the same target pair would train the
+            # same target row twice: quarantined like a pivot duplicate, the first one kept.
+            pair = (triple["target_instruction"], triple.get("target_response") or "")
+            if pair in seen_targets:
+                reasons.append(TARGET_DUPLICATE)
+            seen_targets.add(pair)
         early.append(reasons)
 
     # Pass 2: content checks (in worker processes for big builds), then routing.

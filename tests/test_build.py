@@ -130,6 +130,24 @@ def test_ledger_and_quarantine_account_for_every_row(tmp_path):
     assert "duplicate ids" in report.summary()
 
 
+def test_identical_target_pairs_are_quarantined_as_duplicates_after_the_first(tmp_path):
+    rows = {lang: corpus_rows(lang) for lang in ("en", "zh", "it")}
+    for i in (3, 5):  # two more pivot rows whose Chinese pair is row 2's, word for word
+        rows["zh"][i] = {**rows["zh"][2], "id": rows["zh"][i]["id"]}
+    for lang, data in rows.items():
+        write_jsonl(tmp_path / f"{lang}.jsonl", data)
+    (tmp_path / "r.yaml").write_text(RECIPE.format(join="id"), encoding="utf-8")
+    report = build(load_recipe(tmp_path / "r.yaml"), tmp_path / "out", progress=False)
+    zh, it = report.ledgers["zh"], report.ledgers["it"]
+    assert dict(zh.quarantined) == {"duplicate:target": 2}
+    assert zh.kept == 6 and it.kept == 8 and not it.quarantined
+    quarantine = pq.read_table(tmp_path / "out" / "tiny" / "quarantine" / "zh.parquet")
+    assert sorted(quarantine["id"].to_pylist()) == ["tiny/t003", "tiny/t005"]
+    manifest = json.loads((tmp_path / "out" / "tiny" / "manifest.json").read_text("utf-8"))
+    assert manifest["configs"]["zh"]["counts"]["quarantined"] == {"duplicate:target": 2}
+    assert "2 duplicate target instruction+response pairs (quarantined)" in report.summary()
+
+
 def test_missing_target_row_is_quarantined(tmp_path, tiny):
     write_jsonl(tmp_path / "zh.jsonl", corpus_rows("zh")[:-1])
     report = build(load_recipe(tiny), tmp_path / "out", progress=False)
