@@ -36,14 +36,15 @@ PRESETS = {
         loss_average="example",
         gradient_checkpointing=True,
     ),
-    # For checks on small hardware: few steps, big learning rate, short sequences.
+    # For checks on small hardware: few steps, big learning rate, short sequences;
+    # checkpointing keeps a CPU run of a 135M model in a few GB (bench/bench_train.py).
     "quick": dict(
         learning_rate=1e-4,
         epochs=1,
         global_batch_size=8,
         max_length=1024,
         loss_average="token",
-        gradient_checkpointing=False,
+        gradient_checkpointing=True,
     ),
 }
 
