@@ -39,6 +39,7 @@ def one_run(code: Path, options: dict) -> dict:
     env = {**os.environ, "PYTHONPATH": str(code)}
     proc = subprocess.Popen(
         [sys.executable, "-c", CHILD, json.dumps(options)],
+        cwd=code,  # `python -c` puts the working directory first on sys.path
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
