@@ -35,6 +35,7 @@ PRESETS = {
         max_length=4096,
         loss_average="example",
         gradient_checkpointing=True,
+        per_device_batch_cap=8,
     ),
     # For checks on small hardware: few steps, big learning rate, short sequences;
     # checkpointing keeps a CPU run of a 135M model in a few GB (bench/bench_train.py).
@@ -45,6 +46,9 @@ PRESETS = {
         max_length=1024,
         loss_average="token",
         gradient_checkpointing=True,
+        # Activations scale with the per-device batch; accumulation keeps the global batch of 8,
+        # and the loss does not depend on the split.
+        per_device_batch_cap=2,
     ),
 }
 
@@ -57,7 +61,7 @@ def resolve(options: TrainOptions, world_size: int) -> dict:
         if value is not None:
             chosen[key] = value
     per_device = options.per_device_batch_size or max(
-        1, min(8, chosen["global_batch_size"] // world_size)
+        1, min(chosen["per_device_batch_cap"], chosen["global_batch_size"] // world_size)
     )
     accumulation = max(1, chosen["global_batch_size"] // (per_device * world_size))
     chosen.update(
