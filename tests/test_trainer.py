@@ -97,8 +97,8 @@ def test_labels_cover_exactly_the_assistant_tokens_and_eos(demo, tiny_llama, tmp
     n = len(prompt_ids)
     assert ids[:n] == prompt_ids  # the training prefix is the generation prompt, token for token
     assert all(label == -100 for label in labels[:n])
-    assert labels[n:] == ids[n:]
-    assert tokenizer.eos_token_id in labels[n:]
+    end = ids.index(tokenizer.eos_token_id, n) + 1  # the completion's loss ends at eos
+    assert labels[n:end] == ids[n:end] and set(labels[end:]) <= {-100}
     answer = tokenizer.decode([t for t in labels if t != -100])
     assert answer.startswith(raw[0]["completion"][0]["content"][:20])
     assert tokenizer.pad_token_id != tokenizer.eos_token_id
@@ -182,18 +182,53 @@ def test_bad_inputs_are_one_line_errors(demo, tiny_llama, tmp_path):
 def test_per_example_loss_weights_examples_equally():
     import torch
 
-    from trainer.train import per_example_loss
+    from trainer.train import per_example_losses
 
-    logits = torch.zeros(2, 4, 3)
-    labels = torch.tensor([[-100, 0, 0, 0], [-100, -100, -100, 1]])
+    # Two examples in padded rows, then the same two packed into one padding-free row.
+    log_probs = -torch.tensor([[1.0, 1.0, 1.0], [5.0, 0.0, 0.0]])
+    mask = torch.tensor([[True, True, True], [True, False, False]])
+    assert per_example_losses(log_probs, mask).tolist() == [1.0, 5.0]
+    packed = -torch.tensor([[0.0, 1.0, 1.0, 1.0, 0.0, 5.0]])
+    packed_mask = torch.tensor([[False, True, True, True, False, True]])
+    positions = torch.tensor([[0, 1, 2, 3, 4, 0, 1]])  # the second example starts at token 5
+    assert per_example_losses(packed, packed_mask, positions).tolist() == [1.0, 5.0]
 
-    class Out:
-        pass
 
-    out = Out()
-    out.logits = logits
-    loss = per_example_loss(out, labels)
-    assert torch.isclose(loss, torch.log(torch.tensor(3.0)))
+def one_step(demo, model, out, per_device: int, average: str) -> tuple[float, float]:
+    """Logged loss and gradient norm of one optimizer step over the same 4 rows."""
+    import torch
+
+    from trainer.train import build_trainer
+
+    torch.manual_seed(0)
+    opts = options(demo, model, out, max_steps=1, global_batch_size=4, loss_average=average)
+    opts.per_device_batch_size = per_device
+    trainer, hp, *_ = build_trainer(opts)
+    assert hp["gradient_accumulation_steps"] == 4 // per_device
+    trainer.train_dataset = trainer.train_dataset.select(range(4))
+    trainer.train()
+    log = next(e for e in trainer.state.log_history if "loss" in e)
+    return log["loss"], log["grad_norm"]
+
+
+@pytest.mark.parametrize("average", ["example", "token"])
+def test_loss_and_gradients_do_not_depend_on_the_batch_split(demo, tiny_llama, tmp_path, average):
+    (loss, norm), *others = [
+        one_step(demo, tiny_llama, tmp_path / str(n), n, average) for n in (1, 2, 4)
+    ]
+    for other_loss, other_norm in others:
+        assert abs(other_loss - loss) / loss < 1e-4, (average, loss, other_loss)
+        assert abs(other_norm - norm) / norm < 1e-4, (average, norm, other_norm)
+
+
+def test_loss_ends_at_eos_in_every_row(demo, tiny_llama, tmp_path):
+    from trainer.train import build_trainer
+
+    trainer, *_, tokenizer = build_trainer(options(demo, tiny_llama, tmp_path, max_steps=1))
+    batch = trainer.data_collator([trainer.train_dataset[i] for i in range(8)])
+    for labels in batch["labels"].tolist():
+        labelled = [t for t in labels if t != -100]
+        assert labelled[-1] == tokenizer.eos_token_id, tokenizer.decode(labelled[-3:])
 
 
 @pytest.mark.parametrize("name", ["ddp", "zero3", "fsdp2"])

@@ -35,15 +35,20 @@ PRESETS = {
         max_length=4096,
         loss_average="example",
         gradient_checkpointing=True,
+        per_device_batch_cap=8,
     ),
-    # For checks on small hardware: few steps, big learning rate, short sequences.
+    # For checks on small hardware: few steps, big learning rate, short sequences;
+    # checkpointing keeps a CPU run of a 135M model in a few GB (bench/bench_train.py).
     "quick": dict(
         learning_rate=1e-4,
         epochs=1,
         global_batch_size=8,
         max_length=1024,
         loss_average="token",
-        gradient_checkpointing=False,
+        gradient_checkpointing=True,
+        # Activations scale with the per-device batch; accumulation keeps the global batch of 8,
+        # and the loss does not depend on the split.
+        per_device_batch_cap=2,
     ),
 }
 
@@ -56,7 +61,7 @@ def resolve(options: TrainOptions, world_size: int) -> dict:
         if value is not None:
             chosen[key] = value
     per_device = options.per_device_batch_size or max(
-        1, min(8, chosen["global_batch_size"] // world_size)
+        1, min(chosen["per_device_batch_cap"], chosen["global_batch_size"] // world_size)
     )
     accumulation = max(1, chosen["global_batch_size"] // (per_device * world_size))
     chosen.update(
@@ -127,7 +132,7 @@ def build_trainer(options: TrainOptions, *, report_to: str = "none", logging_ste
     import torch
     from transformers import AutoModelForCausalLM
     from transformers.utils import is_flash_attn_2_available
-    from trl import SFTConfig, SFTTrainer
+    from trl import SFTConfig
 
     world_size = int(os.environ.get("WORLD_SIZE", "1"))
     hp = resolve(options, world_size)
@@ -180,34 +185,164 @@ def build_trainer(options: TrainOptions, *, report_to: str = "none", logging_ste
         report_to=report_to,
         dataloader_pin_memory=torch.cuda.is_available(),  # pinning needs an accelerator
     )
-    trainer = SFTTrainer(
+    trainer = _trainer_class()(
         model=model,
         args=args,
         train_dataset=train,
         processing_class=tokenizer,
         peft_config=peft_config,
-        compute_loss_func=per_example_loss if hp["loss_average"] == "example" else None,
+        loss_average=hp["loss_average"],
     )
+    trainer.data_collator = LabelsEndAtEos(trainer.data_collator, tokenizer.eos_token_id)
     return trainer, hp, train, validation, tokenizer
 
 
-def per_example_loss(outputs, labels, num_items_in_batch=None):
-    """The paper's averaging: mean over each example's completion tokens, then over examples,
-    so long answers do not outweigh short ones."""
-    import torch.nn.functional as F
+# -- loss ------------------------------------------------------------------------------------------
+class LabelsEndAtEos:
+    """The collator's batch with loss ending at eos: chat templates write text after eos (the
+    TULU template's `\n`, ChatML's `\n` after `<|im_end|>`), and TRL's completion mask, being
+    "everything after the prompt", would teach the model to emit it. In each run of labelled
+    tokens (one completion, also inside a packed row) the tokens after its last eos lose their
+    label; a run without eos (cut at --max-length) keeps all of its labels."""
 
-    logits = outputs.logits[:, :-1, :].float()
-    targets = labels[:, 1:]
-    token_loss = F.cross_entropy(
-        logits.reshape(-1, logits.size(-1)),
-        targets.reshape(-1),
-        ignore_index=-100,
-        reduction="none",
-    ).view(targets.shape)
-    mask = (targets != -100).float()
-    per_example = (token_loss * mask).sum(1) / mask.sum(1).clamp(min=1)
-    has_tokens = mask.sum(1) > 0
-    return per_example[has_tokens].mean()
+    def __init__(self, collator, eos_token_id: int):
+        self.collator, self.eos = collator, eos_token_id
+
+    def __call__(self, examples):
+        batch = self.collator(examples)
+        batch["labels"] = end_labels_at_eos(batch["labels"], self.eos)
+        return batch
+
+
+def end_labels_at_eos(labels, eos: int):
+    """
+    >>> import torch
+    >>> end_labels_at_eos(torch.tensor([[-100, 5, 2, 9, -100, 7, 2, 9]]), eos=2).tolist()
+    [[-100, 5, 2, -100, -100, 7, 2, -100]]
+    """
+    import torch
+
+    rows = labels.tolist()
+    for row in rows:
+        i = 0
+        while i < len(row):
+            if row[i] == -100:
+                i += 1
+                continue
+            end = i
+            while end < len(row) and row[end] != -100:
+                end += 1
+            run = row[i:end]
+            if eos in run:
+                last = i + len(run) - 1 - run[::-1].index(eos)
+                row[last + 1 : end] = [-100] * (end - last - 1)
+            i = end
+    return torch.tensor(rows, dtype=labels.dtype, device=labels.device)
+
+
+def _example_ids(shape, position_ids):
+    """Example index of each next-token target (`labels[:, 1:]`), numbered across the batch:
+    a row is an example, and in padding-free packed rows each restart of position_ids is one."""
+    import torch
+
+    starts = torch.zeros(shape, dtype=torch.bool)
+    if position_ids is not None:
+        starts = (position_ids[:, 1:] == 0).cpu()
+    starts[:, 0] = True
+    return starts.flatten().cumsum(0) - 1
+
+
+def per_example_losses(log_probs, label_mask, position_ids=None):
+    """The paper's averaging, first half: the mean negative log-likelihood of each example's
+    labelled tokens (examples without any are left out), so long answers do not outweigh short
+    ones. `log_probs` and `label_mask` are aligned with `labels[:, 1:]`, as TRL's fused LM head
+    returns them.
+
+    >>> import torch
+    >>> per_example_losses(-torch.tensor([[1.0, 3.0], [2.0, 0.0]]),
+    ...                    torch.tensor([[True, True], [True, False]])).tolist()
+    [2.0, 2.0]
+    """
+    import torch
+
+    example = _example_ids(label_mask.shape, position_ids).to(log_probs.device)
+    n = int(example[-1]) + 1
+    mask = label_mask.flatten().to(log_probs.dtype)
+    zeros = torch.zeros(n, dtype=log_probs.dtype, device=log_probs.device)
+    nll = zeros.index_add(0, example, -log_probs.flatten() * mask)
+    count = zeros.index_add(0, example, mask)
+    keep = count > 0
+    return nll[keep] / count[keep]
+
+
+def count_examples(labels, position_ids=None):
+    """Examples with at least one labelled target in a collated batch."""
+    import torch
+
+    mask = (labels[:, 1:] != -100).flatten().cpu()
+    example = _example_ids(mask.view(labels.size(0), -1).shape, position_ids)
+    count = torch.zeros(int(example[-1]) + 1, dtype=torch.long).index_add(0, example, mask.long())
+    return int((count > 0).sum())
+
+
+def _trainer_class():
+    """SFTTrainer whose loss does not depend on how the global batch is split into per-device
+    batches and accumulation steps. transformers hands `compute_loss` the count of the global
+    batch's items (`num_items_in_batch`); we count tokens for the token average and examples
+    for the example average, so each micro-batch contributes its sum divided by the global
+    count and the accumulated gradient is that of the global mean."""
+    import torch
+    from trl import SFTTrainer
+
+    class PlugSFTTrainer(SFTTrainer):
+        # Each micro-batch's loss is already divided by the global count (see above).
+        loss_is_scaled_for_ga = True
+
+        def __init__(self, *args, loss_average: str, **kwargs):
+            super().__init__(*args, **kwargs)
+            self.loss_average = loss_average
+
+        def _get_num_items_in_batch(self, batch_samples, device):
+            if not batch_samples or "labels" not in batch_samples[0]:
+                return None
+            if self.loss_average == "example":
+                counts = (count_examples(b["labels"], b.get("position_ids")) for b in batch_samples)
+            else:
+                counts = (int((b["labels"][:, 1:] != -100).sum()) for b in batch_samples)
+            count = sum(counts)
+            count = torch.tensor(count, device=device)
+            if self.args.average_tokens_across_devices and self.args.world_size > 1:
+                count = self.accelerator.gather(count).sum()
+            return count
+
+        def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+            if self.loss_average == "token" or return_outputs:
+                # TRL's own loss: summed log-probabilities from its fused LM head (no full
+                # logits) over num_items_in_batch.
+                return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
+            # TRL's compute_loss runs the one fused forward and logs its metrics (entropy,
+            # token accuracy, tokens seen); we keep its outputs and form the example average
+            # from the same per-token log-probabilities, so no second forward pass is needed.
+            seen = {}
+
+            def forward(*args, **kwargs):
+                seen["outputs"] = model(*args, **kwargs)
+                return seen["outputs"]
+
+            super().compute_loss(forward, inputs, num_items_in_batch=num_items_in_batch)
+            outputs = seen["outputs"]
+            losses = per_example_losses(
+                outputs.log_probs, outputs.label_mask, inputs.get("position_ids")
+            )
+            if num_items_in_batch is None:  # evaluation: this batch alone
+                return losses.mean() if len(losses) else losses.sum()
+            loss = losses.sum() / num_items_in_batch.clamp(min=1)
+            if self.args.average_tokens_across_devices:
+                # DDP averages gradients over ranks; the count already spans all of them.
+                loss = loss * self.accelerator.num_processes
+            return loss
+
+    return PlugSFTTrainer
 
 
 def train(options: TrainOptions) -> TrainResult:
