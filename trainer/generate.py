@@ -20,6 +20,7 @@ from trainer.common import (
     load_config_split,
     load_for_generation,
     load_tokenizer,
+    model_source,
     require_train,
 )
 from trainer.options import GenerateOptions
@@ -123,7 +124,8 @@ def _generate_vllm(
     temperature is set. Not exercised by the CPU test suite."""
     from vllm import LLM, SamplingParams
 
-    llm = LLM(model=options.model, tokenizer=options.model, seed=options.seed)
+    source = model_source(options.model)  # vLLM reads a folder; a GGUF file is converted once
+    llm = LLM(model=source, tokenizer=source, seed=options.seed)
     params = SamplingParams(
         temperature=options.temperature,
         top_p=options.top_p if options.temperature > 0 else 1.0,

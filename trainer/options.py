@@ -23,7 +23,7 @@ class TrainOptions(BaseModel):
 
     dataset: str = Field(description="Hub id or local folder of a PLUG dataset.")
     config: str = Field(description="Training config, e.g. zh-plug.")
-    model: str = Field(description="Hub id or local directory of a causal LM.")
+    model: str = Field(description="Hub id, local directory or .gguf file of a causal LM.")
     output_dir: Path = Field(
         description="Folder for the model and plugdata_run.json.", json_schema_extra=_DIR
     )
@@ -58,7 +58,9 @@ class TrainOptions(BaseModel):
 class GenerateOptions(BaseModel):
     model_config = _STRICT
 
-    model: str = Field(description="Hub id or local directory of the trained model.")
+    model: str = Field(
+        description="Hub id, local directory or .gguf file (dequantised on load) of the model."
+    )
     dataset: str = Field(description="Hub id or local folder of a PLUG dataset.")
     config: str = Field(description="Triples or eval config, e.g. zh.")
     method: str = Field(description="Prompt format the model was trained with.")
@@ -101,7 +103,7 @@ class JudgeOptions(BaseModel):
     config: str | None = Field(None, description="Config of the questions dataset, e.g. zh.")
     judge_model: str = Field(
         description="Model name as the judge server knows it; with --judge-backend "
-        "transformers, a Hub id or local folder."
+        "transformers, a Hub id, local folder or .gguf file."
     )
     judge_backend: Literal["openai", "transformers"] = Field(
         "openai",
