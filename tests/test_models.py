@@ -2,13 +2,14 @@
 through the one loader in `trainer.common` that train, generate and the in-process judge use."""
 
 import json
+import re
 
 import pytest
 
 from plugdata.locations import check_model
 
 from .conftest import one_line_error
-from .test_trainer import demo, generate, train  # noqa: F401  (demo is a fixture)
+from .test_trainer import demo, generate, tiny_llama, train  # noqa: F401  (fixtures)
 
 
 def test_check_model_accepts_a_gguf_file(tmp_path):
@@ -32,6 +33,20 @@ def test_a_damaged_gguf_file_is_a_one_line_error(demo, tmp_path):  # noqa: F811
     error = one_line_error(result, after="Error: ")
     assert error.startswith(f"Error: --model {model}: cannot load the GGUF file (")
     assert "not a GGUF file" in error
+
+
+def test_generate_reports_rows_and_tokens_per_second(demo, tiny_llama, tmp_path):  # noqa: F811
+    answers = tmp_path / "a.jsonl"
+    extra = ["--limit", 3, "--max-new-tokens", 5, "--batch-size", 2, "--quiet"]
+    result = generate(tiny_llama, demo, answers, *extra, method="mono")
+    assert result.exit_code == 0, result.output
+    summary = result.output.strip().splitlines()[-1]
+    got = re.search(
+        r"generated 3 answers in [\d.]+ s \(([\d,]+) tokens, ([\d.]+) tokens/s\)", summary
+    )
+    assert got, summary
+    assert 0 < int(got.group(1)) <= 15 and float(got.group(2)) > 0
+    assert "generating" not in result.output  # --quiet: no bar
 
 
 @pytest.mark.slow

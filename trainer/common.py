@@ -166,8 +166,8 @@ def generate_batches(
     temperature: float = 0.0,
     top_p: float = 1.0,
 ):
-    """Yield [(index into prompts, generated text)] per batch; longest prompts first, so that
-    each batch pads little and an out-of-memory error shows in the first batch."""
+    """Yield [(index into prompts, generated text, new tokens)] per batch; longest prompts
+    first, so that each batch pads little and an out-of-memory error shows in the first batch."""
     import torch
 
     order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]), reverse=True)
@@ -191,4 +191,7 @@ def generate_batches(
             )
         new_tokens = output[:, encoded["input_ids"].shape[1] :]
         texts = tokenizer.batch_decode(new_tokens, skip_special_tokens=True)
-        yield list(zip(batch, texts, strict=True))
+        # Padding after an answer that stopped early is not generated work (a pad that is also
+        # eos drops the final eos from the count too: one token in a rate).
+        counts = (new_tokens != tokenizer.pad_token_id).sum(dim=1).tolist()
+        yield list(zip(batch, texts, counts, strict=True))

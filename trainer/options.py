@@ -75,6 +75,7 @@ class GenerateOptions(BaseModel):
     temperature: float = Field(0.0, ge=0, description="0 is greedy, as the paper.")
     top_p: float = Field(1.0, gt=0, le=1, description="Nucleus sampling (with temperature > 0).")
     seed: int = Field(42, description="Seed for sampling.")
+    quiet: Quiet = False
 
     @field_validator("method")
     @classmethod

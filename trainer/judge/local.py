@@ -50,7 +50,7 @@ class LocalJudge:
         for batch in generate_batches(
             tokenizer, model, prompts, batch_size=self.batch_size, max_new_tokens=self.max_tokens
         ):
-            for i, raw in batch:
+            for i, raw, _ in batch:
                 record(requests[i], raw, None)
             yield len(batch)
 
