@@ -145,6 +145,12 @@ class JudgeOptions(BaseModel):
         json_schema_extra={"path": "file", "exists": True},
     )
     prompt_name: str | None = Field(None, description="Entry of --prompt-file (default pair-v2).")
+    verdict_rule: Literal["last", "paper"] = Field(
+        "last",
+        description="Which verdict token of a judgment counts. last: the final one, [[tie]] "
+        "read as [[C]]; paper: FastChat's rule, as the PLUG paper: [[A]] anywhere, else [[B]], "
+        "else [[C]], and [[tie]] is no verdict. Cached judgments are re-read, not re-asked.",
+    )
     bad_answers: Literal["judge", "lose"] = Field(
         "judge",
         description="Answers with failed extraction or in the wrong language: judge them as "
