@@ -1,7 +1,9 @@
 """plugdata judge against a scripted OpenAI-compatible judge on 127.0.0.1."""
 
 import json
+import os
 import re
+from pathlib import Path
 
 import pytest
 
@@ -106,13 +108,34 @@ def test_second_run_makes_zero_requests(files, tmp_path):
     assert (tmp_path / "out" / "summary.json").read_text() == first
 
 
+def test_judging_into_another_folder_makes_zero_requests(files, tmp_path):
+    """The cache lives in the user cache directory ($PLUGDATA_CACHE_DIR here), not in OUT."""
+    with ChatServer(translate=scripted_judge) as server:
+        assert run(server.url, files, tmp_path / "out").exit_code == 0
+        n = len(server.requests)
+        result = run(server.url, files, tmp_path / "elsewhere")
+        assert len(server.requests) == n == 16
+    assert result.exit_code == 0, result.output
+    assert "0 requests" in result.output and "16 judgments from the cache" in result.output
+    assert not any(p.suffix == ".sqlite" for p in (tmp_path / "out").iterdir())
+    assert (Path(os.environ["PLUGDATA_CACHE_DIR"]) / "judgments.sqlite").is_file()
+
+
+def test_cache_option_overrides_the_default_place(files, tmp_path):
+    cache = tmp_path / "mine.sqlite"
+    with ChatServer(translate=scripted_judge) as server:
+        assert run(server.url, files, tmp_path / "out", "--cache", cache).exit_code == 0
+        result = run(server.url, files, tmp_path / "out")  # the default cache is still empty
+        assert len(server.requests) == 32
+    assert result.exit_code == 0 and cache.is_file()
+
+
 def test_paper_verdict_rule_takes_a_then_b_then_c_and_no_tie_token(files, tmp_path):
     """FastChat's rule: [[A]] anywhere beats [[B]], which beats [[C]]; [[tie]] is no verdict.
     Switching rules re-reads the cached judgments: no request."""
     with ChatServer(translate=scripted_judge) as server:
-        cache = ["--cache", tmp_path / "cache.sqlite"]
-        assert run(server.url, files, tmp_path / "last", *cache).exit_code == 0
-        result = run(server.url, files, tmp_path / "paper", *cache, "--verdict-rule", "paper")
+        assert run(server.url, files, tmp_path / "last").exit_code == 0
+        result = run(server.url, files, tmp_path / "paper", "--verdict-rule", "paper")
         assert len(server.requests) == 16
     assert result.exit_code == 0, result.output
     summary = json.loads((tmp_path / "paper" / "summary.json").read_text())

@@ -165,7 +165,8 @@ class JudgeOptions(BaseModel):
     max_tokens: int = Field(1024, ge=1, description="Longest judgment the judge may write.")
     cache: Path | None = Field(
         None,
-        description="Judgment cache (default: OUT/judge_cache.sqlite).",
+        description="Judgment cache (default: judgments.sqlite in $PLUGDATA_CACHE_DIR, else "
+        "$XDG_CACHE_HOME/plugdata, else ~/.cache/plugdata, beside the translation cache).",
         json_schema_extra=_FILE,
     )
     quiet: Quiet = False
