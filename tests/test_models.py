@@ -42,7 +42,7 @@ def test_generate_reports_rows_and_tokens_per_second(demo, tiny_llama, tmp_path)
     assert result.exit_code == 0, result.output
     summary = result.output.strip().splitlines()[-1]
     got = re.search(
-        r"generated 3 answers in [\d.]+ s \(([\d,]+) tokens, ([\d.]+) tokens/s\)", summary
+        r"generated 3 answers in [\d.]+ s, ([\d,]+) tokens at ([\d.]+) tokens/s \(", summary
     )
     assert got, summary
     assert 0 < int(got.group(1)) <= 15 and float(got.group(2)) > 0

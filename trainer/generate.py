@@ -39,8 +39,8 @@ class GenerateResult:
     def summary(self) -> str:
         counts = ", ".join(f"{k} {v}" for k, v in sorted(self.statuses.items())) or "-"
         speed = (
-            f" in {self.seconds:.1f} s ({self.tokens:,} tokens, "
-            f"{self.tokens / self.seconds:.1f} tokens/s)"
+            f" in {self.seconds:.1f} s, {self.tokens:,} tokens at "
+            f"{self.tokens / self.seconds:.1f} tokens/s"
             if self.seconds
             else ""
         )
