@@ -329,8 +329,12 @@ def test_smollm2_judge_through_transformers_serve(server, smollm2, tmp_path):
 
 
 @pytest.mark.slow
-def test_smollm2_judge_in_process(smollm2, tmp_path):
-    summary = judge_twice_with_smollm2(None, smollm2, tmp_path, "--judge-backend", "transformers")
+def test_smollm2_judge_in_process_from_the_gguf_file(smollm2_gguf, tmp_path):
+    """The in-process judge loads through the trainer's loader: a .gguf file works as a
+    folder does (the served test above uses the folder)."""
+    summary = judge_twice_with_smollm2(
+        None, smollm2_gguf, tmp_path, "--judge-backend", "transformers"
+    )
     assert summary["judge_backend"] == "transformers"
 
 
