@@ -188,6 +188,19 @@ def test_position_consistency_is_na_when_no_item_has_two_verdicts(files, tmp_pat
     assert "position consistency n/a, first-position preference n/a" in result.output
 
 
+def test_a_judge_named_by_a_local_path_is_written_by_its_name(files, tmp_path):
+    model = str(tmp_path / "models" / "judge.gguf")
+    with ChatServer(translate=scripted_judge) as server:
+        result = run(server.url, files, tmp_path / "out", model=model)
+    assert result.exit_code == 0, result.output
+    assert (
+        json.loads((tmp_path / "out" / "summary.json").read_text())["judge_model"] == "judge.gguf"
+    )
+    for path in (tmp_path / "out").iterdir():
+        if path.suffix in (".json", ".jsonl", ".md"):
+            assert str(tmp_path) not in path.read_text()
+
+
 def test_retries_timeouts_and_no_key_in_outputs(files, tmp_path, waits):
     with ChatServer(translate=scripted_judge) as server:
         server.script.add(429, {"error": {"message": "slow"}}, headers={"Retry-After": "0.2"})

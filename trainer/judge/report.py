@@ -12,6 +12,7 @@ from typing import Any
 
 from plugdata.errors import require
 from plugdata.jsonl import write_json, write_json_lines
+from plugdata.redact import public_path
 from trainer.judge import stats
 from trainer.judge.backends import Counters, Request
 from trainer.judge.inputs import Inputs
@@ -68,7 +69,8 @@ def summarise(judged: Judged) -> dict[str, Any]:
     rows = [_item_row(inputs, i, per_item[i]) for i in inputs.items]
     bad = inputs.bad
     summary = {
-        "judge_model": options.judge_model,
+        # A local judge (folder or .gguf file) by its name: nothing written names a local path.
+        "judge_model": public_path(options.judge_model),
         "judge_backend": options.judge_backend,
         "prompt": judged.prompt.name,
         "prompt_sha": judged.prompt.digest,
