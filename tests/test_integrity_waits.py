@@ -207,7 +207,9 @@ def test_a_judge_cache_locked_too_long_is_one_line(tmp_path, monkeypatch):
     files = judge_files(tmp_path)
     with ChatServer(translate=lambda text: "[[A]]") as server:
         assert judge(server.url, files, tmp_path / "out").exit_code == 0
-        cache = tmp_path / "out" / "judge_cache.sqlite"
+        from trainer.judge.run import default_cache_path
+
+        cache = default_cache_path()  # in the test's own PLUGDATA_CACHE_DIR
         holder = sqlite3.connect(cache, isolation_level=None)
         holder.execute("BEGIN IMMEDIATE")
         try:

@@ -1,11 +1,14 @@
 """plugdata judge against a scripted OpenAI-compatible judge on 127.0.0.1."""
 
 import json
+import os
 import re
+from pathlib import Path
 
 import pytest
 
 from trainer.judge import stats
+from trainer.judge.verdicts import VERDICT_RULES, parse_verdict
 
 from .conftest import corpus_rows, invoke, write_jsonl
 from .servers import ChatServer
@@ -103,6 +106,99 @@ def test_second_run_makes_zero_requests(files, tmp_path):
         assert len(server.requests) == n
     assert "16 judgments from the cache" in result.output
     assert (tmp_path / "out" / "summary.json").read_text() == first
+
+
+def test_judging_into_another_folder_makes_zero_requests(files, tmp_path):
+    """The cache lives in the user cache directory ($PLUGDATA_CACHE_DIR here), not in OUT."""
+    with ChatServer(translate=scripted_judge) as server:
+        assert run(server.url, files, tmp_path / "out").exit_code == 0
+        n = len(server.requests)
+        result = run(server.url, files, tmp_path / "elsewhere")
+        assert len(server.requests) == n == 16
+    assert result.exit_code == 0, result.output
+    assert "0 requests" in result.output and "16 judgments from the cache" in result.output
+    assert not any(p.suffix == ".sqlite" for p in (tmp_path / "out").iterdir())
+    assert (Path(os.environ["PLUGDATA_CACHE_DIR"]) / "judgments.sqlite").is_file()
+
+
+def test_cache_option_overrides_the_default_place(files, tmp_path):
+    cache = tmp_path / "mine.sqlite"
+    with ChatServer(translate=scripted_judge) as server:
+        assert run(server.url, files, tmp_path / "out", "--cache", cache).exit_code == 0
+        result = run(server.url, files, tmp_path / "out")  # the default cache is still empty
+        assert len(server.requests) == 32
+    assert result.exit_code == 0 and cache.is_file()
+
+
+def test_paper_verdict_rule_takes_a_then_b_then_c_and_no_tie_token(files, tmp_path):
+    """FastChat's rule: [[A]] anywhere beats [[B]], which beats [[C]]; [[tie]] is no verdict.
+    Switching rules re-reads the cached judgments: no request."""
+    with ChatServer(translate=scripted_judge) as server:
+        assert run(server.url, files, tmp_path / "last").exit_code == 0
+        result = run(server.url, files, tmp_path / "paper", "--verdict-rule", "paper")
+        assert len(server.requests) == 16
+    assert result.exit_code == 0, result.output
+    summary = json.loads((tmp_path / "paper" / "summary.json").read_text())
+    assert summary["verdict_rule"] == "paper"
+    paper, strict = summary["groups"]["all"]["paper"], summary["groups"]["all"]["strict"]
+    # q7 ([[A]] ... [[B]]) now reads A: win, loss -> tie; q8's [[tie]] is an error.
+    assert [paper[k] for k in ("win", "tie", "loss", "error", "n")] == [2, 3, 1, 2, 8]
+    assert [strict[k] for k in ("win", "tie", "loss", "error", "n")] == [1, 4, 1, 0, 6]
+    assert summary["error_reasons"] == {"no verdict": 2}
+    assert "verdict rule paper" in (tmp_path / "paper" / "summary.md").read_text()
+    last = json.loads((tmp_path / "last" / "summary.json").read_text())
+    assert last["verdict_rule"] == "last"
+
+
+@pytest.mark.parametrize(
+    ("text", "last", "paper"),
+    [
+        ("[[B]] then [[A]]", "A", "A"),
+        ("[[A]] then [[B]]", "B", "A"),
+        ("[[C]] then [[B]]", "B", "B"),
+        ("[[B]] then [[C]]", "tie", "B"),
+        ("[[tie]]", "tie", "error"),
+        ("[[Tie]] then [[C]]", "tie", "tie"),
+        ("[[D]] or [A]", "error", "error"),
+    ],
+)
+def test_verdict_rules_read_the_same_text_differently(text, last, paper):
+    assert (parse_verdict(text, "last").winner, parse_verdict(text, "paper").winner) == (
+        last,
+        paper,
+    )
+
+
+def test_verdict_rule_choices_are_the_rules_that_exist():
+    from typing import get_args
+
+    from trainer.options import JudgeOptions
+
+    choices = get_args(JudgeOptions.model_fields["verdict_rule"].annotation)
+    assert set(choices) == set(VERDICT_RULES)
+
+
+def test_position_consistency_is_na_when_no_item_has_two_verdicts(files, tmp_path):
+    with ChatServer(translate=lambda text: "I cannot decide.") as server:
+        result = run(server.url, files, tmp_path / "out")
+    assert result.exit_code == 0, result.output
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert summary["position_consistency"] is None
+    assert summary["first_position_preference"] is None
+    assert "position consistency n/a, first-position preference n/a" in result.output
+
+
+def test_a_judge_named_by_a_local_path_is_written_by_its_name(files, tmp_path):
+    model = str(tmp_path / "models" / "judge.gguf")
+    with ChatServer(translate=scripted_judge) as server:
+        result = run(server.url, files, tmp_path / "out", model=model)
+    assert result.exit_code == 0, result.output
+    assert (
+        json.loads((tmp_path / "out" / "summary.json").read_text())["judge_model"] == "judge.gguf"
+    )
+    for path in (tmp_path / "out").iterdir():
+        if path.suffix in (".json", ".jsonl", ".md"):
+            assert str(tmp_path) not in path.read_text()
 
 
 def test_retries_timeouts_and_no_key_in_outputs(files, tmp_path, waits):
@@ -246,8 +342,12 @@ def test_smollm2_judge_through_transformers_serve(server, smollm2, tmp_path):
 
 
 @pytest.mark.slow
-def test_smollm2_judge_in_process(smollm2, tmp_path):
-    summary = judge_twice_with_smollm2(None, smollm2, tmp_path, "--judge-backend", "transformers")
+def test_smollm2_judge_in_process_from_the_gguf_file(smollm2_gguf, tmp_path):
+    """The in-process judge loads through the trainer's loader: a .gguf file works as a
+    folder does (the served test above uses the folder)."""
+    summary = judge_twice_with_smollm2(
+        None, smollm2_gguf, tmp_path, "--judge-backend", "transformers"
+    )
     assert summary["judge_backend"] == "transformers"
 
 

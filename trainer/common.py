@@ -4,7 +4,9 @@ built by the same code."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
+from pathlib import Path
 
 from plugdata.errors import PlugdataError, require
 
@@ -31,7 +33,73 @@ def template_hash(tokenizer) -> str:
     return hashlib.sha256((tokenizer.chat_template or "").encode()).hexdigest()
 
 
-def load_tokenizer(model: str, *, for_training: bool = True):
+def is_gguf(model: str) -> bool:
+    """Whether `--model` names a GGUF file (llama.cpp's format) rather than a Hub id or folder.
+
+    >>> is_gguf("models/SmolLM2-135M-Instruct.Q4_1.gguf"), is_gguf("Qwen/Qwen2.5-0.5B")
+    (True, False)
+    """
+    return model.lower().endswith(".gguf")
+
+
+def model_source(model: str, flag: str = "--model") -> str:
+    """What transformers loads for `model`: the Hub id or folder itself, or, for a GGUF file,
+    a transformers folder dequantised from it (see `_dequantised`)."""
+    return _dequantised(model, flag) if is_gguf(model) else model
+
+
+@functools.cache
+def _dequantised(path: str, flag: str) -> str:
+    """A GGUF file as a plain transformers folder (fp32 weights and the tokenizer), in a
+    temporary folder removed when the process exits. Dequantising takes seconds to minutes,
+    so it is done once per process, however many times the model is loaded; the folder, not
+    the weights in memory, is what is kept, so a big model is not held twice."""
+    import atexit
+    import shutil
+    import tempfile
+
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer, GgufConfig
+
+    file = Path(path)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(file.parent, gguf_file=file.name)
+        # dequantize=True: dense weights even where a GGUF matmul kernel would keep the blocks
+        # (those can be neither trained nor saved).
+        model = AutoModelForCausalLM.from_pretrained(
+            file.parent,
+            gguf_file=file.name,
+            dtype=torch.float32,
+            quantization_config=GgufConfig(dequantize=True),
+        )
+    except (OSError, ValueError, KeyError) as exc:  # unreadable, or an unsupported architecture
+        raise PlugdataError(f"{flag} {path}: cannot load the GGUF file ({_first(exc)})") from None
+    # The weights are plain floats now: without the GGUF quantizer and its config entry, the
+    # model saves, and the folder loads, trains and serves, as an ordinary one.
+    model.hf_quantizer = None
+    if hasattr(model.config, "quantization_config"):
+        del model.config.quantization_config
+    model.config.architectures = [type(model).__name__]
+    folder = tempfile.mkdtemp(prefix="plugdata-gguf-")
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    model.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
+def load_model(model: str, flag: str = "--model", **kwargs):
+    """The causal LM named by `model` (Hub id, transformers folder or GGUF file), with
+    `from_pretrained`'s keyword arguments (dtype, attn_implementation, ...). Every command
+    loads its model here."""
+    from transformers import AutoModelForCausalLM
+
+    try:
+        return AutoModelForCausalLM.from_pretrained(model_source(model, flag), **kwargs)
+    except (OSError, ValueError) as exc:
+        raise PlugdataError(f"{flag} {model}: cannot load the model ({_first(exc)})") from None
+
+
+def load_tokenizer(model: str, *, for_training: bool = True, flag: str = "--model"):
     """The model's tokenizer with a chat template (its own, else TULU).
 
     For training, the pad token is made distinct from eos (added, and the caller resizes the
@@ -41,9 +109,9 @@ def load_tokenizer(model: str, *, for_training: bool = True):
     from transformers import AutoTokenizer
 
     try:
-        tokenizer = AutoTokenizer.from_pretrained(model)
+        tokenizer = AutoTokenizer.from_pretrained(model_source(model, flag))
     except (OSError, ValueError) as exc:
-        raise PlugdataError(f"--model {model}: cannot load a tokenizer ({_first(exc)})") from None
+        raise PlugdataError(f"{flag} {model}: cannot load a tokenizer ({_first(exc)})") from None
     if not tokenizer.chat_template:
         tokenizer.chat_template = TULU_TEMPLATE
     added = 0
@@ -77,16 +145,15 @@ def _first(exc: Exception) -> str:
     return text[0][:300] if text else type(exc).__name__
 
 
-def load_for_generation(model: str):
+def load_for_generation(model: str, flag: str = "--model"):
     """(tokenizer, model) ready to generate: left padding, bf16 on a GPU that has it, else fp32."""
     import torch
-    from transformers import AutoModelForCausalLM
 
-    tokenizer, _ = load_tokenizer(model, for_training=False)
+    tokenizer, _ = load_tokenizer(model, for_training=False, flag=flag)
     tokenizer.padding_side = "left"  # generation continues from the right edge
     device = "cuda" if torch.cuda.is_available() else "cpu"
     dtype = torch.bfloat16 if device == "cuda" and torch.cuda.is_bf16_supported() else torch.float32
-    return tokenizer, AutoModelForCausalLM.from_pretrained(model, dtype=dtype).to(device).eval()
+    return tokenizer, load_model(model, flag, dtype=dtype).to(device).eval()
 
 
 def generate_batches(
@@ -99,8 +166,8 @@ def generate_batches(
     temperature: float = 0.0,
     top_p: float = 1.0,
 ):
-    """Yield [(index into prompts, generated text)] per batch; longest prompts first, so that
-    each batch pads little and an out-of-memory error shows in the first batch."""
+    """Yield [(index into prompts, generated text, new tokens)] per batch; longest prompts
+    first, so that each batch pads little and an out-of-memory error shows in the first batch."""
     import torch
 
     order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]), reverse=True)
@@ -124,4 +191,7 @@ def generate_batches(
             )
         new_tokens = output[:, encoded["input_ids"].shape[1] :]
         texts = tokenizer.batch_decode(new_tokens, skip_special_tokens=True)
-        yield list(zip(batch, texts, strict=True))
+        # Padding after an answer that stopped early is not generated work (a pad that is also
+        # eos drops the final eos from the count too: one token in a rate).
+        counts = (new_tokens != tokenizer.pad_token_id).sum(dim=1).tolist()
+        yield list(zip(batch, texts, counts, strict=True))

@@ -8,6 +8,7 @@ so an interrupted run resumes where it stopped.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from trainer.common import (
     load_config_split,
     load_for_generation,
     load_tokenizer,
+    model_source,
     require_train,
 )
 from trainer.options import GenerateOptions
@@ -31,11 +33,19 @@ class GenerateResult:
     written: int = 0
     skipped: int = 0
     statuses: dict[str, int] = field(default_factory=dict)
+    tokens: int = 0  # generated, over all answers (counted on the transformers path)
+    seconds: float = 0.0  # decoding time, model loading excluded
 
     def summary(self) -> str:
         counts = ", ".join(f"{k} {v}" for k, v in sorted(self.statuses.items())) or "-"
+        speed = (
+            f" in {self.seconds:.1f} s, {self.tokens:,} tokens at "
+            f"{self.tokens / self.seconds:.1f} tokens/s"
+            if self.seconds
+            else ""
+        )
         return (
-            f"generated {self.written} answers ({self.skipped} already in {self.out}); "
+            f"generated {self.written} answers{speed} ({self.skipped} already in {self.out}); "
             f"extraction: {counts}"
         )
 
@@ -93,18 +103,28 @@ def generate(options: GenerateOptions) -> GenerateResult:
     torch.manual_seed(options.seed)
     prompts = [prompt_text(tokenizer, options.method, q) for q in todo]
     options.out.parent.mkdir(parents=True, exist_ok=True)
-    with options.out.open("a", encoding="utf-8") as fh:
-        for batch in generate_batches(
-            tokenizer,
-            model,
-            prompts,
-            batch_size=options.batch_size,
-            max_new_tokens=options.max_new_tokens,
-            temperature=options.temperature,
-            top_p=options.top_p,
-        ):
-            for i, raw in batch:
+    batches = generate_batches(
+        tokenizer,
+        model,
+        prompts,
+        batch_size=options.batch_size,
+        max_new_tokens=options.max_new_tokens,
+        temperature=options.temperature,
+        top_p=options.top_p,
+    )
+    from tqdm.auto import tqdm
+
+    # disable=None: a bar on a terminal, silence in logs and pipes.
+    bar = tqdm(total=len(todo), desc="generating", unit="row", disable=options.quiet or None)
+    start = time.monotonic()
+    with bar, options.out.open("a", encoding="utf-8") as fh:
+        for batch in batches:
+            for i, raw, tokens in batch:
                 _write_answer(fh, options, todo[i], raw, result)
+                result.tokens += tokens
+            result.seconds = time.monotonic() - start
+            bar.set_postfix_str(f"{result.tokens / result.seconds:.1f} tokens/s", refresh=False)
+            bar.update(len(batch))
     return result
 
 
@@ -123,7 +143,8 @@ def _generate_vllm(
     temperature is set. Not exercised by the CPU test suite."""
     from vllm import LLM, SamplingParams
 
-    llm = LLM(model=options.model, tokenizer=options.model, seed=options.seed)
+    source = model_source(options.model)  # vLLM reads a folder; a GGUF file is converted once
+    llm = LLM(model=source, tokenizer=source, seed=options.seed)
     params = SamplingParams(
         temperature=options.temperature,
         top_p=options.top_p if options.temperature > 0 else 1.0,

@@ -23,7 +23,7 @@ class TrainOptions(BaseModel):
 
     dataset: str = Field(description="Hub id or local folder of a PLUG dataset.")
     config: str = Field(description="Training config, e.g. zh-plug.")
-    model: str = Field(description="Hub id or local directory of a causal LM.")
+    model: str = Field(description="Hub id, local directory or .gguf file of a causal LM.")
     output_dir: Path = Field(
         description="Folder for the model and plugdata_run.json.", json_schema_extra=_DIR
     )
@@ -59,7 +59,9 @@ class TrainOptions(BaseModel):
 class GenerateOptions(BaseModel):
     model_config = _STRICT
 
-    model: str = Field(description="Hub id or local directory of the trained model.")
+    model: str = Field(
+        description="Hub id, local directory or .gguf file (dequantised on load) of the model."
+    )
     dataset: str = Field(description="Hub id or local folder of a PLUG dataset.")
     config: str = Field(description="Triples or eval config, e.g. zh.")
     method: str = Field(description="Prompt format the model was trained with.")
@@ -74,6 +76,7 @@ class GenerateOptions(BaseModel):
     temperature: float = Field(0.0, ge=0, description="0 is greedy, as the paper.")
     top_p: float = Field(1.0, gt=0, le=1, description="Nucleus sampling (with temperature > 0).")
     seed: int = Field(42, description="Seed for sampling.")
+    quiet: Quiet = False
 
     @field_validator("method")
     @classmethod
@@ -102,7 +105,7 @@ class JudgeOptions(BaseModel):
     config: str | None = Field(None, description="Config of the questions dataset, e.g. zh.")
     judge_model: str = Field(
         description="Model name as the judge server knows it; with --judge-backend "
-        "transformers, a Hub id or local folder."
+        "transformers, a Hub id, local folder or .gguf file."
     )
     judge_backend: Literal["openai", "transformers"] = Field(
         "openai",
@@ -143,6 +146,12 @@ class JudgeOptions(BaseModel):
         json_schema_extra={"path": "file", "exists": True},
     )
     prompt_name: str | None = Field(None, description="Entry of --prompt-file (default pair-v2).")
+    verdict_rule: Literal["last", "paper"] = Field(
+        "last",
+        description="Which verdict token of a judgment counts. last: the final one, [[tie]] "
+        "read as [[C]]; paper: FastChat's rule, as the PLUG paper: [[A]] anywhere, else [[B]], "
+        "else [[C]], and [[tie]] is no verdict. Cached judgments are re-read, not re-asked.",
+    )
     bad_answers: Literal["judge", "lose"] = Field(
         "judge",
         description="Answers with failed extraction or in the wrong language: judge them as "
@@ -157,7 +166,8 @@ class JudgeOptions(BaseModel):
     max_tokens: int = Field(1024, ge=1, description="Longest judgment the judge may write.")
     cache: Path | None = Field(
         None,
-        description="Judgment cache (default: OUT/judge_cache.sqlite).",
+        description="Judgment cache (default: judgments.sqlite in $PLUGDATA_CACHE_DIR, else "
+        "$XDG_CACHE_HOME/plugdata, else ~/.cache/plugdata, beside the translation cache).",
         json_schema_extra=_FILE,
     )
     quiet: Quiet = False

@@ -19,7 +19,13 @@ from plugdata.errors import PlugdataError
 from plugdata.folder import config_name, parse_config_name, read_manifest
 from plugdata.jsonl import read_json_file, write_json
 from plugdata.locations import check_dataset, check_model
-from trainer.common import load_config_split, load_tokenizer, require_train, template_hash
+from trainer.common import (
+    load_config_split,
+    load_model,
+    load_tokenizer,
+    require_train,
+    template_hash,
+)
 from trainer.options import TrainOptions
 
 RUN_MANIFEST = "plugdata_run.json"
@@ -130,7 +136,6 @@ def build_trainer(options: TrainOptions, *, report_to: str = "none", logging_ste
     check_dataset(options.dataset)
     check_model(options.model)
     import torch
-    from transformers import AutoModelForCausalLM
     from transformers.utils import is_flash_attn_2_available
     from trl import SFTConfig
 
@@ -140,7 +145,7 @@ def build_trainer(options: TrainOptions, *, report_to: str = "none", logging_ste
     tokenizer, added = load_tokenizer(options.model)
     flash = torch.cuda.is_available() and is_flash_attn_2_available()
     bf16 = torch.cuda.is_available() and torch.cuda.is_bf16_supported()
-    model = AutoModelForCausalLM.from_pretrained(
+    model = load_model(
         options.model,
         dtype=torch.bfloat16 if bf16 else torch.float32,
         attn_implementation="flash_attention_2" if flash else "sdpa",

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,6 +19,7 @@ from plugdata.jsonl import read_json_file, read_json_lines, write_json, write_js
 from plugdata.languages import LANGUAGES, LanguageTable
 from plugdata.recipe import Corpus, safe_yaml_load
 from plugdata.sources import Record, read_records
+from plugdata.store import cache_dir
 from plugdata.translate.backends import TRANSLATORS
 from plugdata.translate.backends.base import Translator
 from plugdata.translate.cache import Imported, SegmentCache
@@ -30,12 +30,8 @@ from plugdata.validate import Validator
 
 
 def default_cache_path() -> Path:
-    """`$PLUGDATA_CACHE_DIR`, else `$XDG_CACHE_HOME/plugdata`, else `~/.cache/plugdata`."""
-    base = (
-        os.environ.get("PLUGDATA_CACHE_DIR")
-        or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "plugdata"
-    )
-    return Path(base) / "translations.sqlite"
+    """translations.sqlite in `plugdata.store.cache_dir()`, beside the judge's cache."""
+    return cache_dir() / "translations.sqlite"
 
 
 def parse_options(pairs: list[str] | tuple[str, ...]) -> dict[str, Any]:

@@ -45,12 +45,12 @@ class LocalJudge:
         from trainer.common import generate_batches, load_for_generation, require_train
 
         require_train()
-        tokenizer, model = load_for_generation(self.model_name)
+        tokenizer, model = load_for_generation(self.model_name, "--judge-model")
         prompts = [_chat_prompt(tokenizer, r.messages) for r in requests]
         for batch in generate_batches(
             tokenizer, model, prompts, batch_size=self.batch_size, max_new_tokens=self.max_tokens
         ):
-            for i, raw in batch:
+            for i, raw, _ in batch:
                 record(requests[i], raw, None)
             yield len(batch)
 

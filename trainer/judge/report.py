@@ -12,6 +12,7 @@ from typing import Any
 
 from plugdata.errors import require
 from plugdata.jsonl import write_json, write_json_lines
+from plugdata.redact import public_path
 from trainer.judge import stats
 from trainer.judge.backends import Counters, Request
 from trainer.judge.inputs import Inputs
@@ -62,14 +63,18 @@ class JudgeReport:
 def summarise(judged: Judged) -> dict[str, Any]:
     """{"summary": ..., "judgments": [...], "items": [...]}: what the outputs are written from."""
     options, inputs = judged.options, judged.inputs
-    judgments, per_item = _judgments(judged.requests, judged.raw, judged.errors)
+    judgments, per_item = _judgments(
+        judged.requests, judged.raw, judged.errors, options.verdict_rule
+    )
     rows = [_item_row(inputs, i, per_item[i]) for i in inputs.items]
     bad = inputs.bad
     summary = {
-        "judge_model": options.judge_model,
+        # A local judge (folder or .gguf file) by its name: nothing written names a local path.
+        "judge_model": public_path(options.judge_model),
         "judge_backend": options.judge_backend,
         "prompt": judged.prompt.name,
         "prompt_sha": judged.prompt.digest,
+        "verdict_rule": options.verdict_rule,
         "items": len(inputs.items),
         # Questions left out because a side has no answer for them: reported, never hidden.
         "unanswered": {
@@ -98,14 +103,14 @@ def _point_of_view(order: str, winner: str) -> str:
     return "win" if winner == system_letter else "loss"
 
 
-def _judgments(requests, raw, errors) -> tuple[list[dict], dict[str, dict[str, str]]]:
+def _judgments(requests, raw, errors, rule: str) -> tuple[list[dict], dict[str, dict[str, str]]]:
     """One record per judgment (raw text, verdict, outcome for the system, error), and each
     item's outcomes by order."""
     judgments = []
     per_item: dict[str, dict[str, str]] = defaultdict(dict)
     for r in requests:
         text = raw.get(r.key)
-        verdict = parse_verdict(text) if text is not None else None
+        verdict = parse_verdict(text, rule) if text is not None else None
         winner = verdict.winner if verdict else "error"
         outcome = _point_of_view(r.order, winner)
         per_item[r.item][r.order] = outcome
@@ -170,7 +175,8 @@ def _groups(rows: list[dict]) -> dict[str, dict]:
 def markdown(summary: dict[str, Any]) -> str:
     missing = summary["unanswered"]
     lines = [
-        f"Judge {summary['judge_model']} ({summary['prompt']}), {summary['items']} items; "
+        f"Judge {summary['judge_model']} ({summary['prompt']}, verdict rule "
+        f"{summary['verdict_rule']}), {summary['items']} items; "
         f"bad answers: system {summary['bad_answers']['system']}, baseline "
         f"{summary['bad_answers']['baseline']} (policy: {summary['bad_answer_policy']})"
         + (
@@ -194,13 +200,17 @@ def markdown(summary: dict[str, Any]) -> str:
     corr = summary["length_win_correlation"]
     lines += [
         "",
-        f"position consistency {summary['position_consistency']:.1%}, first-position "
-        f"preference {summary['first_position_preference']:.1%}, length-win correlation "
+        f"position consistency {_share(summary['position_consistency'])}, first-position "
+        f"preference {_share(summary['first_position_preference'])}, length-win correlation "
         f"{'n/a' if corr is None else f'{corr:+.2f}'}, ambiguous judgments "
         f"{summary['ambiguous_judgments']}, errors {summary['errors']}"
         + "".join(f"; {n} {reason}" for reason, n in summary["error_reasons"].items()),
     ]
     return "\n".join(lines)
+
+
+def _share(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.1%}"
 
 
 def write_outputs(out: Path, result: dict[str, Any]) -> None:

@@ -16,7 +16,7 @@ import threading
 from pathlib import Path
 
 from plugdata.remote import CHARS_PER_TOKEN, Price
-from plugdata.store import Store
+from plugdata.store import Store, cache_dir
 from trainer.judge.backends import EXPECTED_OUTPUT_TOKENS, JUDGES, Counters, Judge, Request
 from trainer.judge.inputs import Inputs, load_inputs
 from trainer.judge.report import Judged, JudgeReport, summarise, write_outputs
@@ -48,11 +48,19 @@ class JudgmentCache:
         self._db.close()
 
 
+def default_cache_path() -> Path:
+    """judgments.sqlite in `plugdata.store.cache_dir()` ($PLUGDATA_CACHE_DIR, else
+    $XDG_CACHE_HOME/plugdata, else ~/.cache/plugdata)."""
+    return cache_dir() / "judgments.sqlite"
+
+
 def judge(options: JudgeOptions) -> JudgeReport:
     backend = JUDGES[options.judge_backend](options)
     prompt = load_prompt(options.prompt_file, options.prompt_name)
     inputs = load_inputs(options)
-    cache = JudgmentCache(options.cache or options.out / "judge_cache.sqlite")
+    # Beside the translation cache, not in OUT: the same pairs judged into another folder cost
+    # nothing again.
+    cache = JudgmentCache(options.cache or default_cache_path())
     counters = Counters()
     try:
         requests = _requests(options, prompt, backend, inputs)

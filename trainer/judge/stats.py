@@ -65,14 +65,22 @@ def bootstrap_ci(outcomes: list[str], reps: int = 2000, seed: int = 0) -> tuple[
     return (float(means[int(0.025 * reps)]), float(means[int(0.975 * reps) - 1]))
 
 
-def position_stats(pairs: list[tuple[str, str]], first_positions: list[str]) -> dict[str, float]:
-    """How often the two orders agree, and how often a decided judgment picks position A."""
+def position_stats(
+    pairs: list[tuple[str, str]], first_positions: list[str]
+) -> dict[str, float | None]:
+    """How often the two orders agree, and how often a decided judgment picks position A;
+    None where nothing was measured (no item with two verdicts, no decided judgment), which is
+    not the same as 0%.
+
+    >>> position_stats([("win", "error")], ["A", "error"])
+    {'position_consistency': None, 'first_position_preference': 1.0}
+    """
     clean = [(a, b) for a, b in pairs if "error" not in (a, b)]
     consistent = sum(a == b for a, b in clean)
     decided = [p for p in first_positions if p in ("A", "B")]
     return {
-        "position_consistency": consistent / len(clean) if clean else 0.0,
-        "first_position_preference": decided.count("A") / len(decided) if decided else 0.0,
+        "position_consistency": consistent / len(clean) if clean else None,
+        "first_position_preference": decided.count("A") / len(decided) if decided else None,
     }
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -73,18 +74,41 @@ def load_prompt(file: Path | None, name: str | None) -> JudgePrompt:
 @dataclass(frozen=True)
 class Verdict:
     winner: str  # "A", "B", "tie" or "error"
-    ambiguous: bool  # several different verdict tokens: the last one counts
+    ambiguous: bool  # several different verdict tokens: the rule chose among them
 
 
-def parse_verdict(text: str | None) -> Verdict:
-    """The last verdict token wins; conflicting tokens mark the judgment ambiguous.
+@dataclass(frozen=True)
+class VerdictRule:
+    """Which verdict tokens a rule reads (as written between the brackets), and which of those
+    found it takes."""
+
+    accepts: tuple[str, ...]
+    pick: Callable[[list[str]], str]
+
+
+# By `--verdict-rule` name. `last`: the judge's final word, `[[tie]]` read as `[[C]]`. `paper`:
+# FastChat's, which the PLUG paper used: `[[A]]` if present anywhere, else `[[B]]`, else `[[C]]`,
+# and `[[tie]]` is no verdict.
+VERDICT_RULES: dict[str, VerdictRule] = {
+    "last": VerdictRule(("A", "B", "C", "tie", "Tie", "TIE"), lambda found: found[-1]),
+    "paper": VerdictRule(("A", "B", "C"), lambda found: min(found, key="ABC".index)),
+}
+_WINNER = {"A": "A", "B": "B"}  # anything else accepted is a tie
+
+
+def parse_verdict(text: str | None, rule: str = "last") -> Verdict:
+    """The verdict under `rule` (see VERDICT_RULES); conflicting tokens mark it ambiguous.
 
     >>> parse_verdict("A is vague. [[B]]"), parse_verdict("[[A]] ... on reflection [[C]]")
     (Verdict(winner='B', ambiguous=False), Verdict(winner='tie', ambiguous=True))
-    >>> parse_verdict("I cannot decide.").winner
-    'error'
+    >>> parse_verdict("[[C]] ... [[B]] ... [[A]]", "paper").winner
+    'A'
+    >>> parse_verdict("I cannot decide.").winner, parse_verdict("[[tie]]", "paper").winner
+    ('error', 'error')
     """
-    tokens = [t.upper() if t.upper() in ("A", "B") else "tie" for t in _VERDICT.findall(text or "")]
-    if not tokens:
+    chosen = VERDICT_RULES[rule]
+    found = [t for t in _VERDICT.findall(text or "") if t in chosen.accepts]
+    if not found:
         return Verdict("error", False)
-    return Verdict(tokens[-1], len(set(tokens)) > 1)
+    winners = {_WINNER.get(t, "tie") for t in found}
+    return Verdict(_WINNER.get(chosen.pick(found), "tie"), len(winners) > 1)

@@ -1,0 +1,72 @@
+"""`--model` from anywhere: a Hub id, a transformers folder, or a GGUF file dequantised on load,
+through the one loader in `trainer.common` that train, generate and the in-process judge use."""
+
+import json
+import re
+
+import pytest
+
+from plugdata.locations import check_model
+
+from .conftest import one_line_error
+from .test_trainer import demo, generate, tiny_llama, train  # noqa: F401  (fixtures)
+
+
+def test_check_model_accepts_a_gguf_file(tmp_path):
+    model = tmp_path / "m.Q4_1.gguf"
+    model.write_bytes(b"GGUF")
+    check_model(str(model))  # no error: the loader reads it
+
+
+def test_a_model_file_that_is_not_gguf_is_a_one_line_error(demo, tmp_path):  # noqa: F811
+    model = tmp_path / "model.safetensors"
+    model.write_bytes(b"\0")
+    error = one_line_error(generate(model, demo, tmp_path / "a.jsonl"))
+    assert error == f"Error: --model {model}: a file, not a directory or a .gguf file"
+
+
+def test_a_damaged_gguf_file_is_a_one_line_error(demo, tmp_path):  # noqa: F811
+    model = tmp_path / "broken.gguf"
+    model.write_bytes(b"not a gguf file at all")
+    result = generate(model, demo, tmp_path / "a.jsonl")
+    # After datasets' own progress lines for the questions, read before the model.
+    error = one_line_error(result, after="Error: ")
+    assert error.startswith(f"Error: --model {model}: cannot load the GGUF file (")
+    assert "not a GGUF file" in error
+
+
+def test_generate_reports_rows_and_tokens_per_second(demo, tiny_llama, tmp_path):  # noqa: F811
+    answers = tmp_path / "a.jsonl"
+    extra = ["--limit", 3, "--max-new-tokens", 5, "--batch-size", 2, "--quiet"]
+    result = generate(tiny_llama, demo, answers, *extra, method="mono")
+    assert result.exit_code == 0, result.output
+    summary = result.output.strip().splitlines()[-1]
+    got = re.search(
+        r"generated 3 answers in [\d.]+ s, ([\d,]+) tokens at ([\d.]+) tokens/s \(", summary
+    )
+    assert got, summary
+    assert 0 < int(got.group(1)) <= 15 and float(got.group(2)) > 0
+    assert "generating" not in result.output  # --quiet: no bar
+
+
+@pytest.mark.slow
+def test_generate_from_a_gguf_file(demo, smollm2_gguf, tmp_path):  # noqa: F811
+    answers = tmp_path / "a.jsonl"
+    result = generate(
+        smollm2_gguf, demo, answers, "--limit", 2, "--max-new-tokens", 8, method="mono"
+    )
+    assert result.exit_code == 0, result.output
+    rows = [json.loads(x) for x in answers.read_text().splitlines()]
+    assert len(rows) == 2 and all(r["raw_output"] for r in rows)
+    assert rows[0]["generator"] == smollm2_gguf.name
+
+
+@pytest.mark.slow
+def test_train_one_step_from_a_gguf_file(demo, smollm2_gguf, tmp_path):  # noqa: F811
+    out = tmp_path / "smol"
+    hp = ["--preset", "quick", "--max-steps", 1, "--max-length", 256]
+    hp += ["--per-device-batch-size", 1, "--global-batch-size", 1]
+    result = train(demo, smollm2_gguf, out, *hp)
+    assert result.exit_code == 0, result.output
+    config = json.loads((out / "config.json").read_text())
+    assert "quantization_config" not in config  # saved as an ordinary model
