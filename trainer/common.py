@@ -45,19 +45,36 @@ def is_gguf(model: str) -> bool:
 def model_source(model: str, flag: str = "--model") -> str:
     """What transformers loads for `model`: the Hub id or folder itself, or, for a GGUF file,
     a transformers folder dequantised from it (see `_dequantised`)."""
-    return _dequantised(model, flag) if is_gguf(model) else model
+    if not is_gguf(model):
+        return model
+    try:
+        return _dequantised(model)
+    except GgufError as err:
+        raise PlugdataError(f"{flag} {model}: {err}") from None
 
 
-@functools.cache
-def _dequantised(path: str, flag: str) -> str:
-    """A GGUF file as a plain transformers folder (fp32 weights and the tokenizer), in a
-    temporary folder removed when the process exits. Dequantising takes seconds to minutes,
-    so it is done once per process, however many times the model is loaded; the folder, not
-    the weights in memory, is what is kept, so a big model is not held twice."""
+class GgufError(PlugdataError):
+    """A GGUF file transformers cannot read (damaged, or an architecture it does not know)."""
+
+
+@functools.cache  # by path alone: `--model` and `--judge-model` of one file share the folder
+def _dequantised(path: str) -> str:
+    """A GGUF file as a plain transformers folder, in a temporary folder removed when the
+    process exits. Dequantising takes seconds to minutes, so it is done once per process,
+    however many times the model is loaded; the folder, not the weights in memory, is what is
+    kept, so a big model is not held twice."""
     import atexit
     import shutil
     import tempfile
 
+    folder = tempfile.mkdtemp(prefix="plugdata-gguf-")
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    return str(dequantise_gguf(path, Path(folder)))
+
+
+def dequantise_gguf(path: str, folder: Path) -> Path:
+    """Write the model and tokenizer of the GGUF file `path` into `folder` as a plain
+    transformers model with fp32 weights."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer, GgufConfig
 
@@ -73,15 +90,13 @@ def _dequantised(path: str, flag: str) -> str:
             quantization_config=GgufConfig(dequantize=True),
         )
     except (OSError, ValueError, KeyError) as exc:  # unreadable, or an unsupported architecture
-        raise PlugdataError(f"{flag} {path}: cannot load the GGUF file ({_first(exc)})") from None
+        raise GgufError(f"cannot load the GGUF file ({_first(exc)})") from None
     # The weights are plain floats now: without the GGUF quantizer and its config entry, the
     # model saves, and the folder loads, trains and serves, as an ordinary one.
     model.hf_quantizer = None
     if hasattr(model.config, "quantization_config"):
         del model.config.quantization_config
     model.config.architectures = [type(model).__name__]
-    folder = tempfile.mkdtemp(prefix="plugdata-gguf-")
-    atexit.register(shutil.rmtree, folder, ignore_errors=True)
     model.save_pretrained(folder)
     tokenizer.save_pretrained(folder)
     return folder
