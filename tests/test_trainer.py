@@ -277,3 +277,17 @@ def test_generate_batches_with_a_model_whose_pad_is_eos(demo, smollm2, tmp_path)
     assert result.exit_code == 0, result.output
     rows = [json.loads(x) for x in answers.read_text().splitlines()]
     assert len(rows) == 3 and all(r["raw_output"] for r in rows)
+
+
+def test_the_quick_preset_takes_one_row_at_a_time_on_one_device(tmp_path):
+    """Activations scale with the per-device batch: one row per pass keeps a CPU run of a
+    135M model near 3 GB (bench/bench_train.py); accumulation keeps the global batch."""
+    from trainer.options import TrainOptions
+    from trainer.train import resolve
+
+    options = TrainOptions(
+        dataset="d", config="zh-plug", model="m", output_dir=tmp_path, preset="quick"
+    )
+    hp = resolve(options, world_size=1)
+    assert (hp["per_device_batch_size"], hp["gradient_accumulation_steps"]) == (1, 8)
+    assert hp["gradient_checkpointing"] and hp["effective_batch_size"] == 8
