@@ -3,6 +3,8 @@ parquet splits, each with its manifest entry (provenance, counts, hashes), and t
 whole folder assembled from what this build wrote and what it keeps.
 """
 
+from __future__ import annotations
+
 from collections import Counter
 from importlib.metadata import version
 from pathlib import Path

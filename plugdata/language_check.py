@@ -3,6 +3,8 @@ triples made from them, checked and routed to kept or quarantine, with one ledge
 written here; `configs` writes what a language kept.
 """
 
+from __future__ import annotations
+
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -89,38 +91,7 @@ def check_language(
         orphans=None if limit else alignment.orphans, target_duplicates=alignment.duplicates
     )
 
-    # Pass 1: triples, and the reasons known before any content check.
-    triples: list[dict[str, Any]] = []
-    early: list[list[str]] = []
-    seen_targets: set[tuple[str, str]] = set()
-    rows = zip(pivot, ids, pivot_problems, alignment.matches, target.made_by, strict=True)
-    for i, (record, row_id, pivot_found, match, row_made_by) in enumerate(rows):
-        triple = make_triple(
-            row_id,
-            recipe.source.name,
-            recipe.pivot,
-            lang,
-            record,
-            match,
-            row_made_by,
-            responses=train,
-            keep=recipe.source.keep,
-        )
-        triple["meta"]["flags"] = list(target.flags[i])
-        triples.append(triple)
-        reasons = list(pivot_found) + target.reasons[i]
-        if match is None:
-            reasons.append("missing-target")
-        else:
-            reasons += match.reasons("target")
-        if recipe.dedupe and not reasons:
-            # Two pivot rows translated (or aligned) to the same target pair would train the
-            # same target row twice: quarantined like a pivot duplicate, the first one kept.
-            pair = (triple["target_instruction"], triple.get("target_response") or "")
-            if pair in seen_targets:
-                reasons.append(TARGET_DUPLICATE)
-            seen_targets.add(pair)
-        early.append(reasons)
+    triples, early = _triples(recipe, lang, pivot, ids, pivot_problems, target)
 
     # Pass 2: content checks (in worker processes for big builds), then routing.
     to_check = [t for t, r in zip(triples, early, strict=True) if not r]
@@ -152,6 +123,49 @@ def check_language(
     ledger.check(lang)
     made_by = describe_made_by(target.made_by)
     return LanguageResult(lang, ledger, router.kept, router.quarantined, made_by, target.spec)
+
+
+def _triples(
+    recipe: Recipe,
+    lang: str,
+    pivot: list[Record],
+    ids: list[str],
+    pivot_problems: list[list[str]],
+    target: TargetRows,
+) -> tuple[list[dict[str, Any]], list[list[str]]]:
+    """Pass 1 of a language: its triples, and the reasons known before any content check."""
+    triples: list[dict[str, Any]] = []
+    early: list[list[str]] = []
+    seen_targets: set[tuple[str, str]] = set()
+    rows = zip(pivot, ids, pivot_problems, target.alignment.matches, target.made_by, strict=True)
+    for i, (record, row_id, pivot_found, match, row_made_by) in enumerate(rows):
+        triple = make_triple(
+            row_id,
+            recipe.source.name,
+            recipe.pivot,
+            lang,
+            record,
+            match,
+            row_made_by,
+            responses=recipe.kind == "train",
+            keep=recipe.source.keep,
+        )
+        triple["meta"]["flags"] = list(target.flags[i])
+        triples.append(triple)
+        reasons = list(pivot_found) + target.reasons[i]
+        if match is None:
+            reasons.append("missing-target")
+        else:
+            reasons += match.reasons("target")
+        if recipe.dedupe and not reasons:
+            # Two pivot rows translated (or aligned) to the same target pair would train the
+            # same target row twice: quarantined like a pivot duplicate, the first one kept.
+            pair = (triple["target_instruction"], triple.get("target_response") or "")
+            if pair in seen_targets:
+                reasons.append(TARGET_DUPLICATE)
+            seen_targets.add(pair)
+        early.append(reasons)
+    return triples, early
 
 
 @dataclass

@@ -2,6 +2,8 @@
 where it would write, without reading a row or sending a request.
 """
 
+from __future__ import annotations
+
 from pathlib import Path
 
 from plugdata import staging
