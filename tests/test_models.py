@@ -8,8 +8,7 @@ import pytest
 
 from plugdata.locations import check_model
 
-from .conftest import one_line_error
-from .test_trainer import demo, generate, tiny_llama, train  # noqa: F401  (fixtures)
+from .conftest import generate, one_line_error, train
 
 
 def test_check_model_accepts_a_gguf_file(tmp_path):
@@ -18,14 +17,14 @@ def test_check_model_accepts_a_gguf_file(tmp_path):
     check_model(str(model))  # no error: the loader reads it
 
 
-def test_a_model_file_that_is_not_gguf_is_a_one_line_error(demo, tmp_path):  # noqa: F811
+def test_a_model_file_that_is_not_gguf_is_a_one_line_error(demo, tmp_path):
     model = tmp_path / "model.safetensors"
     model.write_bytes(b"\0")
     error = one_line_error(generate(model, demo, tmp_path / "a.jsonl"))
     assert error == f"Error: --model {model}: a file, not a directory or a .gguf file"
 
 
-def test_a_damaged_gguf_file_is_a_one_line_error(demo, tmp_path):  # noqa: F811
+def test_a_damaged_gguf_file_is_a_one_line_error(demo, tmp_path):
     model = tmp_path / "broken.gguf"
     model.write_bytes(b"not a gguf file at all")
     result = generate(model, demo, tmp_path / "a.jsonl")
@@ -35,7 +34,7 @@ def test_a_damaged_gguf_file_is_a_one_line_error(demo, tmp_path):  # noqa: F811
     assert "not a GGUF file" in error
 
 
-def test_generate_reports_rows_and_tokens_per_second(demo, tiny_llama, tmp_path):  # noqa: F811
+def test_generate_reports_rows_and_tokens_per_second(demo, tiny_llama, tmp_path):
     answers = tmp_path / "a.jsonl"
     extra = ["--limit", 3, "--max-new-tokens", 5, "--batch-size", 2, "--quiet"]
     result = generate(tiny_llama, demo, answers, *extra, method="mono")
@@ -50,7 +49,7 @@ def test_generate_reports_rows_and_tokens_per_second(demo, tiny_llama, tmp_path)
 
 
 @pytest.mark.slow
-def test_generate_from_a_gguf_file(demo, smollm2_gguf, tmp_path):  # noqa: F811
+def test_generate_from_a_gguf_file(demo, smollm2_gguf, tmp_path):
     answers = tmp_path / "a.jsonl"
     result = generate(
         smollm2_gguf, demo, answers, "--limit", 2, "--max-new-tokens", 8, method="mono"
@@ -62,7 +61,7 @@ def test_generate_from_a_gguf_file(demo, smollm2_gguf, tmp_path):  # noqa: F811
 
 
 @pytest.mark.slow
-def test_train_one_step_from_a_gguf_file(demo, smollm2_gguf, tmp_path):  # noqa: F811
+def test_train_one_step_from_a_gguf_file(demo, smollm2_gguf, tmp_path):
     out = tmp_path / "smol"
     hp = ["--preset", "quick", "--max-steps", 1, "--max-length", 256]
     hp += ["--per-device-batch-size", 1, "--global-batch-size", 1]

@@ -6,74 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from plugdata.build import build
-from plugdata.recipe import load_recipe
-
-from .conftest import invoke
-
-RECIPES = Path(__file__).resolve().parents[1] / "recipes"
-
-
-def train(demo, model, out, *extra, config="zh-plug"):
-    args = ["--dataset", demo, "--config", config, "--model", model, "--output-dir", out]
-    return invoke("train", *args, *extra)
-
-
-def generate(model, demo, answers, *extra, method="plug", config="zh"):
-    args = ["--model", model, "--dataset", demo, "--config", config, "--method", method]
-    return invoke("generate", *args, "--out", answers, *extra)
-
-
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("demo")
-    build(load_recipe(RECIPES / "demo.yaml"), out, langs=["zh"], progress=False)
-    return out / "plug-demo"
-
-
-@pytest.fixture(scope="module")
-def tiny_llama(tmp_path_factory, demo) -> Path:
-    import datasets
-    import torch
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
-
-    rows = datasets.load_dataset(str(demo), "zh-plug", split="train")
-    texts = [m["content"] for r in rows for m in r["prompt"] + r["completion"]]
-    bpe = Tokenizer(models.BPE())
-    bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    bpe.decoder = decoders.ByteLevel()
-    bpe.train_from_iterator(
-        [*texts, "<|system|>\n<|user|>\n<|assistant|>\n"],
-        trainers.BpeTrainer(
-            vocab_size=800,
-            special_tokens=["<s>", "</s>", "<unk>"],
-            initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-        ),
-    )
-    tokenizer = PreTrainedTokenizerFast(
-        tokenizer_object=bpe,
-        bos_token="<s>",
-        eos_token="</s>",
-        unk_token="<unk>",
-        model_max_length=2048,
-    )
-    torch.manual_seed(0)
-    config = LlamaConfig(
-        vocab_size=bpe.get_vocab_size(),
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        num_key_value_heads=2,
-        max_position_embeddings=2048,
-        bos_token_id=0,
-        eos_token_id=1,
-    )
-    folder = tmp_path_factory.mktemp("tiny-llama")
-    LlamaForCausalLM(config).save_pretrained(folder)
-    tokenizer.save_pretrained(folder)
-    return folder
+from .conftest import generate, train
 
 
 def options(demo, model, out, **kw):
