@@ -70,11 +70,20 @@ def check_dataset(value: str, flag: str = "--dataset", *, files: bool = False) -
     _check(value, flag, "dataset", files=files)
 
 
+def is_gguf(model: str) -> bool:
+    """Whether a model argument names a GGUF file (llama.cpp's format) rather than a Hub id or
+    folder.
+
+    >>> is_gguf("models/SmolLM2-135M-Instruct.Q4_1.gguf"), is_gguf("Qwen/Qwen2.5-0.5B")
+    (True, False)
+    """
+    return model.lower().endswith(".gguf")
+
+
 def check_model(value: str, flag: str = "--model") -> None:
     """Fail now, in one line, unless `value` is an existing local directory, an existing GGUF
     file (`trainer.common.load_model` dequantises it), or a Hub model this run can load."""
-    path = Path(value)
-    if path.is_file() and path.suffix.lower() == ".gguf":
+    if is_gguf(value) and Path(value).is_file():
         return
     _check(value, flag, "model", files=False)
 

@@ -9,6 +9,7 @@ import hashlib
 from pathlib import Path
 
 from plugdata.errors import PlugdataError, require
+from plugdata.locations import is_gguf
 
 # The TULU-style template of the PLUG paper's code, for base models without a template of their
 # own. `{% generation %}` marks the assistant part, eos included, for loss masking.
@@ -31,15 +32,6 @@ def require_train() -> None:
 
 def template_hash(tokenizer) -> str:
     return hashlib.sha256((tokenizer.chat_template or "").encode()).hexdigest()
-
-
-def is_gguf(model: str) -> bool:
-    """Whether `--model` names a GGUF file (llama.cpp's format) rather than a Hub id or folder.
-
-    >>> is_gguf("models/SmolLM2-135M-Instruct.Q4_1.gguf"), is_gguf("Qwen/Qwen2.5-0.5B")
-    (True, False)
-    """
-    return model.lower().endswith(".gguf")
 
 
 def model_source(model: str, flag: str = "--model") -> str:
