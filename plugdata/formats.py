@@ -25,7 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
-from plugdata.languages import LANGUAGES, LanguageTable, header_pattern
+from plugdata.languages import HEADER_COLON, LANGUAGES, LanguageTable, header_text
 from plugdata.schema import Message, MethodRow, Triple
 
 Row = MethodRow
@@ -231,10 +231,8 @@ def answer_header_pattern(header: str) -> re.Pattern[str]:
     >>> bool(answer_header_pattern("Risposta in italiano:").search("La 'Risposta in italiano:'"))
     False
     """
-    # header_pattern's text and colon, with room for the bold markers around the colon
-    text, colon = header_pattern(header).pattern, r"\s*[:：]"
-    assert text.endswith(colon), text
-    bold = rf"{text[: -len(colon)]}(?:\*\*)?{colon}(?:\*\*)?"
+    # The header's text and colon, with room for the bold markers around the colon.
+    bold = rf"{header_text(header)}(?:\*\*)?{HEADER_COLON}(?:\*\*)?"
     return re.compile(rf"^[ \t]*(?:\*\*)?{bold}", re.MULTILINE | re.IGNORECASE)
 
 

@@ -134,10 +134,18 @@ class LanguageTable:
         return self._aliases.get(label, label)
 
 
+# Either colon style, any spacing before it: how a header ends wherever one is matched.
+HEADER_COLON = r"\s*[:：]"
+
+
+def header_text(header: str) -> str:
+    """A header's words as a regular expression, without its colon (see `HEADER_COLON`)."""
+    return re.escape(header.rstrip(" :："))
+
+
 def header_pattern(header: str) -> re.Pattern[str]:
     """A tolerant pattern for a header: either colon style, any spacing before it."""
-    base = header.rstrip(" :：")
-    return re.compile(re.escape(base) + r"\s*[:：]")
+    return re.compile(header_text(header) + HEADER_COLON)
 
 
 LANGUAGES = LanguageTable(
