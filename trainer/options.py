@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from plugdata.options import MaxCost, Quiet
 from plugdata.remote import DEFAULT_MAX_RETRIES
+from trainer.judge.verdicts import VERDICT_RULES
 
 _STRICT = ConfigDict(extra="forbid", protected_namespaces=())
 _FILE = {"path": "file"}
@@ -146,7 +147,7 @@ class JudgeOptions(BaseModel):
         json_schema_extra={"path": "file", "exists": True},
     )
     prompt_name: str | None = Field(None, description="Entry of --prompt-file (default pair-v2).")
-    verdict_rule: Literal["last", "paper"] = Field(
+    verdict_rule: Literal[tuple(VERDICT_RULES)] = Field(
         "last",
         description="Which verdict token of a judgment counts. last: the final one, [[tie]] "
         "read as [[C]]; paper: FastChat's rule, as the PLUG paper: [[A]] anywhere, else [[B]], "
