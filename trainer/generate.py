@@ -12,18 +12,17 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from plugdata.errors import PlugdataError
 from plugdata.formats import extract, prompt_messages
 from plugdata.jsonl import append_json_line, resume_json_lines
 from plugdata.locations import check_dataset, check_model
 from trainer.common import (
     generate_batches,
-    load_config_split,
     load_for_generation,
     load_tokenizer,
     model_source,
     require_train,
 )
+from trainer.evalsets import load_eval_rows
 from trainer.options import GenerateOptions
 
 
@@ -53,27 +52,6 @@ class GenerateResult:
 def load_questions(options: GenerateOptions) -> list[dict]:
     rows = load_eval_rows(options.dataset, options.config, options.split)
     return rows[: options.limit] if options.limit else rows
-
-
-def load_eval_rows(dataset: str, config: str, split: str | None = None) -> list[dict]:
-    """The rows of a triples or eval config: the given split, else test, validation, train."""
-    splits = [split] if split else ["test", "validation", "train"]
-    data = None
-    for name in splits:
-        try:
-            data = load_config_split(dataset, config, name)
-            break
-        except PlugdataError:
-            if name == splits[-1]:
-                raise
-    need = {"id", "pivot_lang", "target_lang", "pivot_instruction", "target_instruction"}
-    missing = need - set(data.column_names)
-    if missing:
-        raise PlugdataError(
-            f"--config {config}: not a triples or eval config (missing "
-            f"{', '.join(sorted(missing))}); use e.g. {config.split('-')[0]}"
-        )
-    return data.to_list()
 
 
 def prompt_text(tokenizer, method: str, row: dict) -> str:

@@ -5,11 +5,9 @@ language). Errors name the file, line and field."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 from plugdata.errors import PlugdataError
-from plugdata.locations import check_dataset
-from plugdata.sources import has_lone_surrogate, read_json_file, read_json_lines
+from trainer.evalsets import load_questions, read_rows
 from trainer.options import JudgeOptions
 
 
@@ -24,7 +22,7 @@ class Inputs:
 
 def load_inputs(options: JudgeOptions) -> Inputs:
     """Questions, both sides' answers, the ids all three have, and the bad answers."""
-    questions = load_questions(options)
+    questions = load_questions(options.questions, options.config)
     system = read_rows(options.answers, ("id", "output"))
     baseline = read_rows(options.baseline, ("id", "output"))
     items = [i for i in questions if i in system and i in baseline]
@@ -45,63 +43,6 @@ def load_inputs(options: JudgeOptions) -> Inputs:
         for side, rows in (("system", system), ("baseline", baseline))
     }
     return Inputs(questions, system, baseline, items, bad)
-
-
-def read_rows(path: Path, need: tuple[str, ...]) -> dict[str, dict]:
-    """id -> row from a jsonl file (or a .json list); errors name the file, line and field."""
-    if not path.exists():
-        raise PlugdataError(f"{path}: file not found")
-    if path.suffix == ".json":
-        items = read_json_file(path)
-        if not isinstance(items, list):
-            raise PlugdataError(f"{path}: expected a JSON list of objects (or JSON Lines)")
-        numbered = list(enumerate(items, 1))
-    else:
-        numbered = list(read_json_lines(path))
-    rows: dict[str, dict] = {}
-    for i, row in numbered:
-        if not isinstance(row, dict):
-            raise PlugdataError(f"{path}:{i}: expected an object, got {type(row).__name__}")
-        missing = [k for k in need if k not in row]
-        if missing:
-            raise PlugdataError(f"{path}:{i}: no {missing[0]!r} field; have {', '.join(row)}")
-        for name, value in row.items():
-            # Text sent to the judge and written to the summary must be encodable.
-            if isinstance(value, str) and has_lone_surrogate(value):
-                raise PlugdataError(
-                    f"{path}:{i}: field {name!r} holds a lone surrogate (an escape such as "
-                    "\\ud800 that is half of a character); fix the text"
-                )
-        key = str(row["id"])
-        if key in rows:
-            raise PlugdataError(f"{path}:{i}: id {key!r} appears twice")
-        rows[key] = row
-    return rows
-
-
-def load_questions(options: JudgeOptions) -> dict[str, dict]:
-    """id -> {instruction, lang, dataset}."""
-    check_dataset(options.questions, "--questions", files=True)
-    path = Path(options.questions)
-    if path.is_file():
-        rows = read_rows(path, ("id", "instruction"))
-        return {
-            k: {"instruction": r["instruction"], "lang": r.get("lang"), "dataset": r.get("dataset")}
-            for k, r in rows.items()
-        }
-    if not options.config:
-        raise PlugdataError(f"--questions {options.questions}: a dataset needs --config")
-    from trainer.generate import load_eval_rows
-
-    data = load_eval_rows(options.questions, options.config)
-    return {
-        q["id"]: {
-            "instruction": q["target_instruction"],
-            "lang": q["target_lang"],
-            "dataset": q.get("dataset") or q.get("source"),
-        }
-        for q in data
-    }
 
 
 def _bad_answers(validator, rows: dict[str, dict], questions: dict, items: list[str]) -> set[str]:

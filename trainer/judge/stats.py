@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable
+from typing import Any
 
 OUTCOMES = ("win", "tie", "loss", "error")
 
@@ -53,16 +54,42 @@ def table(outcomes: Iterable[str | None]) -> dict[str, float]:
     return row
 
 
-def bootstrap_ci(outcomes: list[str], reps: int = 2000, seed: int = 0) -> tuple[float, float]:
-    """95% percentile interval of (W - L) / N, resampling items with replacement."""
+def bootstrap_mean_ci(values: list[float], reps: int = 2000, seed: int = 0) -> tuple[float, float]:
+    """95% percentile interval of the mean, resampling items with replacement; seeded, so a
+    rerun reports the same interval.
+
+    >>> bootstrap_mean_ci([1.0] * 20), bootstrap_mean_ci([])
+    ((1.0, 1.0), (0.0, 0.0))
+    """
     import numpy as np
 
-    if not outcomes:
+    if not values:
         return (0.0, 0.0)
-    score = np.array([1 if o == "win" else -1 if o == "loss" else 0 for o in outcomes])
+    score = np.asarray(values, dtype=float)
     draws = np.random.default_rng(seed).integers(0, len(score), size=(reps, len(score)))
     means = np.sort(score[draws].mean(axis=1))
     return (float(means[int(0.025 * reps)]), float(means[int(0.975 * reps) - 1]))
+
+
+def bootstrap_ci(outcomes: list[str], reps: int = 2000, seed: int = 0) -> tuple[float, float]:
+    """95% percentile interval of (W - L) / N."""
+    score = [1.0 if o == "win" else -1.0 if o == "loss" else 0.0 for o in outcomes]
+    return bootstrap_mean_ci(score, reps, seed)
+
+
+def rate(flags: list[bool]) -> dict[str, Any]:
+    """A share in [0, 1] with its bootstrap 95% interval and N: how every TruthfulQA and SVAMP
+    metric is reported.
+
+    >>> rate([True, True, False, True])["rate"], rate([])["n"]
+    (0.75, 0)
+    """
+    n = len(flags)
+    return {
+        "rate": sum(flags) / n if n else 0.0,
+        "ci95": list(bootstrap_mean_ci([float(f) for f in flags])),
+        "n": n,
+    }
 
 
 def position_stats(
