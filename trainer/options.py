@@ -89,21 +89,12 @@ class GenerateOptions(BaseModel):
         return value
 
 
-class JudgeOptions(BaseModel):
+class JudgeModelOptions(BaseModel):
+    """The judge model and how it is asked: shared by `judge` (both tasks) and `score`'s LLM
+    extractor, which reuse one client, retry loop, cost cap and cache."""
+
     model_config = _STRICT
 
-    answers: Path = Field(
-        description="The system's answers (jsonl with id and output, e.g. from generate).",
-        json_schema_extra=_FILE,
-    )
-    baseline: Path = Field(
-        description="The baseline's answers, same format.", json_schema_extra=_FILE
-    )
-    questions: str = Field(
-        description="Hub id or folder (with --config), or a json/jsonl file with id and "
-        "instruction."
-    )
-    config: str | None = Field(None, description="Config of the questions dataset, e.g. zh.")
     judge_model: str = Field(
         description="Model name as the judge server knows it; with --judge-backend "
         "transformers, a Hub id, local folder or .gguf file."
@@ -117,10 +108,6 @@ class JudgeOptions(BaseModel):
         None, description="OpenAI-compatible server URL (default: OpenAI)."
     )
     api_key_env: str = Field("OPENAI_API_KEY", description="Environment variable holding the key.")
-    out: Path = Field(
-        description="Folder for judgments.jsonl, summary.json, summary.md, winrate.png.",
-        json_schema_extra=_DIR,
-    )
     concurrency: int = Field(
         16,
         ge=1,
@@ -141,6 +128,39 @@ class JudgeOptions(BaseModel):
         json_schema_extra={"metavar": "USD"},
     )
     dry_run: bool = Field(False, description="Estimate tokens and cost; send nothing.")
+    timeout: float = Field(120.0, gt=0, description="Seconds per request.")
+    max_retries: int = Field(
+        DEFAULT_MAX_RETRIES,
+        ge=0,
+        description="Retries after a 429, 5xx, timeout or dropped connection.",
+    )
+    max_tokens: int = Field(1024, ge=1, description="Longest judgment the judge may write.")
+    cache: Path | None = Field(
+        None,
+        description="Judgment cache (default: judgments.sqlite in $PLUGDATA_CACHE_DIR, else "
+        "$XDG_CACHE_HOME/plugdata, else ~/.cache/plugdata, beside the translation cache).",
+        json_schema_extra=_FILE,
+    )
+    quiet: Quiet = False
+
+
+class JudgeOptions(JudgeModelOptions):
+    answers: Path = Field(
+        description="The system's answers (jsonl with id and output, e.g. from generate).",
+        json_schema_extra=_FILE,
+    )
+    baseline: Path = Field(
+        description="The baseline's answers, same format.", json_schema_extra=_FILE
+    )
+    questions: str = Field(
+        description="Hub id or folder (with --config), or a json/jsonl file with id and "
+        "instruction."
+    )
+    config: str | None = Field(None, description="Config of the questions dataset, e.g. zh.")
+    out: Path = Field(
+        description="Folder for judgments.jsonl, summary.json, summary.md, winrate.png.",
+        json_schema_extra=_DIR,
+    )
     prompt_file: Path | None = Field(
         None,
         description="FastChat-style judge_prompts.jsonl.",
@@ -158,17 +178,3 @@ class JudgeOptions(BaseModel):
         description="Answers with failed extraction or in the wrong language: judge them as "
         "they are, or count them as lost without asking the judge.",
     )
-    timeout: float = Field(120.0, gt=0, description="Seconds per request.")
-    max_retries: int = Field(
-        DEFAULT_MAX_RETRIES,
-        ge=0,
-        description="Retries after a 429, 5xx, timeout or dropped connection.",
-    )
-    max_tokens: int = Field(1024, ge=1, description="Longest judgment the judge may write.")
-    cache: Path | None = Field(
-        None,
-        description="Judgment cache (default: judgments.sqlite in $PLUGDATA_CACHE_DIR, else "
-        "$XDG_CACHE_HOME/plugdata, else ~/.cache/plugdata, beside the translation cache).",
-        json_schema_extra=_FILE,
-    )
-    quiet: Quiet = False

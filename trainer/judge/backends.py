@@ -26,7 +26,7 @@ from plugdata.remote import (
 )
 from plugdata.retrying import Failure, FailureMonitor, openai_failure
 from trainer.judge.local import LocalJudge
-from trainer.options import JudgeOptions
+from trainer.options import JudgeModelOptions
 
 EXPECTED_OUTPUT_TOKENS = 300  # explanation plus verdict, for estimates
 
@@ -87,7 +87,7 @@ class ApiJudge:
     shared retries, a failure monitor that stops the run with one line when the setup (key,
     URL, model) is wrong or the server keeps failing, and the `--max-cost` budget."""
 
-    def __init__(self, options: JudgeOptions):
+    def __init__(self, options: JudgeModelOptions):
         require("openai", "judge")
         self.options = options
         self.who = f"judge ({options.judge_model}) at {openai_host(options.base_url)}"
@@ -178,7 +178,7 @@ def _openai_failure(exc: Exception) -> Failure | None:
 
 
 # The backends by `--judge-backend` name.
-JUDGES: dict[str, Callable[[JudgeOptions], Judge]] = {
+JUDGES: dict[str, Callable[[JudgeModelOptions], Judge]] = {
     "openai": ApiJudge,
     "transformers": LocalJudge,
 }

@@ -13,13 +13,13 @@ from plugdata.remote import Price
 
 if TYPE_CHECKING:
     from trainer.judge.backends import Record, Request
-    from trainer.options import JudgeOptions
+    from trainer.options import JudgeModelOptions
 
 
 class LocalJudge:
     price = Price()  # nothing to pay for
 
-    def __init__(self, options: JudgeOptions):
+    def __init__(self, options: JudgeModelOptions):
         if options.base_url:
             raise PlugdataError(
                 "--base-url names a judge server; --judge-backend transformers runs the model here"
