@@ -34,7 +34,9 @@ EXPECTED_OUTPUT_TOKENS = 300  # explanation plus verdict, for estimates
 @dataclass
 class Request:
     item: str
-    order: str  # "AB": system is A; "BA": system is B
+    # Which judgment of the item this is: "AB" (the system is A) or "BA" for the pairwise
+    # judge; each task names its own.
+    kind: str
     messages: list[dict]
     key: str
 

@@ -112,12 +112,12 @@ def _judgments(requests, raw, errors, rule: str) -> tuple[list[dict], dict[str, 
         text = raw.get(r.key)
         verdict = parse_verdict(text, rule) if text is not None else None
         winner = verdict.winner if verdict else "error"
-        outcome = _point_of_view(r.order, winner)
-        per_item[r.item][r.order] = outcome
+        outcome = _point_of_view(r.kind, winner)
+        per_item[r.item][r.kind] = outcome
         judgments.append(
             {
                 "id": r.item,
-                "order": r.order,
+                "order": r.kind,
                 "raw": text,
                 "verdict": winner,
                 "ambiguous": bool(verdict and verdict.ambiguous),

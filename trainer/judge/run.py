@@ -21,7 +21,7 @@ from trainer.judge.backends import EXPECTED_OUTPUT_TOKENS, JUDGES, Counters, Jud
 from trainer.judge.inputs import Inputs, load_inputs
 from trainer.judge.report import Judged, JudgeReport, summarise, write_outputs
 from trainer.judge.verdicts import JudgePrompt, load_prompt
-from trainer.options import JudgeOptions
+from trainer.options import JudgeModelOptions, JudgeOptions
 
 __all__ = ["JudgeOptions", "JudgeReport", "judge"]
 
@@ -69,7 +69,7 @@ def judge(options: JudgeOptions) -> JudgeReport:
         counters.cached = len(requests) - len(to_send)
         if options.dry_run:
             return _dry_run(options, backend.price, len(inputs.items), requests, to_send, counters)
-        errors = _ask(options, backend, cache, to_send, counters, raw)
+        errors = ask_all(options, backend, cache, to_send, counters, raw)
         summary = summarise(Judged(options, prompt, inputs, requests, raw, errors))
     finally:
         cache.close()
@@ -132,8 +132,8 @@ def _dry_run(
     return JudgeReport(options.out, {}, counters, True, estimate)
 
 
-def _ask(
-    options: JudgeOptions,
+def ask_all(
+    options: JudgeModelOptions,
     backend: Judge,
     cache: JudgmentCache,
     to_send: list[Request],
