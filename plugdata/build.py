@@ -201,7 +201,7 @@ def _read_pivot(
         recipe.source,
         recipe.base_dir,
         need_response=recipe.kind == "train",
-        keep=list(dict.fromkeys(recipe.source.keep + key_columns)),
+        keep={**dict.fromkeys(key_columns, "text"), **recipe.source.keep},
         limit=limit,
     )
     ids = row_ids(recipe.source.name, pivot)

@@ -54,7 +54,7 @@ def _render_language(
     """The tables of `<lang>` and every `<lang>-<method>` config: name -> (type, split tables,
     extra manifest fields)."""
     train = recipe.kind == "train"
-    schema = triple_schema(train, recipe.source.keep)
+    schema = triple_schema(train, recipe.kept_columns(lang))
     if not train:
         return {lang: ("eval", {"test": pa.Table.from_pylist(kept, schema=schema)}, {})}
     by_split: dict[str, list[dict[str, Any]]] = {"train": [], "validation": []}

@@ -14,7 +14,7 @@ import pyarrow as pa
 from tqdm.auto import tqdm
 
 from plugdata.align import Alignment, align
-from plugdata.recipe import Corpus, Recipe, Translate
+from plugdata.recipe import Align, Corpus, Recipe, Translate
 from plugdata.schema import quarantine_schema
 from plugdata.sources import Record, read_records
 from plugdata.triples import Ledger, Router, make_triple
@@ -69,7 +69,7 @@ class LanguageResult:
     spec: Corpus | Translate
 
     def quarantine_table(self, recipe: Recipe) -> pa.Table:
-        schema = quarantine_schema(recipe.kind == "train", recipe.source.keep)
+        schema = quarantine_schema(recipe.kind == "train", recipe.kept_columns(self.lang))
         return pa.Table.from_pylist(self.quarantined, schema=schema)
 
 
@@ -149,6 +149,7 @@ def _triples(
             row_made_by,
             responses=recipe.kind == "train",
             keep=recipe.source.keep,
+            target_keep=target.spec.keep if isinstance(target.spec, Align) else None,
         )
         triple["meta"]["flags"] = list(target.flags[i])
         triples.append(triple)
@@ -197,7 +198,10 @@ def _target_rows(
         spec,
         recipe.base_dir,
         need_response=recipe.kind == "train",
-        keep=[spec.key.target] if spec.join == "key" else [],
+        keep={
+            **({spec.key.target: "text"} if spec.join == "key" else {}),
+            **spec.keep,
+        },
         limit=limit if spec.join == "index" else None,
     )
     empty: list[list[str]] = [[] for _ in pivot]

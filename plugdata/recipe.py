@@ -18,6 +18,7 @@ import yaml
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     PrivateAttr,
@@ -30,7 +31,7 @@ from pydantic.dataclasses import dataclass as pydantic_dataclass
 from plugdata.errors import PlugdataError, RecipeError
 from plugdata.formats import METHODS
 from plugdata.languages import LANGUAGES, Language, LanguageTable
-from plugdata.schema import reserved_columns
+from plugdata.schema import KEEP_TYPES, reserved_columns
 from plugdata.validate import ValidationSettings
 
 METHOD_NAMES = tuple(METHODS)  # the method table's names, in its order
@@ -154,30 +155,40 @@ class Corpus(Strict):
         return self
 
 
+def _keep_columns(keep: Any) -> Any:
+    """`keep:` as column -> kind: a list names text columns. A kept column sits next to
+    plugdata's own in the triples and quarantine tables, and the same name twice makes a parquet
+    file that nothing can read back."""
+    names = list(keep) if isinstance(keep, (list, dict)) else []
+    taken = reserved_columns()
+    for i, name in enumerate(names):
+        if name in taken:
+            raise ValueError(
+                f"{name!r} is a column plugdata writes itself ({', '.join(sorted(taken))})"
+            )
+        if name in names[:i]:
+            raise ValueError(f"{name!r} is listed twice")
+    return dict.fromkeys(keep, "text") if isinstance(keep, list) else keep
+
+
+# Extra columns to carry into the triples: a list of names (text), or names with the kind of
+# value each holds (`plugdata.schema.KEEP_TYPES`), e.g. `{answer: number}` for a gold answer.
+Keep = Annotated[dict[Text, Literal[tuple(KEEP_TYPES)]], BeforeValidator(_keep_columns)]
+
+
 class Source(Corpus):
     name: str = Field(description="corpus name; ids are `<name>/<id or index>`")
-    keep: list[Text] = Field(default_factory=list, description="extra source columns to carry")
+    keep: Keep = Field(
+        default_factory=dict,
+        description="extra source columns to carry: names (text), or name: kind (text, number, "
+        "texts)",
+    )
 
     @field_validator("name")
     @classmethod
     def _name_ok(cls, v: str) -> str:
         if not _NAME.match(v):
             raise ValueError("use letters, digits, '.', '_' or '-'")
-        return v
-
-    @field_validator("keep")
-    @classmethod
-    def _keep_ok(cls, v: list[str]) -> list[str]:
-        # A kept column sits next to plugdata's own in the triples and quarantine tables: the
-        # same name twice makes a parquet file that nothing can read back.
-        taken = reserved_columns()
-        for i, name in enumerate(v):
-            if name in taken:
-                raise ValueError(
-                    f"{name!r} is a column plugdata writes itself ({', '.join(sorted(taken))})"
-                )
-            if name in v[:i]:
-                raise ValueError(f"{name!r} is listed twice")
         return v
 
 
@@ -193,6 +204,11 @@ class Align(Corpus):
         "id", description="match rows by position, by their id columns, or by a key column"
     )
     key: KeySpec | None = None
+    keep: Keep = Field(
+        default_factory=dict,
+        description="extra columns of this corpus to carry (an eval set's references in this "
+        "language): names, or name: kind",
+    )
 
     @model_validator(mode="after")
     def _key_given(self) -> Align:
@@ -353,10 +369,16 @@ class Recipe(Strict):
         # test) sees this recipe's languages.
         table = LANGUAGES.extended(self.languages) if self.languages else LANGUAGES
         table.get(self.pivot)
-        for code in self.targets:
+        for code, target in self.targets.items():
             table.get(code)
             if code == self.pivot:
                 raise ValueError(f"target {code!r} is the pivot language")
+            both = set(self.source.keep) & set(target.align.keep if target.align else {})
+            if both:
+                raise RecipeError(
+                    f"targets.{code}.align.keep: {sorted(both)[0]!r} is kept from the source "
+                    "too; one column, one origin"
+                )
         for code in self.validation.thresholds:
             if code != "default":  # a threshold for a code no row has would be silently unused
                 try:
@@ -365,6 +387,12 @@ class Recipe(Strict):
                     raise RecipeError(f"validation.thresholds.{code}: {exc}") from None
         self._language_table = table
         return self
+
+    def kept_columns(self, lang: str) -> dict[str, str]:
+        """The extra columns of `lang`'s triples (the source's, then the aligned corpus's) and
+        their kinds."""
+        align = self.targets[lang].align
+        return {**self.source.keep, **(align.keep if align else {})}
 
     @property
     def language_table(self) -> LanguageTable:

@@ -46,7 +46,7 @@ class Meta(TypedDict):
 
 class Triple(TypedDict):
     """One row of a language config. Eval sets carry no responses; a recipe's `keep:` columns
-    (strings) sit between the target fields and `meta`."""
+    (of the kinds in `KEEP_TYPES`) sit between the target fields and `meta`."""
 
     id: str
     source: str
@@ -104,15 +104,26 @@ def _fields(row: type) -> list[pa.Field]:
     return [pa.field(name, arrow_type(kind)) for name, kind in typing.get_type_hints(row).items()]
 
 
-def triple_schema(responses: bool = True, extras: list[str] | None = None) -> pa.Schema:
-    """Triples for training corpora; eval sets (responses=False) carry instructions only."""
+# The kinds of value a recipe's `keep:` column may hold, and how each is written: free text
+# (the default, and every column of a `keep:` list), a number (a gold answer), a list of texts
+# (reference answers).
+KEEP_TYPES: dict[str, pa.DataType] = {
+    "text": pa.string(),
+    "number": pa.float64(),
+    "texts": pa.list_(pa.string()),
+}
+
+
+def triple_schema(responses: bool = True, extras: dict[str, str] | None = None) -> pa.Schema:
+    """Triples for training corpora; eval sets (responses=False) carry instructions only.
+    `extras`: the kept columns and their kinds (`KEEP_TYPES`), written before `meta`."""
     fields = [f for f in _fields(Triple) if responses or f.name not in RESPONSES]
-    meta = fields.pop()  # `keep:` columns go before it
-    fields += [pa.field(name, pa.string()) for name in extras or []]
+    meta = fields.pop()
+    fields += [pa.field(name, KEEP_TYPES[kind]) for name, kind in (extras or {}).items()]
     return pa.schema([*fields, meta])
 
 
-def quarantine_schema(responses: bool = True, extras: list[str] | None = None) -> pa.Schema:
+def quarantine_schema(responses: bool = True, extras: dict[str, str] | None = None) -> pa.Schema:
     own = [f for f in _fields(Quarantined) if f.name not in typing.get_type_hints(Triple)]
     return pa.schema([*triple_schema(responses, extras), *own])
 

@@ -9,9 +9,11 @@ A record's `where` names the file as the recipe gives it (`zh.jsonl:12`, `builti
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import hashlib
 import json
+import math
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -246,6 +248,10 @@ def _resolve_columns(
                     f"available: {', '.join(available)}"
                 )
             chosen[role] = explicit
+        elif role == "response" and not need_response:
+            # An eval set carries no responses: its `answer` column is a gold answer to keep,
+            # not a response to read (and fail on when it is a number).
+            chosen[role] = None
         else:
             chosen[role] = next((g for g in guesses if g in available), None)
     required = ["instruction"] + (["response"] if need_response else [])
@@ -267,9 +273,26 @@ def _text(value: Any, role: str, problems: list[str]) -> str:
     return lone_surrogate_free(json.dumps(value, ensure_ascii=False, default=str), role, problems)
 
 
-def _extra(value: Any, column: str, problems: list[str]) -> Any:
-    """A `keep` column's value; text must be writable like every other column."""
-    return lone_surrogate_free(value, column, problems) if isinstance(value, str) else value
+def _extra(value: Any, column: str, kind: str, problems: list[str]) -> Any:
+    """A `keep` column's value as its kind (`plugdata.schema.KEEP_TYPES`); one that is not of
+    that kind is a problem of the row, never a value written as something else."""
+    if kind == "text":  # any value, as text: what a `keep:` list always did
+        return lone_surrogate_free(value, column, problems) if isinstance(value, str) else value
+    if kind == "number":
+        # A gold answer is data, not prose: "12" and 12.0 are numbers, "1,234" (or "3,5") is
+        # not guessed at, and neither is a NaN.
+        number = value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+        if isinstance(value, str):
+            with contextlib.suppress(ValueError):
+                number = float(value.strip())
+        if number is None or not math.isfinite(number):
+            problems.append(f"not-a-number:{column}")
+            return None
+        return float(number)
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return [lone_surrogate_free(v, column, problems) for v in value]
+    problems.append(f"not-a-list-of-texts:{column}")
+    return None
 
 
 def read_records(
@@ -277,10 +300,11 @@ def read_records(
     base_dir: Path,
     *,
     need_response: bool = True,
-    keep: list[str] | None = None,
+    keep: dict[str, str] | None = None,
     limit: int | None = None,
 ) -> list[Record]:
-    """Read a corpus into records; column problems raise, value problems are recorded."""
+    """Read a corpus into records; column problems raise, value problems are recorded. `keep`:
+    extra columns to carry and their kinds (a recipe's `keep:`)."""
     records: list[Record] = []
     chosen: dict[str, str | None] | None = None
     for index, (where, row) in enumerate(raw_rows(corpus, base_dir)):
@@ -313,7 +337,7 @@ def read_records(
         raw_id = None
         if chosen["id"] is not None and row[chosen["id"]] is not None:
             raw_id = lone_surrogate_free(str(row[chosen["id"]]).strip(), "id", problems)
-        extras = {k: _extra(row[k], k, problems) for k in keep or []}
+        extras = {k: _extra(row[k], k, kind, problems) for k, kind in (keep or {}).items()}
         records.append(Record(index, where, raw_id, instruction, response, extras, problems))
     if not records:  # every config built from it would be empty
         raise SourceError(f"{corpus_label(corpus, base_dir)}: no rows")

@@ -31,8 +31,11 @@ def make_triple(
     made_by: str,
     *,
     responses: bool = True,
-    keep: list[str] | None = None,
+    keep: dict[str, str] | None = None,
+    target_keep: dict[str, str] | None = None,
 ) -> Triple:
+    """`keep` and `target_keep`: the extra columns carried from the pivot and the target
+    record, with their kinds (a recipe's `keep:`)."""
     triple: dict[str, Any] = {
         "id": row_id,
         "source": source_name,
@@ -44,9 +47,10 @@ def make_triple(
     if responses:
         triple["pivot_response"] = pivot.response or ""
         triple["target_response"] = (target.response or "") if target else ""
-    for extra in keep or []:
-        value = pivot.extras.get(extra)
-        triple[extra] = None if value is None else str(value)
+    for record, columns in ((pivot, keep), (target, target_keep)):
+        for extra, kind in (columns or {}).items():
+            value = record.extras.get(extra) if record else None
+            triple[extra] = str(value) if kind == "text" and value is not None else value
     triple["meta"] = {
         "made_by": {
             "target_instruction": made_by,

@@ -314,6 +314,26 @@ def demo(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def eval_sets(tmp_path_factory) -> dict[str, Path]:
+    """recipes/x-truthfulqa.yaml and recipes/x-svamp.yaml built from the small files of
+    `tests.evaldata` (in the Hub files' layout): task -> built folder."""
+    from plugdata.build import build
+    from plugdata.recipe import load_recipe
+    from tests import evaldata
+
+    built = {}
+    for task, rows_of in (("truthfulqa", evaldata.truthfulqa_rows), ("svamp", evaldata.svamp_rows)):
+        root = tmp_path_factory.mktemp(task)
+        files = evaldata.write_files(root / "files", rows_of)
+        recipe = load_recipe(
+            DEMO_RECIPE.parent / f"x-{task}.yaml", {k: str(v) for k, v in files.items()}
+        )
+        build(recipe, root / "out", progress=False)
+        built[task] = root / "out" / recipe.name
+    return built
+
+
+@pytest.fixture(scope="session")
 def tiny_llama(tmp_path_factory, demo) -> Path:
     import datasets
     import torch
