@@ -4,6 +4,8 @@ Every option is derived from the models in `trainer.options`."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
 from plugdata.options import click_options, parse_options
@@ -39,3 +41,21 @@ def judge(**values) -> None:
     from trainer.judge.run import judge as run_judge
 
     click.echo(run_judge(parse_options(JudgeOptions, values)).text())
+
+
+@click.command()
+@click.argument(
+    "runs", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path), metavar="DIR..."
+)
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="The table (markdown); the chart and the gathered numbers go beside it (.png, .json).",
+)
+def report(runs: tuple[Path, ...], out: Path) -> None:
+    """Gather the summary.json of judge and score runs into one results table and chart."""
+    from trainer.results import report as write_report
+
+    results = write_report(list(runs), out)
+    click.echo(f"{len(results.cells)} systems, {len(results.titles)} metrics -> {out}")
