@@ -1,13 +1,13 @@
-"""The trainer's commands (`plugdata train`, `generate`, `judge`), registered with the `plugdata`
-command through the `plugdata.commands` entry point, so the library never imports the trainer.
-Every option is derived from the models in `trainer.options`."""
+"""The trainer's commands (`plugdata train`, `generate`, `judge`, `score`), registered with the
+`plugdata` command through the `plugdata.commands` entry point, so the library never imports the
+trainer. Every option is derived from the models in `trainer.options`."""
 
 from __future__ import annotations
 
 import click
 
 from plugdata.options import click_options, parse_options
-from trainer.options import GenerateOptions, JudgeOptions, TrainOptions
+from trainer.options import GenerateOptions, JudgeOptions, ScoreOptions, TrainOptions
 
 
 @click.command()
@@ -39,3 +39,17 @@ def judge(**values) -> None:
     from trainer.judge.run import judge as run_judge
 
     click.echo(run_judge(parse_options(JudgeOptions, values)).text())
+
+
+@click.group()
+def score() -> None:
+    """Score a system's answers against gold answers, as the PLUG paper's benchmarks do."""
+
+
+@score.command()
+@click_options(ScoreOptions)
+def svamp(**values) -> None:
+    """X-SVAMP accuracy: read the final number of each answer and compare it with the gold."""
+    from trainer.score.svamp import score_svamp
+
+    click.echo(score_svamp(parse_options(ScoreOptions, values)).text())
