@@ -411,13 +411,34 @@ def languages() -> None:
 
 
 def _add_plugin_commands(group: click.Group) -> None:
-    """Commands registered under the `plugdata.commands` entry point (train, generate and
-    judge, from the trainer), loaded only by name until used."""
+    """Commands registered under the `plugdata.commands` entry point (train, generate, judge,
+    score and report, from the trainer). One that cannot be loaded (installed metadata older or
+    newer than the code, a missing dependency) does not take the other commands down: it stays
+    listed, and running it says why in one line."""
     from importlib.metadata import entry_points
 
     for entry in entry_points(group="plugdata.commands"):
-        if entry.name not in group.commands:
-            group.add_command(entry.load(), entry.name)
+        if entry.name in group.commands:
+            continue
+        try:
+            command = entry.load()
+        except (ImportError, AttributeError) as exc:
+            command = _unloadable(entry.name, entry.value, exc)
+        group.add_command(command, entry.name)
+
+
+def _unloadable(name: str, target: str, exc: Exception) -> click.Command:
+    reason = f"{target} could not be loaded ({exc}); reinstall plugdata (pip install -e .)"
+
+    @click.command(
+        name,
+        help=f"(unavailable: {reason})",
+        context_settings={"ignore_unknown_options": True, "allow_extra_args": True},
+    )
+    def unavailable() -> None:
+        raise click.ClickException(f"plugdata {name}: {reason}")
+
+    return unavailable
 
 
 _add_plugin_commands(cli)

@@ -54,6 +54,11 @@ class Language:
     # How translation services spell this language where it is not `code`: keys are a
     # deep-translator provider (google, mymemory, microsoft) or `nllb` (FLORES-200 codes).
     codes: dict[str, str] = field(default_factory=dict, hash=False)
+    # Words that introduce a final answer ("the answer is"), any case; a `:` in one matches
+    # either colon style. Scoring prefers the number after such words (`trainer.score.numbers`).
+    answer_markers: tuple[str, ...] = ()
+    # True where a comma marks decimals (3,5) and a dot groups thousands (1.234).
+    decimal_comma: bool = False
 
     @property
     def markers(self) -> tuple[str, str]:
@@ -157,6 +162,7 @@ LANGUAGES = LanguageTable(
             "English instruction:",
             LATIN,
             codes={"mymemory": "en-GB", "nllb": "eng_Latn"},
+            answer_markers=("answer is", "answer:", "answer would be", "answer ="),
         ),
         Language(
             "zh",
@@ -175,6 +181,7 @@ LANGUAGES = LanguageTable(
                 "microsoft": "zh-Hans",
                 "nllb": "zho_Hans",
             },
+            answer_markers=("答案是", "答案为", "答案:", "答:"),
         ),
         Language(
             "ko",
@@ -185,6 +192,7 @@ LANGUAGES = LanguageTable(
             True,
             length_factor=0.45,
             codes={"mymemory": "ko-KR", "nllb": "kor_Hang"},
+            answer_markers=("정답은", "답은", "정답:", "답:"),
         ),
         Language(
             "it",
@@ -194,6 +202,8 @@ LANGUAGES = LanguageTable(
             LATIN,
             length_factor=1.12,
             codes={"mymemory": "it-IT", "nllb": "ita_Latn"},
+            answer_markers=("risposta è", "risposta finale è", "risposta:", "risposta finale:"),
+            decimal_comma=True,
         ),
         Language(
             "es",
@@ -203,6 +213,8 @@ LANGUAGES = LanguageTable(
             LATIN,
             length_factor=1.12,
             codes={"mymemory": "es-ES", "nllb": "spa_Latn"},
+            answer_markers=("respuesta es", "respuesta final es", "respuesta:", "respuesta final:"),
+            decimal_comma=True,
         ),
         Language(
             "fr",
@@ -212,6 +224,8 @@ LANGUAGES = LanguageTable(
             LATIN,
             length_factor=1.15,
             codes={"nllb": "fra_Latn"},
+            answer_markers=("réponse est", "réponse finale est", "réponse :", "réponse finale :"),
+            decimal_comma=True,
         ),
         Language(
             "de",
@@ -221,6 +235,8 @@ LANGUAGES = LanguageTable(
             LATIN,
             length_factor=1.15,
             codes={"nllb": "deu_Latn"},
+            answer_markers=("antwort ist", "antwort lautet", "antwort:"),
+            decimal_comma=True,
         ),
         Language(
             "pt",
@@ -230,6 +246,8 @@ LANGUAGES = LanguageTable(
             LATIN,
             length_factor=1.1,
             codes={"nllb": "por_Latn"},
+            answer_markers=("resposta é", "resposta final é", "resposta:"),
+            decimal_comma=True,
         ),
         Language(
             "ja",
@@ -241,6 +259,7 @@ LANGUAGES = LanguageTable(
             length_factor=0.45,
             spaces_between_sentences=False,
             codes={"nllb": "jpn_Jpan"},
+            answer_markers=("答えは", "答え:", "解答:"),
         ),
         Language(
             "ru",
@@ -250,6 +269,8 @@ LANGUAGES = LanguageTable(
             CYRILLIC,
             length_factor=1.05,
             codes={"nllb": "rus_Cyrl"},
+            answer_markers=("ответ:", "ответ равен", "ответ —"),
+            decimal_comma=True,
         ),
     ]
 )

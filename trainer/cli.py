@@ -1,6 +1,6 @@
-"""The trainer's commands (`plugdata train`, `generate`, `judge`), registered with the `plugdata`
-command through the `plugdata.commands` entry point, so the library never imports the trainer.
-Every option is derived from the models in `trainer.options`."""
+"""The trainer's commands (`plugdata train`, `generate`, `judge`, `score`), registered with the
+`plugdata` command through the `plugdata.commands` entry point, so the library never imports the
+trainer. Every option is derived from the models in `trainer.options`."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from plugdata.options import click_options, parse_options
-from trainer.options import GenerateOptions, JudgeOptions, TrainOptions
+from trainer.options import GenerateOptions, JudgeOptions, ScoreOptions, TrainOptions
 
 
 @click.command()
@@ -59,3 +59,17 @@ def report(runs: tuple[Path, ...], out: Path) -> None:
 
     results = write_report(list(runs), out)
     click.echo(f"{len(results.cells)} systems, {len(results.titles)} metrics -> {out}")
+
+
+@click.group()
+def score() -> None:
+    """Score a system's answers against gold answers, as the PLUG paper's benchmarks do."""
+
+
+@score.command()
+@click_options(ScoreOptions)
+def svamp(**values) -> None:
+    """X-SVAMP accuracy: read the final number of each answer and compare it with the gold."""
+    from trainer.score.svamp import score_svamp
+
+    click.echo(score_svamp(parse_options(ScoreOptions, values)).text())

@@ -1,13 +1,13 @@
-"""The options of `plugdata train`, `generate` and `judge`, each declared once: the commands'
-flags, defaults, ranges, choices and help are derived from these models (`plugdata.options`),
-and the same models validate calls from Python."""
+"""The options of `plugdata train`, `generate`, `judge` and `score`, each declared once: the
+commands' flags, defaults, ranges, choices and help are derived from these models
+(`plugdata.options`), and the same models validate calls from Python."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from plugdata.options import MaxCost, Quiet
 from plugdata.remote import DEFAULT_MAX_RETRIES
@@ -178,3 +178,38 @@ class JudgeOptions(JudgeModelOptions):
         description="Answers with failed extraction or in the wrong language: judge them as "
         "they are, or count them as lost without asking the judge.",
     )
+
+
+class ScoreOptions(JudgeModelOptions):
+    """`plugdata score svamp`: the judge model's fields serve `--extractor llm` only."""
+
+    answers: Path = Field(
+        description="The system's answers (jsonl with id and output, e.g. from generate).",
+        json_schema_extra=_FILE,
+    )
+    questions: str = Field(
+        description="Hub id or folder (with --config), or a json/jsonl file with id, "
+        "instruction and answer."
+    )
+    config: str | None = Field(None, description="Config of the questions dataset, e.g. zh.")
+    out: Path = Field(
+        description="Folder for scores.jsonl, summary.json and summary.md.",
+        json_schema_extra=_DIR,
+    )
+    extractor: Literal["rules", "llm"] = Field(
+        "rules",
+        description="How the final number is read: rules (deterministic, see "
+        "trainer/score/numbers.py), or llm: a judge model names it, as the PLUG paper did, "
+        "and the rules read its reply.",
+    )
+    judge_model: str | None = Field(
+        None,
+        description="With --extractor llm: the model that names the number, as the judge "
+        "server knows it; with --judge-backend transformers, a Hub id, local folder or .gguf file.",
+    )
+
+    @model_validator(mode="after")
+    def _llm_needs_a_model(self) -> ScoreOptions:
+        if self.extractor == "llm" and not self.judge_model:
+            raise ValueError("--extractor llm needs --judge-model")
+        return self

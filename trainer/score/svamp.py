@@ -1,0 +1,243 @@
+"""`plugdata score svamp`: X-SVAMP accuracy, as the PLUG paper measures it.
+
+Top to bottom: questions with their gold numbers and the system's answers (`trainer.evalsets`)
+-> the final number of each answer, by rules (`numbers`) or by a judge model (`llm`, cached)
+-> compared with the gold (`numbers.same`) -> scores.jsonl, summary.json (the shared summary
+contract: task, system, groups of rate metrics) and summary.md.
+
+Nothing is dropped: a question without an answer is `unanswered` and counts as incorrect; an
+answer whose id has no question is counted and listed.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from plugdata.errors import PlugdataError, require
+from plugdata.jsonl import write_json, write_json_lines
+from plugdata.redact import public_path
+from trainer.evalsets import answered_by, load_questions, read_rows
+from trainer.judge import stats
+from trainer.judge.backends import JUDGES, Counters, Judge
+from trainer.judge.run import JudgmentCache, ask_all, default_cache_path
+from trainer.options import ScoreOptions
+from trainer.score import llm
+from trainer.score.numbers import ABS_TOL, REL_TOL, extract, parse_number, same
+
+UNANSWERED = "unanswered"
+
+
+@dataclass
+class ScoreReport:
+    out: Path
+    summary: dict[str, Any]
+    counters: Counters
+    estimate: dict[str, Any] = field(default_factory=dict)  # set by a dry run
+
+    def text(self) -> str:
+        if self.estimate:
+            e = self.estimate
+            return (
+                f"Plan (dry run, nothing sent): {e['items']} items, {e['requests']} requests, "
+                f"{e['cached']} cached, {e['to_send']} to send, about {e['tokens']:,} tokens, "
+                f"estimated cost {e['cost']:.4f} USD"
+                + ("" if e["priced"] else " (no price known: give --price-in and --price-out)")
+            )
+        text = markdown(self.summary)
+        if self.summary["extractor"] == "llm":
+            c = self.counters
+            text += f"\n\n{c.requests} requests ({c.retries} retries, {c.cached} from the cache)"
+        return f"{text} -> {self.out}"
+
+
+def score_svamp(options: ScoreOptions) -> ScoreReport:
+    require("numpy", "judge")  # the intervals
+    require("math_verify", "judge")  # LaTeX in \boxed{}
+    # Before reading anything: a judge that cannot be built stops the run at once.
+    backend = JUDGES[options.judge_backend](options) if options.extractor == "llm" else None
+    questions = load_questions(options.questions, options.config, need=("answer",))
+    source = (
+        options.questions
+        if Path(options.questions).is_file()
+        else f"{options.questions} --config {options.config}"
+    )
+    gold = {i: _gold(q["answer"], source, i) for i, q in questions.items()}
+    answers = read_rows(options.answers, ("id", "output"))
+    lang = {i: q.get("lang") or answers.get(i, {}).get("lang") for i, q in questions.items()}
+    texts = {i: _text(answers[i]["output"]) for i in questions if i in answers}
+    counters = Counters()
+    if backend is None:
+        if options.dry_run:  # the rules send nothing; a dry run writes nothing
+            none = {"requests": 0, "cached": 0, "to_send": 0, "priced": True, "tokens": 0}
+            plan = {"items": len(questions), **none, "cost": 0.0}
+            return ScoreReport(options.out, {}, counters, plan)
+        found = {i: (*_rules(texts[i], lang[i]), None, None) for i in texts}
+    else:
+        found = _ask(options, backend, questions, texts, lang, counters)
+        if isinstance(found, ScoreReport):  # the plan of a dry run
+            return found
+    rows = [{"id": i, "lang": lang[i], **_scored(found.get(i), gold[i])} for i in questions]
+    summary = summarise(options, rows, answers, set(questions))
+    write_json_lines(options.out / "scores.jsonl", rows)
+    write_json(options.out / "summary.json", summary)
+    (options.out / "summary.md").write_text(markdown(summary) + "\n", "utf-8")
+    return ScoreReport(options.out, summary, counters)
+
+
+def _gold(value: Any, source: str, item: str) -> float:
+    """A gold answer as a number; anything else stops the run, naming where it is."""
+    number = None
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        number = float(value)
+    elif isinstance(value, str):
+        number = parse_number(value)
+    if number is None:
+        raise PlugdataError(
+            f"{source}: id {item!r}: field 'answer' is not a number: {value!r}; X-SVAMP gold "
+            "answers are numbers"
+        )
+    return number
+
+
+def _text(output: Any) -> str:
+    return "" if output is None else str(output)
+
+
+def _rules(text: str, lang: str | None) -> tuple[float | None, str]:
+    found = extract(text, lang)
+    return found.value, found.how
+
+
+# id -> (number or None, how, the judge's raw reply, request error)
+Found = dict[str, tuple[float | None, str, str | None, str | None]]
+
+
+def _ask(
+    options: ScoreOptions,
+    backend: Judge,
+    questions: dict[str, dict],
+    texts: dict[str, str],
+    lang: dict[str, str | None],
+    counters: Counters,
+) -> Found | ScoreReport:
+    """Each answer's number as the judge model names it, cache first; a dry run returns its
+    plan instead."""
+    requests = llm.requests(
+        options.judge_model,
+        backend,
+        [(i, str(questions[i]["instruction"]), texts[i]) for i in texts],
+    )
+    # The judge's cache (not in OUT): the same answers scored into another folder cost nothing.
+    cache = JudgmentCache(options.cache or default_cache_path())
+    try:
+        raw: dict[str, str | None] = {r.key: cache.get(r.key) for r in requests}
+        to_send = [r for r in requests if raw[r.key] is None]
+        counters.cached = len(requests) - len(to_send)
+        if options.dry_run:
+            plan = {"items": len(questions), **llm.estimate(backend.price, requests, to_send)}
+            return ScoreReport(options.out, {}, counters, plan)
+        errors = ask_all(options, backend, cache, to_send, counters, raw)
+    finally:
+        cache.close()
+    found: Found = {}
+    for r in requests:
+        reply = raw.get(r.key)
+        value = None if reply is None else llm.read_reply(reply, lang[r.item])
+        found[r.item] = (value, "llm", reply, errors.get(r.key))
+    return found
+
+
+def _scored(found: tuple | None, gold: float) -> dict[str, Any]:
+    """One line of scores.jsonl, but for id and lang."""
+    if found is None:
+        return {"extracted": None, "gold": gold, "correct": False, "how": UNANSWERED}
+    value, how, reply, error = found
+    row = {"extracted": value, "gold": gold, "correct": same(value, gold), "how": how}
+    if how == "llm":
+        row.update(reply=reply, error=error)
+    return row
+
+
+def summarise(
+    options: ScoreOptions, rows: list[dict], answers: dict[str, dict], asked: set[str]
+) -> dict[str, Any]:
+    """summary.json: the shared contract (task, system, groups of rate dicts) and the counts."""
+    llm_used = options.extractor == "llm"
+    without_question = sorted(set(answers) - asked)
+    summary: dict[str, Any] = {
+        "task": "svamp",
+        "system": answered_by(answers, options.answers),
+        "extractor": options.extractor,
+        **(
+            {
+                "judge_model": public_path(options.judge_model),
+                "judge_backend": options.judge_backend,
+                "prompt_sha": llm.PROMPT_DIGEST,
+            }
+            if llm_used
+            else {}
+        ),
+        "tolerance": {"rel_tol": REL_TOL, "abs_tol": ABS_TOL},
+        "items": len(rows),
+        "unanswered": sum(r["how"] == UNANSWERED for r in rows),
+        "unanswered_counted_as": "incorrect",
+        "extracted_by": dict(Counter(r["how"] for r in rows if r["extracted"] is not None)),
+        # Answered, but no number found (rules) or named ([invalid] from the judge model).
+        "invalid": sum(
+            r["how"] != UNANSWERED and r["extracted"] is None and not r.get("error") for r in rows
+        ),
+        "errors": dict(Counter(r["error"] for r in rows if r.get("error"))),
+        "answers_without_question": len(without_question),
+        "answer_ids_without_question": without_question,
+        "groups": _groups(rows),
+    }
+    return summary
+
+
+def _groups(rows: list[dict]) -> dict[str, dict]:
+    """Accuracy (unanswered items count as incorrect) and the share of items with a number,
+    overall and per language."""
+
+    def block(selected: list[dict]) -> dict[str, Any]:
+        return {
+            "accuracy": stats.rate([r["correct"] for r in selected]),
+            "extracted": stats.rate([r["extracted"] is not None for r in selected]),
+        }
+
+    groups = {"all": block(rows)}
+    for code in sorted({r["lang"] for r in rows if r["lang"]}):
+        groups[f"lang={code}"] = block([r for r in rows if r["lang"] == code])
+    return groups
+
+
+def markdown(summary: dict[str, Any]) -> str:
+    system = summary["system"]
+    by = ", ".join(f"{how} {n}" for how, n in sorted(summary["extracted_by"].items()))
+    extractor = summary["extractor"] + (
+        f" ({summary['judge_model']})" if summary["extractor"] == "llm" else ""
+    )
+    lines = [
+        f"X-SVAMP accuracy of {system['generator']} ({system['method']}), extractor {extractor}",
+        "",
+        "| group | accuracy | 95% CI | N |",
+        "|---|---|---|---|",
+    ]
+    for group, metrics in summary["groups"].items():
+        acc = metrics["accuracy"]
+        lo, hi = acc["ci95"]
+        lines.append(f"| {group} | {acc['rate']:.1%} | [{lo:.1%}, {hi:.1%}] | {acc['n']} |")
+    lines += [
+        "",
+        f"{summary['items']} items: {summary['unanswered']} unanswered (counted as incorrect), "
+        f"{summary['invalid']} without a number, extracted by {by or 'nothing'}"
+        + "".join(f"; {n} errors ({reason})" for reason, n in summary["errors"].items())
+        + (
+            f"; {summary['answers_without_question']} answers without a question"
+            if summary["answers_without_question"]
+            else ""
+        ),
+    ]
+    return "\n".join(lines)
