@@ -257,3 +257,27 @@ def test_refused_values_of_click_types_are_one_line_too(args, expected):
     result = run(*args)
     assert result.exit_code == 2
     assert [line for line in result.output.splitlines() if line.strip()] == [expected]
+
+
+def test_a_command_that_cannot_be_loaded_leaves_the_others_working(monkeypatch):
+    """Installed metadata naming a command the code no longer (or not yet) has: the CLI still
+    runs, and the broken command says why in one line."""
+    import importlib.metadata
+
+    import click
+    from click.testing import CliRunner
+
+    from plugdata import cli as cli_module
+
+    broken = importlib.metadata.EntryPoint("gone", "trainer.cli:gone", "plugdata.commands")
+    monkeypatch.setattr(importlib.metadata, "entry_points", lambda group: [broken])
+    group = click.Group("plugdata", commands={"detect": cli_module.cli.commands["detect"]})
+    cli_module._add_plugin_commands(group)
+    runner = CliRunner()
+    assert runner.invoke(group, ["detect", "--help"]).exit_code == 0
+    result = runner.invoke(group, ["gone", "--anything"])
+    assert result.exit_code == 1
+    assert result.output.strip().splitlines() == [
+        "Error: plugdata gone: trainer.cli:gone could not be loaded (module 'trainer.cli' has no "
+        "attribute 'gone'); reinstall plugdata (pip install -e .)"
+    ]
