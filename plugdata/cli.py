@@ -10,7 +10,7 @@ import click
 from plugdata import __version__
 from plugdata.detect import DEFAULT_DETECTOR, DETECTORS
 from plugdata.errors import PlugdataError
-from plugdata.options import MaxCost, Quiet, shared_option
+from plugdata.options import MaxCost, Quiet, TranslationCache, shared_option
 
 
 class OneLineUsageError(click.ClickException):
@@ -39,13 +39,7 @@ class PlugdataGroup(click.Group):
 # Options that mean the same in several commands, derived from their one declaration.
 quiet_option = shared_option("quiet", Quiet)
 max_cost_option = shared_option("max_cost", MaxCost)
-cache_option = click.option(
-    "--cache",
-    "cache_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Translation cache file (default: translations.sqlite in $PLUGDATA_CACHE_DIR, "
-    "$XDG_CACHE_HOME/plugdata or ~/.cache/plugdata).",
-)
+cache_option = shared_option("cache_path", TranslationCache)
 
 
 @click.group(cls=PlugdataGroup, context_settings={"help_option_names": ["-h", "--help"]})

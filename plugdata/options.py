@@ -6,7 +6,8 @@ line and the Python API can never accept different things. A refused value is on
 the flag, the way recipe errors name their key.
 
 Per-field command-line details ride on the field's `json_schema_extra`: `flag` (when the flag is
-not the field name), `metavar`, `path` (`"file"` or `"dir"`) and `exists`.
+not the field name), `metavar`, `path` (`"file"` or `"dir"`) and `exists`. A `list[...]` field is
+a repeatable flag.
 """
 
 from __future__ import annotations
@@ -38,6 +39,15 @@ MaxCost = Annotated[
     ),
 ]
 
+TranslationCache = Annotated[
+    Path | None,
+    Field(
+        description="Translation cache file (default: translations.sqlite in "
+        "$PLUGDATA_CACHE_DIR, $XDG_CACHE_HOME/plugdata or ~/.cache/plugdata).",
+        json_schema_extra={"flag": "--cache", "path": "file"},
+    ),
+]
+
 
 class OptionsError(PlugdataError):
     """An option value the command's model refused."""
@@ -62,8 +72,14 @@ def _unwrap(annotation: Any) -> Any:
     return annotation
 
 
+def _repeated(field: FieldInfo) -> bool:
+    return typing.get_origin(_unwrap(field.annotation)) is list
+
+
 def _click_type(field: FieldInfo) -> Any:
     kind = _unwrap(field.annotation)
+    if _repeated(field):
+        (kind,) = typing.get_args(kind)
     if typing.get_origin(kind) is Literal:
         return click.Choice([str(c) for c in typing.get_args(kind)])
     if kind is Path:
@@ -110,9 +126,10 @@ def click_option(name: str, field: FieldInfo, **extra: Any) -> Callable:
         flag_of(name, field),
         name,
         type=_click_type(field),
+        multiple=_repeated(field),
         required=required,
         default=default,
-        show_default=default is not None,
+        show_default=default not in (None, []),
         metavar=_extra(field).get("metavar"),
         help=help_text,
         **extra,

@@ -44,16 +44,29 @@ def test_the_library_never_imports_the_trainer():
     assert {k: v for k, v in offenders.items() if v} == {}
 
 
-def test_the_trainer_uses_the_library_but_not_its_translation_engine():
-    """Remote calls (client, prices, retries) are shared through `plugdata.remote`; the
-    translation engine is not the trainer's business."""
+def test_the_trainer_uses_the_translation_package_but_not_its_engine():
+    """Remote calls (client, prices, retries) are shared through `plugdata.remote`; translation
+    (the translate-test baseline) through the public API of the `plugdata.translate` package
+    alone, never its modules (engine, backends, cache), so those stay free to change."""
     offenders = {
         str(path.relative_to(ROOT)): sorted(
-            n for n in _imports(path) if n.startswith("plugdata.translate")
+            n for n in _imports(path) if n.startswith("plugdata.translate.")
         )
         for path in (ROOT / "trainer").rglob("*.py")
     }
     assert {k: v for k, v in offenders.items() if v} == {}
+
+
+def test_the_translation_package_imports_its_modules_only_when_used():
+    """`import plugdata.translate` (what the trainer imports) loads no backend, engine or
+    HTTP client until a translation is asked for."""
+    code = (
+        "import sys, plugdata.translate; "
+        "print(','.join(m for m in sys.modules if m.startswith('plugdata.translate.') "
+        "or m.split('.')[0] in ('torch', 'deep_translator', 'openai', 'requests')))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""
 
 
 def test_the_translation_package_never_imports_what_builds_on_it():

@@ -3,12 +3,14 @@
 Top to bottom: questions -> prompts (the same `prompt_messages` and chat template as training)
 -> length-sorted, left-padded batches -> greedy decoding (sampling optional) -> extraction with
 the shared extractor -> one JSON line per item. Items already in the output file are skipped,
-so an interrupted run resumes where it stopped.
+so an interrupted run resumes where it stopped. The translate-test baseline
+(`trainer.translate_test`) reuses the decoding and the line.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,7 +25,7 @@ from trainer.common import (
     require_train,
 )
 from trainer.evalsets import load_eval_rows
-from trainer.options import GenerateOptions
+from trainer.options import TRANSLATE_TEST, GenerateOptions
 
 
 @dataclass
@@ -34,6 +36,7 @@ class GenerateResult:
     statuses: dict[str, int] = field(default_factory=dict)
     tokens: int = 0  # generated, over all answers (counted on the transformers path)
     seconds: float = 0.0  # decoding time, model loading excluded
+    notes: list[str] = field(default_factory=list)  # more summary lines (translate-test's)
 
     def summary(self) -> str:
         counts = ", ".join(f"{k} {v}" for k, v in sorted(self.statuses.items())) or "-"
@@ -43,10 +46,11 @@ class GenerateResult:
             if self.seconds
             else ""
         )
-        return (
+        head = (
             f"generated {self.written} answers{speed} ({self.skipped} already in {self.out}); "
             f"extraction: {counts}"
         )
+        return "\n".join([head, *self.notes])
 
 
 def load_questions(options: GenerateOptions) -> list[dict]:
@@ -66,21 +70,43 @@ def generate(options: GenerateOptions) -> GenerateResult:
     require_train()
     check_dataset(options.dataset)
     check_model(options.model)
-    import torch
+    if options.method == TRANSLATE_TEST:
+        from trainer.translate_test import answer_through_translation
 
+        return answer_through_translation(options)
+    todo, result = pending(options)
+    if not todo:
+        return result
+    options.out.parent.mkdir(parents=True, exist_ok=True)
+    with options.out.open("a", encoding="utf-8") as fh:
+        for batch in decode(options, options.method, todo, result):
+            for i, raw in batch:
+                _write_answer(fh, options, todo[i], raw, result)
+    return result
+
+
+def pending(options: GenerateOptions) -> tuple[list[dict], GenerateResult]:
+    """The questions not answered in the output file yet, and a result counting the others."""
     questions = load_questions(options)
     done = _done_ids(options.out)
     todo = [q for q in questions if q["id"] not in done]
-    result = GenerateResult(options.out, skipped=len(questions) - len(todo))
-    if not todo:
-        return result
+    return todo, GenerateResult(options.out, skipped=len(questions) - len(todo))
+
+
+def decode(
+    options: GenerateOptions, method: str, rows: list[dict], result: GenerateResult
+) -> Iterator[list[tuple[int, str]]]:
+    """The model's answers to `rows` prompted as `method`, batch by batch as they come:
+    (index in `rows`, raw text). Counts tokens and decoding time on `result`."""
+    import torch
+
     if _use_vllm():
         tokenizer, _ = load_tokenizer(options.model, for_training=False)
-        return _generate_vllm(options, tokenizer, todo, result)
+        yield _decode_vllm(options, tokenizer, method, rows)
+        return
     tokenizer, model = load_for_generation(options.model)
     torch.manual_seed(options.seed)
-    prompts = [prompt_text(tokenizer, options.method, q) for q in todo]
-    options.out.parent.mkdir(parents=True, exist_ok=True)
+    prompts = [prompt_text(tokenizer, method, q) for q in rows]
     batches = generate_batches(
         tokenizer,
         model,
@@ -93,17 +119,15 @@ def generate(options: GenerateOptions) -> GenerateResult:
     from tqdm.auto import tqdm
 
     # disable=None: a bar on a terminal, silence in logs and pipes.
-    bar = tqdm(total=len(todo), desc="generating", unit="row", disable=options.quiet or None)
+    bar = tqdm(total=len(rows), desc="generating", unit="row", disable=options.quiet or None)
     start = time.monotonic()
-    with bar, options.out.open("a", encoding="utf-8") as fh:
+    with bar:
         for batch in batches:
-            for i, raw, tokens in batch:
-                _write_answer(fh, options, todo[i], raw, result)
-                result.tokens += tokens
+            yield [(i, raw) for i, raw, _ in batch]
+            result.tokens += sum(tokens for _, _, tokens in batch)
             result.seconds = time.monotonic() - start
             bar.set_postfix_str(f"{result.tokens / result.seconds:.1f} tokens/s", refresh=False)
             bar.update(len(batch))
-    return result
 
 
 def _use_vllm() -> bool:
@@ -114,9 +138,9 @@ def _use_vllm() -> bool:
     return importlib.util.find_spec("vllm") is not None and torch.cuda.is_available()
 
 
-def _generate_vllm(
-    options: GenerateOptions, tokenizer, todo: list[dict], result: GenerateResult
-) -> GenerateResult:
+def _decode_vllm(
+    options: GenerateOptions, tokenizer, method: str, rows: list[dict]
+) -> list[tuple[int, str]]:
     """The same prompts through vLLM when it is installed (GPU machines); greedy unless a
     temperature is set. Not exercised by the CPU test suite."""
     from vllm import LLM, SamplingParams
@@ -129,22 +153,21 @@ def _generate_vllm(
         max_tokens=options.max_new_tokens,
         seed=options.seed,
     )
-    prompts = [prompt_text(tokenizer, options.method, q) for q in todo]
+    prompts = [prompt_text(tokenizer, method, q) for q in rows]
     outputs = llm.generate(prompts, params)
-    with options.out.open("a", encoding="utf-8") as fh:
-        for q, output in zip(todo, outputs, strict=True):
-            _write_answer(fh, options, q, output.outputs[0].text, result)
-    return result
+    return [(i, output.outputs[0].text) for i, output in enumerate(outputs)]
 
 
 def _write_answer(fh, options: GenerateOptions, q: dict, raw: str, result: GenerateResult):
     got = extract(raw, options.method, q["target_lang"])
-    line = {
-        "id": q["id"],
-        "instruction": q["target_instruction"],
-        "raw_output": raw,
-        "output": got.output,
-        "extraction": got.status,
+    write_line(fh, options, q, result, raw_output=raw, output=got.output, extraction=got.status)
+
+
+def write_line(fh, options: GenerateOptions, q: dict, result: GenerateResult, **answer) -> None:
+    """One answer line: who answered which question how, `answer`'s fields (`output` and
+    `extraction` among them) in between; counted on `result`."""
+    line = {"id": q["id"], "instruction": q["target_instruction"], **answer}
+    line |= {
         "generator": Path(options.model).name or options.model,
         "lang": q["target_lang"],
         "method": options.method,
@@ -154,7 +177,8 @@ def _write_answer(fh, options: GenerateOptions, q: dict, raw: str, result: Gener
             line[extra] = q[extra]
     append_json_line(fh, line)
     result.written += 1
-    result.statuses[got.status] = result.statuses.get(got.status, 0) + 1
+    status = answer["extraction"]
+    result.statuses[status] = result.statuses.get(status, 0) + 1
 
 
 def _done_ids(path: Path) -> set[str]:

@@ -5,11 +5,19 @@ commands' flags, defaults, ranges, choices and help are derived from these model
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
 
-from plugdata.options import MaxCost, Quiet
+from plugdata.options import MaxCost, Quiet, TranslationCache
 from plugdata.remote import DEFAULT_MAX_RETRIES
 from trainer.judge.verdicts import VERDICT_RULES
 
@@ -17,6 +25,8 @@ _STRICT = ConfigDict(extra="forbid", protected_namespaces=())
 _FILE = {"path": "file"}
 _DIR = {"path": "dir"}
 _OVERRIDE = "Override the preset."
+# The translate-test baseline's name among generate's methods (the others: `formats.METHODS`).
+TRANSLATE_TEST = "translate-test"
 
 
 class TrainOptions(BaseModel):
@@ -58,14 +68,19 @@ class TrainOptions(BaseModel):
 
 
 class GenerateOptions(BaseModel):
-    model_config = _STRICT
+    # Defaults validated too: a missing --translator is refused only for translate-test.
+    model_config = ConfigDict(**_STRICT, validate_default=True)
 
     model: str = Field(
         description="Hub id, local directory or .gguf file (dequantised on load) of the model."
     )
     dataset: str = Field(description="Hub id or local folder of a PLUG dataset.")
     config: str = Field(description="Triples or eval config, e.g. zh.")
-    method: str = Field(description="Prompt format the model was trained with.")
+    method: str = Field(
+        description="Prompt format the model was trained with, or translate-test: the question "
+        "machine-translated into the pivot language, answered as pivot-only, the answer "
+        "translated back."
+    )
     out: Path = Field(
         description="Answers as JSON Lines; ids already there are skipped.",
         json_schema_extra=_FILE,
@@ -77,6 +92,19 @@ class GenerateOptions(BaseModel):
     temperature: float = Field(0.0, ge=0, description="0 is greedy, as the paper.")
     top_p: float = Field(1.0, gt=0, le=1, description="Nucleus sampling (with temperature > 0).")
     seed: int = Field(42, description="Seed for sampling.")
+    translator: str | None = Field(
+        None,
+        description="With translate-test: the translation backend, as `plugdata translate "
+        "--backend`.",
+        json_schema_extra={"metavar": "BACKEND"},
+    )
+    translator_option: list[str] = Field(
+        [],
+        description="Translation backend option (repeatable), as `plugdata translate --option`.",
+        json_schema_extra={"flag": "--option", "metavar": "KEY=VALUE"},
+    )
+    cache: TranslationCache = None
+    max_cost: MaxCost = None
     quiet: Quiet = False
 
     @field_validator("method")
@@ -84,8 +112,20 @@ class GenerateOptions(BaseModel):
     def _known_method(cls, value: str) -> str:
         from plugdata.formats import METHODS
 
-        if value not in METHODS:
-            raise ValueError(f"choose one of {', '.join(METHODS)}")
+        if value not in (*METHODS, TRANSLATE_TEST):
+            raise ValueError(f"choose one of {', '.join(METHODS)}, {TRANSLATE_TEST}")
+        return value
+
+    @field_validator("translator", "translator_option", "cache", "max_cost")
+    @classmethod
+    def _only_with_translate_test(cls, value: Any, info: ValidationInfo) -> Any:
+        """The translation flags belong to translate-test alone: elsewhere they would be
+        ignored without a word."""
+        method = info.data.get("method")  # absent when the method itself was refused
+        if method == TRANSLATE_TEST and info.field_name == "translator" and not value:
+            raise PydanticCustomError("missing", "required with --method translate-test")
+        if method not in (None, TRANSLATE_TEST) and value:
+            raise ValueError("only with --method translate-test")
         return value
 
 
