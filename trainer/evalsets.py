@@ -71,11 +71,15 @@ def read_rows(path: Path, need: tuple[str, ...]) -> dict[str, dict]:
 
 
 def load_questions(
-    questions: str, config: str | None, need: tuple[str, ...] = ()
+    questions: str,
+    config: str | None,
+    need: tuple[str, ...] = (),
+    optional: tuple[str, ...] = (),
 ) -> dict[str, dict]:
-    """id -> {instruction, lang, dataset, *need}: the target-language question of each item and
-    the fields the evaluation needs (reference answers, a gold number), from a file with `id`,
-    `instruction` and `need`, or from a built eval config whose rows carry them."""
+    """id -> {instruction, lang, dataset, *need, *optional}: the target-language question of
+    each item and the fields the evaluation needs (reference answers, a gold number), from a
+    file with `id`, `instruction` and `need`, or from a built eval config whose rows carry them;
+    an `optional` field is None where a row lacks it."""
     check_dataset(questions, "--questions", files=True)
     path = Path(questions)
     if path.is_file():
@@ -86,6 +90,7 @@ def load_questions(
                 "lang": r.get("lang"),
                 "dataset": r.get("dataset"),
                 **{f: r[f] for f in need},
+                **{f: r.get(f) for f in optional},
             }
             for k, r in rows.items()
         }
@@ -105,6 +110,7 @@ def load_questions(
             "lang": q["target_lang"],
             "dataset": q.get("dataset") or q.get("source"),
             **{f: q[f] for f in need},
+            **{f: q.get(f) for f in optional},
         }
         for q in data
     }
