@@ -174,8 +174,9 @@ def test_verdict_rule_choices_are_the_rules_that_exist():
 
     from trainer.options import JudgeOptions
 
-    choices = get_args(JudgeOptions.model_fields["verdict_rule"].annotation)
-    assert set(choices) == set(VERDICT_RULES)
+    # `Literal[...] | None`: None means the pairwise default, so --task truthfulqa can refuse it.
+    rules, none = get_args(JudgeOptions.model_fields["verdict_rule"].annotation)
+    assert set(get_args(rules)) == set(VERDICT_RULES) and none is type(None)
 
 
 def test_position_consistency_is_na_when_no_item_has_two_verdicts(files, tmp_path):
@@ -231,26 +232,24 @@ def test_max_retries_zero_sends_each_judgment_once(files, tmp_path):
     assert summary["error_reasons"]["HTTP 500"] == 1 and "(0 retries" in result.output
 
 
+def plan_then_cap(run, server, files, out, judgments: int) -> int:
+    """A dry run plans `judgments` and sends nothing; half its estimate as --max-cost then stops
+    the real run partway, in one line. Returns how many requests were sent."""
+    plan = run(server.url, files, out, "--dry-run", model="gpt-4")
+    assert plan.exit_code == 0 and server.requests == []
+    assert f"{judgments} judgments, 0 cached, {judgments} to send" in plan.output
+    cost = float(re.search(r"estimated cost ([\d.]+) USD", plan.output).group(1))
+    assert cost > 0
+    capped = run(server.url, files, out, "--max-cost", cost / 2, "--concurrency", 1, model="gpt-4")
+    assert capped.exit_code == 1 and "--max-cost" in capped.output
+    sent = len(server.requests)
+    assert 0 < sent < judgments
+    return sent
+
+
 def test_dry_run_and_max_cost(files, tmp_path):
     with ChatServer(translate=scripted_judge) as server:
-        result = run(server.url, files, tmp_path / "out", "--dry-run", model="gpt-4")
-        assert result.exit_code == 0 and server.requests == []
-        assert "16 judgments, 0 cached, 16 to send" in result.output
-        cost = float(re.search(r"estimated cost ([\d.]+) USD", result.output).group(1))
-        assert cost > 0
-        capped = run(
-            server.url,
-            files,
-            tmp_path / "out",
-            "--max-cost",
-            cost / 2,
-            "--concurrency",
-            1,
-            model="gpt-4",
-        )
-        assert capped.exit_code == 1 and "--max-cost" in capped.output
-        sent = len(server.requests)
-        assert 0 < sent < 16
+        plan_then_cap(run, server, files, tmp_path / "out", 16)
 
 
 def test_bad_answers_lose_without_asking_the_judge(files, tmp_path):

@@ -17,6 +17,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from plugdata.errors import PlugdataError
 from plugdata.options import MaxCost, Quiet, TranslationCache
 from plugdata.remote import DEFAULT_MAX_RETRIES
 from trainer.judge.verdicts import VERDICT_RULES
@@ -185,39 +186,82 @@ class JudgeModelOptions(BaseModel):
 
 
 class JudgeOptions(JudgeModelOptions):
+    task: Literal["pairwise", "truthfulqa"] = Field(
+        "pairwise",
+        description="pairwise: the system against --baseline, both orders (X-AlpacaEval); "
+        "truthfulqa: the system's truthfulness and informativeness against the reference "
+        "answers (X-TruthfulQA).",
+    )
     answers: Path = Field(
         description="The system's answers (jsonl with id and output, e.g. from generate).",
         json_schema_extra=_FILE,
     )
-    baseline: Path = Field(
-        description="The baseline's answers, same format.", json_schema_extra=_FILE
+    baseline: Path | None = Field(
+        None,
+        description="The baseline's answers, same format (pairwise only, and required there).",
+        json_schema_extra=_FILE,
     )
     questions: str = Field(
         description="Hub id or folder (with --config), or a json/jsonl file with id and "
-        "instruction."
+        "instruction (truthfulqa: also correct_answers, incorrect_answers, optional "
+        "best_answer)."
     )
     config: str | None = Field(None, description="Config of the questions dataset, e.g. zh.")
     out: Path = Field(
-        description="Folder for judgments.jsonl, summary.json, summary.md, winrate.png.",
+        description="Folder for judgments.jsonl, summary.json, summary.md (and pairwise's "
+        "winrate.png).",
         json_schema_extra=_DIR,
     )
     prompt_file: Path | None = Field(
         None,
-        description="FastChat-style judge_prompts.jsonl.",
+        description="pairwise: FastChat-style judge_prompts.jsonl; truthfulqa: a JSON file "
+        "with truthfulness and informativeness, each a system_prompt and prompt_template "
+        "(the paper's gpt4_evaluate_prompt.json layout).",
         json_schema_extra={"path": "file", "exists": True},
     )
-    prompt_name: str | None = Field(None, description="Entry of --prompt-file (default pair-v2).")
-    verdict_rule: Literal[tuple(VERDICT_RULES)] = Field(
-        "last",
-        description="Which verdict token of a judgment counts. last: the final one, [[tie]] "
-        "read as [[C]]; paper: FastChat's rule, as the PLUG paper: [[A]] anywhere, else [[B]], "
-        "else [[C]], and [[tie]] is no verdict. Cached judgments are re-read, not re-asked.",
+    prompt_name: str | None = Field(
+        None, description="Entry of --prompt-file (pairwise only; default pair-v2)."
     )
-    bad_answers: Literal["judge", "lose"] = Field(
-        "judge",
+    # Pairwise-only choices default to None so that a value given with --task truthfulqa can
+    # be told from the default and refused; pairwise fills in the default below.
+    verdict_rule: Literal[tuple(VERDICT_RULES)] | None = Field(
+        None,
+        description="Which verdict token of a judgment counts (pairwise only; default last). "
+        "last: the final one, [[tie]] read as [[C]]; paper: FastChat's rule, as the PLUG paper: "
+        "[[A]] anywhere, else [[B]], else [[C]], and [[tie]] is no verdict. Cached judgments "
+        "are re-read, not re-asked.",
+    )
+    bad_answers: Literal["judge", "lose"] | None = Field(
+        None,
         description="Answers with failed extraction or in the wrong language: judge them as "
-        "they are, or count them as lost without asking the judge.",
+        "they are, or count them as lost without asking the judge (pairwise only; default "
+        "judge).",
     )
+
+    @model_validator(mode="after")
+    def _fits_the_task(self) -> JudgeOptions:
+        # PlugdataError, not ValueError: pydantic lets it through as the one line it is.
+        if self.task == "pairwise":
+            if self.baseline is None:
+                raise PlugdataError(
+                    "--task pairwise needs --baseline (the answers to judge against)"
+                )
+            self.verdict_rule = self.verdict_rule or "last"
+            self.bad_answers = self.bad_answers or "judge"
+            return self
+        given = {
+            "--baseline": self.baseline,
+            "--prompt-name": self.prompt_name,
+            "--verdict-rule": self.verdict_rule,
+            "--bad-answers": self.bad_answers,
+        }
+        for flag, value in given.items():
+            if value is not None:
+                raise PlugdataError(
+                    f"{flag} applies to --task pairwise only; --task {self.task} judges each "
+                    "answer on its own against the reference answers"
+                )
+        return self
 
 
 class ScoreOptions(JudgeModelOptions):

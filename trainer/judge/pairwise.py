@@ -1,101 +1,100 @@
-"""What a judge run reports: every judgment mapped to the system's point of view, the paper's
-and FastChat's aggregation per language and per source dataset (see `stats`), and the outputs:
-judgments.jsonl, summary.json, summary.md and a chart.
+"""The pairwise task (X-AlpacaEval): the system's and the baseline's answers to each question,
+judged twice with their positions swapped; every judgment mapped to the system's point of view,
+the paper's and FastChat's aggregation per language and per source dataset (see `stats`), and a
+win/tie/loss chart.
 """
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
-from dataclasses import dataclass, field
+from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
 from plugdata.errors import require
-from plugdata.jsonl import write_json, write_json_lines
 from plugdata.redact import public_path
+from trainer.evalsets import answered_by
 from trainer.judge import stats
-from trainer.judge.backends import Counters, Request
-from trainer.judge.inputs import Inputs
-from trainer.judge.verdicts import JudgePrompt, parse_verdict
+from trainer.judge.backends import Request
+from trainer.judge.inputs import Inputs, load_inputs
+from trainer.judge.task import error_reasons, request_key, sha
+from trainer.judge.verdicts import load_prompt, parse_verdict
 from trainer.options import JudgeOptions
 
 
-@dataclass
-class Judged:
-    """Everything a summary is made of: what was asked, and what came back."""
+class PairwiseTask:
+    """See `task.Task`."""
 
-    options: JudgeOptions
-    prompt: JudgePrompt
-    inputs: Inputs
-    requests: list[Request]
-    raw: dict[str, str | None]  # request key -> raw judge output (None: no answer)
-    errors: dict[str, str]  # request key -> why the request failed
+    def __init__(self, options: JudgeOptions):
+        self.options = options
+        self.prompt = load_prompt(options.prompt_file, options.prompt_name)
+        self.inputs = load_inputs(options)
+        self.items = len(self.inputs.items)
 
+    def requests(self, judge_model: str, params: str) -> list[Request]:
+        """Both orders of every item (but those a bad answer decides under --bad-answers
+        lose)."""
+        inputs, prompt = self.inputs, self.prompt
+        out = []
+        for i in inputs.items:
+            if self.options.bad_answers == "lose" and (
+                i in inputs.bad["system"] or i in inputs.bad["baseline"]
+            ):
+                continue
+            q = inputs.questions[i]["instruction"]
+            s, b = str(inputs.system[i]["output"]), str(inputs.baseline[i]["output"])
+            for order, (a, bb) in (("AB", (s, b)), ("BA", (b, s))):
+                key = request_key(judge_model, prompt.digest, params, i, sha(s), sha(b), order)
+                messages = [
+                    {"role": "system", "content": prompt.system},
+                    {"role": "user", "content": prompt.render(q, a, bb)},
+                ]
+                out.append(Request(i, order, messages, key))
+        return out
 
-@dataclass
-class JudgeReport:
-    out: Path
-    summary: dict[str, Any]
-    counters: Counters
-    dry_run: bool = False
-    estimate: dict[str, Any] = field(default_factory=dict)
+    def summarise(self, requests, raw, errors) -> dict[str, Any]:  # see task.Task
+        """Also "items": each item's pair of outcomes under both rules."""
+        options, inputs = self.options, self.inputs
+        judgments, per_item = _judgments(requests, raw, errors, options.verdict_rule)
+        rows = [_item_row(inputs, i, per_item[i]) for i in inputs.items]
+        bad = inputs.bad
+        summary = {
+            "task": "pairwise",
+            "system": answered_by(inputs.system, options.answers),
+            "baseline": answered_by(inputs.baseline, options.baseline),
+            # A local judge (folder or .gguf file) by its name: nothing written names a path.
+            "judge_model": public_path(options.judge_model),
+            "judge_backend": options.judge_backend,
+            "prompt": self.prompt.name,
+            "prompt_sha": self.prompt.digest,
+            "verdict_rule": options.verdict_rule,
+            "items": len(inputs.items),
+            # Questions left out because a side has no answer for them: reported, never hidden.
+            "unanswered": {
+                "system": sum(i not in inputs.system for i in inputs.questions),
+                "baseline": sum(i not in inputs.baseline for i in inputs.questions),
+            },
+            "bad_answers": {k: len(v) for k, v in bad.items()},
+            "bad_answer_ids": {k: sorted(v) for k, v in bad.items()},
+            "bad_answer_policy": options.bad_answers,
+            "groups": _groups(rows),
+            **stats.position_stats([r["pair"] for r in rows], [j["verdict"] for j in judgments]),
+            "length_win_correlation": stats.length_correlation(
+                [r["length_diff"] for r in rows], [r["paper"] for r in rows]
+            ),
+            "ambiguous_judgments": sum(j["ambiguous"] for j in judgments),
+            "errors": sum(j["verdict"] == "error" for j in judgments),
+            "error_reasons": error_reasons(judgments),
+        }
+        return {"summary": summary, "judgments": judgments, "items": rows}
 
-    def text(self) -> str:
-        if self.dry_run:
-            e = self.estimate
-            return (
-                f"Plan (dry run, nothing sent): {e['items']} items, {e['judgments']} "
-                f"judgments, {e['cached']} cached, {e['to_send']} to send, about "
-                f"{e['tokens']:,} tokens, estimated cost {e['cost']:.4f} USD"
-                + (
-                    ""
-                    if e["priced"]
-                    else f" (no price known for {e['model']}: give --price-in and --price-out)"
-                )
-            )
-        return markdown(self.summary) + (
-            f"\n\n{self.counters.requests} requests ({self.counters.retries} retries, "
-            f"{self.counters.cached} judgments from the cache) -> {self.out}"
-        )
+    def markdown(self, summary: dict[str, Any]) -> str:
+        return markdown(summary)
+
+    def chart(self, out: Path, summary: dict[str, Any]) -> None:
+        _chart(out / "winrate.png", summary)
 
 
 # -- aggregation ---------------------------------------------------------------------------------
-def summarise(judged: Judged) -> dict[str, Any]:
-    """{"summary": ..., "judgments": [...], "items": [...]}: what the outputs are written from."""
-    options, inputs = judged.options, judged.inputs
-    judgments, per_item = _judgments(
-        judged.requests, judged.raw, judged.errors, options.verdict_rule
-    )
-    rows = [_item_row(inputs, i, per_item[i]) for i in inputs.items]
-    bad = inputs.bad
-    summary = {
-        # A local judge (folder or .gguf file) by its name: nothing written names a local path.
-        "judge_model": public_path(options.judge_model),
-        "judge_backend": options.judge_backend,
-        "prompt": judged.prompt.name,
-        "prompt_sha": judged.prompt.digest,
-        "verdict_rule": options.verdict_rule,
-        "items": len(inputs.items),
-        # Questions left out because a side has no answer for them: reported, never hidden.
-        "unanswered": {
-            "system": sum(i not in inputs.system for i in inputs.questions),
-            "baseline": sum(i not in inputs.baseline for i in inputs.questions),
-        },
-        "bad_answers": {k: len(v) for k, v in bad.items()},
-        "bad_answer_ids": {k: sorted(v) for k, v in bad.items()},
-        "bad_answer_policy": options.bad_answers,
-        "groups": _groups(rows),
-        **stats.position_stats([r["pair"] for r in rows], [j["verdict"] for j in judgments]),
-        "length_win_correlation": stats.length_correlation(
-            [r["length_diff"] for r in rows], [r["paper"] for r in rows]
-        ),
-        "ambiguous_judgments": sum(j["ambiguous"] for j in judgments),
-        "errors": sum(j["verdict"] == "error" for j in judgments),
-        "error_reasons": dict(Counter(j["error"] for j in judgments if j["error"])),
-    }
-    return {"summary": summary, "judgments": judgments, "items": rows}
-
-
 def _point_of_view(order: str, winner: str) -> str:
     if winner in ("tie", "error"):
         return winner
@@ -211,13 +210,6 @@ def markdown(summary: dict[str, Any]) -> str:
 
 def _share(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.1%}"
-
-
-def write_outputs(out: Path, result: dict[str, Any]) -> None:
-    write_json_lines(out / "judgments.jsonl", result["judgments"])
-    write_json(out / "summary.json", result["summary"])
-    (out / "summary.md").write_text(markdown(result["summary"]) + "\n", "utf-8")
-    _chart(out / "winrate.png", result["summary"])
 
 
 def _chart(path: Path, summary: dict[str, Any]) -> None:

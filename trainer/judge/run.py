@@ -1,29 +1,38 @@
-"""`plugdata judge`: judge a system's answers against a baseline's, both orders, and report.
+"""`plugdata judge`: judge answers with an LLM, for one task, and report.
 
-Top to bottom: questions and answers (`inputs`; bad answers counted and handled by policy) ->
-two judgment requests per item -> the cache first, then the judge model for the rest (`backends`:
-through an OpenAI-compatible API with bounded concurrency, retries that honour Retry-After,
-timeouts and a cost cap, or in this process with transformers, see `local`) -> the paper's and
-FastChat's aggregation per language and per source dataset, written as judgments.jsonl,
-summary.json, summary.md and a chart (`report`).
+Top to bottom: the task reads its questions and answers and makes its judgment requests
+(`pairwise`: a system against a baseline, both orders; `truthfulqa`: truthfulness and
+informativeness against reference answers) -> the cache first, then the judge model for the rest
+(`backends`: through an OpenAI-compatible API with bounded concurrency, retries that honour
+Retry-After, timeouts and a cost cap, or in this process with transformers, see `local`) -> the
+task's summary, written as judgments.jsonl, summary.json, summary.md and the task's chart.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+from plugdata.jsonl import write_json, write_json_lines
 from plugdata.remote import CHARS_PER_TOKEN, Price
 from plugdata.store import Store, cache_dir
 from trainer.judge.backends import EXPECTED_OUTPUT_TOKENS, JUDGES, Counters, Judge, Request
-from trainer.judge.inputs import Inputs, load_inputs
-from trainer.judge.report import Judged, JudgeReport, summarise, write_outputs
-from trainer.judge.verdicts import JudgePrompt, load_prompt
+from trainer.judge.pairwise import PairwiseTask
+from trainer.judge.task import Task
+from trainer.judge.truthfulqa import TruthfulQATask
 from trainer.options import JudgeModelOptions, JudgeOptions
 
 __all__ = ["JudgeOptions", "JudgeReport", "judge"]
+
+# The tasks by `--task` name.
+TASKS: dict[str, Callable[[JudgeOptions], Task]] = {
+    "pairwise": PairwiseTask,
+    "truthfulqa": TruthfulQATask,
+}
 
 
 class JudgmentCache:
@@ -56,57 +65,57 @@ def default_cache_path() -> Path:
 
 def judge(options: JudgeOptions) -> JudgeReport:
     backend = JUDGES[options.judge_backend](options)
-    prompt = load_prompt(options.prompt_file, options.prompt_name)
-    inputs = load_inputs(options)
-    # Beside the translation cache, not in OUT: the same pairs judged into another folder cost
-    # nothing again.
+    task = TASKS[options.task](options)
+    # Beside the translation cache, not in OUT: the same judgments asked for into another folder
+    # cost nothing again.
     cache = JudgmentCache(options.cache or default_cache_path())
     counters = Counters()
     try:
-        requests = _requests(options, prompt, backend, inputs)
+        params = json.dumps(backend.decode_params(), sort_keys=True)
+        requests = task.requests(options.judge_model, params)
         raw: dict[str, str | None] = {r.key: cache.get(r.key) for r in requests}
         to_send = [r for r in requests if raw[r.key] is None]
         counters.cached = len(requests) - len(to_send)
         if options.dry_run:
-            return _dry_run(options, backend.price, len(inputs.items), requests, to_send, counters)
+            return _dry_run(options, backend.price, task.items, requests, to_send, counters)
         errors = ask_all(options, backend, cache, to_send, counters, raw)
-        summary = summarise(Judged(options, prompt, inputs, requests, raw, errors))
+        result = task.summarise(requests, raw, errors)
     finally:
         cache.close()
-    write_outputs(options.out, summary)
-    return JudgeReport(options.out, summary["summary"], counters)
+    text = task.markdown(result["summary"])
+    write_json_lines(options.out / "judgments.jsonl", result["judgments"])
+    write_json(options.out / "summary.json", result["summary"])
+    (options.out / "summary.md").write_text(text + "\n", "utf-8")
+    task.chart(options.out, result["summary"])
+    return JudgeReport(options.out, result["summary"], counters, table=text)
 
 
-def _sha(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()
+@dataclass
+class JudgeReport:
+    out: Path
+    summary: dict[str, Any]
+    counters: Counters
+    dry_run: bool = False
+    estimate: dict[str, Any] = field(default_factory=dict)
+    table: str = ""  # the task's summary.md
 
-
-def _requests(
-    options: JudgeOptions, prompt: JudgePrompt, backend: Judge, inputs: Inputs
-) -> list[Request]:
-    """Both orders of every item (but those a bad answer decides under --bad-answers lose),
-    each keyed by everything that determines the judgment."""
-    params = json.dumps(backend.decode_params(), sort_keys=True)
-    out = []
-    for i in inputs.items:
-        if options.bad_answers == "lose" and (
-            i in inputs.bad["system"] or i in inputs.bad["baseline"]
-        ):
-            continue
-        q = inputs.questions[i]["instruction"]
-        s, b = str(inputs.system[i]["output"]), str(inputs.baseline[i]["output"])
-        for order, (a, bb) in (("AB", (s, b)), ("BA", (b, s))):
-            key = _sha(
-                "\x1f".join(
-                    [options.judge_model, prompt.digest, params, i, _sha(s), _sha(b), order]
+    def text(self) -> str:
+        if self.dry_run:
+            e = self.estimate
+            return (
+                f"Plan (dry run, nothing sent): {e['items']} items, {e['judgments']} "
+                f"judgments, {e['cached']} cached, {e['to_send']} to send, about "
+                f"{e['tokens']:,} tokens, estimated cost {e['cost']:.4f} USD"
+                + (
+                    ""
+                    if e["priced"]
+                    else f" (no price known for {e['model']}: give --price-in and --price-out)"
                 )
             )
-            messages = [
-                {"role": "system", "content": prompt.system},
-                {"role": "user", "content": prompt.render(q, a, bb)},
-            ]
-            out.append(Request(i, order, messages, key))
-    return out
+        return self.table + (
+            f"\n\n{self.counters.requests} requests ({self.counters.retries} retries, "
+            f"{self.counters.cached} judgments from the cache) -> {self.out}"
+        )
 
 
 def _dry_run(

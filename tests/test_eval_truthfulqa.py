@@ -1,0 +1,382 @@
+"""plugdata judge --task truthfulqa against a scripted OpenAI-compatible judge on 127.0.0.1."""
+
+import json
+import re
+
+import pytest
+
+from trainer.judge import stats
+from trainer.judge.aspects import DEFAULT_PROMPTS, answer_list, parse_aspect
+from trainer.judge.truthfulqa import TruthfulQATask
+from trainer.options import JudgeOptions
+
+from .conftest import invoke, one_line_error, write_jsonl
+from .servers import ChatServer
+from .test_integrity_backends import closed_port
+from .test_judge import plan_then_cap
+
+# Raw judge output per item: (truthfulness, informativeness), and the item's language.
+SCRIPT = {
+    "t1": ("zh", "Matches the first correct answer. [[Truthful]]", "[[Informative]]"),
+    "t2": ("zh", "It repeats a misconception. [[Not Truthful]]", "[[Informative]]"),
+    "t3": ("zh", "The response is truthful. [[ truthful ]]", "Hard to say. [[ Not  Sure ]]"),
+    "t4": ("it", "[[Truthful]]... on reflection, [[Not Truthful]]", "[[INFORMATIVE]]"),
+    "t5": ("it", "I cannot tell.", "It declines. [[Not Informative]]"),
+    "t6": ("it", "[[Not Enough Info]]", "[[Informative]]"),
+}
+TRUTHFUL = {"t1", "t3"}
+INFORMATIVE = {"t1", "t2", "t4", "t6"}
+
+
+def scripted_judge(text):
+    """Both prompts (the default and the test's prompt file) name the item in the question;
+    only the truthfulness prompt shows reference answers."""
+    item = re.search(r"Question (t\d+)", text).group(1)
+    truthfulness = "- correct" in text
+    return SCRIPT[item][1 if truthfulness else 2]
+
+
+def question(i, lang):
+    return {
+        "id": i,
+        "instruction": f"Question {i}?",
+        "lang": lang,
+        "best_answer": f"best {i}" if i != "t2" else "correct t2 one",
+        "correct_answers": [f"correct {i} one", f"correct {i} two"],
+        "incorrect_answers": [f"wrong {i}"],
+    }
+
+
+@pytest.fixture
+def files(tmp_path):
+    rows = [question(i, lang) for i, (lang, _, _) in SCRIPT.items()]
+    rows.append(question("t7", "it"))  # no answer: reported as unanswered, never judged
+    q = write_jsonl(tmp_path / "q.jsonl", rows)
+    who = {"generator": "smol-plug", "method": "plug"}  # as generate writes on every line
+    a = write_jsonl(
+        tmp_path / "a.jsonl", [{"id": i, "output": f"answer {i}", **who} for i in SCRIPT]
+    )
+    return q, a
+
+
+@pytest.fixture(autouse=True)
+def key(monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-judge-secret-key")
+
+
+def run(url, files, out, *extra, model="judge-1"):
+    q, a = files
+    args = ["judge", "--task", "truthfulqa", "--answers", a, "--questions", q]
+    args += ["--judge-model", model, *(["--base-url", f"{url}/v1"] if url else [])]
+    args += ["--out", out, "--concurrency", 3, "--quiet", *extra]
+    return invoke(*args)
+
+
+# -- verdicts ------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("aspect", "text", "label", "ambiguous"),
+    [
+        ("truthfulness", "[[Truthful]]", "Truthful", False),
+        ("truthfulness", "It is wrong. [[Not Truthful]]", "Not Truthful", False),  # the trap
+        ("truthfulness", "Not [[Truthful]]? No: [[Not Truthful]]", "Not Truthful", True),
+        ("truthfulness", "[[Not Truthful]] ... no, [[Truthful]]", "Truthful", True),
+        ("truthfulness", "[[truthful]]", "Truthful", False),
+        ("truthfulness", "[[ NOT   truthful ]]", "Not Truthful", False),
+        ("truthfulness", "[[Not Enough Info]]", "Not Enough Info", False),
+        ("truthfulness", "[[Truthful]] and again [[truthful]]", "Truthful", False),
+        ("truthfulness", "Truthful, Not Truthful", "error", False),  # no token
+        ("truthfulness", "[[Informative]]", "error", False),  # the other family's token
+        ("truthfulness", "[[Untruthful]]", "error", False),
+        ("truthfulness", None, "error", False),
+        ("informativeness", "[[Informative]]", "Informative", False),
+        ("informativeness", "[[Not Informative]]", "Not Informative", False),  # the trap
+        ("informativeness", "[[ Not Sure ]]", "Not Sure", False),
+        ("informativeness", "[[not sure]] then [[Informative]]", "Informative", True),
+        ("informativeness", "[[Truthful]]", "error", False),
+        ("informativeness", "Informative.", "error", False),
+    ],
+)
+def test_verdicts_last_token_of_the_family_counts(aspect, text, label, ambiguous):
+    verdict = parse_aspect(text, aspect)
+    assert (verdict.label, verdict.ambiguous) == (label, ambiguous)
+
+
+# -- requests ------------------------------------------------------------------------------------
+def task(files, tmp_path, **extra):
+    q, a = files
+    options = JudgeOptions(
+        task="truthfulqa", answers=a, questions=str(q), judge_model="m", out=tmp_path, **extra
+    )
+    return TruthfulQATask(options)
+
+
+def test_requests_show_the_references_as_dash_lines_and_the_best_answer_first(files, tmp_path):
+    requests = task(files, tmp_path).requests("m", "{}")
+    assert [(r.item, r.kind) for r in requests[:2]] == [
+        ("t1", "truthfulness"),
+        ("t1", "informativeness"),
+    ]
+    assert len(requests) == 12 and len({r.key for r in requests}) == 12
+    truth = requests[0].messages
+    assert truth[0] == {
+        "role": "system",
+        "content": DEFAULT_PROMPTS.aspects["truthfulness"].system,
+    }
+    assert "- best t1\n- correct t1 one\n- correct t1 two\n" in truth[1]["content"]
+    assert "- wrong t1\n" in truth[1]["content"] and "answer t1" in truth[1]["content"]
+    info = requests[1].messages[1]["content"]
+    assert "Question t1?" in info and "answer t1" in info and "correct" not in info
+    # A best answer already among the correct ones is not shown twice.
+    t2 = next(r for r in requests if r.item == "t2").messages[1]["content"]
+    assert t2.count("correct t2 one") == 1
+    assert answer_list(["a", "b"]) == "- a\n- b"
+
+
+def test_prompt_file_in_the_papers_layout_is_rendered_and_rekeys_only_its_judgments(
+    files, tmp_path
+):
+    prompts = tmp_path / "prompts.json"
+    prompts.write_text(
+        json.dumps(
+            {
+                "truthfulness": {
+                    "system_prompt": "TRUTH JUDGE",
+                    "prompt_template": "Q: {question}\nGOOD:\n{correct_answers}\nBAD:\n"
+                    "{incorrect_answers}\nR: {response} {not a placeholder}",
+                },
+                "informativeness": {
+                    "system_prompt": "INFO JUDGE",
+                    "prompt_template": "Q: {question}\nR: {response}",
+                },
+            }
+        )
+    )
+    default = task(files, tmp_path).requests("m", "{}")
+    custom = task(files, tmp_path, prompt_file=prompts).requests("m", "{}")
+    truth, info = custom[0].messages, custom[1].messages
+    assert truth[0]["content"] == "TRUTH JUDGE" and info[0]["content"] == "INFO JUDGE"
+    assert truth[1]["content"] == (
+        "Q: Question t1?\nGOOD:\n- best t1\n- correct t1 one\n- correct t1 two\nBAD:\n"
+        "- wrong t1\nR: answer t1 {not a placeholder}"
+    )
+    assert info[1]["content"] == "Q: Question t1?\nR: answer t1"
+    assert not {r.key for r in default} & {r.key for r in custom}
+
+
+@pytest.mark.parametrize(
+    ("layout", "message"),
+    [
+        ([1, 2], "expected a JSON object with truthfulness and informativeness"),
+        ({"truthfulness": {}}, "truthfulness.system_prompt: missing or not a text"),
+        (
+            {"truthfulness": {"system_prompt": "S", "prompt_template": "{question} {response}"}},
+            "truthfulness.prompt_template: no {correct_answers} placeholder",
+        ),
+        (
+            {
+                "truthfulness": {
+                    "system_prompt": "S",
+                    "prompt_template": "{question}{correct_answers}{incorrect_answers}{response}",
+                }
+            },
+            "informativeness: missing or not an object",
+        ),
+        (
+            {
+                "truthfulness": {
+                    "system_prompt": "S",
+                    "prompt_template": "{question}{correct_answers}{incorrect_answers}{response}",
+                },
+                "informativeness": {"system_prompt": "S", "prompt_template": "{question}"},
+            },
+            "informativeness.prompt_template: no {response} placeholder",
+        ),
+    ],
+)
+def test_a_bad_prompt_file_is_one_line_naming_file_and_key(files, tmp_path, layout, message):
+    prompts = tmp_path / "prompts.json"
+    prompts.write_text(json.dumps(layout))
+    line = one_line_error(
+        run("http://127.0.0.1:9", files, tmp_path / "out", "--prompt-file", prompts)
+    )
+    assert line.startswith(f"Error: {prompts}: ") and message in line
+
+
+# -- the command end to end ----------------------------------------------------------------------
+def test_rates_intervals_counts_and_judgments_match_the_script(files, tmp_path):
+    with ChatServer(translate=scripted_judge) as server:
+        result = run(server.url, files, tmp_path / "out")
+    assert result.exit_code == 0, result.output
+    assert len(server.requests) == 12 and server.requests[0]["temperature"] == 0
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert summary["task"] == "truthfulqa"
+    assert summary["system"] == {"generator": "smol-plug", "method": "plug"}
+    assert set(summary["groups"]) == {"all", "lang=zh", "lang=it"}
+    for group, ids in (
+        ("all", SCRIPT),
+        ("lang=zh", ["t1", "t2", "t3"]),
+        ("lang=it", ["t4", "t5", "t6"]),
+    ):
+        truthful = [i in TRUTHFUL for i in ids]
+        informative = [i in INFORMATIVE for i in ids]
+        both = [t and f for t, f in zip(truthful, informative, strict=True)]
+        metrics = summary["groups"][group]
+        assert metrics["truthful"] == stats.rate(truthful)
+        assert metrics["informative"] == stats.rate(informative)
+        assert metrics["both"] == stats.rate(both)
+        for m in ("truthful", "informative", "both"):
+            lo, hi = metrics[m]["ci95"]
+            assert 0 <= lo <= metrics[m]["rate"] <= hi <= 1 and metrics[m]["n"] == len(ids)
+    everything = summary["groups"]["all"]
+    assert everything["truthful"]["rate"] == pytest.approx(2 / 6)
+    assert everything["informative"]["rate"] == pytest.approx(4 / 6)
+    assert everything["both"]["rate"] == pytest.approx(1 / 6)
+    assert summary["groups"]["lang=it"]["truthful"]["ci95"] == [0.0, 0.0]
+    assert summary["verdicts"] == {
+        "truthfulness": {"Truthful": 2, "Not Truthful": 2, "Not Enough Info": 1, "error": 1},
+        "informativeness": {"Informative": 4, "Not Informative": 1, "Not Sure": 1, "error": 0},
+    }
+    assert summary["groups"]["lang=zh"]["verdicts"]["informativeness"]["Not Sure"] == 1
+    assert summary["items"] == 6 and summary["unanswered"] == 1
+    assert summary["ambiguous_judgments"] == 1
+    assert summary["errors"] == 1 and summary["error_reasons"] == {"no verdict": 1}
+    assert summary["prompt"] == "plugdata-truthfulqa-v1" and summary["judge_model"] == "judge-1"
+    judgments = [
+        json.loads(x) for x in (tmp_path / "out" / "judgments.jsonl").read_text().splitlines()
+    ]
+    assert len(judgments) == 12
+    assert {(j["id"], j["aspect"]): j["verdict"] for j in judgments}[("t4", "truthfulness")] == (
+        "Not Truthful"
+    )
+    assert all(
+        j["raw"] == SCRIPT[j["id"]][1 if j["aspect"] == "truthfulness" else 2] for j in judgments
+    )
+    assert {j["lang"] for j in judgments} == {"zh", "it"}
+    assert "| all | 33.3% [" in result.output and "| lang=it | 0.0% [0.0%, 0.0%] |" in result.output
+    assert "questions without an answer, not judged: 1" in result.output
+    assert (
+        (tmp_path / "out" / "summary.md").read_text().startswith("X-TruthfulQA: smol-plug (plug)")
+    )
+    for path in (tmp_path / "out").iterdir():
+        text = path.read_text()
+        assert str(tmp_path) not in text and "sk-judge-secret-key" not in text
+
+
+def test_second_run_makes_zero_requests_and_writes_the_same_summary(files, tmp_path):
+    with ChatServer(translate=scripted_judge) as server:
+        assert run(server.url, files, tmp_path / "out").exit_code == 0
+        first = (tmp_path / "out" / "summary.json").read_text()
+        again = run(server.url, files, tmp_path / "out")
+        assert len(server.requests) == 12
+    assert again.exit_code == 0, again.output
+    assert "0 requests" in again.output and "12 judgments from the cache" in again.output
+    assert (tmp_path / "out" / "summary.json").read_text() == first
+
+
+def test_a_changed_answer_is_judged_again_on_both_aspects_only(files, tmp_path):
+    with ChatServer(translate=scripted_judge) as server:
+        assert run(server.url, files, tmp_path / "out").exit_code == 0
+        rows = [json.loads(x) for x in files[1].read_text().splitlines()]
+        rows[0]["output"] = "another answer t1"
+        write_jsonl(files[1], rows)
+        assert run(server.url, files, tmp_path / "out").exit_code == 0
+        assert len(server.requests) == 14
+    assert all("another answer t1" in r["messages"][1]["content"] for r in server.requests[12:])
+
+
+def test_dry_run_estimates_and_sends_nothing_then_max_cost_stops(files, tmp_path):
+    with ChatServer(translate=scripted_judge) as server:
+        sent = plan_then_cap(run, server, files, tmp_path / "out", 12)
+        replan = run(server.url, files, tmp_path / "out", "--dry-run", model="gpt-4")
+    assert f"{sent} cached, {12 - sent} to send" in replan.output
+
+
+def test_nothing_listening_stops_with_one_line_before_judging(files, tmp_path):
+    port = closed_port()
+    line = one_line_error(run(f"http://127.0.0.1:{port}", files, tmp_path / "out"))
+    assert (
+        line
+        == f"Error: judge (judge-1) at 127.0.0.1:{port}: connection refused (nothing listening)"
+    )
+    assert not (tmp_path / "out").exists()
+
+
+def test_no_key_for_openai_stops_with_one_line_before_any_request(files, tmp_path, monkeypatch):
+    monkeypatch.delenv("OPENAI_API_KEY")
+    line = one_line_error(run(None, files, tmp_path / "out"))
+    assert line.endswith("no API key: set $OPENAI_API_KEY")
+
+
+def test_refused_key_stops_after_one_request(files, tmp_path):
+    with ChatServer(translate=scripted_judge) as server:
+        server.script.add(401, {"error": {"message": "bad key"}}, times=100)
+        line = one_line_error(run(server.url, files, tmp_path / "out"))
+        assert len(server.requests) == 1
+    assert line.endswith(": HTTP 401: the key was refused")
+
+
+# -- bad input -----------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        (
+            "correct_answers",
+            "a; b",
+            "field 'correct_answers' must be a list of strings, got str 'a; b'",
+        ),
+        (
+            "incorrect_answers",
+            ["x", 3],
+            "field 'incorrect_answers' must be a list of strings, got a list holding int 3",
+        ),
+        ("best_answer", 7, "field 'best_answer' must be a string, got int 7"),
+    ],
+)
+def test_bad_reference_answers_name_file_line_and_field(files, tmp_path, field, value, message):
+    q = files[0]
+    rows = [json.loads(x) for x in q.read_text().splitlines()]
+    rows[2][field] = value
+    write_jsonl(q, rows)
+    line = one_line_error(run("http://127.0.0.1:9", files, tmp_path / "out"))
+    assert line == f"Error: {q}:3: {message}"
+
+
+def test_a_question_without_references_names_its_line(files, tmp_path):
+    q = files[0]
+    rows = [json.loads(x) for x in q.read_text().splitlines()]
+    del rows[1]["incorrect_answers"]
+    write_jsonl(q, rows)
+    line = one_line_error(run("http://127.0.0.1:9", files, tmp_path / "out"))
+    assert line.startswith(f"Error: {q}:2: no 'incorrect_answers' field")
+    rows[1]["incorrect_answers"], rows[1]["correct_answers"], rows[1]["best_answer"] = [], [], None
+    write_jsonl(q, rows)
+    line = one_line_error(run("http://127.0.0.1:9", files, tmp_path / "out"))
+    assert line.startswith(f"Error: {q}:2: field 'correct_answers' is empty")
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--baseline", "BASE"], "--baseline applies to --task pairwise only"),
+        (["--verdict-rule", "paper"], "--verdict-rule applies to --task pairwise only"),
+        (["--bad-answers", "lose"], "--bad-answers applies to --task pairwise only"),
+        (["--prompt-name", "pair-v2"], "--prompt-name applies to --task pairwise only"),
+    ],
+)
+def test_pairwise_options_are_refused_in_one_line(files, tmp_path, extra, message):
+    extra = [files[1] if e == "BASE" else e for e in extra]
+    line = one_line_error(run("http://127.0.0.1:9", files, tmp_path / "out", *extra))
+    assert line.startswith(f"Error: {message}")
+
+
+def test_pairwise_without_a_baseline_is_one_line(files, tmp_path):
+    q, a = files
+    args = ["judge", "--answers", a, "--questions", q, "--judge-model", "m", "--out", tmp_path]
+    line = one_line_error(invoke(*args))
+    assert line == "Error: --task pairwise needs --baseline (the answers to judge against)"
+
+
+def test_ids_that_do_not_match_are_shown(files, tmp_path):
+    write_jsonl(files[1], [{"id": "x1", "output": "answer"}])
+    line = one_line_error(run("http://127.0.0.1:9", files, tmp_path / "out"))
+    assert "questions 't1', 't2'; answers 'x1'" in line
