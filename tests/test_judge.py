@@ -65,6 +65,9 @@ def test_every_cell_of_both_rules_matches_the_hand_computed_table(files, tmp_pat
         result = run(server.url, files, tmp_path / "out")
     assert result.exit_code == 0, result.output
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert summary["task"] == "pairwise"
+    assert summary["system"] == {"generator": "a", "method": "-"}  # no generator: the file
+    assert summary["baseline"] == {"generator": "b", "method": "-"}
     paper, strict = summary["groups"]["all"]["paper"], summary["groups"]["all"]["strict"]
     assert {k: paper[k] for k in ("win", "tie", "loss", "error", "n")} == {
         "win": 2,

@@ -37,7 +37,9 @@ def generate(**values) -> None:
 @click.command()
 @click_options(JudgeOptions)
 def judge(**values) -> None:
-    """Judge two systems' answers pairwise with an LLM, both orders; report win/tie/loss."""
+    """Judge answers with an LLM: two systems pairwise, both orders, for win/tie/loss
+    (--task pairwise), or one system's truthfulness and informativeness against reference
+    answers (--task truthfulqa)."""
     from trainer.judge.run import judge as run_judge
 
     click.echo(run_judge(parse_options(JudgeOptions, values)).text())
