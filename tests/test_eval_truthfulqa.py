@@ -380,3 +380,34 @@ def test_ids_that_do_not_match_are_shown(files, tmp_path):
     write_jsonl(files[1], [{"id": "x1", "output": "answer"}])
     line = one_line_error(run("http://127.0.0.1:9", files, tmp_path / "out"))
     assert "questions 't1', 't2'; answers 'x1'" in line
+
+
+# -- a built eval set, and the report that reads the summary -------------------------------------
+def test_a_built_x_truthfulqa_config_is_judged_and_reported(eval_sets, tmp_path):
+    """recipes/x-truthfulqa.yaml's zh config: the Chinese references reach the judge, and
+    `plugdata report`'s reader takes the summary as the shared contract says."""
+    from tests import evaldata
+    from trainer.results import gather
+
+    ids = [f"x-truthfulqa/{i}" for i in evaldata.TRUTHFULQA]
+    answers = write_jsonl(
+        tmp_path / "a.jsonl",
+        [{"id": i, "output": "西瓜籽会排出", "generator": "m", "method": "plug"} for i in ids[:-1]],
+    )
+    # One reply holds a token of each family: each aspect reads only its own.
+    with ChatServer(translate=lambda text: "[[Truthful]] [[Informative]]") as server:
+        result = run(
+            server.url, (eval_sets["truthfulqa"], answers), tmp_path / "out", "--config", "zh"
+        )
+        sent = [r["messages"][1]["content"] for r in server.requests]
+    assert result.exit_code == 0, result.output
+    _, best, correct, incorrect = evaldata.TRUTHFULQA[1]["zh"]
+    assert answer_list(correct) in sent[0] and answer_list(incorrect) in sent[0]
+    assert best in correct and sent[0].count(best) == 1  # already a correct answer
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert set(summary["groups"]) == {"all", "lang=zh"}
+    assert summary["items"] == len(ids) - 1 and summary["unanswered"] == 1
+    assert summary["groups"]["lang=zh"]["both"]["rate"] == 1.0
+    cells = gather([tmp_path / "out"]).cells[("m", "plug")]
+    assert set(cells) == {"truthfulqa:truthful", "truthfulqa:informative", "truthfulqa:both"}
+    assert cells["truthfulqa:both"]["zh"][0] == 1.0
