@@ -300,6 +300,19 @@ def detect(
 @click.option("--shard", metavar="i/N", help="Translate only the i-th of N slices (0-based).")
 @click.option("--offline", is_flag=True, help="Replay from the cache; list what is missing.")
 @click.option("--dry-run", is_flag=True, help="Print segments, requests, cache hits and cost.")
+@click.option(
+    "--engine",
+    type=click.Choice(["local", "ray"]),
+    default="local",
+    show_default=True,
+    help="Send from this process, or from Ray actors (needs plugdata[ray]).",
+)
+@click.option(
+    "--ray-address",
+    metavar="ADDR",
+    help="With --engine ray: the cluster to join (auto: this machine's; default $RAY_ADDRESS, "
+    "else a local Ray).",
+)
 @quiet_option
 def translate(
     in_file: Path,
@@ -315,6 +328,8 @@ def translate(
     shard: str | None,
     offline: bool,
     dry_run: bool,
+    engine: str,
+    ray_address: str | None,
     quiet: bool,
 ) -> None:
     """Translate an instruction corpus IN (json, jsonl, csv, parquet) into triples."""
@@ -335,6 +350,8 @@ def translate(
         dry_run=dry_run,
         shard=shard,
         progress=not quiet,
+        engine=engine,
+        ray_address=ray_address,
     )
     click.echo(result.summary())
 

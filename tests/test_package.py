@@ -11,10 +11,11 @@ from plugdata.cli import cli
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def test_import_plugdata_loads_neither_torch_nor_datasets():
+def test_import_plugdata_loads_neither_torch_nor_datasets_nor_ray():
     code = (
-        "import sys, plugdata, plugdata.cli; "
-        "print(','.join(m for m in ('torch', 'datasets', 'transformers') if m in sys.modules))"
+        "import sys, plugdata, plugdata.cli, plugdata.translate.job; "
+        "print(','.join(m for m in ('torch', 'datasets', 'transformers', 'ray') "
+        "if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""

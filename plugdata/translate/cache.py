@@ -31,6 +31,7 @@ CREATE TABLE IF NOT EXISTS segments (
     translation TEXT NOT NULL
 )
 """
+_INSERT = "INSERT OR REPLACE INTO segments VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
 _SPACES = re.compile(r"[ \t]+")
 # Finished rows (translated fields plus quality verdict) keyed by everything that determined
 # them, so an unchanged rerun skips parsing, assembly and checks. Derived data: not exported.
@@ -103,9 +104,15 @@ class SegmentCache:
     ) -> None:
         with self._lock:
             self._db.execute(
-                "INSERT OR REPLACE INTO segments VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                _INSERT,
                 (key, backend, model, source_lang, target_lang, version, source, translation),
             )
+
+    def put_many(self, segments: list[tuple[str, ...]]) -> None:
+        """Segments as `put` takes them, in one transaction: answers that Ray workers sent
+        back together."""
+        with self._lock:
+            self._db.write_many(_INSERT, segments)
 
     def get_rows(self, keys: list[str]) -> dict[str, dict]:
         """Finished rows by key. A value that does not read back as a row is derived data gone
@@ -164,9 +171,7 @@ class SegmentCache:
         if rows and not good:
             raise PlugdataError(f"{file}: none of its {len(rows)} rows is complete text")
         with self._lock:
-            self._db.write_many(
-                "INSERT OR REPLACE INTO segments VALUES (?, ?, ?, ?, ?, ?, ?, ?)", good
-            )
+            self._db.write_many(_INSERT, good)
         return Imported(len(good), len(rows) - len(good))
 
     def close(self) -> None:

@@ -10,7 +10,9 @@ with mangled code. A backend that cannot work as configured stops the whole run 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from tqdm.auto import tqdm
 
@@ -24,6 +26,14 @@ from plugdata.translate.backends.base import Translator
 from plugdata.translate.cache import SegmentCache
 from plugdata.translate.runner import Runner, RunStats
 from plugdata.translate.strategies import FIELDS, Strategy, strategies_for
+
+# How the units a cache lacks are sent: (runner, key -> text, progress bar). By default the
+# runner's own thread pool; the Ray engine spreads them over a cluster (`translate.ray_sender`).
+Send = Callable[[Runner, dict[str, str], Any], None]
+
+
+def send_here(runner: Runner, units: dict[str, str], progress: Any) -> None:
+    runner.run(units, progress=progress)
 
 
 class MissingFromCache(PlugdataError):
@@ -77,9 +87,11 @@ def translate_records(
     dry_run: bool = False,
     progress: bool = True,
     languages: LanguageTable = LANGUAGES,
+    send: Send = send_here,
 ) -> tuple[list[Outcome], TranslateReport]:
     """Translate `fields` of every record; outcomes are in record order. `languages` knows the
-    two codes (a recipe's own table when it declares them)."""
+    two codes (a recipe's own table when it declares them); `send` sends what the cache
+    lacks."""
     languages.get(source)
     target_language = languages.get(target)
     report = TranslateReport(rows=len(records))
@@ -125,7 +137,7 @@ def translate_records(
                 f"--offline: {len(missing)} of {len(units)} segments are not in {cache.path}; "
                 f"first: {next(iter(missing.values()))[:80]!r}"
             )
-        _send(runner, missing, progress, f"{translator.model}, {strategy.name}")
+        _send(runner, missing, progress, f"{translator.model}, {strategy.name}", send)
         answers = cache.get_many(units)
         done = _assemble_rows(row_keys, texts, strategy, runner, answers, outcomes)
         pending = [i for i in pending if i not in done]
@@ -167,6 +179,7 @@ def _send(
     missing: dict[str, str],
     progress: bool,
     label: str,
+    send: Send,
 ) -> None:
     """Send what the cache lacks, with a progress bar; stop cleanly at the cost cap."""
     bar = tqdm(
@@ -177,7 +190,7 @@ def _send(
         leave=False,
     )
     with bar:
-        runner.run(missing, progress=bar)
+        send(runner, missing, bar)
 
 
 def _assemble_rows(

@@ -23,7 +23,8 @@ from plugdata.store import cache_dir
 from plugdata.translate.backends import TRANSLATORS
 from plugdata.translate.backends.base import Translator
 from plugdata.translate.cache import Imported, SegmentCache
-from plugdata.translate.engine import Outcome, TranslateReport, translate_records
+from plugdata.translate.engine import Outcome, Send, TranslateReport, send_here, translate_records
+from plugdata.translate.ray_sender import RaySender
 from plugdata.translate.strategies import FIELDS
 from plugdata.triples import Router, make_triple, row_ids
 from plugdata.validate import Validator
@@ -146,7 +147,12 @@ def translate_file(
     shard: str | None = None,
     name: str | None = None,
     progress: bool = True,
+    engine: str = "local",
+    ray_address: str | None = None,
 ) -> TranslateResult:
+    """`engine`: `local` sends from this process's threads; `ray` from Ray actors on this
+    machine or, with `ray_address` (or `$RAY_ADDRESS`), a cluster (`translate.ray_sender`).
+    Both write the same bytes for the same input and cache."""
     cache_path = cache_path or default_cache_path()
     refuse_overwrite(
         reads=[("the input", in_path)],
@@ -165,6 +171,7 @@ def translate_file(
     rows = _Rows(name or in_path.stem, source, target, "response" in fields, Validator())
     context = _row_context(translators, source, target, fields, rows.validator)
     keys = [_row_key(context, row_id, r) for row_id, r in zip(ids, records, strict=True)]
+    send = _sender(engine, ray_address, workers)
     cache = SegmentCache(cache_path)
     try:
         done = cache.get_rows(keys)
@@ -183,6 +190,7 @@ def translate_file(
             offline=offline,
             dry_run=dry_run,
             progress=progress,
+            send=send,
         )
         report.rows = len(records)
         report.cached_rows = len(records) - len(todo) - len(finished)
@@ -196,6 +204,8 @@ def translate_file(
                 fresh.append((keys[i], json.dumps(finished[i], ensure_ascii=False)))
         cache.put_rows(fresh)
     finally:
+        if isinstance(send, RaySender):
+            send.close()
         cache.close()
         for t in translators:
             t.close()
@@ -205,6 +215,16 @@ def translate_file(
         shard_info["input_sha256"] = hashlib.sha256(in_path.read_bytes()).hexdigest()
         write_json(sidecar_path(out), shard_info)
     return result
+
+
+def _sender(engine: str, ray_address: str | None, workers: int) -> Send:
+    if engine == "local":
+        if ray_address:
+            raise PlugdataError("--ray-address: only with --engine ray")
+        return send_here
+    if engine == "ray":
+        return RaySender(ray_address, workers)
+    raise PlugdataError(f"--engine {engine!r}: choose local or ray")
 
 
 @dataclass

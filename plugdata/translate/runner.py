@@ -29,15 +29,27 @@ class RateLimiter:
         self._char_debt_until = 0.0
 
     def acquire(self, chars: int) -> None:
+        delay = self.reserve(chars)
+        if delay > 0:
+            time.sleep(delay)
+
+    def reserve(self, chars: int) -> float:
+        """Book the next slot for a request of `chars` characters: seconds to wait for it. A
+        delay rather than a time, so that a limiter serving other machines (the Ray engine's)
+        never compares their clocks with its own."""
         with self._lock:
             now = time.monotonic()
             start = max(now, self._next, self._char_debt_until)
             self._next = start + self.interval
             if self.chars_per_second:
                 self._char_debt_until = start + chars / self.chars_per_second
-        delay = start - time.monotonic()
-        if delay > 0:
-            time.sleep(delay)
+        return start - time.monotonic()
+
+
+def rate_limiter(translator: Translator) -> RateLimiter:
+    """The limiter for `translator`'s configured rates."""
+    o = translator.options
+    return RateLimiter(o.requests_per_second, o.chars_per_minute)
 
 
 @dataclass
@@ -82,6 +94,7 @@ class Runner:
         max_cost: float | None = None,
         stats: RunStats | None = None,
         monitor: FailureMonitor | None = None,
+        limiter: RateLimiter | None = None,
     ):
         self.translator = translator
         self.cache = cache
@@ -91,9 +104,8 @@ class Runner:
         self.budget = self.stats.budget
         self.budget.cap = max_cost  # compared with what the whole run has spent
         self.monitor = monitor or FailureMonitor(translator.who)
-        self.limiter = RateLimiter(
-            translator.options.requests_per_second, translator.options.chars_per_minute
-        )
+        # The Ray engine's workers pass the one limiter of the whole cluster.
+        self.limiter = limiter or rate_limiter(translator)
         self._stop = threading.Event()
         self.retrying = Retrying(
             translator.who,
@@ -138,6 +150,10 @@ class Runner:
                 self._stop.set()
                 pool.shutdown(cancel_futures=True)
                 raise
+        self.check_budget()
+
+    def check_budget(self) -> None:
+        """`BudgetExceeded` when the cost cap left segments unsent."""
         self.budget.check("segments not sent", f"finished segments are in {self.cache.path}")
 
     def _affordable(self, batches) -> Iterator[tuple[Batch, int, float]]:

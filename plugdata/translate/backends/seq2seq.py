@@ -39,6 +39,7 @@ class Seq2SeqOptions(BackendOptions):
 class Seq2SeqBackend(Translator):
     name = "seq2seq"
     Options = Seq2SeqOptions
+    uses_gpu = True
 
     def __init__(self, options: Seq2SeqOptions):
         require("torch", "seq2seq")

@@ -1,0 +1,145 @@
+"""Ray, the engine past one machine: connecting to it, and the stages every Ray pipeline of
+plugdata reuses (language validation as a Ray Data `map_batches` stage).
+
+`connect()` joins the cluster named by `--ray-address` or `$RAY_ADDRESS` (`auto`: the one this
+machine belongs to) and otherwise starts a local Ray with one CPU per core of this machine.
+Ray is imported only here and only when called: `import plugdata` stays light, and a missing
+`[ray]` extra is one line with the install command.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+from typing import Any
+
+from plugdata.errors import PlugdataError, require
+from plugdata.languages import LANGUAGES, LanguageTable
+from plugdata.validate import (
+    PIVOT_FIELDS,
+    TARGET_FIELDS,
+    ValidationSettings,
+    Validator,
+    default_workers,
+)
+
+
+def connect(address: str | None = None) -> None:
+    """Join a Ray cluster, or start a local Ray; a no-op when this process is joined already
+    (the first caller's choice holds: a test's or notebook's own `ray.init` included)."""
+    require("ray", "ray")
+    import ray
+
+    if ray.is_initialized():
+        return
+    address = address or os.environ.get("RAY_ADDRESS") or None
+    kwargs: dict[str, Any] = {"logging_level": logging.WARNING, "include_dashboard": False}
+    if address:
+        kwargs["address"] = address
+    else:
+        kwargs["num_cpus"] = default_workers()
+    try:
+        ray.init(**kwargs)
+    except (ConnectionError, RuntimeError, ValueError) as exc:
+        where = f"--ray-address {address}" if address else "a local Ray"
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise PlugdataError(f"{where}: cannot start or join Ray ({first})") from None
+
+
+def cluster_resources() -> dict[str, float]:
+    """CPUs and GPUs of the cluster joined by `connect()`."""
+    import ray
+
+    return ray.cluster_resources()
+
+
+# -- language validation as a Ray Data stage -----------------------------------------------------
+# Columns a stage reads (besides the text fields) and adds.
+LANG_COLUMNS = ("pivot_lang", "target_lang")
+VERDICT_COLUMNS = ("reasons", "flags", "lid")
+
+
+class LanguageCheck:
+    """`Validator.check` over a batch of triples, for `Dataset.map_batches(LanguageCheck,
+    fn_constructor_kwargs=..., batch_format="pyarrow")`: Ray builds one instance per worker,
+    so the detector loads once per worker, not once per batch. Adds the verdict of every row
+    as the columns `reasons`, `flags` and `lid` (the rows of `meta.lid`), exactly what the
+    in-process validator returns for the same rows."""
+
+    def __init__(
+        self,
+        settings: dict | None = None,
+        languages: LanguageTable = LANGUAGES,
+        responses: bool = True,
+    ):
+        self.validator = Validator(ValidationSettings(**(settings or {})), languages=languages)
+        self.responses = responses
+
+    def __call__(self, batch):
+        import pyarrow as pa
+
+        fields = PIVOT_FIELDS + TARGET_FIELDS if self.responses else _INSTRUCTIONS
+        columns = {name: batch.column(name).to_pylist() for name in fields + LANG_COLUMNS}
+        verdicts = [
+            self.validator.check(
+                {name: values[i] for name, values in columns.items()}, responses=self.responses
+            )
+            for i in range(batch.num_rows)
+        ]
+        added = {
+            "reasons": [v.reasons for v in verdicts],
+            "flags": [v.flags for v in verdicts],
+            "lid": [v.lid_rows() for v in verdicts],
+        }
+        types = _verdict_types()
+        for name in VERDICT_COLUMNS:
+            batch = batch.append_column(name, pa.array(added[name], types[name]))
+        return batch
+
+
+_INSTRUCTIONS = ("pivot_instruction", "target_instruction")
+
+
+@functools.cache
+def _verdict_types() -> dict[str, Any]:
+    import pyarrow as pa
+
+    lid = pa.struct(
+        [
+            ("field", pa.string()),
+            ("expected", pa.string()),
+            ("label", pa.string()),
+            ("score", pa.float64()),
+            ("passed", pa.bool_()),
+            ("basis", pa.string()),
+        ]
+    )
+    # Explicit types: a batch whose rows all pass would otherwise infer list<null>, which
+    # does not concatenate with the batches that have reasons.
+    return {"reasons": pa.list_(pa.string()), "flags": pa.list_(pa.string()), "lid": pa.list_(lid)}
+
+
+def validate_dataset(
+    dataset,
+    settings: ValidationSettings | None = None,
+    *,
+    languages: LanguageTable = LANGUAGES,
+    responses: bool = True,
+    concurrency: int | None = None,
+):
+    """`dataset` (a Ray Dataset of triples) with every row's verdict added by `LanguageCheck`
+    on `concurrency` workers (default: one per CPU of the cluster)."""
+    from ray.data import ActorPoolStrategy
+
+    workers = concurrency or max(1, int(cluster_resources().get("CPU", 1)))
+    return dataset.map_batches(
+        LanguageCheck,
+        fn_constructor_kwargs={
+            "settings": (settings or ValidationSettings()).model_dump(),
+            "languages": languages,
+            "responses": responses,
+        },
+        batch_format="pyarrow",
+        compute=ActorPoolStrategy(size=workers),
+    )

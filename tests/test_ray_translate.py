@@ -1,0 +1,216 @@
+"""`plugdata translate --engine ray` and the Ray stages, on one local Ray started for this file
+(two CPUs), against the LibreTranslate-compatible server on 127.0.0.1 and deep-translator."""
+
+import re
+import threading
+import time
+
+import pytest
+import ray
+
+from .conftest import ITEMS, one_line_error, translate_args
+from .conftest import invoke as run
+from .servers import LibreServer, phrase_book, translator
+
+
+@pytest.fixture(scope="module", autouse=True)
+def local_ray():
+    """One local Ray for every test here, shut down after them rather than at the end of the
+    session, so that its processes do not hold the CPUs the rest of the suite runs on. Its
+    start is this file's largest cost (printed with -s)."""
+    started = time.monotonic()
+    with pytest.MonkeyPatch.context() as env:
+        # Workers take the environment of the Ray they belong to: the key must be there first.
+        env.setenv("LIBRE_API_KEY", "libre-test-key")
+        env.setenv("RAY_USAGE_STATS_ENABLED", "0")
+        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="ERROR")
+        ray.data.DataContext.get_current().enable_progress_bars = False
+        print(f"\nlocal Ray started in {time.monotonic() - started:.1f} s")
+        yield
+        ray.shutdown()
+
+
+def libre(server, corpus, folder, *extra):
+    options = ["provider=libre", f"base_url={server.url}"]
+    return translate_args(corpus, folder, "deep-translator", options, *extra)
+
+
+def ray_libre(server, corpus, folder, *extra):
+    return libre(server, corpus, folder, "--engine", "ray", "--workers", "2", *extra)
+
+
+OUTPUTS = ("it.jsonl", "it.quarantine.jsonl")
+
+
+def sent_texts(server) -> list[str]:
+    return [r["q"] for r in server.requests]
+
+
+def test_ray_engine_writes_the_bytes_of_the_local_engine_and_resumes_from_the_cache(
+    corpus, tmp_path
+):
+    """With a row the service refuses: its quarantine entry is the same too."""
+    local, distributed = tmp_path / "local", tmp_path / "ray"
+    with LibreServer() as server:
+        server.script.add(403, {"error": "refused"}, when="Why do leaves", times=5)
+        first = run(*libre(server, corpus, local))
+        assert first.exit_code == 0, first.output
+        by_local = sorted(sent_texts(server))
+        server.requests.clear()
+        server.script.add(403, {"error": "refused"}, when="Why do leaves", times=5)
+        result = run(*ray_libre(server, corpus, distributed))
+        assert result.exit_code == 0, result.output
+        by_ray = sorted(sent_texts(server))
+        written = {name: (distributed / name).read_bytes() for name in OUTPUTS}
+        server.script.items.clear()
+        rerun = run(*ray_libre(server, corpus, distributed))  # the rest from the cache
+        assert rerun.exit_code == 0, rerun.output
+        resent = sent_texts(server)[len(by_ray) :]
+    assert written == {name: (local / name).read_bytes() for name in OUTPUTS}
+    assert by_ray == by_local  # the same units, each sent once
+    assert "quarantined 1 (translate-failed 1)" in result.output
+    assert f"sent {len(by_ray)} requests (0 retries)" in result.output
+    assert resent and all("Why do leaves" in q for q in resent), resent
+    assert f"kept {len(ITEMS)}, quarantined 0" in rerun.output
+    assert not [a for a in ray.util.list_named_actors() if a.startswith("plugdata-translate")]
+
+
+def test_ray_engine_keeps_one_cost_cap_for_all_actors(corpus, tmp_path):
+    """A cap worth a third of the characters: two actors with a budget each would send more."""
+    price = 1000.0  # USD per million characters
+    with LibreServer() as server:
+        plan = run(*libre(server, corpus, tmp_path, "--dry-run"))
+        chars = int(re.search(r"\(([\d,]+) characters", plan.output)[1].replace(",", ""))
+        cap = chars * price / 1e6 / 3
+        result = run(
+            *ray_libre(
+                server,
+                corpus,
+                tmp_path,
+                "--option",
+                f"price_per_million_chars={price:g}",
+                "--max-cost",
+                f"{cap:.6f}",
+            )
+        )
+        sent = sum(len(q) for q in sent_texts(server))
+    assert result.exit_code == 1
+    assert "--max-cost" in result.output and "segments not sent" in result.output
+    assert 0 < sent * price / 1e6 <= cap
+    assert not (tmp_path / "it.jsonl").exists()
+
+
+def test_ray_engine_keeps_one_rate_limit_for_all_actors(corpus, tmp_path):
+    rate = 40.0  # requests per second, for the whole cluster
+    arrivals: list[float] = []
+
+    book = translator(phrase_book())
+
+    def stamp(text: str) -> str:
+        arrivals.append(time.monotonic())
+        return book(text)
+
+    with LibreServer(translate=stamp) as server:
+        result = run(
+            *ray_libre(server, corpus, tmp_path, "--option", f"requests_per_second={rate:g}")
+        )
+    assert result.exit_code == 0, result.output
+    # Actors with a limiter each would send two at a time, in about half this span.
+    assert arrivals[-1] - arrivals[0] >= (len(arrivals) - 1) / rate * 0.85
+
+
+def test_ray_worker_killed_mid_run_loses_only_its_units_in_flight(corpus, tmp_path):
+    book = translator(phrase_book())
+    killed = threading.Event()
+    calls = []
+
+    def kill_one_worker_at_the_sixth_request(text: str) -> str:
+        calls.append(text)
+        if len(calls) == 6 and not killed.is_set():
+            name = next(a for a in ray.util.list_named_actors() if "-worker-" in a)
+            ray.kill(ray.get_actor(name))
+            killed.set()
+        return book(text)
+
+    cache = tmp_path / "cache.sqlite"
+    with LibreServer(translate=kill_one_worker_at_the_sixth_request) as server:
+        result = run(*ray_libre(server, corpus, tmp_path))
+        first_sent = set(sent_texts(server))
+    assert killed.is_set()
+    assert result.exit_code == 1, result.output
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and "a Ray worker stopped mid-run" in lines[0], result.output
+    assert "run again to send the rest" in lines[0]
+    cached = _cached_sources(cache)
+    assert cached and cached <= first_sent  # the answers that came back are kept
+
+    with LibreServer() as server:
+        result = run(*ray_libre(server, corpus, tmp_path))
+        again = sent_texts(server)
+    assert result.exit_code == 0, result.output
+    assert again and not set(again) & cached  # nothing paid twice
+    assert len(again) == len(set(again))
+    assert set(again) | cached == _cached_sources(cache)  # and all of it is cached now
+    with LibreServer() as server:
+        local = run(*libre(server, corpus, tmp_path / "local"))
+    assert local.exit_code == 0
+    assert (tmp_path / "it.jsonl").read_bytes() == (tmp_path / "local" / "it.jsonl").read_bytes()
+
+
+def _cached_sources(cache) -> set[str]:
+    import sqlite3
+
+    with sqlite3.connect(cache) as db:
+        return {row[0] for row in db.execute("SELECT source FROM segments")}
+
+
+def test_ray_language_check_agrees_with_the_validator(tmp_path):
+    from plugdata.ray_engine import validate_dataset
+    from plugdata.validate import Validator
+
+    triples = []
+    for i, item in enumerate(ITEMS):
+        for target, col in (("zh", 2), ("it", 4), ("zh", 4)):  # the last: wrong language
+            triples.append(
+                {
+                    "id": f"t{i}-{target}-{col}",
+                    "pivot_lang": "en",
+                    "target_lang": target,
+                    "pivot_instruction": item[0],
+                    "pivot_response": item[1],
+                    "target_instruction": item[col],
+                    "target_response": item[col + 1],
+                }
+            )
+    dataset = ray.data.from_items(triples, override_num_blocks=4)
+    rows = validate_dataset(dataset, concurrency=2).take_all()
+    got = {r["id"]: (list(r["reasons"]), list(r["flags"]), list(r["lid"])) for r in rows}
+    validator = Validator()
+    want = {}
+    for t in triples:
+        verdict = validator.check(t)
+        want[t["id"]] = (verdict.reasons, verdict.flags, verdict.lid_rows())
+    assert got == want
+    assert any(reasons for reasons, _, _ in want.values())  # the wrong-language rows
+
+
+def test_ray_engine_without_ray_installed_names_the_extra(corpus, tmp_path, monkeypatch):
+    import importlib.util
+
+    find_spec = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "ray" else find_spec(name, *a)
+    )
+    with LibreServer() as server:
+        result = run(*ray_libre(server, corpus, tmp_path))
+        assert server.requests == []
+    assert one_line_error(result) == (
+        "Error: this feature needs 'ray': pip install 'plugdata[ray]'"
+    )
+
+
+def test_ray_address_without_the_ray_engine_is_refused(corpus, tmp_path):
+    with LibreServer() as server:
+        result = run(*libre(server, corpus, tmp_path, "--ray-address", "auto"))
+        assert server.requests == []
+    assert one_line_error(result) == "Error: --ray-address: only with --engine ray"
