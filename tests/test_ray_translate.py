@@ -1,5 +1,6 @@
 """`plugdata translate --engine ray` and the Ray stages, on one local Ray started for this file
-(two CPUs), against the LibreTranslate-compatible server on 127.0.0.1 and deep-translator."""
+(two CPUs), against the LibreTranslate-compatible server on 127.0.0.1 and deep-translator, and
+with the seq2seq backend on a tiny model."""
 
 import re
 import threading
@@ -8,9 +9,12 @@ import time
 import pytest
 import ray
 
-from .conftest import ITEMS, one_line_error, translate_args
+from . import test_translate_seq2seq
+from .conftest import ITEMS, corpus_rows, one_line_error, translate_args, write_jsonl
 from .conftest import invoke as run
 from .servers import LibreServer, phrase_book, translator
+
+tiny_marian = test_translate_seq2seq.tiny_marian  # a fixture: a tiny random translation model
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -75,47 +79,29 @@ def test_ray_engine_writes_the_bytes_of_the_local_engine_and_resumes_from_the_ca
     assert not [a for a in ray.util.list_named_actors() if a.startswith("plugdata-translate")]
 
 
-def test_ray_engine_keeps_one_cost_cap_for_all_actors(corpus, tmp_path):
-    """A cap worth a third of the characters: two actors with a budget each would send more."""
-    price = 1000.0  # USD per million characters
-    with LibreServer() as server:
-        plan = run(*libre(server, corpus, tmp_path, "--dry-run"))
-        chars = int(re.search(r"\(([\d,]+) characters", plan.output)[1].replace(",", ""))
-        cap = chars * price / 1e6 / 3
-        result = run(
-            *ray_libre(
-                server,
-                corpus,
-                tmp_path,
-                "--option",
-                f"price_per_million_chars={price:g}",
-                "--max-cost",
-                f"{cap:.6f}",
-            )
-        )
-        sent = sum(len(q) for q in sent_texts(server))
-    assert result.exit_code == 1
-    assert "--max-cost" in result.output and "segments not sent" in result.output
-    assert 0 < sent * price / 1e6 <= cap
-    assert not (tmp_path / "it.jsonl").exists()
-
-
-def test_ray_engine_keeps_one_rate_limit_for_all_actors(corpus, tmp_path):
-    rate = 40.0  # requests per second, for the whole cluster
-    arrivals: list[float] = []
-
-    book = translator(phrase_book())
+def test_ray_engine_keeps_one_cost_cap_and_one_rate_limit_for_all_actors(corpus, tmp_path):
+    """A cap worth a third of the characters and a rate for the whole cluster: two actors
+    with a budget and a limiter each would send more, and two at a time."""
+    price, rate = 1000.0, 80.0  # USD per million characters, requests per second
+    book, arrivals = translator(phrase_book()), []
 
     def stamp(text: str) -> str:
         arrivals.append(time.monotonic())
         return book(text)
 
     with LibreServer(translate=stamp) as server:
-        result = run(
-            *ray_libre(server, corpus, tmp_path, "--option", f"requests_per_second={rate:g}")
-        )
-    assert result.exit_code == 0, result.output
-    # Actors with a limiter each would send two at a time, in about half this span.
+        plan = run(*libre(server, corpus, tmp_path, "--dry-run"))
+        chars = int(re.search(r"\(([\d,]+) characters", plan.output)[1].replace(",", ""))
+        cap = chars * price / 1e6 / 3
+        options = [f"price_per_million_chars={price:g}", f"requests_per_second={rate:g}"]
+        extra = [x for option in options for x in ("--option", option)]
+        result = run(*ray_libre(server, corpus, tmp_path, *extra, "--max-cost", f"{cap:.6f}"))
+        sent = sum(len(q) for q in sent_texts(server))
+    assert result.exit_code == 1
+    assert "--max-cost" in result.output and "segments not sent" in result.output
+    assert 0 < sent * price / 1e6 <= cap
+    assert not (tmp_path / "it.jsonl").exists()
+    assert len(arrivals) > 3
     assert arrivals[-1] - arrivals[0] >= (len(arrivals) - 1) / rate * 0.85
 
 
@@ -151,10 +137,7 @@ def test_ray_worker_killed_mid_run_loses_only_its_units_in_flight(corpus, tmp_pa
     assert again and not set(again) & cached  # nothing paid twice
     assert len(again) == len(set(again))
     assert set(again) | cached == _cached_sources(cache)  # and all of it is cached now
-    with LibreServer() as server:
-        local = run(*libre(server, corpus, tmp_path / "local"))
-    assert local.exit_code == 0
-    assert (tmp_path / "it.jsonl").read_bytes() == (tmp_path / "local" / "it.jsonl").read_bytes()
+    assert f"kept {len(ITEMS)}, quarantined 0" in result.output
 
 
 def _cached_sources(cache) -> set[str]:
@@ -183,7 +166,7 @@ def test_ray_language_check_agrees_with_the_validator(tmp_path):
                 }
             )
     dataset = ray.data.from_items(triples, override_num_blocks=4)
-    rows = validate_dataset(dataset, concurrency=2).take_all()
+    rows = validate_dataset(dataset, concurrency=1).take_all()
     got = {r["id"]: (list(r["reasons"]), list(r["flags"]), list(r["lid"])) for r in rows}
     validator = Validator()
     want = {}
@@ -214,3 +197,16 @@ def test_ray_address_without_the_ray_engine_is_refused(corpus, tmp_path):
         result = run(*libre(server, corpus, tmp_path, "--ray-address", "auto"))
         assert server.requests == []
     assert one_line_error(result) == "Error: --ray-address: only with --engine ray"
+
+
+def test_ray_engine_runs_the_seq2seq_backend_on_a_machine_without_gpus(tiny_marian, tmp_path):
+    """One actor per GPU; with none in the cluster, one on the CPU (num_gpus=0)."""
+    corpus = write_jsonl(tmp_path / "en.jsonl", corpus_rows("en"))
+    options = [f"model={tiny_marian}", "max_new_tokens=6"]
+    local = run(*translate_args(corpus, tmp_path / "local", "seq2seq", options))
+    assert local.exit_code == 0, local.output
+    result = run(*translate_args(corpus, tmp_path / "ray", "seq2seq", options, "--engine", "ray"))
+    assert result.exit_code == 0, result.output
+    assert "sent 0 requests" not in result.output
+    written = {name: (tmp_path / "ray" / name).read_bytes() for name in OUTPUTS}
+    assert written == {name: (tmp_path / "local" / name).read_bytes() for name in OUTPUTS}

@@ -6,9 +6,9 @@ bytes. What changes is who sends:
 
 - API backends: `--workers` requests in flight across the whole cluster, as on one machine,
   spread over up to one actor per CPU of the cluster. Rate limits and the `--max-cost` budget
-  are one named actor each (`RateLimiter`, `Budget`) that every worker books from, so the
-  cluster keeps the limits and the cap of one process. Each actor retries as the local engine
-  does and has its backend's failure monitor.
+  are one actor each (`RateLimiter`, `Budget`, started only when a limit or a cap is set) that
+  every worker books from, so the cluster keeps the limits and the cap of one process. Each
+  actor retries as the local engine does and has its backend's failure monitor.
 - GPU backends (seq2seq): one actor per GPU of the cluster (`num_gpus=1`), each its own model;
   on a cluster without GPUs, one actor on the CPU (`num_gpus=0`), so a laptop runs it too.
 
@@ -49,7 +49,7 @@ class RaySender:
         self.workers = workers
         self.name = f"plugdata-translate-{uuid.uuid4().hex[:8]}"
         self._groups: dict[int, _Group] = {}  # id of a translator -> its actors
-        self._budget = None  # the job's one Budget actor
+        self._budget = None  # the job's one Budget actor, when there is a cap to keep
 
     def __call__(self, runner: Runner, units: dict[str, str], progress: Any = None) -> None:
         if not units:
@@ -60,7 +60,7 @@ class RaySender:
         connect(self.address)
         import ray
 
-        if self._budget is None:
+        if self._budget is None and runner.budget.cap is not None:
             keeper = ray.remote(num_cpus=0)(_BudgetKeeper)
             self._budget = keeper.remote(runner.budget.cap, runner.budget.spent)
         t = runner.translator
@@ -70,9 +70,10 @@ class RaySender:
         try:
             self._groups[id(t)].send(runner, list(units.items()), progress)
         finally:
-            runner.budget.spent, runner.budget.held, runner.budget.skipped = ray.get(
-                self._budget.state.remote()
-            )
+            if self._budget is not None:  # what the whole cluster spent and skipped
+                runner.budget.spent, runner.budget.held, runner.budget.skipped = ray.get(
+                    self._budget.state.remote()
+                )
         runner.check_budget()
 
     def close(self) -> None:
@@ -105,6 +106,7 @@ class _Answered:
     segments: list[Segment]
     requests: int = 0
     chars: int = 0
+    spent: float = 0.0  # USD
     retries: int = 0
     failed: dict[str, str] = field(default_factory=dict)
     error: PlugdataError | None = None  # what stopped the worker's runner, if anything
@@ -206,6 +208,7 @@ def _keep(runner: Runner, answered: _Answered) -> None:
     stats.requests += answered.requests
     stats.chars_sent += answered.chars
     stats.retries += answered.retries
+    stats.budget.spent += answered.spent
     stats.translated += len(answered.segments)
     for segment in answered.segments:  # an earlier strategy's failure no longer counts
         stats.failed.pop(segment[0], None)
@@ -223,7 +226,8 @@ class _Worker:
         self.translator = make_translator(name, options, languages=languages)
         self.monitor = FailureMonitor(self.translator.who)  # for the actor's whole life
         self.threads = threads
-        self.budget = _SharedBudget(budget)
+        # Without a cap there is nothing to share: each worker counts what it spent.
+        self.budget = _SharedBudget(budget) if budget is not None else Budget()
         self.limiter = _SharedLimiter(limiter) if limiter is not None else None
 
     def send(self, items: list, source: str, target: str, cache_path: str) -> _Answered:
@@ -240,12 +244,14 @@ class _Worker:
             limiter=self.limiter or rate_limiter(self.translator),
         )
         answered = _Answered(kept.segments)
+        spent = self.budget.spent
         try:
             runner.run(dict(items))
         except PlugdataError as exc:  # answers that came before it are still sent back
             answered.error = exc
         answered.requests, answered.chars = stats.requests, stats.chars_sent
         answered.retries, answered.failed = stats.retries, stats.failed
+        answered.spent = self.budget.spent - spent
         return answered
 
 
@@ -281,6 +287,7 @@ class _SharedBudget:
 
     def __init__(self, keeper):
         self.keeper = keeper
+        self.spent = 0.0  # by this worker
 
     def reserve(self, cost: float, units: int = 1) -> bool:
         import ray
@@ -291,6 +298,7 @@ class _SharedBudget:
         import ray
 
         ray.get(self.keeper.settle.remote(cost, sent))
+        self.spent += cost if sent else 0.0
 
     def commit(self, cost: float) -> None:
         self.settle(cost, True)
