@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import logging
 import os
+import socket
 from typing import Any
 
 from plugdata.errors import PlugdataError, require
@@ -34,6 +35,8 @@ def connect(address: str | None = None) -> None:
     if ray.is_initialized():
         return
     address = address or os.environ.get("RAY_ADDRESS") or None
+    if address:
+        _check_reachable(address)
     kwargs: dict[str, Any] = {"logging_level": logging.WARNING, "include_dashboard": False}
     if address:
         kwargs["address"] = address
@@ -45,6 +48,18 @@ def connect(address: str | None = None) -> None:
         where = f"--ray-address {address}" if address else "a local Ray"
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise PlugdataError(f"{where}: cannot start or join Ray ({first})") from None
+
+
+def _check_reachable(address: str) -> None:
+    """A `host:port` where nothing listens: one line now, where Ray would retry for minutes."""
+    host, sep, port = address.rpartition(":")
+    if "://" in address or not sep or not port.isdigit():
+        return  # `auto`, `local`, `ray://...`: Ray itself answers those at once
+    try:
+        socket.create_connection((host, int(port)), timeout=5).close()
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise PlugdataError(f"--ray-address {address}: no Ray cluster there ({reason})") from None
 
 
 def cluster_resources() -> dict[str, float]:

@@ -210,3 +210,23 @@ def test_ray_engine_runs_the_seq2seq_backend_on_a_machine_without_gpus(tiny_mari
     assert "sent 0 requests" not in result.output
     written = {name: (tmp_path / "ray" / name).read_bytes() for name in OUTPUTS}
     assert written == {name: (tmp_path / "local" / name).read_bytes() for name in OUTPUTS}
+
+
+def test_ray_address_where_nothing_listens_is_one_line_at_once(tmp_path):
+    """In a fresh process (this one has joined its Ray): Ray alone would retry for minutes."""
+    import socket
+    import subprocess
+    import sys
+
+    with socket.socket() as probe:  # a port that was free a moment ago
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    code = f"from plugdata.ray_engine import connect; connect('127.0.0.1:{port}')"
+    started = time.monotonic()
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 1
+    assert out.stderr.strip().splitlines()[-1] == (
+        f"plugdata.errors.PlugdataError: --ray-address 127.0.0.1:{port}: no Ray cluster there "
+        "(Connection refused)"
+    )
+    assert time.monotonic() - started < 10
