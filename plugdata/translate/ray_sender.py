@@ -118,7 +118,7 @@ class _Group:
 
     actors: list
     limiter: Any
-    threads: int  # requests in flight per actor
+    threads: int  # the most requests in flight in one actor: batches per chunk
     proven: bool = False  # a chunk came back without error: the setup works
 
     @classmethod
@@ -130,10 +130,11 @@ class _Group:
         resources = cluster_resources()
         if translator.uses_gpu:
             gpus = int(resources.get("GPU", 0))
-            count, threads, options = max(1, gpus), 1, {"num_gpus": 1 if gpus else 0}
-        else:
-            count = max(1, min(workers, int(resources.get("CPU", 1))))
-            threads, options = -(-workers // count), {"num_cpus": 1}
+            count, options = max(1, gpus), {"num_gpus": 1 if gpus else 0}
+            threads = [1] * count
+        else:  # `workers` requests in flight in all, spread as evenly as they go
+            count, options = max(1, min(workers, int(resources.get("CPU", 1)))), {"num_cpus": 1}
+            threads = [workers // count + (i < workers % count) for i in range(count)]
         o = translator.options
         limiter = None
         if o.requests_per_second or o.chars_per_minute:
@@ -143,11 +144,11 @@ class _Group:
         worker = ray.remote(_Worker)
         actors = [
             worker.options(name=f"{name}-worker-{i}", **options).remote(
-                spec, threads, budget, limiter
+                spec, threads[i], budget, limiter
             )
             for i in range(count)
         ]
-        return cls(actors, limiter, threads)
+        return cls(actors, limiter, max(threads))
 
     def send(self, runner: Runner, items: list[tuple[str, str]], progress: Any) -> None:
         """Every unit of `items`, chunk by chunk (one chunk in flight per actor and one queued),
