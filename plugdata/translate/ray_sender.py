@@ -30,7 +30,7 @@ from plugdata.errors import PlugdataError
 from plugdata.remote import Budget
 from plugdata.retrying import FailureMonitor
 from plugdata.translate.backends.base import Translator
-from plugdata.translate.runner import RateLimiter, Runner, RunStats, rate_limiter
+from plugdata.translate.runner import RateLimiter, Runner, RunStats
 
 Segment = tuple[str, str, str, str, str, str, str, str]  # a row of the cache's segments table
 
@@ -242,7 +242,7 @@ class _Worker:
             workers=self.threads,
             stats=stats,
             monitor=self.monitor,
-            limiter=self.limiter or rate_limiter(self.translator),
+            limiter=self.limiter,  # the group's one; None when the backend sets no rate
         )
         answered = _Answered(kept.segments)
         spent = self.budget.spent

@@ -46,12 +46,6 @@ class RateLimiter:
         return start - time.monotonic()
 
 
-def rate_limiter(translator: Translator) -> RateLimiter:
-    """The limiter for `translator`'s configured rates."""
-    o = translator.options
-    return RateLimiter(o.requests_per_second, o.chars_per_minute)
-
-
 @dataclass
 class RunStats:
     requests: int = 0  # HTTP/model calls that left the process, retries included
@@ -105,7 +99,9 @@ class Runner:
         self.budget.cap = max_cost  # compared with what the whole run has spent
         self.monitor = monitor or FailureMonitor(translator.who)
         # The Ray engine's workers pass the one limiter of the whole cluster.
-        self.limiter = limiter or rate_limiter(translator)
+        self.limiter = limiter or RateLimiter(
+            translator.options.requests_per_second, translator.options.chars_per_minute
+        )
         self._stop = threading.Event()
         self.retrying = Retrying(
             translator.who,
