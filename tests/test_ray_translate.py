@@ -9,12 +9,9 @@ import time
 import pytest
 import ray
 
-from . import test_translate_seq2seq
 from .conftest import ITEMS, corpus_rows, one_line_error, translate_args, write_jsonl
 from .conftest import invoke as run
 from .servers import LibreServer, phrase_book, translator
-
-tiny_marian = test_translate_seq2seq.tiny_marian  # a fixture: a tiny random translation model
 
 
 @pytest.fixture(scope="module", autouse=True)

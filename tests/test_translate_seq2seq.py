@@ -2,55 +2,9 @@
 
 import json
 
-import pytest
-import torch
-
 from plugdata.translate.backends.seq2seq import Seq2SeqBackend, Seq2SeqOptions
 
 from .conftest import ITEMS, corpus_rows, invoke, translate_args, write_jsonl
-
-
-@pytest.fixture(scope="module")
-def tiny_marian(tmp_path_factory):
-    from tokenizers import Tokenizer, models, pre_tokenizers, processors, trainers
-    from transformers import MarianConfig, MarianMTModel, PreTrainedTokenizerFast
-
-    folder = tmp_path_factory.mktemp("tiny-marian")
-    words = Tokenizer(models.WordLevel(unk_token="<unk>"))
-    words.pre_tokenizer = pre_tokenizers.Whitespace()
-    words.train_from_iterator(
-        [t for item in ITEMS for t in item],
-        trainers.WordLevelTrainer(special_tokens=["<pad>", "</s>", "<unk>"]),
-    )
-    words.post_processor = processors.TemplateProcessing(
-        single="$A </s>", special_tokens=[("</s>", 1)]
-    )
-    tokenizer = PreTrainedTokenizerFast(
-        tokenizer_object=words,
-        pad_token="<pad>",
-        eos_token="</s>",
-        unk_token="<unk>",
-        model_max_length=64,
-    )
-    torch.manual_seed(0)
-    config = MarianConfig(
-        vocab_size=words.get_vocab_size(),
-        d_model=16,
-        encoder_layers=1,
-        decoder_layers=1,
-        encoder_attention_heads=2,
-        decoder_attention_heads=2,
-        encoder_ffn_dim=32,
-        decoder_ffn_dim=32,
-        max_position_embeddings=64,
-        pad_token_id=0,
-        eos_token_id=1,
-        decoder_start_token_id=0,
-        forced_eos_token_id=1,
-    )
-    MarianMTModel(config).save_pretrained(folder)
-    tokenizer.save_pretrained(folder)
-    return folder
 
 
 def test_batches_are_length_sorted_and_answers_come_back_in_order(tiny_marian):
