@@ -120,8 +120,14 @@ def test_translate_setup_error_stops_after_the_first_request(corpus, tmp_path, s
     assert len(server.requests) == 1 and nothing_written(tmp_path)
 
 
-def test_libre_refused_key_stops_the_run(corpus, tmp_path, monkeypatch):
-    monkeypatch.setenv("LIBRE_API_KEY", "libre-wrong-key-123")
+@pytest.mark.parametrize("key", ["libre-wrong-key-123", None], ids=["wrong-key", "no-key"])
+def test_libre_refused_key_stops_the_run(corpus, tmp_path, monkeypatch, key):
+    """A server that wants a key refuses a wrong one, or none (a public instance needs no key,
+    so none is not a setup error before the first request)."""
+    if key:
+        monkeypatch.setenv("LIBRE_API_KEY", key)
+    else:
+        monkeypatch.delenv("LIBRE_API_KEY", raising=False)
     with LibreServer() as server:
         server.script.add(403, {"error": "Invalid API key"}, times=100)
         result = run(*libre(server.url, corpus, tmp_path))

@@ -120,7 +120,7 @@ class DeepTranslatorBackend(Translator):
         except _library_errors() as exc:
             raise RequestFailed(_failure(exc)) from None
         if not key and provider == "libre":
-            client.api_key = None
+            client.api_key = ""  # falsy: no key is sent; a string: its 403 error can be built
         return client
 
     def translate_batch(self, texts: list[str], source: str, target: str) -> list[str]:
