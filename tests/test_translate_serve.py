@@ -13,7 +13,7 @@ from .conftest import corpus_rows, invoke, translate_args, write_jsonl
 @pytest.mark.slow
 def test_chat_backend_against_transformers_serve(server, smollm2, tmp_path):
     corpus = write_jsonl(tmp_path / "en.jsonl", corpus_rows("en")[:2])
-    options = [f"base_url={server}/v1", f"model={smollm2}", "max_tokens=48", "timeout=120"]
+    options = [f"base_url={server}/v1", f"model={smollm2}", "max_tokens=16", "timeout=120"]
     result = invoke(
         *translate_args(corpus, tmp_path, "openai-chat", [*options, "max_retries=1"]),
         "--workers",
