@@ -9,7 +9,6 @@ manifest whose ledger does not add up (rows in = kept + quarantined).
 
 from __future__ import annotations
 
-import contextlib
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -143,7 +142,7 @@ def build(
     if dry_run:
         plan = plan_lines(recipe, root, langs, limit, force)
         return BuildReport(recipe.name, root, {}, {}, {}, 0.0, dry_run=True, plan=plan)
-    with staging.Output(out, recipe.name) as output, contextlib.ExitStack() as stack:
+    with staging.Output(out, recipe.name) as output:
         # Everything that can refuse the folder does so before a row is read or paid for.
         existing = staging.inspect(root, recipe.file.name, force=force)
         staging.check_kept(existing, langs, force=force)
@@ -153,7 +152,6 @@ def build(
             workers=workers or default_workers(),
             languages=recipe.language_table,
         )
-        stack.enter_context(validator)  # its worker processes end with the build
         stage = output.stage()
         ledgers: dict[str, Ledger] = {}
         built: dict[str, ConfigEntry] = {}

@@ -12,7 +12,7 @@ from typing import Any
 
 from plugdata import folder, staging
 from plugdata.folder import FolderError, config_name
-from plugdata.formats import METHODS, PIVOT_KIND, render
+from plugdata.formats import METHODS, PIVOT_KIND
 from plugdata.language_check import LanguageResult
 from plugdata.manifest import ConfigEntry, Manifest, QuarantineEntry
 from plugdata.recipe import Corpus, Recipe
@@ -20,26 +20,26 @@ from plugdata.redact import looks_like_local_path, public_path
 from plugdata.schema import METHOD_ROW, quarantine_schema, triple_schema
 from plugdata.shards import SplitWriter
 from plugdata.sources import describe_corpus
-from plugdata.splits import split_of
+from plugdata.stages import ChunkResult
 from plugdata.triples import Ledger
 from plugdata.validate import Validator
 
 
 class LanguageWriter:
     """`<lang>` and every `<lang>-<method>` config of one language, and its quarantine table,
-    written chunk by chunk as `check_language` routes rows (see `language_check.Sink`): each
-    kept triple goes to its split (from the id's hash) and is rendered for every method there
-    and then, so nothing but the chunk at hand is held."""
+    appended chunk by chunk as `check_language` hands over each chunk's tables (split and
+    rendered by `stages`), so nothing but the chunk at hand is held."""
 
     def __init__(self, recipe: Recipe, stage: Path, lang: str) -> None:
         self.recipe, self.stage, self.lang = recipe, stage, lang
-        self.train = train = recipe.kind == "train"
+        train = recipe.kind == "train"
         kept_columns = recipe.kept_columns(lang)
         splits = ["train", "validation"] if train else ["test"]
         schema = triple_schema(train, kept_columns)
         self.writers: dict[str, dict[str, SplitWriter]] = {
             lang: {s: SplitWriter(stage / folder.data_dir(lang), s, schema) for s in splits}
         }
+        self.type = "triples" if train else "eval"
         self.methods: dict[str, tuple[str, bool]] = {}  # config -> (method, pivot rows)
         self.kinds: dict[str, dict[str, Counter]] = {}
         for method in recipe.methods if train else []:
@@ -55,26 +55,15 @@ class LanguageWriter:
             quarantine_schema(train, kept_columns),
         )
 
-    def write(self, kept: list[dict[str, Any]], quarantined: list[dict[str, Any]]) -> None:
-        self.quarantine.write(quarantined)
-        if not self.train:
-            self.writers[self.lang]["test"].write(kept)
-            return
-        by_split: dict[str, list[dict[str, Any]]] = {"train": [], "validation": []}
-        splits = self.recipe.splits
-        for triple in kept:
-            by_split[split_of(triple["id"], splits.validation, splits.salt)].append(triple)
-        languages = self.recipe.language_table
-        for split, triples in by_split.items():
-            self.writers[self.lang][split].write(triples)
-            for config, (method, pivot_rows) in self.methods.items():
-                rows = [
-                    row
-                    for t in triples
-                    for row in render(method, t, pivot_rows=pivot_rows, languages=languages)
-                ]
-                self.kinds[config][split].update(r["kind"] for r in rows)
-                self.writers[config][split].write(rows)
+    def write(self, result: ChunkResult) -> None:
+        if result.quarantine is not None:
+            self.quarantine.write(result.quarantine)
+        for config, splits in result.rows.items():
+            for split, rows in splits.items():
+                self.writers[config][split].write(rows.table, rows.json)
+        for config, splits in result.kinds.items():
+            for split, kinds in splits.items():
+                self.kinds[config][split].update(kinds)
 
     def finish(self, result: LanguageResult, validator: Validator) -> dict[str, ConfigEntry]:
         """Close every split and return the configs' manifest entries. A split without rows
@@ -104,7 +93,7 @@ class LanguageWriter:
                 }
             written[config] = ConfigEntry(
                 **base,
-                type="method" if config in self.methods else "triples" if self.train else "eval",
+                type="method" if config in self.methods else self.type,
                 splits={split: w.rows for split, w in writers.items()},
                 bytes=folder.split_bytes(self.stage, files),
                 files=files,

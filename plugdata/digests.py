@@ -13,6 +13,8 @@ def digest(*texts: str) -> bytes:
     >>> digest("a", "bc") != digest("ab", "c") and len(digest("x")) == 16
     True
     """
+    if len(texts) == 1:  # the common case, without the join
+        return hashlib.blake2b(texts[0].encode("utf-8", "surrogatepass"), digest_size=16).digest()
     parts = []
     for text in texts:
         data = text.encode("utf-8", "surrogatepass")

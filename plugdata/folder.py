@@ -98,10 +98,10 @@ class QuarantineWriter:
         self.scratch, self.schema, self.rows = scratch, schema, 0
         self._writer = pq.ParquetWriter(scratch, schema, compression="zstd")
 
-    def write(self, rows: list[dict[str, Any]]) -> None:
-        if rows:
-            self._writer.write_table(pa.Table.from_pylist(rows, schema=self.schema))
-            self.rows += len(rows)
+    def write(self, table: pa.Table) -> None:
+        if table.num_rows:
+            self._writer.write_table(table)
+            self.rows += table.num_rows
 
     def move_to(self, path: Path) -> None:
         self._writer.close()

@@ -10,32 +10,31 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
 from tqdm.auto import tqdm
 
 from plugdata.align import TargetIndex
 from plugdata.digests import digest
-from plugdata.recipe import Align, Corpus, Recipe, Translate
+from plugdata.recipe import Corpus, Recipe, Translate
 from plugdata.sources import Record, iter_records
-from plugdata.triples import Ledger, Router, make_triple, row_id
-from plugdata.validate import Validator, Verdict
+from plugdata.stages import ChunkJob, ChunkResult, ChunkRunner, TargetRow
+from plugdata.triples import Ledger, row_id
+from plugdata.validate import Validator
 
 TARGET_DUPLICATE = "duplicate:target"  # the target instruction+response pair came before
-# Pivot rows per chunk: what a build holds at a time (its triples, verdicts and rendered rows),
-# and how many rows the validator's worker processes get per fork.
+# Pivot rows per chunk: a build holds a few chunks at a time (their triples, verdicts and
+# rendered rows: a few MB each at the paper's row sizes), one more than it has workers.
 CHUNK_ROWS = 8_192
 
-# One pivot row on its way through a language: the record, its id, the problems that fail it in
-# every language; then its target record (or None), how that was made, reasons and flags.
+# One pivot row: the record, its id, the problems that fail it in every language.
 PivotRow = tuple[Record, str, list[str]]
-TargetRow = tuple[Record, str, list[str], Record | None, str, list[str], list[str]]
 
 
 class Sink(Protocol):
     """Where a language's routed rows go, chunk by chunk (`configs.LanguageWriter`)."""
 
-    def write(self, kept: list[dict[str, Any]], quarantined: list[dict[str, Any]]) -> None: ...
+    def write(self, result: ChunkResult) -> None: ...
 
 
 @dataclass
@@ -116,9 +115,11 @@ def check_language(
     progress: bool,
 ) -> LanguageResult:
     """Align (or translate), check and route one target language, `CHUNK_ROWS` pivot rows at a
-    time; kept and quarantined rows go to `sink` as each chunk is done."""
+    time: what depends on earlier rows (duplicates, the join) here, the rest of each chunk in
+    the validator's worker processes (`stages`); each chunk's rows go to `sink` in order."""
     checker = PivotChecker(recipe)
     target = _target_side(recipe, lang, limit)
+    runner = ChunkRunner(ChunkJob(recipe, lang, target.spec, validator), validator.workers)
     ledger = Ledger()
     made_by: Counter = Counter()
     seen_targets: set[bytes] = set()
@@ -128,89 +129,35 @@ def check_language(
         disable=None if progress else True,  # None: only on a terminal
         leave=False,
     )
+
+    def take(done: Iterator[ChunkResult]) -> None:
+        for result in done:
+            ledger.add(result.ledger)
+            sink.write(result)
+            bar.update(result.ledger.rows_in)
+
     try:
         rows = target.rows(pivot_rows(recipe, limit, checker), progress)
-        # Two chunks in flight: the workers check one while this process reads, renders and
-        # writes around it.
-        checking: tuple | None = None
-        while True:
-            chunk = list(islice(rows, CHUNK_ROWS))
-            started = None
-            if chunk:
-                made_by.update(row[4] for row in chunk)
-                triples, early = _triples(recipe, lang, chunk, target.spec, seen_targets)
-                to_check = [t for t, r in zip(triples, early, strict=True) if not r]
-                pending = validator.submit(to_check, responses=recipe.kind == "train")
-                started = (chunk, triples, early, pending)
-            if checking is not None:
-                done, triples_done, early_done, verdicts = checking
-                sink.write(*_route(recipe, done, triples_done, early_done, verdicts.get(), ledger))
-                bar.update(len(done))
-            if started is None:
-                break
-            checking = started
+        while chunk := list(islice(rows, CHUNK_ROWS)):
+            made_by.update(row[4] for row in chunk)
+            take(runner.submit(chunk, _early(recipe, chunk, seen_targets)))
+        take(runner.drain())
+        ledger.orphans = None if limit else target.orphans
+        ledger.target_duplicates = target.duplicates
     finally:
+        runner.close()
         bar.close()
         target.close()
-    ledger.orphans = None if limit else target.orphans
-    ledger.target_duplicates = target.duplicates
     ledger.check(lang)
     return LanguageResult(lang, ledger, describe_made_by(made_by), target.spec, checker.counts)
 
 
-def _route(
-    recipe: Recipe,
-    chunk: list[TargetRow],
-    triples: list[dict[str, Any]],
-    early: list[list[str]],
-    checked: list[Verdict],
-    ledger: Ledger,
-) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """Routing of a chunk, given the content checks' verdicts on its rows without an early
-    reason (in order)."""
-    verdicts = iter(checked)
-    router = Router(ledger)
-    for triple, reasons, row in zip(triples, early, chunk, strict=True):
-        record, match = row[0], row[3]
-        if not reasons:
-            verdict = next(verdicts)
-            triple["meta"]["lid"] = verdict.lid_rows()
-            triple["meta"]["flags"] += verdict.flags
-            reasons = verdict.reasons
-            if reasons and recipe.failure_action == "flag":
-                triple["meta"]["flags"] += [f"failed:{r}" for r in reasons]
-                ledger.flagged[reasons[0]] += 1
-                reasons = []
-        where = record.where + (f" | {match.where}" if match and match.where else "")
-        router.route(triple, reasons, where)
-    return router.kept, router.quarantined
-
-
-def _triples(
-    recipe: Recipe,
-    lang: str,
-    chunk: list[TargetRow],
-    spec: Corpus | Translate,
-    seen_targets: set[bytes],
-) -> tuple[list[dict[str, Any]], list[list[str]]]:
-    """The triples of a chunk, and the reasons known before any content check."""
-    triples: list[dict[str, Any]] = []
-    early: list[list[str]] = []
-    for record, rid, pivot_found, match, row_made_by, target_reasons, flags in chunk:
-        triple = make_triple(
-            rid,
-            recipe.source.name,
-            recipe.pivot,
-            lang,
-            record,
-            match,
-            row_made_by,
-            responses=recipe.kind == "train",
-            keep=recipe.source.keep,
-            target_keep=spec.keep if isinstance(spec, Align) else None,
-        )
-        triple["meta"]["flags"] = list(flags)
-        triples.append(triple)
+def _early(recipe: Recipe, chunk: list[TargetRow], seen_targets: set[bytes]) -> list[list[str]]:
+    """Per row of a chunk, the reasons known before any content check: the pivot's problems,
+    the target's, and a target pair that came before."""
+    train = recipe.kind == "train"
+    early = []
+    for _, _, pivot_found, match, _, target_reasons, _ in chunk:
         reasons = list(pivot_found) + target_reasons
         if match is None:
             reasons.append("missing-target")
@@ -219,12 +166,12 @@ def _triples(
         if recipe.dedupe and not reasons:
             # Two pivot rows translated (or aligned) to the same target pair would train the
             # same target row twice: quarantined like a pivot duplicate, the first one kept.
-            pair = digest(triple["target_instruction"], triple.get("target_response") or "")
+            pair = digest(match.instruction, (match.response or "") if train else "")
             if pair in seen_targets:
                 reasons.append(TARGET_DUPLICATE)
             seen_targets.add(pair)
         early.append(reasons)
-    return triples, early
+    return early
 
 
 class _Aligned:
@@ -253,8 +200,11 @@ class _Aligned:
         if self.spec.join == "index":  # one more pass over the pivot corpus: just a count
             count = sum(1 for _ in pivot_records(self.recipe, self.limit))
         self.index.check_pivot(first[0], count)
-        for record, rid, found in _chain(first, pivot):
-            yield record, rid, found, self.index.match(record), self.made_by, [], []
+        rows = _chain(first, pivot)
+        while batch := list(islice(rows, 1_000)):
+            partners = self.index.matches([record for record, _, _ in batch])
+            for (record, rid, found), match in zip(batch, partners, strict=True):
+                yield record, rid, found, match, self.made_by, [], []
 
     @property
     def orphans(self) -> int:

@@ -25,6 +25,11 @@ HASH_STEP = 5_000  # rows per JSON document fed to the content hash (part of wha
 HEAD_ROWS = 500  # the first rows of a split, kept for the card's example
 
 
+def encode_rows(rows: list[dict[str, Any]]) -> list[str]:
+    """Each row as the JSON the content hash is taken over."""
+    return [json.dumps(row, sort_keys=True, ensure_ascii=False) for row in rows]
+
+
 def shard_name(split: str, i: int, n: int) -> str:
     return f"{split}-{i:05d}-of-{n:05d}.parquet"
 
@@ -34,16 +39,21 @@ class RowHasher:
 
     def __init__(self) -> None:
         self._digest = hashlib.sha256()
-        self._pending: list[dict[str, Any]] = []
+        self._pending: list[str] = []
 
     def update(self, rows: list[dict[str, Any]]) -> None:
+        self.update_encoded(encode_rows(rows))
+
+    def update_encoded(self, rows: list[str]) -> None:
+        """Rows given as `encode_rows` JSON: what a worker process hands back with a chunk."""
         self._pending.extend(rows)
         while len(self._pending) >= HASH_STEP:
             self._feed(self._pending[:HASH_STEP])
             del self._pending[:HASH_STEP]
 
-    def _feed(self, rows: list[dict[str, Any]]) -> None:
-        self._digest.update(json.dumps(rows, sort_keys=True, ensure_ascii=False).encode())
+    def _feed(self, rows: list[str]) -> None:
+        # Exactly json.dumps(rows, sort_keys=True, ensure_ascii=False): items joined by ", ".
+        self._digest.update(("[" + ", ".join(rows) + "]").encode())
 
     def hexdigest(self) -> str:
         if self._pending:
@@ -74,15 +84,13 @@ class SplitWriter:
         self._writer: pq.ParquetWriter | None = None
         self._in_shard = 0
 
-    def write(self, rows: list[dict[str, Any]]) -> None:
-        if not rows:
+    def write(self, table: pa.Table, encoded: list[str]) -> None:
+        """Append `table`, whose rows `encoded` gives as `encode_rows` JSON."""
+        if not table.num_rows:
             return
-        table = pa.Table.from_pylist(rows, schema=self.schema)
-        # The hash reads the rows back from Arrow, as `table_hash` does from a loaded split.
-        written = table.to_pylist()
-        self.hasher.update(written)
+        self.hasher.update_encoded(encoded)
         if len(self.head) < HEAD_ROWS:
-            self.head += written[: HEAD_ROWS - len(self.head)]
+            self.head += table.slice(0, HEAD_ROWS - len(self.head)).to_pylist()
         offset = 0
         while offset < table.num_rows:
             if self._writer is None:

@@ -80,6 +80,13 @@ class Ledger:
     orphans: int | None = 0  # target rows matching no pivot row (None: not counted, --limit)
     target_duplicates: int = 0
 
+    def add(self, other: Ledger) -> None:
+        """Count a chunk's ledger (rows, kept, quarantined, flagged) into this one."""
+        self.rows_in += other.rows_in
+        self.kept += other.kept
+        self.quarantined.update(other.quarantined)
+        self.flagged.update(other.flagged)
+
     def check(self, lang: str) -> None:
         total = self.kept + sum(self.quarantined.values())
         if total != self.rows_in:  # never write a manifest that lies about the counts

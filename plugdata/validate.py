@@ -215,23 +215,14 @@ def _similar_length(a: str, b: str) -> bool:
     return abs(len(a) - len(b)) <= 0.2 * max(len(a), len(b)) + 8
 
 
-# The validator of a pool, set in the parent while its pool lives: the forked workers inherit it
-# with its loaded model, so only triples travel to them, never the model.
-_POOL_VALIDATOR: Validator | None = None
+# The batch being checked, set in the parent just before forking: workers inherit it and the
+# loaded model, and receive only index ranges, so no text is pickled on the way out.
+_BATCH: tuple[Validator, list[dict], bool] | None = None
 
 
-def _check_batch(triples: list[dict], responses: bool) -> list[Verdict]:
-    return [_POOL_VALIDATOR.check(t, responses=responses) for t in triples]
-
-
-class Pending:
-    """Verdicts on their way from the worker processes; `get` waits for them, in input order."""
-
-    def __init__(self, parts: list) -> None:
-        self._parts = parts  # AsyncResults, or lists already done
-
-    def get(self) -> list[Verdict]:
-        return [v for part in self._parts for v in (part if isinstance(part, list) else part.get())]
+def _check_range(bounds: tuple[int, int]) -> list[Verdict]:
+    validator, triples, responses = _BATCH
+    return [validator.check(t, responses=responses) for t in triples[bounds[0] : bounds[1]]]
 
 
 MEMO_LIMIT = 100_000  # remembered language-ID verdicts; forgotten all at once past this
@@ -244,8 +235,8 @@ def default_workers() -> int:
 class Validator:
     """Checks triples; holds the loaded detector, the settings and the language table.
 
-    `submit` and `check_many` spread big batches over `workers` processes: language-ID is
-    CPU-bound and holds the GIL, so processes are the only way to use more than one core.
+    `check_many` spreads big batches over `workers` processes: language-ID is CPU-bound and
+    holds the GIL, so processes are the only way to use more than one core.
     """
 
     def __init__(
@@ -263,53 +254,26 @@ class Validator:
         )
         self._lid_memo: dict[tuple[bytes, str, str], LidResult] = {}
         self.workers = workers
-        self._pool = None
 
     # -- batches -------------------------------------------------------------------------------
-    def submit(self, triples: list[dict], *, responses: bool = True, chunk: int = 256) -> Pending:
-        """Start checking `triples`; big batches go to `workers` forked processes, which stay
-        up for the next batch until `close`, so the caller can prepare the next chunk
-        meanwhile. Small batches (or one worker) are checked here and now."""
-        global _POOL_VALIDATOR
-        can_fork = "fork" in multiprocessing.get_all_start_methods()
-        if self.workers <= 1 or len(triples) < 2 * chunk or not can_fork:
-            return Pending([[self.check(t, responses=responses) for t in triples]])
-        if self._pool is None:
-            _POOL_VALIDATOR = self
-            self._pool = multiprocessing.get_context("fork").Pool(self.workers)
-        return Pending(
-            [
-                self._pool.apply_async(_check_batch, (triples[i : i + chunk], responses))
-                for i in range(0, len(triples), chunk)
-            ]
-        )
-
     def check_many(
         self, triples: list[dict], *, responses: bool = True, chunk: int = 256
     ) -> Iterator[Verdict]:
         """Verdicts in input order; spread over `workers` forked processes for big batches."""
-        owned = self._pool is None
+        global _BATCH
+        can_fork = "fork" in multiprocessing.get_all_start_methods()
+        if self.workers <= 1 or len(triples) < 2 * chunk or not can_fork:
+            for triple in triples:
+                yield self.check(triple, responses=responses)
+            return
+        ranges = [(i, i + chunk) for i in range(0, len(triples), chunk)]
+        _BATCH = (self, triples, responses)
         try:
-            yield from self.submit(triples, responses=responses, chunk=chunk).get()
+            with multiprocessing.get_context("fork").Pool(self.workers) as pool:
+                for verdicts in pool.imap(_check_range, ranges):
+                    yield from verdicts
         finally:
-            if owned:
-                self.close()
-
-    def close(self) -> None:
-        """Stop the worker processes, if any."""
-        global _POOL_VALIDATOR
-        if self._pool is not None:
-            self._pool.terminate()
-            self._pool.join()
-            self._pool = None
-            if _POOL_VALIDATOR is self:
-                _POOL_VALIDATOR = None
-
-    def __enter__(self) -> Validator:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+            _BATCH = None
 
     def describe(self) -> str:
         return self.detector.describe() if self.detector else "none (check_lid: false)"
