@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -25,9 +26,23 @@ HASH_STEP = 5_000  # rows per JSON document fed to the content hash (part of wha
 HEAD_ROWS = 500  # the first rows of a split, kept for the card's example
 
 
-def encode_rows(rows: list[dict[str, Any]]) -> list[str]:
-    """Each row as the JSON the content hash is taken over."""
-    return [json.dumps(row, sort_keys=True, ensure_ascii=False) for row in rows]
+@dataclass
+class EncodedRows:
+    """Rows as the JSON the content hash is taken over, ready to hash: one UTF-8 blob with the
+    rows joined by ", " and where each row ends (so a worker process hands a chunk's rows back
+    as one bytes object, not a string per row)."""
+
+    blob: bytes
+    ends: list[int]
+
+    @classmethod
+    def of(cls, rows: list[dict[str, Any]]) -> EncodedRows:
+        encoded = [json.dumps(r, sort_keys=True, ensure_ascii=False).encode() for r in rows]
+        ends, end = [], -2
+        for row in encoded:
+            end += 2 + len(row)
+            ends.append(end)
+        return cls(b", ".join(encoded), ends)
 
 
 def shard_name(split: str, i: int, n: int) -> str:
@@ -35,30 +50,34 @@ def shard_name(split: str, i: int, n: int) -> str:
 
 
 class RowHasher:
-    """sha256 over rows as JSON, `HASH_STEP` rows at a time, however the rows are fed in."""
+    """sha256 over rows as JSON, `HASH_STEP` rows at a time, however the rows are fed in: each
+    step hashes as `json.dumps(step_rows, sort_keys=True, ensure_ascii=False)`, the rows
+    between brackets and joined by ", "."""
 
     def __init__(self) -> None:
         self._digest = hashlib.sha256()
-        self._pending: list[str] = []
+        self._in_step = 0  # rows of the current step hashed so far
 
     def update(self, rows: list[dict[str, Any]]) -> None:
-        self.update_encoded(encode_rows(rows))
+        self.update_encoded(EncodedRows.of(rows))
 
-    def update_encoded(self, rows: list[str]) -> None:
-        """Rows given as `encode_rows` JSON: what a worker process hands back with a chunk."""
-        self._pending.extend(rows)
-        while len(self._pending) >= HASH_STEP:
-            self._feed(self._pending[:HASH_STEP])
-            del self._pending[:HASH_STEP]
-
-    def _feed(self, rows: list[str]) -> None:
-        # Exactly json.dumps(rows, sort_keys=True, ensure_ascii=False): items joined by ", ".
-        self._digest.update(("[" + ", ".join(rows) + "]").encode())
+    def update_encoded(self, rows: EncodedRows) -> None:
+        done = 0  # rows of `rows` hashed
+        while done < len(rows.ends):
+            take = min(HASH_STEP - self._in_step, len(rows.ends) - done)
+            start = 0 if done == 0 else rows.ends[done - 1] + 2
+            self._digest.update(b", " if self._in_step else b"[")
+            self._digest.update(rows.blob[start : rows.ends[done + take - 1]])
+            done += take
+            self._in_step += take
+            if self._in_step == HASH_STEP:
+                self._digest.update(b"]")
+                self._in_step = 0
 
     def hexdigest(self) -> str:
-        if self._pending:
-            self._feed(self._pending)
-            self._pending = []
+        if self._in_step:
+            self._digest.update(b"]")
+            self._in_step = 0
         return self._digest.hexdigest()
 
 
@@ -84,8 +103,8 @@ class SplitWriter:
         self._writer: pq.ParquetWriter | None = None
         self._in_shard = 0
 
-    def write(self, table: pa.Table, encoded: list[str]) -> None:
-        """Append `table`, whose rows `encoded` gives as `encode_rows` JSON."""
+    def write(self, table: pa.Table, encoded: EncodedRows) -> None:
+        """Append `table`, whose rows `encoded` holds as JSON for the hash."""
         if not table.num_rows:
             return
         self.hasher.update_encoded(encoded)

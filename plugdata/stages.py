@@ -4,8 +4,9 @@ row's JSON for the content hash) that `configs.LanguageWriter` appends to the fo
 
 Everything that depends on earlier rows (ids and texts seen before, the join) is settled before a
 chunk gets here, as its `early` reasons, so chunks can be processed in any order and anywhere:
-`ChunkRunner` maps them over forked worker processes, and a cluster engine could map them over
-batches. Results come back in input order.
+`ChunkJob.triples`, `.check` and `.finish` are functions of a chunk alone. `ChunkRunner` runs
+the checks in forked worker processes and the rest here; a cluster engine could map all three
+over batches. Results come back in input order.
 """
 
 from __future__ import annotations
@@ -23,36 +24,37 @@ from plugdata.folder import config_name
 from plugdata.formats import METHODS, render
 from plugdata.recipe import Align, Corpus, Recipe, Translate
 from plugdata.schema import METHOD_ROW, quarantine_schema, triple_schema
-from plugdata.shards import encode_rows
+from plugdata.shards import EncodedRows
 from plugdata.sources import Record
 from plugdata.splits import split_of
 from plugdata.triples import Ledger, Router, make_triple
-from plugdata.validate import Validator
+from plugdata.validate import Validator, Verdict
 
 # One pivot row with its target side: the pivot record, its id, the problems that fail it in
 # every language; its target record (or None), how that was made, reasons and flags.
 TargetRow = tuple[Record, str, list[str], Record | None, str, list[str], list[str]]
 # Rows smaller than this are checked here rather than sent to a worker process.
 INLINE_ROWS = 512
+FULL_COLLECT_EVERY = 16  # chunks between full garbage collections during a build
 
 
 @dataclass
 class Encoded:
-    """Rows as an Arrow table, and each row (as Arrow gives it back) as JSON for the hash."""
+    """Rows as an Arrow table, and (as Arrow gives them back) as JSON for the hash."""
 
     table: pa.Table
-    json: list[str]
+    json: EncodedRows
 
     @classmethod
     def of(cls, rows: list[dict[str, Any]], schema: pa.Schema) -> Encoded:
         table = pa.Table.from_pylist(rows, schema=schema)
-        return cls(table, encode_rows(table.to_pylist()))
+        return cls(table, EncodedRows.of(table.to_pylist()))
 
     @classmethod
     def of_methods(cls, rows: list[dict[str, Any]]) -> Encoded:
         """Training rows, which `formats.render` makes of strings in exactly `METHOD_ROW`'s
         shape, so they read back from Arrow as they are: hashed without the round trip."""
-        return cls(pa.Table.from_pylist(rows, schema=METHOD_ROW), encode_rows(rows))
+        return cls(pa.Table.from_pylist(rows, schema=METHOD_ROW), EncodedRows.of(rows))
 
 
 @dataclass
@@ -85,8 +87,15 @@ class ChunkJob:
             for m in (recipe.methods if self.train else [])
         }
 
-    def run(self, chunk: list[TargetRow], early: list[list[str]]) -> ChunkResult:
-        kept, quarantined, ledger = self.route(chunk, early)
+    def finish(
+        self,
+        chunk: list[TargetRow],
+        early: list[list[str]],
+        triples: list[dict[str, Any]],
+        verdicts: list[Verdict],
+    ) -> ChunkResult:
+        """Routing, splits and rendering of a chunk whose content checks are done."""
+        kept, quarantined, ledger = self.route(chunk, early, triples, verdicts)
         result = ChunkResult(ledger)
         if quarantined:
             result.quarantine = pa.Table.from_pylist(quarantined, schema=self.quarantine_schema)
@@ -113,11 +122,7 @@ class ChunkJob:
                 result.rows.setdefault(config, {})[split] = Encoded.of_methods(rows)
         return result
 
-    def route(
-        self, chunk: list[TargetRow], early: list[list[str]]
-    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], Ledger]:
-        """Triples of the chunk, content-checked unless an early reason already fails them,
-        and routed to kept or quarantine with one ledger."""
+    def triples(self, chunk: list[TargetRow]) -> list[dict[str, Any]]:
         recipe = self.recipe
         triples = []
         for record, rid, _, match, made_by, _, flags in chunk:
@@ -135,8 +140,23 @@ class ChunkJob:
             )
             triple["meta"]["flags"] = list(flags)
             triples.append(triple)
-        to_check = [t for t, r in zip(triples, early, strict=True) if not r]
-        verdicts = iter([self.validator.check(t, responses=self.train) for t in to_check])
+        return triples
+
+    def check(self, triples: list[dict[str, Any]]) -> list[Verdict]:
+        """The content checks: the one stage worth other processes (language ID)."""
+        return [self.validator.check(t, responses=self.train) for t in triples]
+
+    def route(
+        self,
+        chunk: list[TargetRow],
+        early: list[list[str]],
+        triples: list[dict[str, Any]],
+        checked: list[Verdict],
+    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], Ledger]:
+        """Each triple to kept or quarantine, with one ledger: its early reasons, else the
+        verdict of its content checks (`checked`: one per triple without early reasons)."""
+        recipe = self.recipe
+        verdicts = iter(checked)
         router = Router(Ledger())
         for triple, reasons, row in zip(triples, early, chunk, strict=True):
             record, match = row[0], row[3]
@@ -154,21 +174,28 @@ class ChunkJob:
         return router.kept, router.quarantined, router.ledger
 
 
+def to_check(triples: list[dict[str, Any]], early: list[list[str]]) -> list[dict[str, Any]]:
+    """The triples that need content checks: those no early reason fails already."""
+    return [t for t, reasons in zip(triples, early, strict=True) if not reasons]
+
+
 # The job of a runner's pool, set in the parent while the pool lives: forked workers inherit it
-# (with the validator's loaded model), so only chunks travel to them.
+# (with the validator's loaded model), so only the triples to check travel to them.
 _JOB: ChunkJob | None = None
+_TASK_ROWS = 256  # triples per task of a worker
 
 
-def _run(chunk: list[TargetRow], early: list[list[str]]) -> ChunkResult:
-    gc.collect()  # the previous chunk's cycles, if any (see `ChunkRunner`)
-    return _JOB.run(chunk, early)
+def _check(triples: list[dict[str, Any]]) -> list[Verdict]:
+    return _JOB.check(triples)
 
 
 class ChunkRunner:
-    """Runs a `ChunkJob` over chunks in `workers` forked processes, keeping one chunk more than
-    there are workers in flight so that none waits while this process reads and writes;
-    results come back in input order. Small chunks, one worker, or no `fork` on this system:
-    run here."""
+    """Runs a `ChunkJob` over chunks in order: the content checks in `workers` forked
+    processes that live as long as the runner, with one chunk more than there are workers in
+    flight, while this process makes the next chunk's triples and renders and writes the last
+    one's. Only the triples to check and their verdicts cross between processes (rendered rows
+    are many times bigger, and forking anew for each chunk cost more than sending the triples).
+    Small chunks, one worker, or no `fork` on this system: all here."""
 
     def __init__(self, job: ChunkJob, workers: int) -> None:
         self.job, self.workers = job, workers
@@ -176,24 +203,31 @@ class ChunkRunner:
         self._in_flight: deque = deque()
         # A chunk allocates millions of short-lived containers, and the collector's passes
         # over them (and over every long-lived object) took a third of a build's time. Nearly
-        # all of it is freed by reference counting; cycles are collected once per chunk.
-        # What exists now lives through the build: frozen, no collection looks at it again
-        # (nor, in the forked workers, at what they inherit).
+        # all of it is freed by reference counting; cycles are collected once per chunk. What
+        # exists now lives through the build: frozen, no collection looks at it again (nor, in
+        # the forked workers, at what they inherit).
         self._gc_was_enabled = gc.isenabled()
         gc.disable()
         gc.freeze()
+        self._done = 0
 
     def submit(self, chunk: list[TargetRow], early: list[list[str]]) -> Iterator[ChunkResult]:
         """Queue a chunk; yields the results that are due (oldest first)."""
         global _JOB
+        triples = self.job.triples(chunk)
+        checking = to_check(triples, early)
         can_fork = "fork" in multiprocessing.get_all_start_methods()
-        if self.workers <= 1 or len(chunk) < INLINE_ROWS or not can_fork:
-            self._in_flight.append(self.job.run(chunk, early))
+        if self.workers <= 1 or len(checking) < INLINE_ROWS or not can_fork:
+            parts = [self.job.check(checking)]
         else:
             if self._pool is None:
                 _JOB = self.job
                 self._pool = multiprocessing.get_context("fork").Pool(self.workers)
-            self._in_flight.append(self._pool.apply_async(_run, (chunk, early)))
+            parts = [
+                self._pool.apply_async(_check, (checking[i : i + _TASK_ROWS],))
+                for i in range(0, len(checking), _TASK_ROWS)
+            ]
+        self._in_flight.append((chunk, early, triples, parts))
         while len(self._in_flight) > self.workers:
             yield self._next()
 
@@ -202,12 +236,18 @@ class ChunkRunner:
             yield self._next()
 
     def _next(self) -> ChunkResult:
-        done = self._in_flight.popleft()
-        gc.collect()
-        return done if isinstance(done, ChunkResult) else done.get()
+        chunk, early, triples, parts = self._in_flight.popleft()
+        verdicts = [v for part in parts for v in (part if isinstance(part, list) else part.get())]
+        result = self.job.finish(chunk, early, triples, verdicts)
+        # The young generations every chunk (they hold the chunks in flight), all of it now
+        # and then: a full pass each time would look at every row still in flight again.
+        self._done += 1
+        gc.collect(2 if self._done % FULL_COLLECT_EVERY == 0 else 1)
+        return result
 
     def close(self) -> None:
         global _JOB
+        self._in_flight.clear()
         gc.unfreeze()
         if self._gc_was_enabled:
             gc.enable()
