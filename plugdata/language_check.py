@@ -1,6 +1,10 @@
 """One target language of a build: its target rows (aligned from a corpus, or translated), the
-triples made from them, checked and routed to kept or quarantine, with one ledger. Nothing is
-written here; `configs` writes what a language kept.
+triples made from them, checked and routed to kept or quarantine, with one ledger.
+
+The language streams: the pivot corpus is read afresh, record by record, and handled
+`CHUNK_ROWS` rows at a time. What depends on earlier rows (duplicate ids and texts, kept as
+8-byte digests; the join, through a `TargetIndex` on disk) is settled here; the rest of each
+chunk is `stages`' work, and its rows go to a `Sink` (`configs.LanguageWriter`) in order.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from typing import Protocol
 from tqdm.auto import tqdm
 
 from plugdata.align import TargetIndex
-from plugdata.digests import digest
+from plugdata.digests import DigestSet, digest
 from plugdata.recipe import Corpus, Recipe, Translate
 from plugdata.sources import Record, iter_records
 from plugdata.stages import ChunkJob, ChunkResult, ChunkRunner, TargetRow
@@ -26,6 +30,8 @@ TARGET_DUPLICATE = "duplicate:target"  # the target instruction+response pair ca
 # Pivot rows per chunk: a build holds a few chunks at a time (their triples, verdicts and
 # rendered rows: a few MB each at the paper's row sizes), one more than it has workers.
 CHUNK_ROWS = 8_192
+
+_BATCH_ROWS = 1_000  # pivot rows read, checked for duplicates and joined at a time
 
 # One pivot row: the record, its id, the problems that fail it in every language.
 PivotRow = tuple[Record, str, list[str]]
@@ -40,7 +46,8 @@ class Sink(Protocol):
 @dataclass
 class PivotChecker:
     """Problems that fail a pivot row in every language (duplicates, bad values), found as the
-    rows stream by. Seen ids and texts are kept as 16-byte digests, not as texts."""
+    rows stream by, a batch at a time. Seen ids and texts are kept as digests (`DigestSet`),
+    not as texts."""
 
     recipe: Recipe
     counts: dict[str, int] = field(
@@ -50,29 +57,33 @@ class PivotChecker:
             "repeated instructions (different responses, kept)": 0,
         }
     )
-    _ids: set[bytes] = field(default_factory=set)
-    _content: set[bytes] = field(default_factory=set)
-    _instructions: set[bytes] = field(default_factory=set)
+    _ids: DigestSet = field(default_factory=DigestSet)
+    _content: DigestSet = field(default_factory=DigestSet)
+    _instructions: DigestSet = field(default_factory=DigestSet)
 
-    def problems(self, record: Record, rid: str) -> list[str]:
-        found = record.reasons("pivot")
-        if record.raw_id is None and self.recipe.source.columns.id is not None:
-            found.append("missing-id")
-        id_digest = digest(rid)
-        if id_digest in self._ids:
-            found.append("duplicate-id")
-            self.counts["duplicate ids"] += 1
-        self._ids.add(id_digest)
-        content = digest(record.instruction, record.response or "")
-        instruction = digest(record.instruction)
-        if self.recipe.dedupe and content in self._content and "duplicate-id" not in found:
-            found.append("duplicate")
-            self.counts["duplicate instruction+response pairs"] += 1
-        elif instruction in self._instructions and content not in self._content:
-            self.counts["repeated instructions (different responses, kept)"] += 1
-        self._content.add(content)
-        self._instructions.add(instruction)
-        return found
+    def problems(self, records: list[Record], ids: list[str]) -> list[list[str]]:
+        """Per record (in corpus order, after every record of the batches before)."""
+        id_before = self._ids.seen([digest(rid) for rid in ids])
+        content_before = self._content.seen(
+            [digest(r.instruction, r.response or "") for r in records]
+        )
+        instruction_before = self._instructions.seen([digest(r.instruction) for r in records])
+        problems = []
+        rows = zip(records, id_before, content_before, instruction_before, strict=True)
+        for record, repeated_id, repeated_content, repeated_instruction in rows:
+            found = record.reasons("pivot")
+            if record.raw_id is None and self.recipe.source.columns.id is not None:
+                found.append("missing-id")
+            if repeated_id:
+                found.append("duplicate-id")
+                self.counts["duplicate ids"] += 1
+            if self.recipe.dedupe and repeated_content and not repeated_id:
+                found.append("duplicate")
+                self.counts["duplicate instruction+response pairs"] += 1
+            elif repeated_instruction and not repeated_content:
+                self.counts["repeated instructions (different responses, kept)"] += 1
+            problems.append(found)
+        return problems
 
 
 def pivot_records(recipe: Recipe, limit: int | None) -> Iterator[Record]:
@@ -89,9 +100,10 @@ def pivot_records(recipe: Recipe, limit: int | None) -> Iterator[Record]:
 
 
 def pivot_rows(recipe: Recipe, limit: int | None, checker: PivotChecker) -> Iterator[PivotRow]:
-    for record in pivot_records(recipe, limit):
-        rid = row_id(recipe.source.name, record)
-        yield record, rid, checker.problems(record, rid)
+    records = pivot_records(recipe, limit)
+    while batch := list(islice(records, _BATCH_ROWS)):
+        ids = [row_id(recipe.source.name, record) for record in batch]
+        yield from zip(batch, ids, checker.problems(batch, ids), strict=True)
 
 
 @dataclass
@@ -122,7 +134,7 @@ def check_language(
     runner = ChunkRunner(ChunkJob(recipe, lang, target.spec, validator), validator.workers)
     ledger = Ledger()
     made_by: Counter = Counter()
-    seen_targets: set[bytes] = set()
+    seen_targets = DigestSet()
     bar = tqdm(
         desc=f"build {lang}",
         unit="row",
@@ -152,10 +164,9 @@ def check_language(
     return LanguageResult(lang, ledger, describe_made_by(made_by), target.spec, checker.counts)
 
 
-def _early(recipe: Recipe, chunk: list[TargetRow], seen_targets: set[bytes]) -> list[list[str]]:
+def _early(recipe: Recipe, chunk: list[TargetRow], seen_targets: DigestSet) -> list[list[str]]:
     """Per row of a chunk, the reasons known before any content check: the pivot's problems,
     the target's, and a target pair that came before."""
-    train = recipe.kind == "train"
     early = []
     for _, _, pivot_found, match, _, target_reasons, _ in chunk:
         reasons = list(pivot_found) + target_reasons
@@ -163,14 +174,19 @@ def _early(recipe: Recipe, chunk: list[TargetRow], seen_targets: set[bytes]) -> 
             reasons.append("missing-target")
         else:
             reasons += match.reasons("target")
-        if recipe.dedupe and not reasons:
-            # Two pivot rows translated (or aligned) to the same target pair would train the
-            # same target row twice: quarantined like a pivot duplicate, the first one kept.
-            pair = digest(match.instruction, (match.response or "") if train else "")
-            if pair in seen_targets:
-                reasons.append(TARGET_DUPLICATE)
-            seen_targets.add(pair)
         early.append(reasons)
+    if recipe.dedupe:
+        # Two pivot rows translated (or aligned) to the same target pair would train the
+        # same target row twice: quarantined like a pivot duplicate, the first one kept.
+        train = recipe.kind == "train"
+        clean = [i for i, reasons in enumerate(early) if not reasons]
+        pairs = [
+            digest(chunk[i][3].instruction, (chunk[i][3].response or "") if train else "")
+            for i in clean
+        ]
+        for i, repeated in zip(clean, seen_targets.seen(pairs), strict=True):
+            if repeated:
+                early[i].append(TARGET_DUPLICATE)
     return early
 
 
@@ -201,7 +217,7 @@ class _Aligned:
             count = sum(1 for _ in pivot_records(self.recipe, self.limit))
         self.index.check_pivot(first[0], count)
         rows = _chain(first, pivot)
-        while batch := list(islice(rows, 1_000)):
+        while batch := list(islice(rows, _BATCH_ROWS)):
             partners = self.index.matches([record for record, _, _ in batch])
             for (record, rid, found), match in zip(batch, partners, strict=True):
                 yield record, rid, found, match, self.made_by, [], []

@@ -14,6 +14,7 @@ import pytest
 from plugdata import folder, language_check, shards, stages
 from plugdata.align import TargetIndex
 from plugdata.build import build
+from plugdata.digests import DigestSet, digest
 from plugdata.recipe import Align, load_recipe
 from plugdata.sources import Record
 
@@ -227,16 +228,27 @@ def test_the_target_side_waits_on_disk_not_in_memory():
         index.close()
 
 
-def test_duplicate_checks_hold_digests_not_texts(tmp_path):
+def test_duplicate_checks_hold_digests_not_texts():
     recipe = load_recipe(DEMO)
     checker = language_check.PivotChecker(recipe)
     records = long_records(2_000)
     tracemalloc.start()
-    problems = [checker.problems(r, f"demo/{r.raw_id}") for r in records + records[:3]]
+    problems = []
+    for start in range(0, 2_000, 700):  # batches, then three repeats after them
+        batch = records[start : start + 700]
+        problems += checker.problems(batch, [f"demo/{r.raw_id}" for r in batch])
+    problems += checker.problems(records[:3], ["demo/0", "demo/1", "demo/2"])
     held, _ = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     assert problems[-3:] == [["duplicate-id"]] * 3 and not any(problems[:2_000])
     assert checker.counts["duplicate ids"] == 3
-    sets = (checker._ids, checker._content, checker._instructions)
-    assert all(len(d) == 16 for s in sets for d in s)
-    assert held < 2_000 * 3 * 150  # three digests a row; the texts are 2.4 KB a row
+    assert [len(s) for s in (checker._ids, checker._content, checker._instructions)] == [2_000] * 3
+    assert held < 2_000 * 3 * 40  # three digests a row; the texts are 2.4 KB a row
+
+
+def test_digest_set_says_what_came_before_across_and_within_batches():
+    digests = DigestSet()
+    a, b, c = digest("a"), digest("b"), digest("a", "")
+    assert digests.seen([a, b, a]) == [False, False, True]
+    assert digests.seen([b, c, c, a]) == [True, False, True, True]
+    assert digests.seen([]) == [] and len(digests) == 3
