@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import csv
-import hashlib
 import json
 import math
 import re
@@ -23,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from plugdata.errors import SourceError
+from plugdata.folder import sha256_file
 from plugdata.jsonl import decode_line, read_json_file, read_json_lines, without_bom
 from plugdata.recipe import Columns, Corpus
 from plugdata.redact import public_path
@@ -104,7 +104,7 @@ def describe_corpus(corpus: Corpus, base_dir: Path) -> dict[str, Any]:
             "data_files": corpus.hub.data_files,
         }
     path = resolve_path(corpus.path, base_dir)
-    digest = hashlib.sha256(path.read_bytes()).hexdigest() if path.exists() else None
+    digest = sha256_file(path) if path.exists() else None  # by blocks: corpora can be big
     return {"file": corpus_label(corpus, base_dir), "sha256": digest}
 
 
