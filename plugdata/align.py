@@ -1,52 +1,122 @@
-"""Joining a target-language corpus to the pivot corpus: by row index, by id, or by a key column."""
+"""Joining a target-language corpus to the pivot corpus: by row index, by id, or by a key column.
+
+The target corpus is spilled to a SQLite file keyed by its join key, so that aligning holds one
+chunk of pivot rows and their matches, never the target corpus: memory stays flat whatever the
+corpus size (the file takes about the corpus's own size on disk, in the system's temp folder).
+The first target row with a key wins; later ones are counted as duplicates. Which keys matched
+is marked in the file, to count the target rows no pivot row used.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import os
+import pickle
+import sqlite3
+import tempfile
+from collections.abc import Iterable
+from itertools import islice
+from pathlib import Path
 
 from plugdata.errors import SourceError
 from plugdata.recipe import Align
 from plugdata.sources import Record
 
+_BATCH = 2_000  # target records inserted per statement
+_LOOKUP = 900  # keys looked up per statement (SQLite allows 999 parameters at the least)
 
-@dataclass
-class Alignment:
-    matches: list[Record | None]  # one per pivot record, None when the target lacks it
-    orphans: int  # target rows that match no pivot row
-    duplicates: int  # target rows whose join key was already taken
+
+def _dumps(record: Record) -> bytes:
+    # A plain tuple: much faster to load than a pickled dataclass.
+    fields = (record.index, record.where, record.raw_id, record.instruction, record.response)
+    return pickle.dumps((*fields, record.extras, record.problems), pickle.HIGHEST_PROTOCOL)
 
 
 def _key(record: Record, spec: Align, side: str) -> str | None:
     if spec.join == "id":
         return record.raw_id
+    if spec.join == "index":
+        return str(record.index)
     column = spec.key.pivot if side == "pivot" else spec.key.target
     value = record.extras.get(column)
     return None if value is None else str(value).strip()
 
 
-def align(pivot: list[Record], target: list[Record], spec: Align, label: str) -> Alignment:
-    if spec.join == "index":
-        if len(pivot) != len(target):
-            raise SourceError(
-                f"{label}: cannot join by index: the pivot corpus has {len(pivot)} rows and this "
-                f"one {len(target)}; join by `id` or `key` instead"
-            )
-        return Alignment(list(target), orphans=0, duplicates=0)
-    if spec.join == "id" and pivot and pivot[0].raw_id is None:
-        raise SourceError(
-            f"{label}: join: id needs an id column in the pivot corpus (set `source.columns.id`)"
+class TargetIndex:
+    """A target corpus by join key, on disk; `matches` finds pivot records' partners."""
+
+    def __init__(self, target: Iterable[Record], spec: Align, label: str) -> None:
+        self.spec, self.label = spec, label
+        handle, name = tempfile.mkstemp(prefix="plugdata-align-", suffix=".sqlite")
+        os.close(handle)
+        self._file = Path(name)
+        self._db = sqlite3.connect(self._file)
+        self._db.execute("PRAGMA journal_mode=OFF")
+        self._db.execute("PRAGMA synchronous=OFF")
+        self._db.execute(
+            "CREATE TABLE target (key TEXT PRIMARY KEY, record BLOB, used INTEGER DEFAULT 0)"
         )
-    by_key: dict[str, Record] = {}
-    duplicates = 0
-    for record in target:
-        key = _key(record, spec, "target")
+        self.rows = 0  # target rows read
+        self.duplicates = 0  # target rows whose join key was already taken
+        records = iter(target)
+        while batch := list(islice(records, _BATCH)):
+            before = self._db.total_changes
+            self._db.executemany(
+                "INSERT OR IGNORE INTO target (key, record) VALUES (?, ?)",
+                ((self._target_key(r), _dumps(r)) for r in batch),
+            )
+            self.rows += len(batch)
+            self.duplicates += len(batch) - (self._db.total_changes - before)
+        self._db.commit()
+
+    def _target_key(self, record: Record) -> str:
+        key = _key(record, self.spec, "target")
         if key is None:
-            raise SourceError(f"{record.where}: no join key ({spec.join}) in this row")
-        if key in by_key:
-            duplicates += 1
-            continue
-        by_key[key] = record
-    matches = [by_key.get(_key(p, spec, "pivot") or "") for p in pivot]
-    used = {_key(p, spec, "pivot") for p in pivot}
-    orphans = sum(1 for k in by_key if k not in used)
-    return Alignment(matches, orphans=orphans, duplicates=duplicates)
+            raise SourceError(f"{record.where}: no join key ({self.spec.join}) in this row")
+        return key
+
+    def check_pivot(self, first: Record, pivot_rows: int | None) -> None:
+        """Refuse a join the pivot corpus cannot make, before any row is matched."""
+        if self.spec.join == "index" and pivot_rows != self.rows:
+            raise SourceError(
+                f"{self.label}: cannot join by index: the pivot corpus has {pivot_rows} rows and "
+                f"this one {self.rows}; join by `id` or `key` instead"
+            )
+        if self.spec.join == "id" and first.raw_id is None:
+            raise SourceError(
+                f"{self.label}: join: id needs an id column in the pivot corpus "
+                "(set `source.columns.id`)"
+            )
+
+    def matches(self, pivot: list[Record]) -> list[Record | None]:
+        """The partner of each pivot record (None when the target lacks it), looked up in
+        batches."""
+        keys = [_key(p, self.spec, "pivot") for p in pivot]
+        wanted = list({key or "" for key in keys})
+        found: dict[str, bytes] = {}
+        for start in range(0, len(wanted), _LOOKUP):
+            part = wanted[start : start + _LOOKUP]
+            found.update(
+                self._db.execute(
+                    f"SELECT key, record FROM target WHERE key IN ({','.join('?' * len(part))})",
+                    part,
+                ).fetchall()
+            )
+        used = list({key for key in keys if key is not None and key in found})
+        for start in range(0, len(used), _LOOKUP):
+            part = used[start : start + _LOOKUP]
+            self._db.execute(
+                f"UPDATE target SET used = 1 WHERE key IN ({','.join('?' * len(part))})", part
+            )
+        return [
+            None if (blob := found.get(key or "")) is None else Record(*pickle.loads(blob))
+            for key in keys
+        ]
+
+    @property
+    def orphans(self) -> int:
+        """Target rows (one per key) that no pivot row matched so far."""
+        return self._db.execute("SELECT count(*) FROM target WHERE used = 0").fetchone()[0]
+
+    def close(self) -> None:
+        self._db.close()
+        self._file.unlink(missing_ok=True)

@@ -16,20 +16,14 @@ from pathlib import Path
 
 from plugdata import folder, staging
 from plugdata.cards import render_card
-from plugdata.configs import merge_manifest, planned_manifest, write_language
+from plugdata.configs import LanguageWriter, merge_manifest, planned_manifest
 from plugdata.errors import PlugdataError
-from plugdata.language_check import (
-    TARGET_DUPLICATE,
-    LanguageResult,
-    check_language,
-    pivot_problems,
-)
+from plugdata.language_check import TARGET_DUPLICATE, LanguageResult, check_language
 from plugdata.manifest import ConfigEntry, Manifest, QuarantineEntry
 from plugdata.plan import plan_lines
 from plugdata.recipe import Recipe
 from plugdata.redact import scrub_obj
-from plugdata.sources import Record, read_records
-from plugdata.triples import Ledger, row_ids
+from plugdata.triples import Ledger
 from plugdata.validate import Validator, default_workers
 
 
@@ -153,7 +147,6 @@ def build(
         existing = staging.inspect(root, recipe.file.name, force=force)
         staging.check_kept(existing, langs, force=force)
         staging.check_in_the_way(existing, planned_manifest(recipe, langs, existing), force=force)
-        pivot, ids, pivot_problems, dup_counts = _read_pivot(recipe, limit)
         validator = Validator(
             recipe.validation,
             workers=workers or default_workers(),
@@ -164,18 +157,19 @@ def build(
         built: dict[str, ConfigEntry] = {}
         quarantine: dict[str, QuarantineEntry] = {}
         failures: dict[str, str] = {}
+        dup_counts: dict[str, int] = {}
         for lang in langs:
-            result = check_language(
-                recipe, lang, pivot, ids, pivot_problems, validator, limit, progress
-            )
-            ledgers[lang] = result.ledger
+            writer = LanguageWriter(recipe, stage, lang)
+            result = check_language(recipe, lang, validator, writer, limit, progress)
+            ledgers[lang], dup_counts = result.ledger, result.pivot_counts
             rejected = folder.rejected_file(out, recipe.name, lang)
             if result.ledger.kept == 0:
-                failures[lang] = _reject(rejected, result, recipe)
+                writer.quarantine.move_to(rejected)
+                failures[lang] = _reject(rejected, result)
                 continue
             rejected.unlink(missing_ok=True)
-            quarantine[lang] = folder.write_quarantine(stage, lang, result.quarantine_table(recipe))
-            built.update(write_language(recipe, stage, lang, result, validator))
+            quarantine[lang] = writer.quarantine.entry(stage, lang)
+            built.update(writer.finish(result, validator))
         report = BuildReport(
             recipe.name, root, ledgers, {n: i.splits for n, i in built.items()}, dup_counts, 0.0
         )
@@ -188,24 +182,6 @@ def build(
     if failures:
         raise BuildError("; ".join(failures.values()), report)
     return report
-
-
-def _read_pivot(
-    recipe: Recipe, limit: int | None
-) -> tuple[list[Record], list[str], list[list[str]], dict[str, int]]:
-    """The pivot corpus: records, their ids, the problems that fail a row in every language,
-    and the duplicate counts for the summary."""
-    aligned = [t.align for t in recipe.targets.values() if t.align is not None]
-    key_columns = sorted({a.key.pivot for a in aligned if a.join == "key"})
-    pivot = read_records(
-        recipe.source,
-        recipe.base_dir,
-        need_response=recipe.kind == "train",
-        keep={**dict.fromkeys(key_columns, "text"), **recipe.source.keep},
-        limit=limit,
-    )
-    ids = row_ids(recipe.source.name, pivot)
-    return (pivot, ids, *pivot_problems(recipe, pivot, ids))
 
 
 def _finish_stage(
@@ -223,13 +199,7 @@ def _finish_stage(
     return set_aside
 
 
-def _reject(path: Path, result: LanguageResult, recipe: Recipe) -> str:
-    import pyarrow.parquet as pq
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    pq.write_table(result.quarantine_table(recipe), tmp, compression="zstd")
-    tmp.replace(path)
+def _reject(path: Path, result: LanguageResult) -> str:
     led = result.ledger
     return (
         f"{result.lang}: no row kept of {led.rows_in} ({top_reasons(led.quarantined, 3) or '-'});"

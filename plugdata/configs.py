@@ -10,99 +10,106 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
-import pyarrow as pa
-
 from plugdata import folder, staging
 from plugdata.folder import FolderError, config_name
-from plugdata.formats import METHODS, PIVOT_KIND, render
+from plugdata.formats import METHODS, PIVOT_KIND
 from plugdata.language_check import LanguageResult
 from plugdata.manifest import ConfigEntry, Manifest, QuarantineEntry
 from plugdata.recipe import Corpus, Recipe
 from plugdata.redact import looks_like_local_path, public_path
-from plugdata.schema import METHOD_ROW, triple_schema
+from plugdata.schema import METHOD_ROW, quarantine_schema, triple_schema
+from plugdata.shards import SplitWriter
 from plugdata.sources import describe_corpus
-from plugdata.splits import split_of
+from plugdata.stages import ChunkResult
 from plugdata.triples import Ledger
 from plugdata.validate import Validator
 
 
-def write_language(
-    recipe: Recipe, stage: Path, lang: str, result: LanguageResult, validator: Validator
-) -> dict[str, ConfigEntry]:
-    """Write `<lang>` and every `<lang>-<method>` config into `stage`; returns their manifest
-    entries. A split without rows is not written (and not listed)."""
-    base = _config_info(recipe, lang, result.ledger, result.made_by, validator, result.spec)
-    written = {}
-    for config, (kind, tables, extra) in _render_language(recipe, lang, result.kept).items():
-        tables = {split: t for split, t in tables.items() if t.num_rows}
-        files = folder.write_config(stage, config, tables)
-        written[config] = ConfigEntry(
-            **base,
-            type=kind,
-            splits={split: t.num_rows for split, t in tables.items()},
-            bytes=folder.split_bytes(stage, files),
-            files=files,
-            sha256=_hash_splits(tables),
-            **extra,
+class LanguageWriter:
+    """`<lang>` and every `<lang>-<method>` config of one language, and its quarantine table,
+    appended chunk by chunk as `check_language` hands over each chunk's tables (split and
+    rendered by `stages`), so nothing but the chunk at hand is held."""
+
+    def __init__(self, recipe: Recipe, stage: Path, lang: str) -> None:
+        self.recipe, self.stage, self.lang = recipe, stage, lang
+        train = recipe.kind == "train"
+        kept_columns = recipe.kept_columns(lang)
+        splits = ["train", "validation"] if train else ["test"]
+        schema = triple_schema(train, kept_columns)
+        self.writers: dict[str, dict[str, SplitWriter]] = {
+            lang: {s: SplitWriter(stage / folder.data_dir(lang), s, schema) for s in splits}
+        }
+        self.type = "triples" if train else "eval"
+        self.methods: dict[str, tuple[str, bool]] = {}  # config -> (method, pivot rows)
+        self.kinds: dict[str, dict[str, Counter]] = {}
+        for method in recipe.methods if train else []:
+            config = config_name(lang, method)
+            pivot_rows = recipe.pivot_rows.get(method, METHODS[method].pivot_rows)
+            self.methods[config] = (method, pivot_rows)
+            self.writers[config] = {
+                s: SplitWriter(stage / folder.data_dir(config), s, METHOD_ROW) for s in splits
+            }
+            self.kinds[config] = {s: Counter() for s in splits}
+        self.quarantine = folder.QuarantineWriter(
+            stage / folder.QUARANTINE / f".{lang}.parquet.part",
+            quarantine_schema(train, kept_columns),
         )
-    return written
+
+    def write(self, result: ChunkResult) -> None:
+        if result.quarantine is not None:
+            self.quarantine.write(result.quarantine)
+        for config, splits in result.rows.items():
+            for split, rows in splits.items():
+                self.writers[config][split].write(rows.table, rows.json)
+        for config, splits in result.kinds.items():
+            for split, kinds in splits.items():
+                self.kinds[config][split].update(kinds)
+
+    def finish(self, result: LanguageResult, validator: Validator) -> dict[str, ConfigEntry]:
+        """Close every split and return the configs' manifest entries. A split without rows
+        is not written (and not listed)."""
+        base = _config_info(
+            self.recipe, self.lang, result.ledger, result.made_by, validator, result.spec
+        )
+        written = {}
+        for config, writers in self.writers.items():
+            writers = {split: w for split, w in writers.items() if w.rows}
+            files = {}
+            for writer in writers.values():
+                for path in writer.close():
+                    files[path.relative_to(self.stage).as_posix()] = folder.sha256_file(path)
+            extra: dict[str, Any] = {}
+            if config in self.methods:
+                method, pivot_rows = self.methods[config]
+                kinds: Counter = Counter()
+                for counts in self.kinds[config].values():
+                    kinds.update(counts)
+                heads = {split: w.head for split, w in writers.items()}
+                extra = {
+                    "method": method,
+                    "pivot_rows": pivot_rows,
+                    "kinds": dict(kinds),
+                    "example": _example(heads),
+                }
+            written[config] = ConfigEntry(
+                **base,
+                type="method" if config in self.methods else self.type,
+                splits={split: w.rows for split, w in writers.items()},
+                bytes=folder.split_bytes(self.stage, files),
+                files=files,
+                sha256={split: w.hasher.hexdigest() for split, w in writers.items()},
+                **extra,
+            )
+        return written
 
 
-def _render_language(
-    recipe: Recipe, lang: str, kept: list[dict[str, Any]]
-) -> dict[str, tuple[str, dict[str, pa.Table], dict[str, Any]]]:
-    """The tables of `<lang>` and every `<lang>-<method>` config: name -> (type, split tables,
-    extra manifest fields)."""
-    train = recipe.kind == "train"
-    schema = triple_schema(train, recipe.kept_columns(lang))
-    if not train:
-        return {lang: ("eval", {"test": pa.Table.from_pylist(kept, schema=schema)}, {})}
-    by_split: dict[str, list[dict[str, Any]]] = {"train": [], "validation": []}
-    for triple in kept:
-        by_split[split_of(triple["id"], recipe.splits.validation, recipe.splits.salt)].append(
-            triple
-        )
-    rendered = {
-        lang: (
-            "triples",
-            {s: pa.Table.from_pylist(rows, schema=schema) for s, rows in by_split.items()},
-            {},
-        )
-    }
-    languages = recipe.language_table
-    for method in recipe.methods:
-        pivot_rows = recipe.pivot_rows.get(method, METHODS[method].pivot_rows)
-        tables = {}
-        kinds: Counter = Counter()
-        for split, triples in by_split.items():
-            rows = [
-                row
-                for t in triples
-                for row in render(method, t, pivot_rows=pivot_rows, languages=languages)
-            ]
-            kinds.update(r["kind"] for r in rows)
-            tables[split] = pa.Table.from_pylist(rows, schema=METHOD_ROW)
-        rendered[config_name(lang, method)] = (
-            "method",
-            tables,
-            {
-                "method": method,
-                "pivot_rows": pivot_rows,
-                "kinds": dict(kinds),
-                "example": _example(tables),
-            },
-        )
-    return rendered
-
-
-def _example(tables: dict[str, pa.Table], limit: int = 600) -> dict[str, Any] | None:
+def _example(heads: dict[str, list[dict[str, Any]]], limit: int = 600) -> dict[str, Any] | None:
     """A short but not trivial training row for the card's one-example-per-method section:
     the shortest among the first 500 rows of the method's own kind whose answer has some
     substance. The mixture's pivot rows are shorter than a PLUG completion, so without the
     kind filter a `plug` card would show a pivot row; `pivot-only` has only pivot rows."""
-    for table in tables.values():
-        rows = table.slice(0, 500).to_pylist()
-        rows = [r for r in rows if r["kind"] != PIVOT_KIND] or rows
+    for head in heads.values():
+        rows = [r for r in head if r["kind"] != PIVOT_KIND] or head
         if not rows:
             continue
         substantial = [r for r in rows if len(r["completion"][0]["content"]) >= 80] or rows
@@ -120,10 +127,6 @@ def _shorten(text: str, limit: int) -> str:
     if len(text) <= limit:
         return text
     return f"{text[: limit // 2]} … {text[-limit // 2 :]}"
-
-
-def _hash_splits(tables: dict[str, pa.Table]) -> dict[str, str]:
-    return {split: folder.table_hash(table) for split, table in tables.items()}
 
 
 def _dataset_info(recipe: Recipe) -> dict[str, Any]:

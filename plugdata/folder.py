@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import re
+import shutil
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -22,12 +22,12 @@ from pydantic import ValidationError
 from plugdata.errors import PlugdataError
 from plugdata.jsonl import write_json
 from plugdata.manifest import ConfigEntry, Manifest, QuarantineEntry
+from plugdata.shards import table_hash  # noqa: F401  (where callers have always found it)
 
 MANIFEST = "manifest.json"
 CARD = "README.md"
 DATA = "data"
 QUARANTINE = "quarantine"
-SHARD_ROWS = 200_000
 _SHARD = re.compile(r"^(?P<split>[A-Za-z0-9_.]+)-(?P<i>\d{5})-of-(?P<n>\d{5})\.parquet$")
 
 
@@ -88,39 +88,31 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-def table_hash(table: pa.Table, step: int = 5_000) -> str:
-    """Content hash over rows as JSON: independent of chunking, encoding and file layout, so a
-    table read back from the Hub hashes like the one written here."""
-    digest = hashlib.sha256()
-    for start in range(0, table.num_rows, step):
-        rows = table.slice(start, step).to_pylist()
-        digest.update(json.dumps(rows, sort_keys=True, ensure_ascii=False).encode())
-    return digest.hexdigest()
-
-
 # -- writing --------------------------------------------------------------------------------------
-def write_config(root: Path, config: str, splits: dict[str, pa.Table]) -> dict[str, str]:
-    """Write `data/<config>/` as parquet shards, one set per split that has rows (`datasets`
-    cannot load a config with an empty shard); returns {relative path: sha256}."""
-    folder = root / data_dir(config)
-    folder.mkdir(parents=True, exist_ok=False)
-    written: dict[str, str] = {}
-    for split, table in splits.items():
-        shards = math.ceil(table.num_rows / SHARD_ROWS)
-        for i in range(shards):
-            path = folder / f"{split}-{i:05d}-of-{shards:05d}.parquet"
-            pq.write_table(table.slice(i * SHARD_ROWS, SHARD_ROWS), path, compression="zstd")
-            written[path.relative_to(root).as_posix()] = sha256_file(path)
-    return written
+class QuarantineWriter:
+    """A language's quarantine table, written chunk by chunk under a scratch name, then moved
+    where it belongs: into the folder, or beside it when the language kept nothing."""
 
+    def __init__(self, scratch: Path, schema: pa.Schema) -> None:
+        scratch.parent.mkdir(parents=True, exist_ok=True)
+        self.scratch, self.schema, self.rows = scratch, schema, 0
+        self._writer = pq.ParquetWriter(scratch, schema, compression="zstd")
 
-def write_quarantine(root: Path, lang: str, table: pa.Table) -> QuarantineEntry:
-    path = root / quarantine_file(lang)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    pq.write_table(table, path, compression="zstd")
-    return QuarantineEntry(
-        file=quarantine_file(lang), sha256=sha256_file(path), rows=table.num_rows
-    )
+    def write(self, table: pa.Table) -> None:
+        if table.num_rows:
+            self._writer.write_table(table)
+            self.rows += table.num_rows
+
+    def move_to(self, path: Path) -> None:
+        self._writer.close()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        shutil.move(self.scratch, path)
+
+    def entry(self, root: Path, lang: str) -> QuarantineEntry:
+        """Moves the table to its place in the folder `root`; returns its manifest entry."""
+        self.move_to(root / quarantine_file(lang))
+        path = root / quarantine_file(lang)
+        return QuarantineEntry(file=quarantine_file(lang), sha256=sha256_file(path), rows=self.rows)
 
 
 def write_manifest(root: Path, manifest: Manifest) -> None:

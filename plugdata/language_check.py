@@ -1,217 +1,278 @@
 """One target language of a build: its target rows (aligned from a corpus, or translated), the
-triples made from them, checked and routed to kept or quarantine, with one ledger. Nothing is
-written here; `configs` writes what a language kept.
+triples made from them, checked and routed to kept or quarantine, with one ledger.
+
+The language streams: the pivot corpus is read afresh, record by record, and handled
+`CHUNK_ROWS` rows at a time. What depends on earlier rows (duplicate ids and texts, kept as
+8-byte digests; the join, through a `TargetIndex` on disk) is settled here; the rest of each
+chunk is `stages`' work, and its rows go to a `Sink` (`configs.LanguageWriter`) in order.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from itertools import islice
 from pathlib import Path
-from typing import Any
+from typing import Protocol
 
-import pyarrow as pa
 from tqdm.auto import tqdm
 
-from plugdata.align import Alignment, align
-from plugdata.recipe import Align, Corpus, Recipe, Translate
-from plugdata.schema import quarantine_schema
-from plugdata.sources import Record, read_records
-from plugdata.triples import Ledger, Router, make_triple
+from plugdata.align import TargetIndex
+from plugdata.digests import DigestSet, digest
+from plugdata.recipe import Corpus, Recipe, Translate
+from plugdata.sources import Record, iter_records
+from plugdata.stages import ChunkJob, ChunkResult, ChunkRunner, TargetRow
+from plugdata.triples import Ledger, row_id
 from plugdata.validate import Validator
 
 TARGET_DUPLICATE = "duplicate:target"  # the target instruction+response pair came before
+# Pivot rows per chunk: a build holds a few chunks at a time (their triples, verdicts and
+# rendered rows: a few MB each at the paper's row sizes), one more than it has workers.
+CHUNK_ROWS = 8_192
+
+_BATCH_ROWS = 1_000  # pivot rows read, checked for duplicates and joined at a time
+
+# One pivot row: the record, its id, the problems that fail it in every language.
+PivotRow = tuple[Record, str, list[str]]
 
 
-def pivot_problems(
-    recipe: Recipe, records: list[Record], ids: list[str]
-) -> tuple[list[list[str]], dict[str, int]]:
-    """Per pivot record: problems that fail it in every language (duplicates, bad values)."""
-    seen_ids: set[str] = set()
-    seen_content: set[tuple[str, str]] = set()
-    seen_instructions: set[str] = set()
-    counts = {
-        "duplicate ids": 0,
-        "duplicate instruction+response pairs": 0,
-        "repeated instructions (different responses, kept)": 0,
-    }
-    problems: list[list[str]] = []
-    for record, row_id in zip(records, ids, strict=True):
-        found = record.reasons("pivot")
-        if record.raw_id is None and recipe.source.columns.id is not None:
-            found.append("missing-id")
-        if row_id in seen_ids:
-            found.append("duplicate-id")
-            counts["duplicate ids"] += 1
-        seen_ids.add(row_id)
-        instruction = record.instruction
-        content = (instruction, record.response or "")
-        if recipe.dedupe and content in seen_content and "duplicate-id" not in found:
-            found.append("duplicate")
-            counts["duplicate instruction+response pairs"] += 1
-        elif instruction in seen_instructions and content not in seen_content:
-            counts["repeated instructions (different responses, kept)"] += 1
-        seen_content.add(content)
-        seen_instructions.add(instruction)
-        problems.append(found)
-    return problems, counts
+class Sink(Protocol):
+    """Where a language's routed rows go, chunk by chunk (`configs.LanguageWriter`)."""
+
+    def write(self, result: ChunkResult) -> None: ...
+
+
+@dataclass
+class PivotChecker:
+    """Problems that fail a pivot row in every language (duplicates, bad values), found as the
+    rows stream by, a batch at a time. Seen ids and texts are kept as digests (`DigestSet`),
+    not as texts."""
+
+    recipe: Recipe
+    counts: dict[str, int] = field(
+        default_factory=lambda: {
+            "duplicate ids": 0,
+            "duplicate instruction+response pairs": 0,
+            "repeated instructions (different responses, kept)": 0,
+        }
+    )
+    _ids: DigestSet = field(default_factory=DigestSet)
+    _content: DigestSet = field(default_factory=DigestSet)
+    _instructions: DigestSet = field(default_factory=DigestSet)
+
+    def problems(self, records: list[Record], ids: list[str]) -> list[list[str]]:
+        """Per record (in corpus order, after every record of the batches before)."""
+        id_before = self._ids.seen([digest(rid) for rid in ids])
+        content_before = self._content.seen(
+            [digest(r.instruction, r.response or "") for r in records]
+        )
+        instruction_before = self._instructions.seen([digest(r.instruction) for r in records])
+        problems = []
+        rows = zip(records, id_before, content_before, instruction_before, strict=True)
+        for record, repeated_id, repeated_content, repeated_instruction in rows:
+            found = record.reasons("pivot")
+            if record.raw_id is None and self.recipe.source.columns.id is not None:
+                found.append("missing-id")
+            if repeated_id:
+                found.append("duplicate-id")
+                self.counts["duplicate ids"] += 1
+            if self.recipe.dedupe and repeated_content and not repeated_id:
+                found.append("duplicate")
+                self.counts["duplicate instruction+response pairs"] += 1
+            elif repeated_instruction and not repeated_content:
+                self.counts["repeated instructions (different responses, kept)"] += 1
+            problems.append(found)
+        return problems
+
+
+def pivot_records(recipe: Recipe, limit: int | None) -> Iterator[Record]:
+    """The pivot corpus, record by record (read afresh for every language)."""
+    aligned = [t.align for t in recipe.targets.values() if t.align is not None]
+    key_columns = sorted({a.key.pivot for a in aligned if a.join == "key"})
+    return iter_records(
+        recipe.source,
+        recipe.base_dir,
+        need_response=recipe.kind == "train",
+        keep={**dict.fromkeys(key_columns, "text"), **recipe.source.keep},
+        limit=limit,
+    )
+
+
+def pivot_rows(recipe: Recipe, limit: int | None, checker: PivotChecker) -> Iterator[PivotRow]:
+    records = pivot_records(recipe, limit)
+    while batch := list(islice(records, _BATCH_ROWS)):
+        ids = [row_id(recipe.source.name, record) for record in batch]
+        yield from zip(batch, ids, checker.problems(batch, ids), strict=True)
 
 
 @dataclass
 class LanguageResult:
-    """One target language checked: its ledger and rows, not yet written anywhere."""
+    """One target language checked, routed and handed to its sink: what the report and the
+    manifest say about it."""
 
     lang: str
     ledger: Ledger
-    kept: list[dict[str, Any]]
-    quarantined: list[dict[str, Any]]
     made_by: str
     spec: Corpus | Translate
-
-    def quarantine_table(self, recipe: Recipe) -> pa.Table:
-        schema = quarantine_schema(recipe.kind == "train", recipe.kept_columns(self.lang))
-        return pa.Table.from_pylist(self.quarantined, schema=schema)
+    pivot_counts: dict[str, int]  # duplicates in the pivot corpus, for the summary
 
 
 def check_language(
     recipe: Recipe,
     lang: str,
-    pivot: list[Record],
-    ids: list[str],
-    pivot_problems: list[list[str]],
     validator: Validator,
+    sink: Sink,
     limit: int | None,
     progress: bool,
 ) -> LanguageResult:
-    """Align (or translate), check and route one target language."""
-    train = recipe.kind == "train"
-    target = _target_rows(recipe, lang, pivot, pivot_problems, limit, progress)
-    alignment = target.alignment
-    ledger = Ledger(
-        orphans=None if limit else alignment.orphans, target_duplicates=alignment.duplicates
+    """Align (or translate), check and route one target language, `CHUNK_ROWS` pivot rows at a
+    time: what depends on earlier rows (duplicates, the join) here, the rest of each chunk in
+    the validator's worker processes (`stages`); each chunk's rows go to `sink` in order."""
+    checker = PivotChecker(recipe)
+    target = _target_side(recipe, lang, limit)
+    runner = ChunkRunner(ChunkJob(recipe, lang, target.spec, validator), validator.workers)
+    ledger = Ledger()
+    made_by: Counter = Counter()
+    seen_targets = DigestSet()
+    bar = tqdm(
+        desc=f"build {lang}",
+        unit="row",
+        disable=None if progress else True,  # None: only on a terminal
+        leave=False,
     )
 
-    triples, early = _triples(recipe, lang, pivot, ids, pivot_problems, target)
+    def take(done: Iterator[ChunkResult]) -> None:
+        for result in done:
+            ledger.add(result.ledger)
+            sink.write(result)
+            bar.update(result.ledger.rows_in)
 
-    # Pass 2: content checks (in worker processes for big builds), then routing.
-    to_check = [t for t, r in zip(triples, early, strict=True) if not r]
-    verdicts = iter(
-        tqdm(
-            validator.check_many(to_check, responses=train),
-            total=len(to_check),
-            desc=f"validate {lang}",
-            unit="row",
-            disable=None if progress else True,  # None: only on a terminal
-            leave=False,
-        )
-    )
-    router = Router(ledger)
-    for triple, reasons, record, match in zip(
-        triples, early, pivot, alignment.matches, strict=True
-    ):
-        if not reasons:
-            verdict = next(verdicts)
-            triple["meta"]["lid"] = verdict.lid_rows()
-            triple["meta"]["flags"] += verdict.flags
-            reasons = verdict.reasons
-            if reasons and recipe.failure_action == "flag":
-                triple["meta"]["flags"] += [f"failed:{r}" for r in reasons]
-                ledger.flagged[reasons[0]] += 1
-                reasons = []
-        where = record.where + (f" | {match.where}" if match and match.where else "")
-        router.route(triple, reasons, where)
+    try:
+        rows = target.rows(pivot_rows(recipe, limit, checker), progress)
+        while chunk := list(islice(rows, CHUNK_ROWS)):
+            made_by.update(row[4] for row in chunk)
+            take(runner.submit(chunk, _early(recipe, chunk, seen_targets)))
+        take(runner.drain())
+        ledger.orphans = None if limit else target.orphans
+        ledger.target_duplicates = target.duplicates
+    finally:
+        runner.close()
+        bar.close()
+        target.close()
     ledger.check(lang)
-    made_by = describe_made_by(target.made_by)
-    return LanguageResult(lang, ledger, router.kept, router.quarantined, made_by, target.spec)
+    return LanguageResult(lang, ledger, describe_made_by(made_by), target.spec, checker.counts)
 
 
-def _triples(
-    recipe: Recipe,
-    lang: str,
-    pivot: list[Record],
-    ids: list[str],
-    pivot_problems: list[list[str]],
-    target: TargetRows,
-) -> tuple[list[dict[str, Any]], list[list[str]]]:
-    """Pass 1 of a language: its triples, and the reasons known before any content check."""
-    triples: list[dict[str, Any]] = []
-    early: list[list[str]] = []
-    seen_targets: set[tuple[str, str]] = set()
-    rows = zip(pivot, ids, pivot_problems, target.alignment.matches, target.made_by, strict=True)
-    for i, (record, row_id, pivot_found, match, row_made_by) in enumerate(rows):
-        triple = make_triple(
-            row_id,
-            recipe.source.name,
-            recipe.pivot,
-            lang,
-            record,
-            match,
-            row_made_by,
-            responses=recipe.kind == "train",
-            keep=recipe.source.keep,
-            target_keep=target.spec.keep if isinstance(target.spec, Align) else None,
-        )
-        triple["meta"]["flags"] = list(target.flags[i])
-        triples.append(triple)
-        reasons = list(pivot_found) + target.reasons[i]
+def _early(recipe: Recipe, chunk: list[TargetRow], seen_targets: DigestSet) -> list[list[str]]:
+    """Per row of a chunk, the reasons known before any content check: the pivot's problems,
+    the target's, and a target pair that came before."""
+    early = []
+    for _, _, pivot_found, match, _, target_reasons, _ in chunk:
+        reasons = list(pivot_found) + target_reasons
         if match is None:
             reasons.append("missing-target")
         else:
             reasons += match.reasons("target")
-        if recipe.dedupe and not reasons:
-            # Two pivot rows translated (or aligned) to the same target pair would train the
-            # same target row twice: quarantined like a pivot duplicate, the first one kept.
-            pair = (triple["target_instruction"], triple.get("target_response") or "")
-            if pair in seen_targets:
-                reasons.append(TARGET_DUPLICATE)
-            seen_targets.add(pair)
         early.append(reasons)
-    return triples, early
+    if recipe.dedupe:
+        # Two pivot rows translated (or aligned) to the same target pair would train the
+        # same target row twice: quarantined like a pivot duplicate, the first one kept.
+        train = recipe.kind == "train"
+        clean = [i for i, reasons in enumerate(early) if not reasons]
+        pairs = [
+            digest(chunk[i][3].instruction, (chunk[i][3].response or "") if train else "")
+            for i in clean
+        ]
+        for i, repeated in zip(clean, seen_targets.seen(pairs), strict=True):
+            if repeated:
+                early[i].append(TARGET_DUPLICATE)
+    return early
 
 
-@dataclass
-class TargetRows:
-    """A target language's side of every pivot row: the matched record (or None), how it was
-    made, reasons known already (could not be translated) and flags for `meta.flags`."""
+class _Aligned:
+    """The target side from a corpus, joined through a `TargetIndex` on disk."""
 
-    spec: Corpus | Translate
-    alignment: Alignment
-    made_by: list[str]
-    reasons: list[list[str]]
-    flags: list[list[str]]
+    def __init__(self, recipe: Recipe, lang: str, limit: int | None) -> None:
+        self.recipe, self.limit = recipe, limit
+        self.spec = spec = recipe.targets[lang].align
+        label = corpus_where(spec)
+        self.made_by = f"aligned:{label}"
+        records = iter_records(
+            spec,
+            recipe.base_dir,
+            need_response=recipe.kind == "train",
+            keep={**({spec.key.target: "text"} if spec.join == "key" else {}), **spec.keep},
+            limit=limit if spec.join == "index" else None,
+        )
+        self.index = TargetIndex(records, spec, label)
+
+    def rows(self, pivot: Iterable[PivotRow], progress: bool) -> Iterator[TargetRow]:
+        pivot = iter(pivot)
+        first = next(pivot, None)
+        if first is None:
+            return
+        count = None
+        if self.spec.join == "index":  # one more pass over the pivot corpus: just a count
+            count = sum(1 for _ in pivot_records(self.recipe, self.limit))
+        self.index.check_pivot(first[0], count)
+        rows = _chain(first, pivot)
+        while batch := list(islice(rows, _BATCH_ROWS)):
+            partners = self.index.matches([record for record, _, _ in batch])
+            for (record, rid, found), match in zip(batch, partners, strict=True):
+                yield record, rid, found, match, self.made_by, [], []
+
+    @property
+    def orphans(self) -> int:
+        return self.index.orphans
+
+    @property
+    def duplicates(self) -> int:
+        return self.index.duplicates
+
+    def close(self) -> None:
+        self.index.close()
 
 
-def _target_rows(
-    recipe: Recipe,
-    lang: str,
-    pivot: list[Record],
-    pivot_problems: list[list[str]],
-    limit: int | None,
-    progress: bool,
-) -> TargetRows:
-    spec = recipe.targets[lang].align
-    if spec is None:
-        skip = [bool(found) for found in pivot_problems]
-        return _translate_target(recipe, lang, pivot, skip, progress)
-    label = corpus_where(spec)
-    target_records = read_records(
-        spec,
-        recipe.base_dir,
-        need_response=recipe.kind == "train",
-        keep={
-            **({spec.key.target: "text"} if spec.join == "key" else {}),
-            **spec.keep,
-        },
-        limit=limit if spec.join == "index" else None,
-    )
-    empty: list[list[str]] = [[] for _ in pivot]
-    alignment = align(pivot, target_records, spec, label)
-    return TargetRows(spec, alignment, [f"aligned:{label}"] * len(pivot), empty, empty)
+def _chain(first: PivotRow, rest: Iterator[PivotRow]) -> Iterator[PivotRow]:
+    yield first
+    yield from rest
+
+
+class _Translated:
+    """The target side made by machine translation. Translation runs over the whole corpus at
+    once (one budget, one progress bar, one cache transaction per batch), so this side holds the
+    pivot records and their translations in memory."""
+
+    orphans = 0
+    duplicates = 0
+
+    def __init__(self, recipe: Recipe, lang: str) -> None:
+        self.recipe, self.lang = recipe, lang
+        self.spec = recipe.targets[lang].translate
+
+    def rows(self, pivot: Iterable[PivotRow], progress: bool) -> Iterator[TargetRow]:
+        held = list(pivot)
+        skip = [bool(found) for _, _, found in held]
+        target = _translate_target(
+            self.recipe, self.lang, [record for record, _, _ in held], skip, progress
+        )
+        for (record, rid, found), *side in zip(held, *target, strict=True):
+            yield (record, rid, found, *side)
+
+    def close(self) -> None:
+        pass
+
+
+def _target_side(recipe: Recipe, lang: str, limit: int | None) -> _Aligned | _Translated:
+    if recipe.targets[lang].align is None:
+        return _Translated(recipe, lang)
+    return _Aligned(recipe, lang, limit)
 
 
 def _translate_target(
     recipe: Recipe, lang: str, pivot: list[Record], skip: list[bool], progress: bool
-) -> TargetRows:
+) -> tuple[list[Record], list[str], list[list[str]], list[list[str]]]:
     """Target records made by machine translation, one per pivot record, with per-row
     provenance, the reasons rows could not be translated and the backends' last error. Rows
     marked in `skip` (quarantined whatever their translation) are not sent: nobody pays."""
@@ -262,18 +323,13 @@ def _translate_target(
         )
         for p, o in zip(pivot, outcomes, strict=True)
     ]
-    return TargetRows(
-        spec,
-        Alignment(records, orphans=0, duplicates=0),
-        [o.made_by or f"{spec.backend}:failed" for o in outcomes],
-        [[o.reason] if o.reason else [] for o in outcomes],
-        [o.flags for o in outcomes],
-    )
+    made_by = [o.made_by or f"{spec.backend}:failed" for o in outcomes]
+    reasons = [[o.reason] if o.reason else [] for o in outcomes]
+    return records, made_by, reasons, [o.flags for o in outcomes]
 
 
-def describe_made_by(made_by: list[str]) -> str:
+def describe_made_by(counts: Counter) -> str:
     """One line for the manifest and card: the distinct producers, most frequent first."""
-    counts = Counter(made_by)
     return ", ".join(
         name if len(counts) == 1 else f"{name} ({n})" for name, n in counts.most_common()
     )

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import csv
-import hashlib
 import json
 import math
 import re
@@ -23,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from plugdata.errors import SourceError
+from plugdata.folder import sha256_file
 from plugdata.jsonl import decode_line, read_json_file, read_json_lines, without_bom
 from plugdata.recipe import Columns, Corpus
 from plugdata.redact import public_path
@@ -104,7 +104,7 @@ def describe_corpus(corpus: Corpus, base_dir: Path) -> dict[str, Any]:
             "data_files": corpus.hub.data_files,
         }
     path = resolve_path(corpus.path, base_dir)
-    digest = hashlib.sha256(path.read_bytes()).hexdigest() if path.exists() else None
+    digest = sha256_file(path) if path.exists() else None  # by blocks: corpora can be big
     return {"file": corpus_label(corpus, base_dir), "sha256": digest}
 
 
@@ -173,12 +173,14 @@ def _csv_rows(path: Path, label: str) -> Iterator[tuple[str, dict]]:
 def _parquet_rows(path: Path, label: str) -> Iterator[tuple[str, dict]]:
     import pyarrow.parquet as pq
 
-    try:
-        table = pq.read_table(path)
+    i = 0
+    try:  # batch by batch: a big corpus is never in memory whole
+        for batch in pq.ParquetFile(path).iter_batches(batch_size=4096):
+            for row in batch.to_pylist():
+                yield f"{label}: row {i}", row
+                i += 1
     except Exception as exc:  # pyarrow raises several types for a corrupt file
         raise SourceError(f"{path}: not a readable parquet file ({exc})") from None
-    for i, row in enumerate(table.to_pylist()):
-        yield f"{label}: row {i}", row
 
 
 def _hub_rows(corpus: Corpus) -> Iterator[tuple[str, dict]]:
@@ -305,7 +307,19 @@ def read_records(
 ) -> list[Record]:
     """Read a corpus into records; column problems raise, value problems are recorded. `keep`:
     extra columns to carry and their kinds (a recipe's `keep:`)."""
-    records: list[Record] = []
+    return list(iter_records(corpus, base_dir, need_response=need_response, keep=keep, limit=limit))
+
+
+def iter_records(
+    corpus: Corpus,
+    base_dir: Path,
+    *,
+    need_response: bool = True,
+    keep: dict[str, str] | None = None,
+    limit: int | None = None,
+) -> Iterator[Record]:
+    """`read_records` one record at a time, for a build that holds a chunk, not the corpus."""
+    count = 0
     chosen: dict[str, str | None] | None = None
     for index, (where, row) in enumerate(raw_rows(corpus, base_dir)):
         if limit is not None and index >= limit:
@@ -338,7 +352,7 @@ def read_records(
         if chosen["id"] is not None and row[chosen["id"]] is not None:
             raw_id = lone_surrogate_free(str(row[chosen["id"]]).strip(), "id", problems)
         extras = {k: _extra(row[k], k, kind, problems) for k, kind in (keep or {}).items()}
-        records.append(Record(index, where, raw_id, instruction, response, extras, problems))
-    if not records:  # every config built from it would be empty
+        count += 1
+        yield Record(index, where, raw_id, instruction, response, extras, problems)
+    if not count:  # every config built from it would be empty
         raise SourceError(f"{corpus_label(corpus, base_dir)}: no rows")
-    return records

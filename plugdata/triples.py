@@ -13,12 +13,15 @@ from plugdata.schema import Quarantined, Triple
 from plugdata.sources import Record
 
 
-def row_ids(source_name: str, records: list[Record]) -> list[str]:
+def row_id(source_name: str, record: Record) -> str:
     """`<source>/<id>` from the id column, else `<source>/<zero-padded index>`."""
-    return [
-        f"{source_name}/{r.raw_id}" if r.raw_id is not None else f"{source_name}/{r.index:05d}"
-        for r in records
-    ]
+    if record.raw_id is not None:
+        return f"{source_name}/{record.raw_id}"
+    return f"{source_name}/{record.index:05d}"
+
+
+def row_ids(source_name: str, records: list[Record]) -> list[str]:
+    return [row_id(source_name, r) for r in records]
 
 
 def make_triple(
@@ -76,6 +79,13 @@ class Ledger:
     flagged: Counter = field(default_factory=Counter)  # kept despite a failed check (eval sets)
     orphans: int | None = 0  # target rows matching no pivot row (None: not counted, --limit)
     target_duplicates: int = 0
+
+    def add(self, other: Ledger) -> None:
+        """Count a chunk's ledger (rows, kept, quarantined, flagged) into this one."""
+        self.rows_in += other.rows_in
+        self.kept += other.kept
+        self.quarantined.update(other.quarantined)
+        self.flagged.update(other.flagged)
 
     def check(self, lang: str) -> None:
         total = self.kept + sum(self.quarantined.values())

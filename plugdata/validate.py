@@ -21,6 +21,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from plugdata.detect import DEFAULT_DETECTOR, DETECTORS, Detector, get_detector
+from plugdata.digests import digest
 from plugdata.languages import HAN, KANA, LANGUAGES, Language, LanguageTable
 from plugdata.schema import LidResult
 from plugdata.textproc import (
@@ -224,6 +225,9 @@ def _check_range(bounds: tuple[int, int]) -> list[Verdict]:
     return [validator.check(t, responses=responses) for t in triples[bounds[0] : bounds[1]]]
 
 
+MEMO_LIMIT = 100_000  # remembered language-ID verdicts; forgotten all at once past this
+
+
 def default_workers() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
@@ -248,7 +252,7 @@ class Validator:
         self.detector = detector or (
             get_detector(self.settings.detector) if self.settings.check_lid else None
         )
-        self._lid_memo: dict[tuple[str, str, str], LidResult] = {}
+        self._lid_memo: dict[tuple[bytes, str, str], LidResult] = {}
         self.workers = workers
 
     # -- batches -------------------------------------------------------------------------------
@@ -354,9 +358,11 @@ class Validator:
     def _memo_language(self, text: str, expected: str, field_name: str) -> LidResult:
         # Pivot fields are checked once per target language with identical input; remember
         # their verdicts so a four-language build pays for them once.
-        key = (text, expected, field_name)
+        key = (digest(text), expected, field_name)
         found = self._lid_memo.get(key)
         if found is None:
+            if len(self._lid_memo) >= MEMO_LIMIT:  # bounded: a big build's memory stays flat
+                self._lid_memo.clear()
             found = self._lid_memo[key] = self.check_language(text, expected, field_name)
         return found
 

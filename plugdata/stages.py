@@ -1,0 +1,258 @@
+"""The stages of a build that need nothing but the chunk at hand: triples, content checks,
+routing, the split of each kept triple, rendering every method, and the Arrow tables (with each
+row's JSON for the content hash) that `configs.LanguageWriter` appends to the folder.
+
+Everything that depends on earlier rows (ids and texts seen before, the join) is settled before a
+chunk gets here, as its `early` reasons, so chunks can be processed in any order and anywhere:
+`ChunkJob.triples`, `.check` and `.finish` are functions of a chunk alone. `ChunkRunner` runs
+the checks in forked worker processes and the rest here; a cluster engine could map all three
+over batches. Results come back in input order.
+"""
+
+from __future__ import annotations
+
+import gc
+import multiprocessing
+from collections import Counter, deque
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pyarrow as pa
+
+from plugdata.folder import config_name
+from plugdata.formats import METHODS, render
+from plugdata.recipe import Align, Corpus, Recipe, Translate
+from plugdata.schema import METHOD_ROW, quarantine_schema, triple_schema
+from plugdata.shards import EncodedRows
+from plugdata.sources import Record
+from plugdata.splits import split_of
+from plugdata.triples import Ledger, Router, make_triple
+from plugdata.validate import Validator, Verdict
+
+# One pivot row with its target side: the pivot record, its id, the problems that fail it in
+# every language; its target record (or None), how that was made, reasons and flags.
+TargetRow = tuple[Record, str, list[str], Record | None, str, list[str], list[str]]
+# Rows smaller than this are checked here rather than sent to a worker process.
+INLINE_ROWS = 512
+FULL_COLLECT_EVERY = 16  # chunks between full garbage collections during a build
+
+
+@dataclass
+class Encoded:
+    """Rows as an Arrow table, and (as Arrow gives them back) as JSON for the hash."""
+
+    table: pa.Table
+    json: EncodedRows
+
+    @classmethod
+    def of(cls, rows: list[dict[str, Any]], schema: pa.Schema) -> Encoded:
+        table = pa.Table.from_pylist(rows, schema=schema)
+        return cls(table, EncodedRows.of(table.to_pylist()))
+
+    @classmethod
+    def of_methods(cls, rows: list[dict[str, Any]]) -> Encoded:
+        """Training rows, which `formats.render` makes of strings in exactly `METHOD_ROW`'s
+        shape, so they read back from Arrow as they are: hashed without the round trip."""
+        return cls(pa.Table.from_pylist(rows, schema=METHOD_ROW), EncodedRows.of(rows))
+
+
+@dataclass
+class ChunkResult:
+    """A chunk done: its ledger, its rows per config and split, and its quarantined rows."""
+
+    ledger: Ledger
+    rows: dict[str, dict[str, Encoded]] = field(default_factory=dict)  # config -> split -> rows
+    kinds: dict[str, dict[str, Counter]] = field(default_factory=dict)  # config -> split -> kinds
+    quarantine: pa.Table | None = None
+
+
+@dataclass
+class ChunkJob:
+    """What one target language does to a chunk (see the module doc)."""
+
+    recipe: Recipe
+    lang: str
+    spec: Corpus | Translate
+    validator: Validator
+
+    def __post_init__(self) -> None:
+        recipe = self.recipe
+        self.train = recipe.kind == "train"
+        kept_columns = recipe.kept_columns(self.lang)
+        self.schema = triple_schema(self.train, kept_columns)
+        self.quarantine_schema = quarantine_schema(self.train, kept_columns)
+        self.methods = {
+            config_name(self.lang, m): (m, recipe.pivot_rows.get(m, METHODS[m].pivot_rows))
+            for m in (recipe.methods if self.train else [])
+        }
+
+    def finish(
+        self,
+        chunk: list[TargetRow],
+        early: list[list[str]],
+        triples: list[dict[str, Any]],
+        verdicts: list[Verdict],
+    ) -> ChunkResult:
+        """Routing, splits and rendering of a chunk whose content checks are done."""
+        kept, quarantined, ledger = self.route(chunk, early, triples, verdicts)
+        result = ChunkResult(ledger)
+        if quarantined:
+            result.quarantine = pa.Table.from_pylist(quarantined, schema=self.quarantine_schema)
+        if not self.train:
+            if kept:
+                result.rows[self.lang] = {"test": Encoded.of(kept, self.schema)}
+            return result
+        splits = self.recipe.splits
+        by_split: dict[str, list[dict[str, Any]]] = {"train": [], "validation": []}
+        for triple in kept:
+            by_split[split_of(triple["id"], splits.validation, splits.salt)].append(triple)
+        languages = self.recipe.language_table
+        for split, triples in by_split.items():
+            if not triples:
+                continue
+            result.rows.setdefault(self.lang, {})[split] = Encoded.of(triples, self.schema)
+            for config, (method, pivot_rows) in self.methods.items():
+                rows = [
+                    row
+                    for t in triples
+                    for row in render(method, t, pivot_rows=pivot_rows, languages=languages)
+                ]
+                result.kinds.setdefault(config, {})[split] = Counter(r["kind"] for r in rows)
+                result.rows.setdefault(config, {})[split] = Encoded.of_methods(rows)
+        return result
+
+    def triples(self, chunk: list[TargetRow]) -> list[dict[str, Any]]:
+        recipe = self.recipe
+        triples = []
+        for record, rid, _, match, made_by, _, flags in chunk:
+            triple = make_triple(
+                rid,
+                recipe.source.name,
+                recipe.pivot,
+                self.lang,
+                record,
+                match,
+                made_by,
+                responses=self.train,
+                keep=recipe.source.keep,
+                target_keep=self.spec.keep if isinstance(self.spec, Align) else None,
+            )
+            triple["meta"]["flags"] = list(flags)
+            triples.append(triple)
+        return triples
+
+    def check(self, triples: list[dict[str, Any]]) -> list[Verdict]:
+        """The content checks: the one stage worth other processes (language ID)."""
+        return [self.validator.check(t, responses=self.train) for t in triples]
+
+    def route(
+        self,
+        chunk: list[TargetRow],
+        early: list[list[str]],
+        triples: list[dict[str, Any]],
+        checked: list[Verdict],
+    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], Ledger]:
+        """Each triple to kept or quarantine, with one ledger: its early reasons, else the
+        verdict of its content checks (`checked`: one per triple without early reasons)."""
+        recipe = self.recipe
+        verdicts = iter(checked)
+        router = Router(Ledger())
+        for triple, reasons, row in zip(triples, early, chunk, strict=True):
+            record, match = row[0], row[3]
+            if not reasons:
+                verdict = next(verdicts)
+                triple["meta"]["lid"] = verdict.lid_rows()
+                triple["meta"]["flags"] += verdict.flags
+                reasons = verdict.reasons
+                if reasons and recipe.failure_action == "flag":
+                    triple["meta"]["flags"] += [f"failed:{r}" for r in reasons]
+                    router.ledger.flagged[reasons[0]] += 1
+                    reasons = []
+            where = record.where + (f" | {match.where}" if match and match.where else "")
+            router.route(triple, reasons, where)
+        return router.kept, router.quarantined, router.ledger
+
+
+def to_check(triples: list[dict[str, Any]], early: list[list[str]]) -> list[dict[str, Any]]:
+    """The triples that need content checks: those no early reason fails already."""
+    return [t for t, reasons in zip(triples, early, strict=True) if not reasons]
+
+
+# The job of a runner's pool, set in the parent while the pool lives: forked workers inherit it
+# (with the validator's loaded model), so only the triples to check travel to them.
+_JOB: ChunkJob | None = None
+_TASK_ROWS = 256  # triples per task of a worker
+
+
+def _check(triples: list[dict[str, Any]]) -> list[Verdict]:
+    return _JOB.check(triples)
+
+
+class ChunkRunner:
+    """Runs a `ChunkJob` over chunks in order: the content checks in `workers` forked
+    processes that live as long as the runner, with one chunk more than there are workers in
+    flight, while this process makes the next chunk's triples and renders and writes the last
+    one's. Only the triples to check and their verdicts cross between processes (rendered rows
+    are many times bigger, and forking anew for each chunk cost more than sending the triples).
+    Small chunks, one worker, or no `fork` on this system: all here."""
+
+    def __init__(self, job: ChunkJob, workers: int) -> None:
+        self.job, self.workers = job, workers
+        self._pool = None
+        self._in_flight: deque = deque()
+        # A chunk allocates millions of short-lived containers, and the collector's passes
+        # over them (and over every long-lived object) took a third of a build's time. Nearly
+        # all of it is freed by reference counting; cycles are collected once per chunk. What
+        # exists now lives through the build: frozen, no collection looks at it again (nor, in
+        # the forked workers, at what they inherit).
+        self._gc_was_enabled = gc.isenabled()
+        gc.disable()
+        gc.freeze()
+        self._done = 0
+
+    def submit(self, chunk: list[TargetRow], early: list[list[str]]) -> Iterator[ChunkResult]:
+        """Queue a chunk; yields the results that are due (oldest first)."""
+        global _JOB
+        triples = self.job.triples(chunk)
+        checking = to_check(triples, early)
+        can_fork = "fork" in multiprocessing.get_all_start_methods()
+        if self.workers <= 1 or len(checking) < INLINE_ROWS or not can_fork:
+            parts = [self.job.check(checking)]
+        else:
+            if self._pool is None:
+                _JOB = self.job
+                self._pool = multiprocessing.get_context("fork").Pool(self.workers)
+            parts = [
+                self._pool.apply_async(_check, (checking[i : i + _TASK_ROWS],))
+                for i in range(0, len(checking), _TASK_ROWS)
+            ]
+        self._in_flight.append((chunk, early, triples, parts))
+        while len(self._in_flight) > self.workers:
+            yield self._next()
+
+    def drain(self) -> Iterator[ChunkResult]:
+        while self._in_flight:
+            yield self._next()
+
+    def _next(self) -> ChunkResult:
+        chunk, early, triples, parts = self._in_flight.popleft()
+        verdicts = [v for part in parts for v in (part if isinstance(part, list) else part.get())]
+        result = self.job.finish(chunk, early, triples, verdicts)
+        # The young generations every chunk (they hold the chunks in flight), all of it now
+        # and then: a full pass each time would look at every row still in flight again.
+        self._done += 1
+        gc.collect(2 if self._done % FULL_COLLECT_EVERY == 0 else 1)
+        return result
+
+    def close(self) -> None:
+        global _JOB
+        self._in_flight.clear()
+        gc.unfreeze()
+        if self._gc_was_enabled:
+            gc.enable()
+        if self._pool is not None:
+            self._pool.terminate()
+            self._pool.join()
+            self._pool = None
+            _JOB = None

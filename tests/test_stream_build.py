@@ -1,0 +1,254 @@
+"""The streamed build: the demo's content hashes as before streaming, splits written as several
+shards that load and hash like one, multi-shard publish and verify, and memory that holds
+digests and one chunk, not the corpus."""
+
+import hashlib
+import json
+import tracemalloc
+from pathlib import Path
+
+import datasets
+import pyarrow as pa
+import pytest
+
+from plugdata import folder, language_check, shards, stages
+from plugdata.align import TargetIndex
+from plugdata.build import build
+from plugdata.digests import DigestSet, digest
+from plugdata.recipe import Align, load_recipe
+from plugdata.sources import Record
+
+from .conftest import invoke
+
+DEMO = Path(__file__).parents[1] / "recipes" / "demo.yaml"
+# Content hashes of recipes/demo.yaml as built before the build streamed (main at 18d5016).
+DEMO_HASHES = {
+    "es": {
+        "train": "d8eb9decdfbd7d4da28a5cd897fa4b730462f0b8441d01257938feac65a147a2",
+        "validation": "88f24d929f9dd282e04f3af64edb287b0a2a41767796f5af9bfa64e13183b463",
+    },
+    "es-code-switch": {
+        "train": "bdd7964b6f1477b12b29271d77661eaf49b2566bbd5a59cef959ab181a2e373b",
+        "validation": "6e339b26ea970dda5de8a8dd58891d0e255a4a0c9f1ae061e225e76363467771",
+    },
+    "es-mono": {
+        "train": "d88e738ba6d992d586612f6f23a85ff73c59d2548ef4df4c9c251227b78c8f8b",
+        "validation": "12ff91c9081f2dd194f3c327d87d78544374e4f1671ddb71494047795159d4a3",
+    },
+    "es-pivot-only": {
+        "train": "16741745aa16b821f8bd35aaa0c592c3af4c88bdf49e317195d8a028557d6cc7",
+        "validation": "41c5736532fd75196d80683abc9779a99003617d01f4a348d56b5a8b0e640bc5",
+    },
+    "es-plug": {
+        "train": "49bcf04cbeeb7bb588c095072a4875c5539596654575c96526ba44b2109dcedb",
+        "validation": "e2f4613ee7f7d9eb6678d6425855a48f79d4d028bf28c5e5ff6d2728638f8e1f",
+    },
+    "es-plug-pro": {
+        "train": "691f15fe463cf05c72a2844d33c7ded60497865bd23d6d6a56fc81037b7b8f64",
+        "validation": "1fae7ac58f04ae455c4db9874acbdd0b613098b0e317d1d3116884428a7f35c6",
+    },
+    "it": {
+        "train": "22aff2639919e342263b435dc35315552d601712e43ae42584490cc58e476c40",
+        "validation": "2383898db42bb6ce58d4960b613e8cca3585dff5e9bfff2e0587164feadc0c04",
+    },
+    "it-code-switch": {
+        "train": "800a7c7ec6d85d2962eacf086000f238939cc57d3eecc3223eb02aafcd35c5d5",
+        "validation": "e9bc8ed3fe92d7d35f35425d0158304c9696dc2c951db5e3339883399daebf4c",
+    },
+    "it-mono": {
+        "train": "73110cb673f076fdf5cf85fb45e98c44c14aa68fc4cf975ff59fdda6a0dcaeac",
+        "validation": "db2b65e22e3a9b5666451ee8c66124a240fab25a39e67bbe745c679b4dafcc86",
+    },
+    "it-pivot-only": {
+        "train": "16741745aa16b821f8bd35aaa0c592c3af4c88bdf49e317195d8a028557d6cc7",
+        "validation": "41c5736532fd75196d80683abc9779a99003617d01f4a348d56b5a8b0e640bc5",
+    },
+    "it-plug": {
+        "train": "9acd18e00ed54cd3798b95aa7f284d6c96fe9b0dd3b69ed9e994c40bbffed4ba",
+        "validation": "707db658f86872cb9378d43b2e83cc28c69536450de6b2c3f8d1338a71192c5d",
+    },
+    "it-plug-pro": {
+        "train": "2727809cae6d960a630a571d2c3dfe86668c2994f699c00224e9b80a247a58fb",
+        "validation": "a95c37235c733bfb99b253b8140043356ad2d62daa97f6ccd254340c372573bf",
+    },
+    "ko": {
+        "train": "577350496c9fe26dd5b5238a2f27a5c8d7552231296d348d3ee54f07a15ea693",
+        "validation": "e61942d1bb5ade9c8255d5d8acecb84f7ec23f1d060ce4c71d682b12f54a6823",
+    },
+    "ko-code-switch": {
+        "train": "b8c063c305e4a86d6f54e619e437058c4e65ac5e2d5652bfca07591655536293",
+        "validation": "c2703bf3bc74de93eec6cb7d852c6e391d3e18489cd39e973e9287a5a82132fd",
+    },
+    "ko-mono": {
+        "train": "908e7486d05358fc300f136763250adf2e6d9b2b19dc44bf82779d73f64255a2",
+        "validation": "e7a780b6d8ea9bcd9ead31adeb652f18f5487b56bf2da893e051e5460dd30ac4",
+    },
+    "ko-pivot-only": {
+        "train": "16741745aa16b821f8bd35aaa0c592c3af4c88bdf49e317195d8a028557d6cc7",
+        "validation": "41c5736532fd75196d80683abc9779a99003617d01f4a348d56b5a8b0e640bc5",
+    },
+    "ko-plug": {
+        "train": "fe1693e101f3e6f84946f3c83a74619919f1e8a61004086e31a386b9d57fce06",
+        "validation": "7fdad554d3f2b27d8130197a2757b946cbf7e65799817db8d62ef0e3a2f49486",
+    },
+    "ko-plug-pro": {
+        "train": "6a726adf41ca824ca63a46dc9699fc6dcae614aac3af4a2d2701ae9d3afa16c1",
+        "validation": "bff709d5f901e239cb0e96956964825872350298c892cf37cea524c3dee4e98e",
+    },
+    "zh": {
+        "train": "92da3ac76549e8f98a3f2fe184d0f59682ddcd2a4da3dc77e085f9d5d4588dd7",
+        "validation": "2e78ee98463e4fe90bff015997c56cf4c6c12e6e817bd98b87ba0512e7ded918",
+    },
+    "zh-code-switch": {
+        "train": "9a94161c024e22e416e4a7cadf8d50cb3ac250b325c5678484a1f34c3593b836",
+        "validation": "fad391b8d8d598cee20474e3958c87d331d3b844b7c30412454b46fc0919e981",
+    },
+    "zh-mono": {
+        "train": "36e6edeaf89b22555374e2f44340ed748d5b8aa3279e5daf3375a5b6c9fe9c7c",
+        "validation": "93e2259b83ee5af5ff50abde013d111c6eb5bdb896211d836060201e501542a6",
+    },
+    "zh-pivot-only": {
+        "train": "16741745aa16b821f8bd35aaa0c592c3af4c88bdf49e317195d8a028557d6cc7",
+        "validation": "41c5736532fd75196d80683abc9779a99003617d01f4a348d56b5a8b0e640bc5",
+    },
+    "zh-plug": {
+        "train": "eb42727186d6d618e2b2f19dcff76fd39bc460a4983ada5259a4269dbb0bc929",
+        "validation": "f169d44ad82e26253dddcd48ae1a26b7da94c34e71b93a1fd839d5a3afebeb5d",
+    },
+    "zh-plug-pro": {
+        "train": "38b8318328c93d0818ba8266706d10a24f61f7975c0c920f7156f3ef18585c01",
+        "validation": "1e3b7cb9023de12abecdf12da518828dd50fe627496b412061c176d18df2fe95",
+    },
+}
+
+
+def manifest_hashes(root: Path) -> dict[str, dict[str, str]]:
+    return {name: info.sha256 for name, info in folder.read_manifest(root).configs.items()}
+
+
+def test_streamed_demo_build_keeps_the_content_hashes_it_had(tmp_path):
+    build(load_recipe(DEMO), tmp_path, progress=False)
+    assert manifest_hashes(tmp_path / "plug-demo") == DEMO_HASHES
+
+
+@pytest.fixture
+def small_pieces(monkeypatch):
+    """Chunks of 7 rows, shards of 4, and chunks sent to 2 worker processes however small."""
+    monkeypatch.setattr(language_check, "CHUNK_ROWS", 7)
+    monkeypatch.setattr(shards, "SHARD_ROWS", 4)
+    monkeypatch.setattr(stages, "INLINE_ROWS", 0)
+
+
+def test_many_shards_load_and_hash_like_one(tmp_path, demo, small_pieces):
+    build(load_recipe(DEMO), tmp_path, langs=["zh"], workers=2, progress=False)
+    root = tmp_path / "plug-demo"
+    manifest = folder.read_manifest(root)
+    assert manifest_hashes(root) == {c: h for c, h in DEMO_HASHES.items() if c.startswith("zh")}
+    plug = manifest.configs["zh-plug"]
+    names = sorted(Path(f).name for f in plug.files)
+    shards_of_train = -(-plug.splits["train"] // 4)
+    assert shards_of_train > 2
+    assert [n for n in names if n.startswith("train-")] == [
+        f"train-{i:05d}-of-{shards_of_train:05d}.parquet" for i in range(shards_of_train)
+    ]
+    assert not list(root.rglob(".*part*"))  # no shard left under its scratch name
+    folder.check_folder(root, manifest)
+    for config in ("zh", "zh-plug", "zh-code-switch"):
+        sharded = datasets.load_dataset(str(root), config)
+        single = datasets.load_dataset(str(demo), config)
+        for split, rows in sharded.items():
+            assert rows.to_list() == single[split].to_list(), (config, split)
+            assert folder.table_hash(rows.data.table) == manifest.configs[config].sha256[split]
+    assert (
+        manifest.configs["zh-plug"].example == folder.read_manifest(demo).configs["zh-plug"].example
+    )
+
+
+def test_publish_and_verify_take_multi_shard_splits(hub, tmp_path, tiny, monkeypatch):
+    monkeypatch.setattr(shards, "SHARD_ROWS", 2)
+    build(load_recipe(tiny), tmp_path / "out", langs=["zh"], progress=False)
+    root = tmp_path / "out" / "tiny"
+    result = invoke("publish", root, "--repo-id", "plug-org/tiny", "--lang", "zh")
+    assert result.exit_code == 0, result.output
+    files = hub.files("plug-org/tiny")
+    train = sorted(f for f in files if f.startswith("data/zh-plug/train-"))
+    assert len(train) > 1 and train[-1].endswith(f"-of-{len(train):05d}.parquet")
+    configs = folder.read_manifest(root).configs
+    assert result.output.count(" same") == sum(len(i.splits) for i in configs.values())
+    loaded = datasets.load_dataset("plug-org/tiny", "zh-plug", split="train")
+    assert loaded.num_rows == configs["zh-plug"].splits["train"]
+    assert folder.table_hash(loaded.data.table) == configs["zh-plug"].sha256["train"]
+
+
+def test_row_hasher_fed_in_any_pieces_hashes_like_json_of_whole_steps(monkeypatch):
+    monkeypatch.setattr(shards, "HASH_STEP", 4)
+    rows = [
+        {"id": f"r{i}", "text": "é" * i, "meta": {"b": None, "a": 1.5 * i}, "tags": ["x"] * i}
+        for i in range(11)
+    ]
+    expected = hashlib.sha256()
+    for start in range(0, len(rows), 4):  # what the hash has meant since it was written
+        step = rows[start : start + 4]
+        expected.update(json.dumps(step, sort_keys=True, ensure_ascii=False).encode())
+    for cuts in ([11], [1, 3, 7], [5, 0, 6], [1] * 11):
+        hasher, start = shards.RowHasher(), 0
+        for n in cuts:
+            hasher.update(rows[start : start + n])
+            start += n
+        assert hasher.hexdigest() == expected.hexdigest(), cuts
+    assert shards.table_hash(pa.Table.from_pylist(rows)) == expected.hexdigest()
+
+
+def long_records(n: int, *, offset: int = 0) -> list[Record]:
+    return [
+        Record(i, f"t.jsonl:{i + 1}", f"{i + offset}", f"instruction {i} " * 60, "x" * 1500)
+        for i in range(n)
+    ]
+
+
+def test_the_target_side_waits_on_disk_not_in_memory():
+    spec = Align(path="t.jsonl", join="id")
+    records = long_records(1_500) + long_records(20)  # the last 20 repeat ids: duplicates
+    tracemalloc.start()
+    index = TargetIndex(iter(records), spec, "t.jsonl")
+    held, _ = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    try:
+        assert held < 300_000  # the texts alone are 3 MB
+        assert index.rows == 1_520 and index.duplicates == 20
+        pivot = long_records(10, offset=1_495)  # ids 1495..1504: five have a partner
+        found = index.matches(pivot)
+        assert [r.raw_id if r else None for r in found] == [
+            *(str(i) for i in range(1_495, 1_500)),
+            *[None] * 5,
+        ]
+        assert found[0] == records[1_495]
+        assert index.orphans == 1_500 - 5
+    finally:
+        index.close()
+
+
+def test_duplicate_checks_hold_digests_not_texts():
+    recipe = load_recipe(DEMO)
+    checker = language_check.PivotChecker(recipe)
+    records = long_records(2_000)
+    tracemalloc.start()
+    problems = []
+    for start in range(0, 2_000, 700):  # batches, then three repeats after them
+        batch = records[start : start + 700]
+        problems += checker.problems(batch, [f"demo/{r.raw_id}" for r in batch])
+    problems += checker.problems(records[:3], ["demo/0", "demo/1", "demo/2"])
+    held, _ = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert problems[-3:] == [["duplicate-id"]] * 3 and not any(problems[:2_000])
+    assert checker.counts["duplicate ids"] == 3
+    assert [len(s) for s in (checker._ids, checker._content, checker._instructions)] == [2_000] * 3
+    assert held < 2_000 * 3 * 40  # three digests a row; the texts are 2.4 KB a row
+
+
+def test_digest_set_says_what_came_before_across_and_within_batches():
+    digests = DigestSet()
+    a, b, c = digest("a"), digest("b"), digest("a", "")
+    assert digests.seen([a, b, a]) == [False, False, True]
+    assert digests.seen([b, c, c, a]) == [True, False, True, True]
+    assert digests.seen([]) == [] and len(digests) == 3
