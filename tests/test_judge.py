@@ -321,7 +321,7 @@ def judge_twice_with_smollm2(url, smollm2, tmp_path, *extra):
     )
     # Short judgments keep the CPU run to seconds; without a cap a small model can ramble to
     # the default 1,024 tokens.
-    extra = ["--max-tokens", 48, "--concurrency", 2, *extra]
+    extra = ["--max-tokens", 16, "--concurrency", 2, *extra]
     result = run(url, files, tmp_path / "out", *extra, model=smollm2)
     assert result.exit_code == 0, result.output
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())

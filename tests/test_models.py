@@ -63,7 +63,7 @@ def test_generate_from_a_gguf_file(demo, smollm2_gguf, tmp_path):
 @pytest.mark.slow
 def test_train_one_step_from_a_gguf_file(demo, smollm2_gguf, tmp_path):
     out = tmp_path / "smol"
-    hp = ["--preset", "quick", "--max-steps", 1, "--max-length", 256]
+    hp = ["--preset", "quick", "--max-steps", 1, "--max-length", 128]
     hp += ["--per-device-batch-size", 1, "--global-batch-size", 1]
     result = train(demo, smollm2_gguf, out, *hp)
     assert result.exit_code == 0, result.output

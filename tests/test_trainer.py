@@ -181,7 +181,7 @@ def test_accelerate_configs_parse(name):
 @pytest.mark.slow
 def test_smollm2_fine_tunes_and_generates(demo, smollm2, tmp_path):
     out = tmp_path / "smol"
-    hp = ["--preset", "quick", "--max-steps", 2, "--max-length", 256, "--learning-rate", "1e-5"]
+    hp = ["--preset", "quick", "--max-steps", 2, "--max-length", 128, "--learning-rate", "1e-5"]
     hp += ["--per-device-batch-size", 2, "--global-batch-size", 2]
     result = train(demo, smollm2, out, *hp)
     assert result.exit_code == 0, result.output
@@ -189,7 +189,7 @@ def test_smollm2_fine_tunes_and_generates(demo, smollm2, tmp_path):
     assert manifest["steps"] == 2 and manifest["model"] == smollm2.name  # no local path
     answers = tmp_path / "a.jsonl"
     result = generate(
-        out, demo, answers, "--limit", 2, "--max-new-tokens", 32, "--split", "validation"
+        out, demo, answers, "--limit", 2, "--max-new-tokens", 8, "--split", "validation"
     )
     assert result.exit_code == 0, result.output
     lines = [json.loads(x) for x in answers.read_text().splitlines()]
