@@ -8,7 +8,7 @@ import pytest
 
 from plugdata.locations import check_model
 
-from .conftest import generate, one_line_error, train
+from .conftest import generate, one_line_error
 
 
 def test_check_model_accepts_a_gguf_file(tmp_path):
@@ -58,14 +58,3 @@ def test_generate_from_a_gguf_file(demo, smollm2_gguf, tmp_path):
     rows = [json.loads(x) for x in answers.read_text().splitlines()]
     assert len(rows) == 2 and all(r["raw_output"] for r in rows)
     assert rows[0]["generator"] == smollm2_gguf.name
-
-
-@pytest.mark.slow
-def test_train_one_step_from_a_gguf_file(demo, smollm2_gguf, tmp_path):
-    out = tmp_path / "smol"
-    hp = ["--preset", "quick", "--max-steps", 1, "--max-length", 128]
-    hp += ["--per-device-batch-size", 1, "--global-batch-size", 1]
-    result = train(demo, smollm2_gguf, out, *hp)
-    assert result.exit_code == 0, result.output
-    config = json.loads((out / "config.json").read_text())
-    assert "quantization_config" not in config  # saved as an ordinary model
