@@ -4,12 +4,19 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import socket
 import subprocess
 import sys
 import time
 import urllib.request
 from pathlib import Path
+
+# The suite runs on two pytest-xdist workers (pyproject's addopts): one thread each for torch
+# and its kernels, set before torch is first imported, so that two workers do not fight over two
+# cores with four threads.
+if "PYTEST_XDIST_WORKER" in os.environ:
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import pytest
 
