@@ -158,13 +158,7 @@ def translate_file(
         reads=[("the input", in_path)],
         writes=[("the cache", cache_path), *_outputs(out, sharded=bool(shard))],
     )
-    records = read_records(
-        Corpus(path=str(in_path)), Path.cwd(), need_response="response" in fields
-    )
-    ids = row_ids(name or in_path.stem, records)
-    records, shard_info = select_shard(records, shard)
-    if shard_info:
-        ids = ids[shard_info["start"] : shard_info["end"]]
+    records, ids, shard_info = _read_input(in_path, name or in_path.stem, fields, shard)
     translators = [make_translator(backend, options)] + [
         make_translator(n, o, f"translate fallback {n}") for n, o in fallbacks or []
     ]
@@ -215,6 +209,21 @@ def translate_file(
         shard_info["input_sha256"] = hashlib.sha256(in_path.read_bytes()).hexdigest()
         write_json(sidecar_path(out), shard_info)
     return result
+
+
+def _read_input(
+    in_path: Path, name: str, fields: tuple[str, ...], shard: str | None
+) -> tuple[list[Record], list[str], dict | None]:
+    """The records of the input (of its shard, with `--shard`), their ids, and the shard's
+    place in the whole."""
+    records = read_records(
+        Corpus(path=str(in_path)), Path.cwd(), need_response="response" in fields
+    )
+    ids = row_ids(name, records)
+    records, shard_info = select_shard(records, shard)
+    if shard_info:
+        ids = ids[shard_info["start"] : shard_info["end"]]
+    return records, ids, shard_info
 
 
 def _sender(engine: str, ray_address: str | None, workers: int) -> Send:
