@@ -18,7 +18,7 @@ from plugdata import folder, staging
 from plugdata.cards import render_card
 from plugdata.configs import LanguageWriter, merge_manifest, planned_manifest
 from plugdata.errors import PlugdataError
-from plugdata.language_check import TARGET_DUPLICATE, LanguageResult, check_language
+from plugdata.language_check import TARGET_DUPLICATE, Engine, LanguageResult, check_language
 from plugdata.manifest import ConfigEntry, Manifest, QuarantineEntry
 from plugdata.plan import plan_lines
 from plugdata.recipe import Recipe
@@ -122,13 +122,16 @@ def build(
     progress: bool = True,
     workers: int | None = None,
     force: bool = False,
+    engine: Engine | None = None,
 ) -> BuildReport:
     """Build the recipe into `out/<recipe.name>/` and return the report (see `summary()`).
 
     The folder is replaced in one step once everything in it is written and checked; it must be
     plugdata's own, from this recipe (else `force`). A language that keeps no row is not
     written; the others are, and then BuildError says which failed and why. `workers`
-    processes share the content checks (default: one per available core).
+    processes share the content checks (default: one per available core); with a Ray `engine`,
+    Ray actors do, and a recipe's translations run on Ray too. Both engines write the same
+    folder.
     """
     started = time.perf_counter()
     langs = langs or list(recipe.targets)
@@ -158,18 +161,22 @@ def build(
         quarantine: dict[str, QuarantineEntry] = {}
         failures: dict[str, str] = {}
         dup_counts: dict[str, int] = {}
-        for lang in langs:
-            writer = LanguageWriter(recipe, stage, lang)
-            result = check_language(recipe, lang, validator, writer, limit, progress)
-            ledgers[lang], dup_counts = result.ledger, result.pivot_counts
-            rejected = folder.rejected_file(out, recipe.name, lang)
-            if result.ledger.kept == 0:
-                writer.quarantine.move_to(rejected)
-                failures[lang] = _reject(rejected, result)
-                continue
-            rejected.unlink(missing_ok=True)
-            quarantine[lang] = writer.quarantine.entry(stage, lang)
-            built.update(writer.finish(result, validator))
+        engine = engine or Engine()
+        try:
+            for lang in langs:
+                writer = LanguageWriter(recipe, stage, lang)
+                result = check_language(recipe, lang, validator, writer, limit, progress, engine)
+                ledgers[lang], dup_counts = result.ledger, result.pivot_counts
+                rejected = folder.rejected_file(out, recipe.name, lang)
+                if result.ledger.kept == 0:
+                    writer.quarantine.move_to(rejected)
+                    failures[lang] = _reject(rejected, result)
+                    continue
+                rejected.unlink(missing_ok=True)
+                quarantine[lang] = writer.quarantine.entry(stage, lang)
+                built.update(writer.finish(result, validator))
+        finally:
+            engine.close()
         report = BuildReport(
             recipe.name, root, ledgers, {n: i.splits for n, i in built.items()}, dup_counts, 0.0
         )

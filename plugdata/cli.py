@@ -42,6 +42,28 @@ max_cost_option = shared_option("max_cost", MaxCost)
 cache_option = shared_option("cache_path", TranslationCache)
 
 
+def engine_options(help_text: str):
+    """`--engine local|ray` and `--ray-address`, alike in every command that has them (the
+    pairing itself is checked by `ray_engine.check_engine`)."""
+
+    def add(command):
+        command = click.option(
+            "--ray-address",
+            metavar="ADDR",
+            help="With --engine ray: the cluster to join (auto: this machine's; default "
+            "$RAY_ADDRESS, else a local Ray).",
+        )(command)
+        return click.option(
+            "--engine",
+            type=click.Choice(["local", "ray"]),
+            default="local",
+            show_default=True,
+            help=help_text,
+        )(command)
+
+    return add
+
+
 @click.group(cls=PlugdataGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="plugdata")
 def cli() -> None:
@@ -95,7 +117,8 @@ def _parse_corpus(values: tuple[str, ...]) -> dict[str, str]:
 @click.option(
     "--workers",
     type=click.IntRange(min=1),
-    help="Processes for the content checks (default: one per core).",
+    help="Processes for the content checks (default: one per core; with --engine ray, Ray "
+    "actors, default one per CPU of the cluster).",
 )
 @click.option(
     "--push",
@@ -109,6 +132,10 @@ def _parse_corpus(values: tuple[str, ...]) -> dict[str, str]:
     help="Build into a folder that plugdata did not make, or made from another recipe "
     "(files plugdata did not write are kept; those in its way as *.orig).",
 )
+@engine_options(
+    "Content checks (and a recipe's translations) in this machine's processes, or on Ray "
+    "actors (needs plugdata[ray])."
+)
 @quiet_option
 def build(
     recipe: Path,
@@ -120,6 +147,8 @@ def build(
     workers: int | None,
     push: bool,
     force: bool,
+    engine: str,
+    ray_address: str | None,
     quiet: bool,
 ) -> None:
     """Build the dataset described by RECIPE into OUT/<name>/.
@@ -130,8 +159,10 @@ def build(
     """
     from plugdata.build import BuildError
     from plugdata.build import build as run_build
+    from plugdata.language_check import Engine
     from plugdata.recipe import load_recipe
 
+    chosen = Engine(engine, ray_address, workers)
     loaded = load_recipe(recipe, _parse_corpus(corpora))
     try:
         report = run_build(
@@ -143,6 +174,7 @@ def build(
             progress=not quiet,
             workers=workers,
             force=force,
+            engine=chosen,
         )
     except BuildError as err:
         if err.report.configs:
@@ -300,19 +332,7 @@ def detect(
 @click.option("--shard", metavar="i/N", help="Translate only the i-th of N slices (0-based).")
 @click.option("--offline", is_flag=True, help="Replay from the cache; list what is missing.")
 @click.option("--dry-run", is_flag=True, help="Print segments, requests, cache hits and cost.")
-@click.option(
-    "--engine",
-    type=click.Choice(["local", "ray"]),
-    default="local",
-    show_default=True,
-    help="Send from this process, or from Ray actors (needs plugdata[ray]).",
-)
-@click.option(
-    "--ray-address",
-    metavar="ADDR",
-    help="With --engine ray: the cluster to join (auto: this machine's; default $RAY_ADDRESS, "
-    "else a local Ray).",
-)
+@engine_options("Send from this process, or from Ray actors (needs plugdata[ray]).")
 @quiet_option
 def translate(
     in_file: Path,

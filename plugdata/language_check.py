@@ -10,19 +10,21 @@ chunk is `stages`' work, and its rows go to a `Sink` (`configs.LanguageWriter`) 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from functools import partial
 from itertools import islice
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from tqdm.auto import tqdm
 
 from plugdata.align import TargetIndex
 from plugdata.digests import DigestSet, digest
+from plugdata.ray_engine import RayCheckPool, check_engine
 from plugdata.recipe import Corpus, Recipe, Translate
 from plugdata.sources import Record, iter_records
-from plugdata.stages import ChunkJob, ChunkResult, ChunkRunner, TargetRow
+from plugdata.stages import TASK_ROWS, ChunkJob, ChunkResult, ChunkRunner, TargetRow
 from plugdata.triples import Ledger, row_id
 from plugdata.validate import Validator
 
@@ -107,6 +109,44 @@ def pivot_rows(recipe: Recipe, limit: int | None, checker: PivotChecker) -> Iter
 
 
 @dataclass
+class Engine:
+    """Where a build's content checks and translations run: `local` (forked processes and
+    threads of this machine) or `ray` (actors on a Ray cluster at `address`, or a local Ray).
+    `workers`: at most this many Ray actors for the checks (default: one per CPU). The actors
+    start with the first rows to check and serve every language until `close()`."""
+
+    name: str = "local"
+    address: str | None = None
+    workers: int | None = None
+    _pool: RayCheckPool | None = field(default=None, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        check_engine(self.name, self.address)
+
+    def check_pool(self, validator: Validator, responses: bool) -> Callable[[], Any] | None:
+        """For `ChunkRunner`: None (its own fork pool), or where to get the Ray actors."""
+        return None if self.name != "ray" else partial(self._ray_pool, validator, responses)
+
+    def _ray_pool(self, validator: Validator, responses: bool) -> RayCheckPool:
+        # One validator and one kind of row per build: every language can share the actors.
+        if self._pool is None:
+            self._pool = RayCheckPool(
+                validator,
+                responses,
+                address=self.address,
+                workers=self.workers,
+                chunk_rows=CHUNK_ROWS,
+                task_rows=TASK_ROWS,
+            )
+        return self._pool
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.close()
+            self._pool = None
+
+
+@dataclass
 class LanguageResult:
     """One target language checked, routed and handed to its sink: what the report and the
     manifest say about it."""
@@ -125,13 +165,17 @@ def check_language(
     sink: Sink,
     limit: int | None,
     progress: bool,
+    engine: Engine | None = None,
 ) -> LanguageResult:
     """Align (or translate), check and route one target language, `CHUNK_ROWS` pivot rows at a
     time: what depends on earlier rows (duplicates, the join) here, the rest of each chunk in
-    the validator's worker processes (`stages`); each chunk's rows go to `sink` in order."""
+    the validator's worker processes, or on Ray with `engine` (`stages`); each chunk's rows go
+    to `sink` in order."""
+    engine = engine or Engine()
     checker = PivotChecker(recipe)
-    target = _target_side(recipe, lang, limit)
-    runner = ChunkRunner(ChunkJob(recipe, lang, target.spec, validator), validator.workers)
+    target = _target_side(recipe, lang, limit, engine)
+    job = ChunkJob(recipe, lang, target.spec, validator)
+    runner = ChunkRunner(job, validator.workers, engine.check_pool(validator, job.train))
     ledger = Ledger()
     made_by: Counter = Counter()
     seen_targets = DigestSet()
@@ -247,15 +291,15 @@ class _Translated:
     orphans = 0
     duplicates = 0
 
-    def __init__(self, recipe: Recipe, lang: str) -> None:
-        self.recipe, self.lang = recipe, lang
+    def __init__(self, recipe: Recipe, lang: str, engine: Engine) -> None:
+        self.recipe, self.lang, self.engine = recipe, lang, engine
         self.spec = recipe.targets[lang].translate
 
     def rows(self, pivot: Iterable[PivotRow], progress: bool) -> Iterator[TargetRow]:
         held = list(pivot)
         skip = [bool(found) for _, _, found in held]
         target = _translate_target(
-            self.recipe, self.lang, [record for record, _, _ in held], skip, progress
+            self.recipe, self.lang, [record for record, _, _ in held], skip, progress, self.engine
         )
         for (record, rid, found), *side in zip(held, *target, strict=True):
             yield (record, rid, found, *side)
@@ -264,21 +308,28 @@ class _Translated:
         pass
 
 
-def _target_side(recipe: Recipe, lang: str, limit: int | None) -> _Aligned | _Translated:
+def _target_side(
+    recipe: Recipe, lang: str, limit: int | None, engine: Engine
+) -> _Aligned | _Translated:
     if recipe.targets[lang].align is None:
-        return _Translated(recipe, lang)
+        return _Translated(recipe, lang, engine)
     return _Aligned(recipe, lang, limit)
 
 
 def _translate_target(
-    recipe: Recipe, lang: str, pivot: list[Record], skip: list[bool], progress: bool
+    recipe: Recipe,
+    lang: str,
+    pivot: list[Record],
+    skip: list[bool],
+    progress: bool,
+    engine: Engine,
 ) -> tuple[list[Record], list[str], list[list[str]], list[list[str]]]:
     """Target records made by machine translation, one per pivot record, with per-row
     provenance, the reasons rows could not be translated and the backends' last error. Rows
     marked in `skip` (quarantined whatever their translation) are not sent: nobody pays."""
     from plugdata.translate.cache import SegmentCache
     from plugdata.translate.engine import Outcome, translate_records
-    from plugdata.translate.job import default_cache_path, make_translator
+    from plugdata.translate.job import default_cache_path, make_translator, sender
 
     spec = recipe.targets[lang].translate
     where = f"{recipe.file}: targets.{lang}.translate"
@@ -292,6 +343,7 @@ def _translate_target(
     cache = SegmentCache(cache_file)
     fields = ("instruction", "response") if recipe.kind == "train" else ("instruction",)
     todo = [p for p, skipped in zip(pivot, skip, strict=True) if not skipped]
+    send = sender(engine.name, engine.address, spec.workers)
     try:
         answered, _ = translate_records(
             todo,
@@ -304,8 +356,11 @@ def _translate_target(
             max_cost=spec.max_cost,
             progress=progress,
             languages=languages,
+            send=send,
         )
     finally:
+        if hasattr(send, "close"):  # Ray's actors: stopped with the translation
+            send.close()
         cache.close()
         for translator in translators:
             translator.close()

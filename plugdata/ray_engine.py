@@ -158,3 +158,91 @@ def validate_dataset(
         batch_format="pyarrow",
         compute=ActorPoolStrategy(size=workers),
     )
+
+
+# -- choosing the engine ------------------------------------------------------------------------
+ENGINES = ("local", "ray")
+
+
+def check_engine(engine: str, address: str | None) -> None:
+    """`--engine` and `--ray-address` of any command, refused in one line before anything runs."""
+    if engine not in ENGINES:
+        raise PlugdataError(f"--engine {engine!r}: choose local or ray")
+    if address and engine != "ray":
+        raise PlugdataError("--ray-address: only with --engine ray")
+
+
+# -- a build's content checks on Ray actors ------------------------------------------------------
+class _Checker:
+    """A Ray actor with its own validator: the detector loads once per actor, not per task."""
+
+    def __init__(self, settings: ValidationSettings, languages: LanguageTable, responses: bool):
+        self.validator = Validator(settings, languages=languages)
+        self.responses = responses
+
+    def check(self, triples: list[dict]) -> list:
+        return [self.validator.check(t, responses=self.responses) for t in triples]
+
+
+class RayCheckPool:
+    """The pool of `stages.ChunkRunner` for `build --engine ray`: the content checks of a chunk
+    as tasks of actors, one per CPU of the cluster (at most `workers` when given), each task
+    `Validator.check` over a slice of the chunk, so the verdicts are those of the local engine.
+    A few chunks are in flight, enough to keep every actor busy with tasks of `task_rows`."""
+
+    def __init__(
+        self,
+        validator: Validator,
+        responses: bool,
+        *,
+        address: str | None = None,
+        workers: int | None,
+        chunk_rows: int,
+        task_rows: int,
+    ):
+        connect(address)
+        import ray
+
+        cpus = max(1, int(cluster_resources().get("CPU", 1)))
+        size = min(workers, cpus) if workers else cpus
+        checker = ray.remote(num_cpus=1)(_Checker)
+        self._actors = [
+            checker.remote(validator.settings, validator.languages, responses) for _ in range(size)
+        ]
+        self._next = 0
+        # Tasks one chunk makes; one chunk more in flight than it takes to give every actor one.
+        self.in_flight = 1 + -(-size * task_rows // chunk_rows)
+
+    def check(self, triples: list[dict]) -> _Pending:
+        actor = self._actors[self._next % len(self._actors)]
+        self._next += 1
+        return _Pending(actor.check.remote(triples))
+
+    def close(self) -> None:
+        import ray
+
+        for actor in self._actors:
+            ray.kill(actor)
+        self._actors = []
+
+
+class _Pending:
+    """A task's verdicts, with the `get()` of a fork pool's result."""
+
+    def __init__(self, ref):
+        self.ref = ref
+
+    def get(self) -> list:
+        import ray
+        from ray.exceptions import RayActorError
+
+        try:
+            return ray.get(self.ref)
+        except RayActorError as exc:
+            # Nothing of the build is written yet (its folder is replaced in one step): a rerun
+            # starts it again, translations come from the cache.
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else "died"
+            raise PlugdataError(
+                f"build --engine ray: a Ray worker checking rows stopped mid-run ({first[:200]});"
+                " nothing was written: run again"
+            ) from None

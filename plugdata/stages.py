@@ -5,8 +5,8 @@ row's JSON for the content hash) that `configs.LanguageWriter` appends to the fo
 Everything that depends on earlier rows (ids and texts seen before, the join) is settled before a
 chunk gets here, as its `early` reasons, so chunks can be processed in any order and anywhere:
 `ChunkJob.triples`, `.check` and `.finish` are functions of a chunk alone. `ChunkRunner` runs
-the checks in forked worker processes and the rest here; a cluster engine could map all three
-over batches. Results come back in input order.
+the checks in a pool (forked worker processes, or Ray actors for `--engine ray`) and the rest
+here. Results come back in input order.
 """
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ from __future__ import annotations
 import gc
 import multiprocessing
 from collections import Counter, deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import pyarrow as pa
 
@@ -179,27 +179,63 @@ def to_check(triples: list[dict[str, Any]], early: list[list[str]]) -> list[dict
     return [t for t, reasons in zip(triples, early, strict=True) if not reasons]
 
 
-# The job of a runner's pool, set in the parent while the pool lives: forked workers inherit it
-# (with the validator's loaded model), so only the triples to check travel to them.
+# The job of a runner's fork pool, set in the parent while the pool lives: forked workers
+# inherit it (with the validator's loaded model), so only the triples to check travel to them.
 _JOB: ChunkJob | None = None
-_TASK_ROWS = 256  # triples per task of a worker
+TASK_ROWS = 256  # triples per task of a worker
 
 
 def _check(triples: list[dict[str, Any]]) -> list[Verdict]:
     return _JOB.check(triples)
 
 
-class ChunkRunner:
-    """Runs a `ChunkJob` over chunks in order: the content checks in `workers` forked
-    processes that live as long as the runner, with one chunk more than there are workers in
-    flight, while this process makes the next chunk's triples and renders and writes the last
-    one's. Only the triples to check and their verdicts cross between processes (rendered rows
-    are many times bigger, and forking anew for each chunk cost more than sending the triples).
-    Small chunks, one worker, or no `fork` on this system: all here."""
+class CheckPool(Protocol):
+    """Where a runner's content checks run: `check` a slice of a chunk's triples; the handle's
+    `get()` gives its verdicts. `in_flight`: the chunks to keep queued to keep the pool busy."""
+
+    in_flight: int
+
+    def check(self, triples: list[dict[str, Any]]) -> Any: ...
+
+    def close(self) -> None: ...
+
+
+class ForkPool:
+    """`workers` forked processes that inherit the job (the default engine's pool)."""
 
     def __init__(self, job: ChunkJob, workers: int) -> None:
+        global _JOB
+        _JOB = job
+        self.in_flight = workers
+        self._pool = multiprocessing.get_context("fork").Pool(workers)
+
+    def check(self, triples: list[dict[str, Any]]) -> Any:
+        return self._pool.apply_async(_check, (triples,))
+
+    def close(self) -> None:
+        global _JOB
+        self._pool.terminate()
+        self._pool.join()
+        _JOB = None
+
+
+class ChunkRunner:
+    """Runs a `ChunkJob` over chunks in order: the content checks in a pool that lives as long
+    as the runner, with a few chunks in flight (one more than there are workers, for the
+    default `ForkPool`), while this process makes the next chunk's triples and renders and
+    writes the last one's. Only the triples to check and their verdicts cross between
+    processes (rendered rows are many times bigger, and forking anew for each chunk cost more
+    than sending the triples). With the fork pool, small chunks, one worker, or no `fork` on
+    this system: all here. `pool`: where to get another pool for every chunk with something to
+    check (`ray_engine.RayCheckPool`), asked when the first such chunk comes; whoever made
+    that pool closes it (it may serve several runners)."""
+
+    def __init__(
+        self, job: ChunkJob, workers: int, pool: Callable[[], CheckPool] | None = None
+    ) -> None:
         self.job, self.workers = job, workers
-        self._pool = None
+        self._make_pool = pool
+        self._pool: CheckPool | None = None
         self._in_flight: deque = deque()
         # A chunk allocates millions of short-lived containers, and the collector's passes
         # over them (and over every long-lived object) took a third of a build's time. Nearly
@@ -213,23 +249,34 @@ class ChunkRunner:
 
     def submit(self, chunk: list[TargetRow], early: list[list[str]]) -> Iterator[ChunkResult]:
         """Queue a chunk; yields the results that are due (oldest first)."""
-        global _JOB
         triples = self.job.triples(chunk)
         checking = to_check(triples, early)
-        can_fork = "fork" in multiprocessing.get_all_start_methods()
-        if self.workers <= 1 or len(checking) < INLINE_ROWS or not can_fork:
+        pool = self._pool_for(len(checking))
+        if pool is None:
             parts = [self.job.check(checking)]
         else:
-            if self._pool is None:
-                _JOB = self.job
-                self._pool = multiprocessing.get_context("fork").Pool(self.workers)
             parts = [
-                self._pool.apply_async(_check, (checking[i : i + _TASK_ROWS],))
-                for i in range(0, len(checking), _TASK_ROWS)
+                pool.check(checking[i : i + TASK_ROWS]) for i in range(0, len(checking), TASK_ROWS)
             ]
         self._in_flight.append((chunk, early, triples, parts))
-        while len(self._in_flight) > self.workers:
+        limit = self._pool.in_flight if self._pool else self.workers
+        while len(self._in_flight) > limit:
             yield self._next()
+
+    def _pool_for(self, rows: int) -> CheckPool | None:
+        if self._pool is None:
+            if self._make_pool is not None:
+                if rows:
+                    self._pool = self._make_pool()
+            elif (
+                self.workers > 1
+                and rows >= INLINE_ROWS
+                and "fork" in multiprocessing.get_all_start_methods()
+            ):
+                self._pool = ForkPool(self.job, self.workers)
+        if self._make_pool is None and rows < INLINE_ROWS:
+            return None
+        return self._pool
 
     def drain(self) -> Iterator[ChunkResult]:
         while self._in_flight:
@@ -246,13 +293,10 @@ class ChunkRunner:
         return result
 
     def close(self) -> None:
-        global _JOB
         self._in_flight.clear()
         gc.unfreeze()
         if self._gc_was_enabled:
             gc.enable()
-        if self._pool is not None:
-            self._pool.terminate()
-            self._pool.join()
-            self._pool = None
-            _JOB = None
+        if self._pool is not None and self._make_pool is None:
+            self._pool.close()
+        self._pool = None

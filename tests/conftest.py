@@ -429,3 +429,22 @@ def tiny_llama(tmp_path_factory, demo) -> Path:
     LlamaForCausalLM(config).save_pretrained(folder)
     tokenizer.save_pretrained(folder)
     return folder
+
+
+@pytest.fixture(scope="module")
+def local_ray():
+    """One local Ray (two CPUs) for every test of a module that asks for it, shut down after
+    them rather than at the end of the session, so that its processes do not hold the CPUs the
+    rest of the suite runs on. Its start is such a file's largest cost (printed with -s)."""
+    import ray
+
+    started = time.monotonic()
+    with pytest.MonkeyPatch.context() as env:
+        # Workers take the environment of the Ray they belong to: keys must be there first.
+        env.setenv("LIBRE_API_KEY", "libre-test-key")
+        env.setenv("RAY_USAGE_STATS_ENABLED", "0")
+        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="ERROR")
+        ray.data.DataContext.get_current().enable_progress_bars = False
+        print(f"\nlocal Ray started in {time.monotonic() - started:.1f} s")
+        yield
+        ray.shutdown()

@@ -13,22 +13,7 @@ from .conftest import ITEMS, corpus_rows, one_line_error, translate_args, write_
 from .conftest import invoke as run
 from .servers import LibreServer, phrase_book, translator
 
-
-@pytest.fixture(scope="module", autouse=True)
-def local_ray():
-    """One local Ray for every test here, shut down after them rather than at the end of the
-    session, so that its processes do not hold the CPUs the rest of the suite runs on. Its
-    start is this file's largest cost (printed with -s)."""
-    started = time.monotonic()
-    with pytest.MonkeyPatch.context() as env:
-        # Workers take the environment of the Ray they belong to: the key must be there first.
-        env.setenv("LIBRE_API_KEY", "libre-test-key")
-        env.setenv("RAY_USAGE_STATS_ENABLED", "0")
-        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="ERROR")
-        ray.data.DataContext.get_current().enable_progress_bars = False
-        print(f"\nlocal Ray started in {time.monotonic() - started:.1f} s")
-        yield
-        ray.shutdown()
+pytestmark = pytest.mark.usefixtures("local_ray")
 
 
 def libre(server, corpus, folder, *extra):

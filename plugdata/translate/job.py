@@ -17,6 +17,7 @@ from pydantic import ValidationError
 from plugdata.errors import PlugdataError
 from plugdata.jsonl import read_json_file, read_json_lines, write_json, write_json_lines
 from plugdata.languages import LANGUAGES, LanguageTable
+from plugdata.ray_engine import check_engine
 from plugdata.recipe import Corpus, safe_yaml_load
 from plugdata.sources import Record, read_records
 from plugdata.store import cache_dir
@@ -165,7 +166,7 @@ def translate_file(
     rows = _Rows(name or in_path.stem, source, target, "response" in fields, Validator())
     context = _row_context(translators, source, target, fields, rows.validator)
     keys = [_row_key(context, row_id, r) for row_id, r in zip(ids, records, strict=True)]
-    send = _sender(engine, ray_address, workers)
+    send = sender(engine, ray_address, workers)
     cache = SegmentCache(cache_path)
     try:
         done = cache.get_rows(keys)
@@ -226,14 +227,10 @@ def _read_input(
     return records, ids, shard_info
 
 
-def _sender(engine: str, ray_address: str | None, workers: int) -> Send:
-    if engine == "local":
-        if ray_address:
-            raise PlugdataError("--ray-address: only with --engine ray")
-        return send_here
-    if engine == "ray":
-        return RaySender(ray_address, workers)
-    raise PlugdataError(f"--engine {engine!r}: choose local or ray")
+def sender(engine: str, ray_address: str | None, workers: int) -> Send:
+    """The `send` of `translate_records` for an engine (`ray`: a `RaySender`, to `close()`)."""
+    check_engine(engine, ray_address)
+    return RaySender(ray_address, workers) if engine == "ray" else send_here
 
 
 @dataclass

@@ -1,0 +1,177 @@
+"""`plugdata build --engine ray` on one local Ray for this file (two CPUs): the demo, a
+generated 20K-row aligned corpus and a recipe that translates (against the
+LibreTranslate-compatible server on 127.0.0.1) give the folder of the default engine."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from plugdata.ray_engine import RayCheckPool
+from plugdata.translate.ray_sender import RaySender
+
+from .conftest import DEMO_RECIPE, corpus_rows, invoke, one_line_error, write_jsonl
+from .servers import LibreServer
+
+pytestmark = pytest.mark.usefixtures("local_ray")
+
+
+@pytest.fixture
+def calls(monkeypatch) -> dict[str, int]:
+    """How often the build handed work to Ray: checks to actors, and units to translate."""
+    counted = {"checks": 0, "sends": 0}
+
+    def counting(name: str, method):
+        def wrapper(*args, **kwargs):
+            counted[name] += 1
+            return method(*args, **kwargs)
+
+        return wrapper
+
+    monkeypatch.setattr(RayCheckPool, "check", counting("checks", RayCheckPool.check))
+    monkeypatch.setattr(RaySender, "__call__", counting("sends", RaySender.__call__))
+    return counted
+
+
+def build_both(recipe: Path, out: Path, *extra, between=lambda: None) -> tuple[dict, dict]:
+    """The manifests of `recipe` built by the default engine and by Ray."""
+    manifests = []
+    for engine in ("local", "ray"):
+        between()
+        result = invoke(
+            "build", recipe, "--out", out / engine, "--engine", engine, "--quiet", *extra
+        )
+        assert result.exit_code == 0, result.output
+        name = next((out / engine).iterdir())
+        manifests.append(json.loads((name / "manifest.json").read_text("utf-8")))
+    return manifests[0], manifests[1]
+
+
+def content(manifest: dict) -> dict:
+    """What both engines must agree on: every config's rows and content hashes per split, and
+    every quarantine's rows and file."""
+    configs = {
+        name: (entry["splits"], entry["sha256"], entry["files"])
+        for name, entry in manifest["configs"].items()
+    }
+    return {"configs": configs, "quarantine": manifest["quarantine"]}
+
+
+def test_ray_build_of_the_demo_writes_the_configs_and_hashes_of_the_local_build(tmp_path, calls):
+    local, distributed = build_both(DEMO_RECIPE, tmp_path)
+    assert len(local["configs"]) == 24
+    assert content(distributed) == content(local)
+    assert calls["checks"] >= 4  # every language's rows were checked on Ray's actors
+
+
+def zh_words(i: int) -> str:
+    digits = "零一二三四五六七八九"
+    return "".join(digits[int(d)] for d in str(i))
+
+
+def aligned_rows(n: int) -> tuple[list[dict], list[dict]]:
+    """`n` en/zh pairs, every one distinct, with a few rows that fail: a Chinese side written
+    in English (language ID), a repeated pivot pair and an id without a partner."""
+    en, zh = [], []
+    for i in range(n):
+        en.append(
+            {
+                "id": f"r{i}",
+                "instruction": f"Explain step {i} of planting a small garden with tomatoes.",
+                "output": f"For step {i}, water the soil in the morning and keep the plants in sun.",
+            }
+        )
+        zh.append(
+            {
+                "id": f"r{i}",
+                "instruction": f"请解释种植番茄小花园的第{zh_words(i)}步。",
+                "output": f"第{zh_words(i)}步：早上给土壤浇水，并让植物晒到太阳。",
+            }
+        )
+    for i in range(0, n, 997):
+        zh[i] = {**zh[i], "output": "This answer was left in English by mistake, sadly."}
+    en[7] = {**en[6], "id": "r7"}  # the same pair as the row before it
+    del zh[11]
+    return en, zh
+
+
+RECIPE = """\
+name: garden
+pivot: en
+source: {name: garden, path: en.jsonl, columns: {response: output}}
+targets:
+  zh: {align: {path: zh.jsonl, join: id}}
+methods: [plug]
+validation: {detector: fasttext}
+splits: {validation: 0.05}
+card: {pretty_name: Garden, license: cc-by-4.0}
+"""
+
+
+def test_ray_build_of_20k_generated_rows_gives_the_hashes_of_the_local_build(tmp_path, calls):
+    en, zh = aligned_rows(20_000)
+    write_jsonl(tmp_path / "en.jsonl", en)
+    write_jsonl(tmp_path / "zh.jsonl", zh)
+    (tmp_path / "garden.yaml").write_text(RECIPE, "utf-8")
+    local, distributed = build_both(tmp_path / "garden.yaml", tmp_path / "out")
+    assert content(distributed) == content(local)
+    splits = local["configs"]["zh"]["splits"]
+    rejected = local["quarantine"]["zh"]["rows"]
+    assert splits["validation"] > 0 and rejected >= 1 + 1 + 20_000 // 997
+    assert splits["train"] + splits["validation"] + rejected == 20_000
+    assert calls["checks"] >= 20_000 // 256  # every chunk's checks went to the actors
+
+
+def test_ray_build_translates_a_recipe_target_on_ray_actors(tmp_path, calls):
+    write_jsonl(tmp_path / "en.jsonl", corpus_rows("en"))
+    cache = tmp_path / "cache.sqlite"
+    with LibreServer() as server:
+        recipe = tmp_path / "mt.yaml"
+        recipe.write_text(
+            "name: mt\nsource: {name: mt, path: en.jsonl}\ntargets:\n  it:\n    translate:\n"
+            f"      {{backend: deep-translator, provider: libre, base_url: '{server.url}',\n"
+            "       cache: cache.sqlite, workers: 2}\ncard: {pretty_name: MT, license: cc-by-4.0}\n",
+            "utf-8",
+        )
+        sent: list[list[str]] = []
+
+        def fresh_cache():
+            """Each engine pays for its own translations: nothing comes from the cache."""
+            if server.requests:
+                sent.append(sorted(r["q"] for r in server.requests))
+                server.requests.clear()
+            cache.unlink(missing_ok=True)
+
+        local, distributed = build_both(recipe, tmp_path / "out", between=fresh_cache)
+        sent.append(sorted(r["q"] for r in server.requests))
+    assert content(distributed) == content(local)
+    assert sum(local["configs"]["it"]["splits"].values()) == len(corpus_rows("en"))
+    assert sent[0] and sent[1] == sent[0]  # the same texts sent, by Ray's actors the second time
+    assert calls["sends"] >= 1
+
+
+def test_ray_address_without_the_ray_engine_is_refused_before_anything_is_written(tmp_path):
+    out = tmp_path / "out"
+    result = invoke("build", DEMO_RECIPE, "--out", out, "--ray-address", "auto", "--quiet")
+    assert one_line_error(result) == "Error: --ray-address: only with --engine ray"
+    assert not out.exists()
+
+
+def test_ray_build_whose_check_actor_is_killed_stops_in_one_line_and_writes_nothing(
+    tmp_path, monkeypatch
+):
+    import ray
+
+    original = RayCheckPool.check
+
+    def kill_first(pool, triples):
+        """The actor the first task goes to is killed before the task reaches it."""
+        ray.kill(pool._actors[0])
+        return original(pool, triples)
+
+    monkeypatch.setattr(RayCheckPool, "check", kill_first)
+    out = tmp_path / "out"
+    result = invoke("build", DEMO_RECIPE, "--out", out, "--engine", "ray", "--quiet")
+    line = one_line_error(result)
+    assert "a Ray worker checking rows stopped mid-run" in line, line
+    assert not (out / "plug-demo").exists()
