@@ -101,17 +101,7 @@ class JudgeReport:
 
     def text(self) -> str:
         if self.dry_run:
-            e = self.estimate
-            return (
-                f"Plan (dry run, nothing sent): {e['items']} items, {e['judgments']} "
-                f"judgments, {e['cached']} cached, {e['to_send']} to send, about "
-                f"{e['tokens']:,} tokens, estimated cost {e['cost']:.4f} USD"
-                + (
-                    ""
-                    if e["priced"]
-                    else f" (no price known for {e['model']}: give --price-in and --price-out)"
-                )
-            )
+            return plan_text(self.estimate, "judgments", self.estimate["model"])
         return self.table + (
             f"\n\n{self.counters.requests} requests ({self.counters.retries} retries, "
             f"{self.counters.cached} judgments from the cache) -> {self.out}"
@@ -127,18 +117,38 @@ def _dry_run(
     counters: Counters,
 ) -> JudgeReport:
     """Tokens and cost of the judgments not in the cache; nothing is sent."""
-    chars = sum(r.chars for r in to_send)
     estimate = {
         "items": items,
-        "judgments": len(requests),
-        "cached": counters.cached,
-        "to_send": len(to_send),
         "model": options.judge_model,
-        "priced": price.known,
-        "tokens": int(chars / CHARS_PER_TOKEN + EXPECTED_OUTPUT_TOKENS * len(to_send)),
-        "cost": sum(price.request(r.chars, EXPECTED_OUTPUT_TOKENS) for r in to_send),
+        **estimate_cost(price, requests, to_send, EXPECTED_OUTPUT_TOKENS),
     }
     return JudgeReport(options.out, {}, counters, True, estimate)
+
+
+def estimate_cost(
+    price: Price, requests: list[Request], to_send: list[Request], output_tokens: int
+) -> dict[str, Any]:
+    """Requests, cached, to send, tokens and cost of those not in the cache: every dry run's
+    plan (the judge's, the scorer's LLM extractor's)."""
+    chars = sum(r.chars for r in to_send)
+    return {
+        "requests": len(requests),
+        "cached": len(requests) - len(to_send),
+        "to_send": len(to_send),
+        "priced": price.known,
+        "tokens": int(chars / CHARS_PER_TOKEN + output_tokens * len(to_send)),
+        "cost": sum(price.request(r.chars, output_tokens) for r in to_send),
+    }
+
+
+def plan_text(e: dict[str, Any], unit: str, model: str) -> str:
+    """A dry run's plan in one line."""
+    return (
+        f"Plan (dry run, nothing sent): {e['items']} items, {e['requests']} {unit}, "
+        f"{e['cached']} cached, {e['to_send']} to send, about {e['tokens']:,} tokens, "
+        f"estimated cost {e['cost']:.4f} USD"
+        + ("" if e["priced"] else f" (no price known for {model}: give --price-in and --price-out)")
+    )
 
 
 def ask_all(

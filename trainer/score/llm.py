@@ -10,8 +10,9 @@ import hashlib
 import json
 from typing import Any
 
-from plugdata.remote import CHARS_PER_TOKEN, Price
+from plugdata.remote import Price
 from trainer.judge.backends import Judge, Request
+from trainer.judge.run import estimate_cost
 from trainer.score.numbers import extract
 
 KIND = "extract"
@@ -64,12 +65,4 @@ def read_reply(reply: str, lang: str | None) -> float | None:
 
 def estimate(price: Price, requests: list[Request], to_send: list[Request]) -> dict[str, Any]:
     """Tokens and cost of the requests not in the cache."""
-    chars = sum(r.chars for r in to_send)
-    return {
-        "requests": len(requests),
-        "cached": len(requests) - len(to_send),
-        "to_send": len(to_send),
-        "priced": price.known,
-        "tokens": int(chars / CHARS_PER_TOKEN + REPLY_TOKENS * len(to_send)),
-        "cost": sum(price.request(r.chars, REPLY_TOKENS) for r in to_send),
-    }
+    return estimate_cost(price, requests, to_send, REPLY_TOKENS)

@@ -22,7 +22,7 @@ from plugdata.redact import public_path
 from trainer.evalsets import answered_by, load_questions, read_rows
 from trainer.judge import stats
 from trainer.judge.backends import JUDGES, Counters, Judge
-from trainer.judge.run import JudgmentCache, ask_all, default_cache_path
+from trainer.judge.run import JudgmentCache, ask_all, default_cache_path, plan_text
 from trainer.options import ScoreOptions
 from trainer.score import llm
 from trainer.score.numbers import ABS_TOL, REL_TOL, extract, parse_number, same
@@ -39,13 +39,7 @@ class ScoreReport:
 
     def text(self) -> str:
         if self.estimate:
-            e = self.estimate
-            return (
-                f"Plan (dry run, nothing sent): {e['items']} items, {e['requests']} requests, "
-                f"{e['cached']} cached, {e['to_send']} to send, about {e['tokens']:,} tokens, "
-                f"estimated cost {e['cost']:.4f} USD"
-                + ("" if e["priced"] else " (no price known: give --price-in and --price-out)")
-            )
+            return plan_text(self.estimate, "requests", self.estimate.get("model"))
         text = markdown(self.summary)
         if self.summary["extractor"] == "llm":
             c = self.counters
@@ -137,7 +131,11 @@ def _ask(
         to_send = [r for r in requests if raw[r.key] is None]
         counters.cached = len(requests) - len(to_send)
         if options.dry_run:
-            plan = {"items": len(questions), **llm.estimate(backend.price, requests, to_send)}
+            plan = {
+                "items": len(questions),
+                "model": options.judge_model,
+                **llm.estimate(backend.price, requests, to_send),
+            }
             return ScoreReport(options.out, {}, counters, plan)
         errors = ask_all(options, backend, cache, to_send, counters, raw)
     finally:
