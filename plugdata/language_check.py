@@ -21,7 +21,7 @@ from tqdm.auto import tqdm
 
 from plugdata.align import TargetIndex
 from plugdata.digests import DigestSet, digest
-from plugdata.ray_engine import RayCheckPool, check_engine
+from plugdata.ray_engine import RayStagePool, check_engine
 from plugdata.recipe import Corpus, Recipe, Translate
 from plugdata.sources import Record, iter_records
 from plugdata.stages import TASK_ROWS, ChunkJob, ChunkResult, ChunkRunner, TargetRow
@@ -110,29 +110,29 @@ def pivot_rows(recipe: Recipe, limit: int | None, checker: PivotChecker) -> Iter
 
 @dataclass
 class Engine:
-    """Where a build's content checks and translations run: `local` (forked processes and
+    """Where a build's chunk stages and translations run: `local` (forked processes and
     threads of this machine) or `ray` (actors on a Ray cluster at `address`, or a local Ray).
-    `workers`: at most this many Ray actors for the checks (default: one per CPU). The actors
+    `workers`: at most this many Ray actors for the chunks (default: one per CPU). The actors
     start with the first rows to check and serve every language until `close()`."""
 
     name: str = "local"
     address: str | None = None
     workers: int | None = None
-    _pool: RayCheckPool | None = field(default=None, init=False, repr=False)
+    _pool: RayStagePool | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         check_engine(self.name, self.address)
 
-    def check_pool(self, validator: Validator, responses: bool) -> Callable[[], Any] | None:
+    def stage_pool(self, validator: Validator) -> Callable[[], Any] | None:
         """For `ChunkRunner`: None (its own fork pool), or where to get the Ray actors."""
-        return None if self.name != "ray" else partial(self._ray_pool, validator, responses)
+        return None if self.name != "ray" else partial(self._ray_pool, validator)
 
-    def _ray_pool(self, validator: Validator, responses: bool) -> RayCheckPool:
-        # One validator and one kind of row per build: every language can share the actors.
+    def _ray_pool(self, validator: Validator) -> RayStagePool:
+        # One validator per build, and each task carries its language's job: every language
+        # shares the actors.
         if self._pool is None:
-            self._pool = RayCheckPool(
+            self._pool = RayStagePool(
                 validator,
-                responses,
                 address=self.address,
                 workers=self.workers,
                 chunk_rows=CHUNK_ROWS,
@@ -175,7 +175,7 @@ def check_language(
     checker = PivotChecker(recipe)
     target = _target_side(recipe, lang, limit, engine)
     job = ChunkJob(recipe, lang, target.spec, validator)
-    runner = ChunkRunner(job, validator.workers, engine.check_pool(validator, job.train))
+    runner = ChunkRunner(job, validator.workers, engine.stage_pool(validator))
     ledger = Ledger()
     made_by: Counter = Counter()
     seen_targets = DigestSet()

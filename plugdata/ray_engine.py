@@ -172,28 +172,28 @@ def check_engine(engine: str, address: str | None) -> None:
         raise PlugdataError("--ray-address: only with --engine ray")
 
 
-# -- a build's content checks on Ray actors ------------------------------------------------------
-class _Checker:
+# -- a build's chunk stages on Ray actors ---------------------------------------------------------
+class _StageWorker:
     """A Ray actor with its own validator: the detector loads once per actor, not per task."""
 
-    def __init__(self, settings: ValidationSettings, languages: LanguageTable, responses: bool):
+    def __init__(self, settings: ValidationSettings, languages: LanguageTable):
         self.validator = Validator(settings, languages=languages)
-        self.responses = responses
 
-    def check(self, triples: list[dict]) -> list:
-        return [self.validator.check(t, responses=self.responses) for t in triples]
+    def run(self, job, chunk: list, early: list):
+        job.validator = self.validator  # a job travels without one (`ChunkJob.__getstate__`)
+        return job.run(chunk, early)
 
 
-class RayCheckPool:
-    """The pool of `stages.ChunkRunner` for `build --engine ray`: the content checks of a chunk
-    as tasks of actors, one per CPU of the cluster (at most `workers` when given), each task
-    `Validator.check` over a slice of the chunk, so the verdicts are those of the local engine.
-    A few chunks are in flight, enough to keep every actor busy with tasks of `task_rows`."""
+class RayStagePool:
+    """The pool of `stages.ChunkRunner` for `build --engine ray`: slices of each chunk (content
+    checks, routing, splits, rendering, the tables to write) as tasks of actors, one per CPU of
+    the cluster (at most `workers` when given), each `ChunkJob.run` with the actor's own
+    validator, so the results are those of the local engine. A few chunks are in flight,
+    enough to keep every actor busy with tasks of `task_rows`."""
 
     def __init__(
         self,
         validator: Validator,
-        responses: bool,
         *,
         address: str | None = None,
         workers: int | None,
@@ -205,18 +205,21 @@ class RayCheckPool:
 
         cpus = max(1, int(cluster_resources().get("CPU", 1)))
         size = min(workers, cpus) if workers else cpus
-        checker = ray.remote(num_cpus=1)(_Checker)
-        self._actors = [
-            checker.remote(validator.settings, validator.languages, responses) for _ in range(size)
-        ]
+        worker = ray.remote(num_cpus=1)(_StageWorker)
+        self._actors = [worker.remote(validator.settings, validator.languages) for _ in range(size)]
         self._next = 0
+        self._job: tuple[Any, Any] | None = None  # the last job, and its copy in Ray's store
         # Tasks one chunk makes; one chunk more in flight than it takes to give every actor one.
         self.in_flight = 1 + -(-size * task_rows // chunk_rows)
 
-    def check(self, triples: list[dict]) -> _Pending:
+    def run(self, job, chunk: list, early: list) -> _Pending:
+        import ray
+
+        if self._job is None or self._job[0] is not job:
+            self._job = (job, ray.put(job))  # once per language, not with every task
         actor = self._actors[self._next % len(self._actors)]
         self._next += 1
-        return _Pending(actor.check.remote(triples))
+        return _Pending(actor.run.remote(self._job[1], chunk, early))
 
     def close(self) -> None:
         import ray
@@ -224,15 +227,16 @@ class RayCheckPool:
         for actor in self._actors:
             ray.kill(actor)
         self._actors = []
+        self._job = None
 
 
 class _Pending:
-    """A task's verdicts, with the `get()` of a fork pool's result."""
+    """A task's result, with the `get()` of a fork pool's result."""
 
     def __init__(self, ref):
         self.ref = ref
 
-    def get(self) -> list:
+    def get(self):
         import ray
         from ray.exceptions import RayActorError
 
@@ -243,6 +247,6 @@ class _Pending:
             # starts it again, translations come from the cache.
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else "died"
             raise PlugdataError(
-                f"build --engine ray: a Ray worker checking rows stopped mid-run ({first[:200]});"
+                f"build --engine ray: a Ray worker processing rows stopped mid-run ({first[:200]});"
                 " nothing was written: run again"
             ) from None

@@ -44,6 +44,17 @@ class EncodedRows:
             ends.append(end)
         return cls(b", ".join(encoded), ends)
 
+    @classmethod
+    def join(cls, parts: list[EncodedRows]) -> EncodedRows:
+        """Consecutive parts' rows as one."""
+        parts = [p for p in parts if p.ends]
+        ends: list[int] = []
+        offset = 0  # where the part starts in the joined blob
+        for part in parts:
+            ends += [offset + end for end in part.ends]
+            offset = ends[-1] + 2
+        return cls(b", ".join(p.blob for p in parts), ends)
+
 
 def shard_name(split: str, i: int, n: int) -> str:
     return f"{split}-{i:05d}-of-{n:05d}.parquet"

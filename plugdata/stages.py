@@ -3,10 +3,9 @@ routing, the split of each kept triple, rendering every method, and the Arrow ta
 row's JSON for the content hash) that `configs.LanguageWriter` appends to the folder.
 
 Everything that depends on earlier rows (ids and texts seen before, the join) is settled before a
-chunk gets here, as its `early` reasons, so chunks can be processed in any order and anywhere:
-`ChunkJob.triples`, `.check` and `.finish` are functions of a chunk alone. `ChunkRunner` runs
-the checks in a pool (forked worker processes, or Ray actors for `--engine ray`) and the rest
-here. Results come back in input order.
+chunk gets here, as its `early` reasons, so any slice of a chunk can be processed anywhere:
+`ChunkJob.run` is a function of the slice alone. `ChunkRunner` runs the slices in a pool (forked
+worker processes, or Ray actors for `--engine ray`) and joins their results in input order.
 """
 
 from __future__ import annotations
@@ -33,7 +32,7 @@ from plugdata.validate import Validator, Verdict
 # One pivot row with its target side: the pivot record, its id, the problems that fail it in
 # every language; its target record (or None), how that was made, reasons and flags.
 TargetRow = tuple[Record, str, list[str], Record | None, str, list[str], list[str]]
-# Rows smaller than this are checked here rather than sent to a worker process.
+# Chunks with fewer rows to check than this are done here rather than sent to a worker.
 INLINE_ROWS = 512
 FULL_COLLECT_EVERY = 16  # chunks between full garbage collections during a build
 
@@ -56,6 +55,14 @@ class Encoded:
         shape, so they read back from Arrow as they are: hashed without the round trip."""
         return cls(pa.Table.from_pylist(rows, schema=METHOD_ROW), EncodedRows.of(rows))
 
+    @classmethod
+    def join(cls, parts: list[Encoded]) -> Encoded:
+        """Consecutive slices' rows as one (the tables are not copied)."""
+        if len(parts) == 1:
+            return parts[0]
+        table = pa.concat_tables([p.table for p in parts])
+        return cls(table, EncodedRows.join([p.json for p in parts]))
+
 
 @dataclass
 class ChunkResult:
@@ -65,6 +72,30 @@ class ChunkResult:
     rows: dict[str, dict[str, Encoded]] = field(default_factory=dict)  # config -> split -> rows
     kinds: dict[str, dict[str, Counter]] = field(default_factory=dict)  # config -> split -> kinds
     quarantine: pa.Table | None = None
+
+    @classmethod
+    def join(cls, parts: list[ChunkResult]) -> ChunkResult:
+        """The results of consecutive slices of a chunk as the chunk's: one write per split."""
+        if len(parts) == 1:
+            return parts[0]
+        joined = cls(Ledger())
+        rows: dict[str, dict[str, list[Encoded]]] = {}
+        for part in parts:
+            joined.ledger.add(part.ledger)
+            for config, splits in part.rows.items():
+                for split, encoded in splits.items():
+                    rows.setdefault(config, {}).setdefault(split, []).append(encoded)
+            for config, splits in part.kinds.items():
+                for split, kinds in splits.items():
+                    joined.kinds.setdefault(config, {}).setdefault(split, Counter()).update(kinds)
+        joined.rows = {
+            config: {split: Encoded.join(encoded) for split, encoded in splits.items()}
+            for config, splits in rows.items()
+        }
+        quarantined = [p.quarantine for p in parts if p.quarantine is not None]
+        if quarantined:
+            joined.quarantine = pa.concat_tables(quarantined)
+        return joined
 
 
 @dataclass
@@ -86,6 +117,15 @@ class ChunkJob:
             config_name(self.lang, m): (m, recipe.pivot_rows.get(m, METHODS[m].pivot_rows))
             for m in (recipe.methods if self.train else [])
         }
+
+    def __getstate__(self) -> dict[str, Any]:
+        # Sent to Ray actors without the validator: each has its own, model loaded once.
+        return {**self.__dict__, "validator": None}
+
+    def run(self, chunk: list[TargetRow], early: list[list[str]]) -> ChunkResult:
+        """Everything a slice of a chunk goes through once its early reasons are known."""
+        triples = self.triples(chunk)
+        return self.finish(chunk, early, triples, self.check(to_check(triples, early)))
 
     def finish(
         self,
@@ -180,22 +220,24 @@ def to_check(triples: list[dict[str, Any]], early: list[list[str]]) -> list[dict
 
 
 # The job of a runner's fork pool, set in the parent while the pool lives: forked workers
-# inherit it (with the validator's loaded model), so only the triples to check travel to them.
+# inherit it (with the validator's loaded model), so only the slices travel to them.
 _JOB: ChunkJob | None = None
-TASK_ROWS = 256  # triples per task of a worker
+# Rows of a chunk per task of a worker: small enough to keep every worker busy to the end of a
+# language, big enough that a task's tables make a sizeable write.
+TASK_ROWS = 1024
 
 
-def _check(triples: list[dict[str, Any]]) -> list[Verdict]:
-    return _JOB.check(triples)
+def _run(chunk: list[TargetRow], early: list[list[str]]) -> ChunkResult:
+    return _JOB.run(chunk, early)
 
 
-class CheckPool(Protocol):
-    """Where a runner's content checks run: `check` a slice of a chunk's triples; the handle's
-    `get()` gives its verdicts. `in_flight`: the chunks to keep queued to keep the pool busy."""
+class StagePool(Protocol):
+    """Where a runner's slices run: `run` a job over a slice of a chunk; the handle's `get()`
+    gives its `ChunkResult`. `in_flight`: the chunks to keep queued to keep the pool busy."""
 
     in_flight: int
 
-    def check(self, triples: list[dict[str, Any]]) -> Any: ...
+    def run(self, job: ChunkJob, chunk: list[TargetRow], early: list[list[str]]) -> Any: ...
 
     def close(self) -> None: ...
 
@@ -209,8 +251,8 @@ class ForkPool:
         self.in_flight = workers
         self._pool = multiprocessing.get_context("fork").Pool(workers)
 
-    def check(self, triples: list[dict[str, Any]]) -> Any:
-        return self._pool.apply_async(_check, (triples,))
+    def run(self, job: ChunkJob, chunk: list[TargetRow], early: list[list[str]]) -> Any:
+        return self._pool.apply_async(_run, (chunk, early))
 
     def close(self) -> None:
         global _JOB
@@ -220,23 +262,21 @@ class ForkPool:
 
 
 class ChunkRunner:
-    """Runs a `ChunkJob` over chunks in order: the content checks in a pool that lives as long
+    """Runs a `ChunkJob` over chunks in order: slices of each chunk in a pool that lives as long
     as the runner, with a few chunks in flight (one more than there are workers, for the
-    default `ForkPool`), while this process makes the next chunk's triples and renders and
-    writes the last one's. Only the triples to check and their verdicts cross between
-    processes (rendered rows are many times bigger, and forking anew for each chunk cost more
-    than sending the triples). With the fork pool, small chunks, one worker, or no `fork` on
-    this system: all here. `pool`: where to get another pool for every chunk with something to
-    check (`ray_engine.RayCheckPool`), asked when the first such chunk comes; whoever made
-    that pool closes it (it may serve several runners)."""
+    default `ForkPool`), while this process reads and aligns the next chunks and writes the
+    finished ones. With the fork pool, small chunks, one worker, or no `fork` on this system:
+    all here. `pool`: where to get another pool (`ray_engine.RayStagePool`), asked when the
+    first chunk with something to check comes; whoever made that pool closes it (it may serve
+    several runners)."""
 
     def __init__(
-        self, job: ChunkJob, workers: int, pool: Callable[[], CheckPool] | None = None
+        self, job: ChunkJob, workers: int, pool: Callable[[], StagePool] | None = None
     ) -> None:
         self.job, self.workers = job, workers
         self._make_pool = pool
-        self._pool: CheckPool | None = None
-        self._in_flight: deque = deque()
+        self._pool: StagePool | None = None
+        self._in_flight: deque[list[Any]] = deque()
         # A chunk allocates millions of short-lived containers, and the collector's passes
         # over them (and over every long-lived object) took a third of a build's time. Nearly
         # all of it is freed by reference counting; cycles are collected once per chunk. What
@@ -249,32 +289,32 @@ class ChunkRunner:
 
     def submit(self, chunk: list[TargetRow], early: list[list[str]]) -> Iterator[ChunkResult]:
         """Queue a chunk; yields the results that are due (oldest first)."""
-        triples = self.job.triples(chunk)
-        checking = to_check(triples, early)
-        pool = self._pool_for(len(checking))
+        pool = self._pool_for(sum(1 for reasons in early if not reasons))
         if pool is None:
-            parts = [self.job.check(checking)]
+            parts = [self.job.run(chunk, early)]
         else:
             parts = [
-                pool.check(checking[i : i + TASK_ROWS]) for i in range(0, len(checking), TASK_ROWS)
+                pool.run(self.job, chunk[i : i + TASK_ROWS], early[i : i + TASK_ROWS])
+                for i in range(0, len(chunk), TASK_ROWS)
             ]
-        self._in_flight.append((chunk, early, triples, parts))
+        self._in_flight.append(parts)
         limit = self._pool.in_flight if self._pool else self.workers
         while len(self._in_flight) > limit:
             yield self._next()
 
-    def _pool_for(self, rows: int) -> CheckPool | None:
+    def _pool_for(self, to_check: int) -> StagePool | None:
+        """The pool for a chunk with `to_check` rows to check (None: run it here)."""
         if self._pool is None:
             if self._make_pool is not None:
-                if rows:
+                if to_check:
                     self._pool = self._make_pool()
             elif (
                 self.workers > 1
-                and rows >= INLINE_ROWS
+                and to_check >= INLINE_ROWS
                 and "fork" in multiprocessing.get_all_start_methods()
             ):
                 self._pool = ForkPool(self.job, self.workers)
-        if self._make_pool is None and rows < INLINE_ROWS:
+        if self._make_pool is None and to_check < INLINE_ROWS:
             return None
         return self._pool
 
@@ -283,9 +323,8 @@ class ChunkRunner:
             yield self._next()
 
     def _next(self) -> ChunkResult:
-        chunk, early, triples, parts = self._in_flight.popleft()
-        verdicts = [v for part in parts for v in (part if isinstance(part, list) else part.get())]
-        result = self.job.finish(chunk, early, triples, verdicts)
+        parts = self._in_flight.popleft()
+        result = ChunkResult.join([p if isinstance(p, ChunkResult) else p.get() for p in parts])
         # The young generations every chunk (they hold the chunks in flight), all of it now
         # and then: a full pass each time would look at every row still in flight again.
         self._done += 1

@@ -131,6 +131,60 @@ def write_jsonl(path: Path, rows: list[dict]) -> Path:
     return path
 
 
+def zh_words(i: int) -> str:
+    digits = "零一二三四五六七八九"
+    return "".join(digits[int(d)] for d in str(i))
+
+
+def aligned_rows(n: int) -> tuple[list[dict], list[dict]]:
+    """`n` en/zh pairs, every one distinct, with a few rows that fail: a Chinese side written
+    in English (language ID), a repeated pivot pair and an id without a partner."""
+    en, zh = [], []
+    for i in range(n):
+        en.append(
+            {
+                "id": f"r{i}",
+                "instruction": f"Explain step {i} of planting a small garden with tomatoes.",
+                "output": f"For step {i}, water the soil in the morning and keep the plants in sun.",
+            }
+        )
+        zh.append(
+            {
+                "id": f"r{i}",
+                "instruction": f"请解释种植番茄小花园的第{zh_words(i)}步。",
+                "output": f"第{zh_words(i)}步：早上给土壤浇水，并让植物晒到太阳。",
+            }
+        )
+    for i in range(0, n, 997):
+        zh[i] = {**zh[i], "output": "This answer was left in English by mistake, sadly."}
+    en[7] = {**en[6], "id": "r7"}  # the same pair as the row before it
+    del zh[11]
+    return en, zh
+
+
+GARDEN_RECIPE = """\
+name: garden
+pivot: en
+source: {name: garden, path: en.jsonl, columns: {response: output}}
+targets:
+  zh: {align: {path: zh.jsonl, join: id}}
+methods: [plug]
+validation: {detector: fasttext}
+splits: {validation: 0.05}
+card: {pretty_name: Garden, license: cc-by-4.0}
+"""
+
+
+def write_garden(folder: Path, n: int) -> Path:
+    """The garden recipe over `n` generated pairs (`aligned_rows`) in `folder`."""
+    en, zh = aligned_rows(n)
+    write_jsonl(folder / "en.jsonl", en)
+    write_jsonl(folder / "zh.jsonl", zh)
+    recipe = folder / "garden.yaml"
+    recipe.write_text(GARDEN_RECIPE, "utf-8")
+    return recipe
+
+
 def invoke(*args, **kwargs):
     """The CLI as a user would call it, every argument as text."""
     from click.testing import CliRunner

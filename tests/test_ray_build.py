@@ -7,10 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from plugdata.ray_engine import RayCheckPool
+from plugdata.ray_engine import RayStagePool
+from plugdata.stages import TASK_ROWS
 from plugdata.translate.ray_sender import RaySender
 
-from .conftest import DEMO_RECIPE, corpus_rows, invoke, one_line_error, write_jsonl
+from .conftest import DEMO_RECIPE, corpus_rows, invoke, one_line_error, write_garden, write_jsonl
 from .servers import LibreServer
 
 pytestmark = pytest.mark.usefixtures("local_ray")
@@ -18,8 +19,9 @@ pytestmark = pytest.mark.usefixtures("local_ray")
 
 @pytest.fixture
 def calls(monkeypatch) -> dict[str, int]:
-    """How often the build handed work to Ray: checks to actors, and units to translate."""
-    counted = {"checks": 0, "sends": 0}
+    """How often the build handed work to Ray: slices of chunks to actors, and units to
+    translate."""
+    counted = {"tasks": 0, "sends": 0}
 
     def counting(name: str, method):
         def wrapper(*args, **kwargs):
@@ -28,7 +30,7 @@ def calls(monkeypatch) -> dict[str, int]:
 
         return wrapper
 
-    monkeypatch.setattr(RayCheckPool, "check", counting("checks", RayCheckPool.check))
+    monkeypatch.setattr(RayStagePool, "run", counting("tasks", RayStagePool.run))
     monkeypatch.setattr(RaySender, "__call__", counting("sends", RaySender.__call__))
     return counted
 
@@ -61,65 +63,17 @@ def test_ray_build_of_the_demo_writes_the_configs_and_hashes_of_the_local_build(
     local, distributed = build_both(DEMO_RECIPE, tmp_path)
     assert len(local["configs"]) == 24
     assert content(distributed) == content(local)
-    assert calls["checks"] >= 4  # every language's rows were checked on Ray's actors
-
-
-def zh_words(i: int) -> str:
-    digits = "零一二三四五六七八九"
-    return "".join(digits[int(d)] for d in str(i))
-
-
-def aligned_rows(n: int) -> tuple[list[dict], list[dict]]:
-    """`n` en/zh pairs, every one distinct, with a few rows that fail: a Chinese side written
-    in English (language ID), a repeated pivot pair and an id without a partner."""
-    en, zh = [], []
-    for i in range(n):
-        en.append(
-            {
-                "id": f"r{i}",
-                "instruction": f"Explain step {i} of planting a small garden with tomatoes.",
-                "output": f"For step {i}, water the soil in the morning and keep the plants in sun.",
-            }
-        )
-        zh.append(
-            {
-                "id": f"r{i}",
-                "instruction": f"请解释种植番茄小花园的第{zh_words(i)}步。",
-                "output": f"第{zh_words(i)}步：早上给土壤浇水，并让植物晒到太阳。",
-            }
-        )
-    for i in range(0, n, 997):
-        zh[i] = {**zh[i], "output": "This answer was left in English by mistake, sadly."}
-    en[7] = {**en[6], "id": "r7"}  # the same pair as the row before it
-    del zh[11]
-    return en, zh
-
-
-RECIPE = """\
-name: garden
-pivot: en
-source: {name: garden, path: en.jsonl, columns: {response: output}}
-targets:
-  zh: {align: {path: zh.jsonl, join: id}}
-methods: [plug]
-validation: {detector: fasttext}
-splits: {validation: 0.05}
-card: {pretty_name: Garden, license: cc-by-4.0}
-"""
+    assert calls["tasks"] >= 4  # every language's rows went to Ray's actors
 
 
 def test_ray_build_of_20k_generated_rows_gives_the_hashes_of_the_local_build(tmp_path, calls):
-    en, zh = aligned_rows(20_000)
-    write_jsonl(tmp_path / "en.jsonl", en)
-    write_jsonl(tmp_path / "zh.jsonl", zh)
-    (tmp_path / "garden.yaml").write_text(RECIPE, "utf-8")
-    local, distributed = build_both(tmp_path / "garden.yaml", tmp_path / "out")
+    local, distributed = build_both(write_garden(tmp_path, 20_000), tmp_path / "out")
     assert content(distributed) == content(local)
     splits = local["configs"]["zh"]["splits"]
     rejected = local["quarantine"]["zh"]["rows"]
     assert splits["validation"] > 0 and rejected >= 1 + 1 + 20_000 // 997
     assert splits["train"] + splits["validation"] + rejected == 20_000
-    assert calls["checks"] >= 20_000 // 256  # every chunk's checks went to the actors
+    assert calls["tasks"] >= 20_000 // TASK_ROWS  # every slice of every chunk went to the actors
 
 
 def test_ray_build_translates_a_recipe_target_on_ray_actors(tmp_path, calls):
@@ -157,21 +111,21 @@ def test_ray_address_without_the_ray_engine_is_refused_before_anything_is_writte
     assert not out.exists()
 
 
-def test_ray_build_whose_check_actor_is_killed_stops_in_one_line_and_writes_nothing(
+def test_ray_build_whose_actor_is_killed_stops_in_one_line_and_writes_nothing(
     tmp_path, monkeypatch
 ):
     import ray
 
-    original = RayCheckPool.check
+    original = RayStagePool.run
 
-    def kill_first(pool, triples):
+    def kill_first(pool, job, chunk, early):
         """The actor the first task goes to is killed before the task reaches it."""
         ray.kill(pool._actors[0])
-        return original(pool, triples)
+        return original(pool, job, chunk, early)
 
-    monkeypatch.setattr(RayCheckPool, "check", kill_first)
+    monkeypatch.setattr(RayStagePool, "run", kill_first)
     out = tmp_path / "out"
     result = invoke("build", DEMO_RECIPE, "--out", out, "--engine", "ray", "--quiet")
     line = one_line_error(result)
-    assert "a Ray worker checking rows stopped mid-run" in line, line
+    assert "a Ray worker processing rows stopped mid-run" in line, line
     assert not (out / "plug-demo").exists()

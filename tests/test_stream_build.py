@@ -9,6 +9,7 @@ from pathlib import Path
 
 import datasets
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from plugdata import folder, language_check, shards, stages
@@ -18,7 +19,7 @@ from plugdata.digests import DigestSet, digest
 from plugdata.recipe import Align, load_recipe
 from plugdata.sources import Record
 
-from .conftest import invoke
+from .conftest import invoke, write_garden
 
 DEMO = Path(__file__).parents[1] / "recipes" / "demo.yaml"
 # Content hashes of recipes/demo.yaml as built before the build streamed (main at 18d5016).
@@ -133,8 +134,10 @@ def test_streamed_demo_build_keeps_the_content_hashes_it_had(tmp_path):
 
 @pytest.fixture
 def small_pieces(monkeypatch):
-    """Chunks of 7 rows, shards of 4, and chunks sent to 2 worker processes however small."""
+    """Chunks of 7 rows, shards of 4, and chunks sent to 2 worker processes however small, in
+    slices of 3 rows (joined again before they are written)."""
     monkeypatch.setattr(language_check, "CHUNK_ROWS", 7)
+    monkeypatch.setattr(stages, "TASK_ROWS", 3)
     monkeypatch.setattr(shards, "SHARD_ROWS", 4)
     monkeypatch.setattr(stages, "INLINE_ROWS", 0)
 
@@ -153,6 +156,9 @@ def test_many_shards_load_and_hash_like_one(tmp_path, demo, small_pieces):
     ]
     assert not list(root.rglob(".*part*"))  # no shard left under its scratch name
     folder.check_folder(root, manifest)
+    quarantined = folder.quarantine_file("zh")
+    assert pq.read_table(root / quarantined) == pq.read_table(demo / quarantined)
+    assert manifest.quarantine == folder.read_manifest(demo).quarantine
     for config in ("zh", "zh-plug", "zh-code-switch"):
         sharded = datasets.load_dataset(str(root), config)
         single = datasets.load_dataset(str(demo), config)
@@ -162,6 +168,30 @@ def test_many_shards_load_and_hash_like_one(tmp_path, demo, small_pieces):
     assert (
         manifest.configs["zh-plug"].example == folder.read_manifest(demo).configs["zh-plug"].example
     )
+
+
+def test_chunks_cut_into_slices_for_the_workers_write_what_one_piece_does(tmp_path, monkeypatch):
+    """Slices of a chunk, processed apart and joined again, give the rows, hashes, ledger and
+    quarantine (rows in order, with their reasons) of a build in one piece."""
+    recipe = load_recipe(write_garden(tmp_path, 3_000))
+    build(recipe, tmp_path / "whole", workers=1, progress=False)
+    monkeypatch.setattr(language_check, "CHUNK_ROWS", 700)
+    monkeypatch.setattr(stages, "TASK_ROWS", 45)
+    monkeypatch.setattr(stages, "INLINE_ROWS", 0)
+    build(recipe, tmp_path / "sliced", workers=2, progress=False)
+    whole, sliced = (
+        folder.read_manifest(tmp_path / name / "garden") for name in ("whole", "sliced")
+    )
+    assert {c: e.sha256 for c, e in sliced.configs.items()} == {
+        c: e.sha256 for c, e in whole.configs.items()
+    }
+    assert sliced.configs["zh"].counts == whole.configs["zh"].counts
+    quarantined = [
+        pq.read_table(tmp_path / name / "garden" / folder.quarantine_file("zh"))
+        for name in ("whole", "sliced")
+    ]
+    assert quarantined[1].num_rows == quarantined[0].num_rows >= 4
+    assert quarantined[1].to_pylist() == quarantined[0].to_pylist()
 
 
 def test_publish_and_verify_take_multi_shard_splits(hub, tmp_path, tiny, monkeypatch):
