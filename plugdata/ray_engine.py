@@ -156,8 +156,45 @@ def validate_dataset(
             "responses": responses,
         },
         batch_format="pyarrow",
-        compute=ActorPoolStrategy(size=workers),
+        # From one worker up: a small dataset does not wait for the whole cluster's CPUs.
+        compute=ActorPoolStrategy(min_size=1, max_size=workers),
     )
+
+
+BLOCK_ROWS = 1_000  # triples per block of the dataset `check_triples` makes
+
+
+def check_triples(
+    triples: list[dict], validator: Validator, *, responses: bool = True
+) -> list[tuple[list[str], list[str], list[dict]]]:
+    """The verdict of every triple (its reasons, flags and `meta.lid` rows, in order), from
+    `validate_dataset` on the Ray joined by `connect()`: what `validator.check` gives here."""
+    import pyarrow as pa
+    import ray.data
+
+    if not triples:
+        return []
+    fields = (PIVOT_FIELDS + TARGET_FIELDS if responses else _INSTRUCTIONS) + LANG_COLUMNS
+    blocks = [
+        pa.table(
+            {
+                "row": range(start, start + len(part)),
+                **{name: [t[name] for t in part] for name in fields},
+            }
+        )
+        for start in range(0, len(triples), BLOCK_ROWS)
+        for part in [triples[start : start + BLOCK_ROWS]]
+    ]
+    checked = validate_dataset(
+        ray.data.from_arrow(blocks),
+        validator.settings,
+        languages=validator.languages,
+        responses=responses,
+    ).select_columns(["row", *VERDICT_COLUMNS])
+    verdicts: list = [None] * len(triples)
+    for row in checked.iter_rows():  # in whatever order the workers finish
+        verdicts[row["row"]] = (list(row["reasons"]), list(row["flags"]), list(row["lid"]))
+    return verdicts
 
 
 # -- choosing the engine ------------------------------------------------------------------------

@@ -61,6 +61,30 @@ def test_ray_engine_writes_the_bytes_of_the_local_engine_and_resumes_from_the_ca
     assert not [a for a in ray.util.list_named_actors() if a.startswith("plugdata-translate")]
 
 
+def test_ray_engine_checks_the_translations_as_a_ray_data_stage(corpus, tmp_path, monkeypatch):
+    """A row the service sends back untranslated fails the content checks on Ray Data's
+    workers as it does here: the same bytes, its quarantine entry included."""
+    from plugdata import ray_engine
+
+    book = translator(phrase_book())
+    checked = []
+    check_triples = ray_engine.check_triples
+
+    def counting(triples, *args, **kwargs):
+        checked.append(len(triples))
+        return check_triples(triples, *args, **kwargs)
+
+    monkeypatch.setattr(ray_engine, "check_triples", counting)
+    with LibreServer(translate=lambda q: q if "Why do leaves" in q else book(q)) as server:
+        local = run(*libre(server, corpus, tmp_path / "local"))
+        distributed = run(*ray_libre(server, corpus, tmp_path / "ray"))
+    assert local.exit_code == 0 and distributed.exit_code == 0, distributed.output
+    for name in OUTPUTS:
+        assert (tmp_path / "ray" / name).read_bytes() == (tmp_path / "local" / name).read_bytes()
+    assert checked == [len(ITEMS)]  # every translated row, in one Ray Data pipeline
+    assert "quarantined 1 (untranslated:target_instruction 1)" in distributed.output
+
+
 def test_ray_engine_keeps_one_cost_cap_and_one_rate_limit_for_all_actors(corpus, tmp_path):
     """A cap worth a third of the characters and a rate for the whole cluster: two actors
     with a budget and a limiter each would send more, and two at a time."""

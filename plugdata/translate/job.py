@@ -173,34 +173,36 @@ def translate_file(
         # Rows whose source is unusable (a non-string value, broken text) are never sent.
         finished = {i: rows.refused(ids[i], r) for i, r in enumerate(records) if r.problems}
         todo = [i for i, key in enumerate(keys) if key not in done and i not in finished]
-        outcomes, report = translate_records(
-            [records[i] for i in todo],
-            source,
-            target,
-            translators,
-            cache,
-            fields=fields,
-            workers=workers,
-            max_cost=max_cost,
-            offline=offline,
-            dry_run=dry_run,
-            progress=progress,
-            send=send,
-        )
+        try:
+            outcomes, report = translate_records(
+                [records[i] for i in todo],
+                source,
+                target,
+                translators,
+                cache,
+                fields=fields,
+                workers=workers,
+                max_cost=max_cost,
+                offline=offline,
+                dry_run=dry_run,
+                progress=progress,
+                send=send,
+            )
+        finally:
+            if isinstance(send, RaySender):  # its actors hold the CPUs the checks may need
+                send.close()
         report.rows = len(records)
         report.cached_rows = len(records) - len(todo) - len(finished)
         result = TranslateResult(out, report, dry_run=dry_run)
         if dry_run:
             return result
-        fresh: list[tuple[str, str]] = []
         for i, outcome in zip(todo, outcomes, strict=True):
             finished[i] = rows.translated(ids[i], records[i], outcome)
-            if not outcome.reason:  # service failures are never cached
-                fresh.append((keys[i], json.dumps(finished[i], ensure_ascii=False)))
-        cache.put_rows(fresh)
+        rows.check([finished[i] for i in todo], on_ray=engine == "ray")
+        # Service failures are never cached.
+        answered = [i for i, outcome in zip(todo, outcomes, strict=True) if not outcome.reason]
+        cache.put_rows([(keys[i], json.dumps(finished[i], ensure_ascii=False)) for i in answered])
     finally:
-        if isinstance(send, RaySender):
-            send.close()
         cache.close()
         for t in translators:
             t.close()
@@ -263,6 +265,7 @@ class _Rows:
         }
 
     def translated(self, row_id: str, record: Record, outcome: Outcome) -> dict[str, Any]:
+        """The row of a translated record; its content checks are `check`'s (reasons None)."""
         translated = Record(
             record.index,
             record.where,
@@ -272,12 +275,24 @@ class _Rows:
         )
         triple = self._triple(row_id, record, translated, outcome.made_by)
         triple["meta"]["flags"] = outcome.flags
-        if outcome.reason:
-            return {"triple": triple, "reasons": [outcome.reason]}
-        verdict = self.validator.check(triple, responses=self.responses)
-        triple["meta"]["lid"] = verdict.lid_rows()
-        triple["meta"]["flags"] = verdict.flags
-        return {"triple": triple, "reasons": verdict.reasons}
+        return {"triple": triple, "reasons": [outcome.reason] if outcome.reason else None}
+
+    def check(self, rows: list[dict[str, Any]], on_ray: bool) -> None:
+        """The content checks of the translated rows among `rows`, here or, `on_ray`, as a Ray
+        Data stage (`ray_engine.check_triples`): the same verdicts either way."""
+        todo = [row for row in rows if row["reasons"] is None]
+        triples = [row["triple"] for row in todo]
+        if on_ray:
+            from plugdata.ray_engine import check_triples
+
+            verdicts = check_triples(triples, self.validator, responses=self.responses)
+        else:
+            checked = (self.validator.check(t, responses=self.responses) for t in triples)
+            verdicts = [(v.reasons, v.flags, v.lid_rows()) for v in checked]
+        for row, (reasons, flags, lid) in zip(todo, verdicts, strict=True):
+            row["triple"]["meta"]["lid"] = lid
+            row["triple"]["meta"]["flags"] = flags
+            row["reasons"] = reasons
 
 
 def _write_outputs(result: TranslateResult, wheres: list[str], rows: list[dict]) -> None:
