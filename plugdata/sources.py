@@ -150,24 +150,22 @@ def _json_rows(path: Path, label: str) -> Iterator[tuple[str, dict]]:
 
 
 def _csv_rows(path: Path, label: str) -> Iterator[tuple[str, dict]]:
-    with path.open("rb") as fh:
-        raw_lines = fh.read().split(b"\n")
-    lines = [decode_line(path, i, raw) + "\n" for i, raw in enumerate(raw_lines, 1)]
-    reader = csv.reader(lines)
-    try:
-        header = next(reader, [])
-        for values in reader:
-            if not values:  # a blank line
-                continue
-            if len(values) > len(header):
-                raise SourceError(
-                    f"{path}:{reader.line_num}: more values than the header's {len(header)} "
-                    "columns; quote values that hold commas"
-                )
-            # Missing trailing values read as None, as with csv.DictReader.
-            yield f"{label}:{reader.line_num}", dict(zip_longest(header, values))
-    except csv.Error as exc:  # e.g. a field longer than csv.field_size_limit()
-        raise SourceError(f"{path}:{reader.line_num}: unreadable CSV ({exc})") from None
+    with path.open("rb") as fh:  # line by line: a bad byte names its line, a big file streams
+        reader = csv.reader(decode_line(path, i, raw) for i, raw in enumerate(fh, 1))
+        try:
+            header = next(reader, [])
+            for values in reader:
+                if not values:  # a blank line
+                    continue
+                if len(values) > len(header):
+                    raise SourceError(
+                        f"{path}:{reader.line_num}: more values than the header's {len(header)} "
+                        "columns; quote values that hold commas"
+                    )
+                # Missing trailing values read as None, as with csv.DictReader.
+                yield f"{label}:{reader.line_num}", dict(zip_longest(header, values))
+        except csv.Error as exc:  # e.g. a field longer than csv.field_size_limit()
+            raise SourceError(f"{path}:{reader.line_num}: unreadable CSV ({exc})") from None
 
 
 def _parquet_rows(path: Path, label: str) -> Iterator[tuple[str, dict]]:
