@@ -23,7 +23,12 @@ from typing import Any
 
 from plugdata.errors import SourceError
 from plugdata.folder import sha256_file
-from plugdata.jsonl import decode_line, read_json_file, read_json_lines, without_bom
+from plugdata.jsonl import (
+    decode_line,
+    holds_json_lines,
+    read_json_items,
+    read_json_lines,
+)
 from plugdata.recipe import Columns, Corpus
 from plugdata.redact import public_path
 
@@ -138,14 +143,11 @@ def _jsonl_rows(path: Path, label: str) -> Iterator[tuple[str, dict]]:
 
 
 def _json_rows(path: Path, label: str) -> Iterator[tuple[str, dict]]:
-    rows = read_json_file(path)
-    if isinstance(rows, dict) and isinstance(rows.get("data"), list):
-        rows = rows["data"]
-    if not isinstance(rows, list):
-        raise SourceError(f"{path}: expected a JSON list of objects (or JSON Lines)")
-    for i, row in enumerate(rows):
+    for i, (lineno, row) in enumerate(read_json_items(path)):
         if not isinstance(row, dict):
-            raise SourceError(f"{path}: item {i}: expected a JSON object, got {type(row).__name__}")
+            raise SourceError(
+                f"{path}:{lineno}: item {i}: expected a JSON object, got {type(row).__name__}"
+            )
         yield f"{label}: item {i}", row
 
 
@@ -219,19 +221,9 @@ def raw_rows(corpus: Corpus, base_dir: Path) -> Iterator[tuple[str, dict]]:
             f"{path}: unknown format {fmt!r}; use json, jsonl, csv or parquet "
             "(or set `format:` in the recipe)"
         )
-    if fmt == "json":
-        reader = _maybe_jsonl(path)
+    if fmt == "json" and holds_json_lines(path):
+        reader = _jsonl_rows
     return reader(path, corpus_label(corpus, base_dir))
-
-
-def _maybe_jsonl(path: Path):
-    """A `.json` file holding one object per line is JSON Lines in disguise (common on the Hub)."""
-    with path.open("rb") as fh:
-        first = without_bom(fh.readline()).strip()
-    try:
-        return _jsonl_rows if isinstance(json.loads(first), dict) else _json_rows
-    except (ValueError, RecursionError, UnicodeDecodeError):  # the JSON reader says what is wrong
-        return _json_rows
 
 
 # -- records ---------------------------------------------------------------------------------
