@@ -2,15 +2,18 @@
 
 Reading: every refusal (bad syntax, bad UTF-8, integers past Python's digit limit, nesting past
 the recursion limit) is a one-line `SourceError` naming the file and line; a byte-order mark is
-ignored. Writing: UTF-8 without escapes, one object per line, and whole files replaced at once so
-that no reader ever sees half of one.
+ignored. A JSON list (a corpus) is read item by item, a JSON Lines file line by line. Writing:
+UTF-8 without escapes, one object per line, and whole files replaced at once so that no reader
+ever sees half of one.
 """
 
 from __future__ import annotations
 
 import codecs
+import itertools
 import json
 import os
+import re
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any
@@ -26,15 +29,24 @@ def parse_json(text: str, path: Path | str, line: int | None = None) -> Any:
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
-        raise SourceError(
-            f"{path}:{line or exc.lineno}: invalid JSON ({exc.msg} at column {exc.colno})"
-        ) from None
-    except RecursionError:
-        raise SourceError(f"{_at(path, line)}: invalid JSON (nested too deeply)") from None
-    except ValueError as exc:  # "Exceeds the limit (4300 digits) for integer string conversion"
-        raise SourceError(
-            f"{_at(path, line)}: invalid JSON ({str(exc).split(':')[0].strip()})"
-        ) from None
+        raise _invalid_json(path, line or exc.lineno, f"{exc.msg} at column {exc.colno}") from None
+    except (RecursionError, ValueError) as exc:
+        raise _invalid_json(path, line, _refusal(exc)) from None
+
+
+def _refusal(exc: RecursionError | ValueError) -> str:
+    """What Python's decoder refused beyond syntax, in a few words."""
+    if isinstance(exc, RecursionError):
+        return "nested too deeply"
+    return str(exc).split(":")[0].strip()  # "Exceeds the limit (4300 digits) for integer ..."
+
+
+def _invalid_json(path: Path | str, line: int | None, detail: str, suffix: str = "") -> SourceError:
+    return SourceError(f"{_at(path, line)}: invalid JSON ({detail}){suffix}")
+
+
+def _invalid_utf8(path: Path | str, line: int) -> SourceError:
+    return SourceError(f"{path}:{line}: invalid UTF-8; re-encode the file as UTF-8")
 
 
 def _at(path: Path | str, line: int | None) -> str:
@@ -56,9 +68,178 @@ def read_json_file(path: Path) -> Any:
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        raise SourceError(f"{path}:{line}: invalid UTF-8; re-encode the file as UTF-8") from None
+        raise _invalid_utf8(path, data[: exc.start].count(b"\n") + 1) from None
     return parse_json(text, path)
+
+
+# -- a JSON list read item by item -------------------------------------------------------------
+# A corpus held as one JSON list can be gigabytes: these read it holding one item and a window of
+# the file's text, the C decoder parsing each item (`raw_decode`) and the window growing only
+# while an item is cut off at its end.
+_WINDOW = 1 << 16  # bytes read at a time, at least
+_WHITESPACE = re.compile(r"[ \t\n\r]*")
+# A decoder error this close to the window's end may be due to the end (`-Infinit`, `\ud83d\ude0`).
+_CUT_MARGIN = 32
+# The key under which an object holds the rows, as Hub datasets and SQuAD-style files do.
+_ROWS_KEY = "data"
+
+
+class _Window:
+    """A file's text seen through a window that slides forward: `pos` is the next character."""
+
+    def __init__(self, path: Path, fh: IO[bytes], size: int) -> None:
+        self.path, self.fh, self.size = path, fh, size
+        self.text, self.pos, self.eof = "", 0, False
+        self._undecoded = b""  # the start of a character cut at the end of the last read
+        self._started = False  # a byte-order mark is looked for once, at the start
+        self._line, self._line_pos = 1, 0  # the line at text[_line_pos]
+        self._column = 0  # characters between the last newline dropped and text[0]
+        self._decoder = json.JSONDecoder()
+
+    def _fill(self) -> None:
+        """Drop what was read, then read more: as much again as the window holds, so that an item
+        longer than the window is decoded a few times, not once per window."""
+        dropped = self.text[: self.pos]
+        self._line += dropped.count("\n", self._line_pos)
+        self._line_pos = 0
+        newline = dropped.rfind("\n")
+        self._column = self.pos - newline - 1 if newline >= 0 else self._column + self.pos
+        self.text, self.pos = self.text[self.pos :], 0
+        data = self.fh.read(max(self.size, len(self.text)))
+        self.eof = not data
+        data = self._undecoded + data
+        if not self._started:
+            data, self._started = without_bom(data), True
+        try:
+            text, used = codecs.utf_8_decode(data, "strict", self.eof)
+        except UnicodeDecodeError as exc:
+            line = self._line + self.text.count("\n") + data[: exc.start].count(b"\n")
+            raise _invalid_utf8(self.path, line) from None
+        self.text += text
+        self._undecoded = data[used:]
+
+    def line(self, pos: int | None = None) -> int:
+        """The line of `text[pos]` (of the next character by default); positions only advance."""
+        pos = self.pos if pos is None else pos
+        self._line += self.text.count("\n", self._line_pos, pos)
+        self._line_pos = pos
+        return self._line
+
+    def error(self, detail: str, pos: int | None = None, suffix: str = "") -> SourceError:
+        """Invalid JSON at `text[pos]`, named by line and column as `json.loads` names them."""
+        pos = self.pos if pos is None else pos
+        newline = self.text.rfind("\n", 0, pos)
+        column = pos - newline if newline >= 0 else self._column + pos + 1
+        return _invalid_json(self.path, self.line(pos), f"{detail} at column {column}", suffix)
+
+    def peek(self) -> str:
+        """The next character that is not whitespace ("" at the end of the file), not taken."""
+        while True:
+            self.pos = _WHITESPACE.match(self.text, self.pos).end()
+            if self.pos < len(self.text) or self.eof:
+                return self.text[self.pos : self.pos + 1]
+            self._fill()
+
+    def take(self, expected: str, detail: str) -> str:
+        """The next character, which must be one of `expected`."""
+        char = self.peek()
+        if not char or char not in expected:
+            raise self.error(detail)
+        self.pos += 1
+        return char
+
+    def value(self, suffix: str = "") -> Any:
+        """The next JSON value, read whole."""
+        self.peek()
+        while True:
+            try:
+                value, end = self._decoder.raw_decode(self.text, self.pos)
+            except json.JSONDecodeError as exc:
+                cut = exc.msg.startswith("Unterminated") or exc.pos >= len(self.text) - _CUT_MARGIN
+                if cut and not self.eof:
+                    self._fill()
+                    continue
+                raise self.error(exc.msg, exc.pos, suffix) from None
+            except (RecursionError, ValueError) as exc:  # more text would not help
+                raise _invalid_json(self.path, self.line(), _refusal(exc), suffix) from None
+            if end == len(self.text) and not self.eof:  # a number may go on: "12" of "123"
+                self._fill()
+                continue
+            self.pos = end
+            return value
+
+
+def read_json_items(path: Path, *, window: int = _WINDOW) -> Iterator[tuple[int, Any]]:
+    """(line, item) for each item of the JSON list a file holds, or of the `data` list of the
+    object it holds (its other keys are parsed and skipped), in `json.load`'s order, holding
+    one item at a time. Errors are `read_json_file`'s, each naming its line (and item)."""
+    with path.open("rb") as fh:
+        text = _Window(path, fh, window)
+        found = False
+        if text.peek() == "[":
+            yield from _items(text)
+            found = True
+        elif text.peek() == "{":
+            for name in _members(text):
+                if name != _ROWS_KEY or text.peek() != "[":
+                    text.value()
+                elif found:  # json.load would keep the last list, whose rows are not yet read
+                    raise SourceError(f"{path}:{text.line()}: a second {_ROWS_KEY!r} list")
+                else:
+                    yield from _items(text)
+                    found = True
+        else:
+            text.value()
+        if text.peek():
+            raise text.error("Extra data")
+    if not found:
+        raise SourceError(f"{path}: expected a JSON list of objects (or JSON Lines)")
+
+
+def _items(text: _Window) -> Iterator[tuple[int, Any]]:
+    text.take("[", "Expecting value")
+    if text.peek() == "]":
+        text.pos += 1
+        return
+    for index in itertools.count():
+        text.peek()
+        yield text.line(), text.value(f" in item {index}")
+        if text.take(",]", "Expecting ',' delimiter") == "]":
+            return
+
+
+def _members(text: _Window) -> Iterator[str]:
+    """The keys of an object, each left for the caller to read its value."""
+    text.take("{", "Expecting value")
+    if text.peek() == "}":
+        text.pos += 1
+        return
+    while True:
+        if text.peek() != '"':
+            raise text.error("Expecting property name enclosed in double quotes")
+        name = text.value()
+        text.take(":", "Expecting ':' delimiter")
+        yield name
+        if text.take(",}", "Expecting ',' delimiter") == "}":
+            return
+
+
+def holds_json_lines(path: Path) -> bool:
+    """Whether a `.json` file is JSON Lines in disguise (common on the Hub): its first line is
+    a whole JSON object, and not one holding the rows as a `data` list. Read no further than the
+    first object's `data` key, or its end."""
+    with path.open("rb") as fh:
+        text = _Window(path, fh, _WINDOW)
+        try:
+            if text.peek() != "{":
+                return False
+            for name in _members(text):
+                if name == _ROWS_KEY and text.peek() == "[":
+                    return False
+                text.value()
+        except SourceError:  # the JSON reader says what is wrong
+            return False
+        return text.line(text.pos - 1) == 1
 
 
 def without_bom(data: bytes) -> bytes:

@@ -23,7 +23,12 @@ from typing import Any
 
 from plugdata.errors import SourceError
 from plugdata.folder import sha256_file
-from plugdata.jsonl import decode_line, read_json_file, read_json_lines, without_bom
+from plugdata.jsonl import (
+    decode_line,
+    holds_json_lines,
+    read_json_items,
+    read_json_lines,
+)
 from plugdata.recipe import Columns, Corpus
 from plugdata.redact import public_path
 
@@ -138,36 +143,31 @@ def _jsonl_rows(path: Path, label: str) -> Iterator[tuple[str, dict]]:
 
 
 def _json_rows(path: Path, label: str) -> Iterator[tuple[str, dict]]:
-    rows = read_json_file(path)
-    if isinstance(rows, dict) and isinstance(rows.get("data"), list):
-        rows = rows["data"]
-    if not isinstance(rows, list):
-        raise SourceError(f"{path}: expected a JSON list of objects (or JSON Lines)")
-    for i, row in enumerate(rows):
+    for i, (lineno, row) in enumerate(read_json_items(path)):
         if not isinstance(row, dict):
-            raise SourceError(f"{path}: item {i}: expected a JSON object, got {type(row).__name__}")
+            raise SourceError(
+                f"{path}:{lineno}: item {i}: expected a JSON object, got {type(row).__name__}"
+            )
         yield f"{label}: item {i}", row
 
 
 def _csv_rows(path: Path, label: str) -> Iterator[tuple[str, dict]]:
-    with path.open("rb") as fh:
-        raw_lines = fh.read().split(b"\n")
-    lines = [decode_line(path, i, raw) + "\n" for i, raw in enumerate(raw_lines, 1)]
-    reader = csv.reader(lines)
-    try:
-        header = next(reader, [])
-        for values in reader:
-            if not values:  # a blank line
-                continue
-            if len(values) > len(header):
-                raise SourceError(
-                    f"{path}:{reader.line_num}: more values than the header's {len(header)} "
-                    "columns; quote values that hold commas"
-                )
-            # Missing trailing values read as None, as with csv.DictReader.
-            yield f"{label}:{reader.line_num}", dict(zip_longest(header, values))
-    except csv.Error as exc:  # e.g. a field longer than csv.field_size_limit()
-        raise SourceError(f"{path}:{reader.line_num}: unreadable CSV ({exc})") from None
+    with path.open("rb") as fh:  # line by line: a bad byte names its line, a big file streams
+        reader = csv.reader(decode_line(path, i, raw) for i, raw in enumerate(fh, 1))
+        try:
+            header = next(reader, [])
+            for values in reader:
+                if not values:  # a blank line
+                    continue
+                if len(values) > len(header):
+                    raise SourceError(
+                        f"{path}:{reader.line_num}: more values than the header's {len(header)} "
+                        "columns; quote values that hold commas"
+                    )
+                # Missing trailing values read as None, as with csv.DictReader.
+                yield f"{label}:{reader.line_num}", dict(zip_longest(header, values))
+        except csv.Error as exc:  # e.g. a field longer than csv.field_size_limit()
+            raise SourceError(f"{path}:{reader.line_num}: unreadable CSV ({exc})") from None
 
 
 def _parquet_rows(path: Path, label: str) -> Iterator[tuple[str, dict]]:
@@ -221,19 +221,9 @@ def raw_rows(corpus: Corpus, base_dir: Path) -> Iterator[tuple[str, dict]]:
             f"{path}: unknown format {fmt!r}; use json, jsonl, csv or parquet "
             "(or set `format:` in the recipe)"
         )
-    if fmt == "json":
-        reader = _maybe_jsonl(path)
+    if fmt == "json" and holds_json_lines(path):
+        reader = _jsonl_rows
     return reader(path, corpus_label(corpus, base_dir))
-
-
-def _maybe_jsonl(path: Path):
-    """A `.json` file holding one object per line is JSON Lines in disguise (common on the Hub)."""
-    with path.open("rb") as fh:
-        first = without_bom(fh.readline()).strip()
-    try:
-        return _jsonl_rows if isinstance(json.loads(first), dict) else _json_rows
-    except (ValueError, RecursionError, UnicodeDecodeError):  # the JSON reader says what is wrong
-        return _json_rows
 
 
 # -- records ---------------------------------------------------------------------------------

@@ -71,7 +71,7 @@ def test_whole_json_file_nested_too_deep_names_the_file(tmp_path):
     path = tmp_path / "deep.json"
     path.write_text("[" * 200_000 + "]" * 200_000, encoding="utf-8")
     message = one_line_error(invoke("detect", path, "--field", "instruction"))
-    assert message == f"Error: {path}: invalid JSON (nested too deeply)"
+    assert message == f"Error: {path}:1: invalid JSON (nested too deeply) in item 0"
 
 
 def test_build_lone_surrogates_quarantine_their_rows_with_the_field_named(tiny):
