@@ -34,6 +34,9 @@ TARGET_DUPLICATE = "duplicate:target"  # the target instruction+response pair ca
 CHUNK_ROWS = 8_192
 
 _BATCH_ROWS = 1_000  # pivot rows read, checked for duplicates and joined at a time
+# Pivot rows translated at a time: the records, their units and translations of one window are
+# held (tens of MB at the paper's row sizes); the cache and the budget span the windows.
+TRANSLATE_WINDOW = 20_000
 
 # One pivot row: the record, its id, the problems that fail it in every language.
 PivotRow = tuple[Record, str, list[str]]
@@ -284,9 +287,10 @@ def _chain(first: PivotRow, rest: Iterator[PivotRow]) -> Iterator[PivotRow]:
 
 
 class _Translated:
-    """The target side made by machine translation. Translation runs over the whole corpus at
-    once (one budget, one progress bar, one cache transaction per batch), so this side holds the
-    pivot records and their translations in memory."""
+    """The target side made by machine translation, `TRANSLATE_WINDOW` pivot rows at a time:
+    a window is read, translated, handed on, and dropped before the next is read. What holds
+    for the whole target (one cost cap, one failure monitor and rate limiter per backend, one
+    sender, one cache, one progress bar) is one `_Translation`."""
 
     orphans = 0
     duplicates = 0
@@ -294,18 +298,101 @@ class _Translated:
     def __init__(self, recipe: Recipe, lang: str, engine: Engine) -> None:
         self.recipe, self.lang, self.engine = recipe, lang, engine
         self.spec = recipe.targets[lang].translate
+        self._job: _Translation | None = None
 
     def rows(self, pivot: Iterable[PivotRow], progress: bool) -> Iterator[TargetRow]:
-        held = list(pivot)
-        skip = [bool(found) for _, _, found in held]
-        target = _translate_target(
-            self.recipe, self.lang, [record for record, _, _ in held], skip, progress, self.engine
-        )
-        for (record, rid, found), *side in zip(held, *target, strict=True):
-            yield (record, rid, found, *side)
+        pivot = iter(pivot)
+        self._job = job = _Translation(self.recipe, self.lang, self.engine, progress)
+        while window := list(islice(pivot, TRANSLATE_WINDOW)):
+            skip = [bool(found) for _, _, found in window]
+            target = job.translate([record for record, _, _ in window], skip)
+            for (record, rid, found), *side in zip(window, *target, strict=True):
+                yield (record, rid, found, *side)
+            del window, target  # before the next window is read, not after
 
     def close(self) -> None:
-        pass
+        if self._job is not None:
+            self._job.close()
+            self._job = None
+
+
+class _Translation:
+    """One target's machine translation across its windows: the backends (the fallbacks after
+    the first), the segment cache, the sender (Ray's actors start once) and the engine's
+    `Session` (the budget, monitors, limiters and bar)."""
+
+    def __init__(self, recipe: Recipe, lang: str, engine: Engine, progress: bool) -> None:
+        from plugdata.translate.cache import SegmentCache
+        from plugdata.translate.engine import Session
+        from plugdata.translate.job import default_cache_path, make_translator, sender
+
+        self.recipe, self.lang, self.progress = recipe, lang, progress
+        self.spec = spec = recipe.targets[lang].translate
+        where = f"{recipe.file}: targets.{lang}.translate"
+        languages = recipe.language_table
+        self.translators = [make_translator(spec.backend, spec.options, where, languages)]
+        self.translators += [
+            make_translator(f.backend, f.options, f"{where}.fallback", languages)
+            for f in spec.fallback
+        ]
+        cache_file = Path(spec.cache) if spec.cache else default_cache_path()
+        if not cache_file.is_absolute():
+            cache_file = recipe.base_dir / cache_file
+        self.session = Session()
+        self.cache = SegmentCache(cache_file)
+        self.send = sender(engine.name, engine.address, spec.workers)
+
+    def translate(
+        self, pivot: list[Record], skip: list[bool]
+    ) -> tuple[list[Record], list[str], list[list[str]], list[list[str]]]:
+        """Target records made by machine translation, one per pivot record, with per-row
+        provenance, the reasons rows could not be translated and the backends' last error.
+        Rows marked in `skip` (quarantined whatever their translation) are not sent: nobody
+        pays."""
+        from plugdata.translate.engine import Outcome, translate_records
+
+        recipe, spec = self.recipe, self.spec
+        answered, _ = translate_records(
+            [p for p, skipped in zip(pivot, skip, strict=True) if not skipped],
+            recipe.pivot,
+            self.lang,
+            self.translators,
+            self.cache,
+            fields=("instruction", "response") if recipe.kind == "train" else ("instruction",),
+            workers=spec.workers,
+            max_cost=spec.max_cost,  # for the whole target: the session's one budget
+            progress=self.progress,
+            languages=recipe.language_table,
+            send=self.send,
+            session=self.session,
+        )
+        answers = iter(answered)
+        outcomes = [Outcome() if skipped else next(answers) for skipped in skip]
+        records = [
+            Record(
+                p.index,
+                "",  # made from the pivot row: no place of its own
+                p.raw_id,
+                o.fields.get("instruction", ""),
+                o.fields.get("response"),
+                {},
+                [],
+            )
+            for p, o in zip(pivot, outcomes, strict=True)
+        ]
+        made_by = [o.made_by or f"{spec.backend}:failed" for o in outcomes]
+        reasons = [[o.reason] if o.reason else [] for o in outcomes]
+        return records, made_by, reasons, [o.flags for o in outcomes]
+
+    def close(self) -> None:
+        try:
+            if hasattr(self.send, "close"):  # Ray's actors: stopped with the translation
+                self.send.close()
+        finally:
+            self.session.close()
+            self.cache.close()
+            for translator in self.translators:
+                translator.close()
 
 
 def _target_side(
@@ -314,73 +401,6 @@ def _target_side(
     if recipe.targets[lang].align is None:
         return _Translated(recipe, lang, engine)
     return _Aligned(recipe, lang, limit)
-
-
-def _translate_target(
-    recipe: Recipe,
-    lang: str,
-    pivot: list[Record],
-    skip: list[bool],
-    progress: bool,
-    engine: Engine,
-) -> tuple[list[Record], list[str], list[list[str]], list[list[str]]]:
-    """Target records made by machine translation, one per pivot record, with per-row
-    provenance, the reasons rows could not be translated and the backends' last error. Rows
-    marked in `skip` (quarantined whatever their translation) are not sent: nobody pays."""
-    from plugdata.translate.cache import SegmentCache
-    from plugdata.translate.engine import Outcome, translate_records
-    from plugdata.translate.job import default_cache_path, make_translator, sender
-
-    spec = recipe.targets[lang].translate
-    where = f"{recipe.file}: targets.{lang}.translate"
-    languages = recipe.language_table
-    translators = [make_translator(spec.backend, spec.options, where, languages)] + [
-        make_translator(f.backend, f.options, f"{where}.fallback", languages) for f in spec.fallback
-    ]
-    cache_file = Path(spec.cache) if spec.cache else default_cache_path()
-    if not cache_file.is_absolute():
-        cache_file = recipe.base_dir / cache_file
-    cache = SegmentCache(cache_file)
-    fields = ("instruction", "response") if recipe.kind == "train" else ("instruction",)
-    todo = [p for p, skipped in zip(pivot, skip, strict=True) if not skipped]
-    send = sender(engine.name, engine.address, spec.workers)
-    try:
-        answered, _ = translate_records(
-            todo,
-            recipe.pivot,
-            lang,
-            translators,
-            cache,
-            fields=fields,
-            workers=spec.workers,
-            max_cost=spec.max_cost,
-            progress=progress,
-            languages=languages,
-            send=send,
-        )
-    finally:
-        if hasattr(send, "close"):  # Ray's actors: stopped with the translation
-            send.close()
-        cache.close()
-        for translator in translators:
-            translator.close()
-    answers = iter(answered)
-    outcomes = [Outcome() if skipped else next(answers) for skipped in skip]
-    records = [
-        Record(
-            p.index,
-            "",  # made from the pivot row: no place of its own
-            p.raw_id,
-            o.fields.get("instruction", ""),
-            o.fields.get("response"),
-            {},
-            [],
-        )
-        for p, o in zip(pivot, outcomes, strict=True)
-    ]
-    made_by = [o.made_by or f"{spec.backend}:failed" for o in outcomes]
-    reasons = [[o.reason] if o.reason else [] for o in outcomes]
-    return records, made_by, reasons, [o.flags for o in outcomes]
 
 
 def describe_made_by(counts: Counter) -> str:

@@ -23,10 +23,11 @@ from .conftest import ITEMS
 from .loopback import LoopbackServer
 
 
-def phrase_book() -> dict[str, str]:
-    """English segment (masked) -> Italian segment, and whole joint bodies for joint mode."""
+def phrase_book(items: list[tuple[str, ...]] = ITEMS) -> dict[str, str]:
+    """English segment (masked) -> Italian segment, and whole joint bodies for joint mode, for
+    `items` laid out as `ITEMS` (English, Chinese, Italian pairs)."""
     book: dict[str, str] = {}
-    for item in ITEMS:
+    for item in items:
         en = {"instruction": item[0], "response": item[1]}
         it = {"instruction": item[4], "response": item[5]}
         for name in FIELDS:

@@ -76,17 +76,24 @@ def test_ray_build_of_20k_generated_rows_gives_the_hashes_of_the_local_build(tmp
     assert calls["tasks"] >= 20_000 // TASK_ROWS  # every slice of every chunk went to the actors
 
 
+def translating_recipe(folder: Path, server: LibreServer) -> Path:
+    """A recipe that translates the eight test items to Italian with `server`, its cache
+    beside it."""
+    write_jsonl(folder / "en.jsonl", corpus_rows("en"))
+    recipe = folder / "mt.yaml"
+    recipe.write_text(
+        "name: mt\nsource: {name: mt, path: en.jsonl}\ntargets:\n  it:\n    translate:\n"
+        f"      {{backend: deep-translator, provider: libre, base_url: '{server.url}',\n"
+        "       cache: cache.sqlite, workers: 2}\ncard: {pretty_name: MT, license: cc-by-4.0}\n",
+        "utf-8",
+    )
+    return recipe
+
+
 def test_ray_build_translates_a_recipe_target_on_ray_actors(tmp_path, calls):
-    write_jsonl(tmp_path / "en.jsonl", corpus_rows("en"))
     cache = tmp_path / "cache.sqlite"
     with LibreServer() as server:
-        recipe = tmp_path / "mt.yaml"
-        recipe.write_text(
-            "name: mt\nsource: {name: mt, path: en.jsonl}\ntargets:\n  it:\n    translate:\n"
-            f"      {{backend: deep-translator, provider: libre, base_url: '{server.url}',\n"
-            "       cache: cache.sqlite, workers: 2}\ncard: {pretty_name: MT, license: cc-by-4.0}\n",
-            "utf-8",
-        )
+        recipe = translating_recipe(tmp_path, server)
         sent: list[list[str]] = []
 
         def fresh_cache():
@@ -102,6 +109,28 @@ def test_ray_build_translates_a_recipe_target_on_ray_actors(tmp_path, calls):
     assert sum(local["configs"]["it"]["splits"].values()) == len(corpus_rows("en"))
     assert sent[0] and sent[1] == sent[0]  # the same texts sent, by Ray's actors the second time
     assert calls["sends"] >= 1
+
+
+def test_ray_build_in_windows_starts_its_translating_actors_once(tmp_path, calls, monkeypatch):
+    """Three rows a window, two a chunk: the actors that translate start with the first window
+    and serve the others while the check actors run beside them (the translating ones hold no
+    CPU, or neither could start), and the folder is the local engine's."""
+    from plugdata import language_check
+    from plugdata.translate.ray_sender import _Group
+
+    monkeypatch.setattr(language_check, "TRANSLATE_WINDOW", 3)
+    monkeypatch.setattr(language_check, "CHUNK_ROWS", 2)
+    started: list[str] = []
+    start = _Group.start
+    monkeypatch.setattr(_Group, "start", lambda *args: started.append(args[0]) or start(*args))
+    cache = tmp_path / "cache.sqlite"
+    with LibreServer() as server:
+        recipe = translating_recipe(tmp_path, server)
+        local, distributed = build_both(
+            recipe, tmp_path / "out", between=lambda: cache.unlink(missing_ok=True)
+        )
+    assert content(distributed) == content(local)
+    assert len(started) == 1 and calls["sends"] >= 3  # one group of actors, three windows
 
 
 def test_ray_address_without_the_ray_engine_is_refused_before_anything_is_written(tmp_path):

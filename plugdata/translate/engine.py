@@ -10,7 +10,8 @@ with mangled code. A backend that cannot work as configured stops the whole run 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,12 +20,13 @@ from tqdm.auto import tqdm
 from plugdata.errors import PlugdataError
 from plugdata.languages import LANGUAGES, LanguageTable
 from plugdata.redact import scrub
+from plugdata.remote import Budget
 from plugdata.retrying import FailureMonitor
 from plugdata.sources import Record
 from plugdata.translate import protect
 from plugdata.translate.backends.base import Translator
 from plugdata.translate.cache import SegmentCache
-from plugdata.translate.runner import Runner, RunStats
+from plugdata.translate.runner import RateLimiter, Runner, RunStats
 from plugdata.translate.strategies import FIELDS, Strategy, strategies_for
 
 # How the units a cache lacks are sent: (runner, key -> text, progress bar). By default the
@@ -72,6 +74,49 @@ class TranslateReport:
     failures: dict[str, int] = field(default_factory=dict)
 
 
+@dataclass
+class Session:
+    """What a job keeps across its calls of `translate_records` (a build translates its corpus a
+    window of rows at a time): one cost budget, so that `max_cost` caps the whole job; per
+    backend one failure monitor (its failures on one window count on the next) and one rate
+    limiter; one progress bar. Close it when the job is done."""
+
+    budget: Budget = field(default_factory=Budget)
+    monitors: dict[Translator, FailureMonitor] = field(default_factory=dict)
+    limiters: dict[Translator, RateLimiter] = field(default_factory=dict)
+    bar: Any = None
+
+    def monitor(self, translator: Translator) -> FailureMonitor:
+        if translator not in self.monitors:
+            self.monitors[translator] = FailureMonitor(translator.who)
+        return self.monitors[translator]
+
+    def limiter(self, translator: Translator) -> RateLimiter:
+        if translator not in self.limiters:
+            o = translator.options
+            self.limiters[translator] = RateLimiter(o.requests_per_second, o.chars_per_minute)
+        return self.limiters[translator]
+
+    def progress(self, target: str, label: str, requests: int, shown: bool) -> Any:
+        """The job's one bar, grown by `requests` more, naming what is being sent."""
+        if self.bar is None:
+            self.bar = tqdm(
+                total=0,
+                unit="req",
+                desc=f"translate {target}",
+                disable=None if shown else True,  # None: only on a terminal
+                leave=False,
+            )
+        self.bar.total += requests
+        self.bar.set_postfix_str(label)  # refreshes
+        return self.bar
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+
 # -- the whole job -------------------------------------------------------------------------------
 def translate_records(
     records: list[Record],
@@ -88,68 +133,85 @@ def translate_records(
     progress: bool = True,
     languages: LanguageTable = LANGUAGES,
     send: Send = send_here,
+    session: Session | None = None,
 ) -> tuple[list[Outcome], TranslateReport]:
     """Translate `fields` of every record; outcomes are in record order. `languages` knows the
     two codes (a recipe's own table when it declares them); `send` sends what the cache
-    lacks."""
-    languages.get(source)
-    target_language = languages.get(target)
-    report = TranslateReport(rows=len(records))
-    texts = [{name: _field(r, name) for name in fields} for r in records]
-    outcomes = [_unless_empty(t) for t in texts]
-    pending = [i for i, o in enumerate(outcomes) if o.reason is None]
-    # One per backend for the whole run: its strategies share what its failures have shown.
-    monitors = {t: FailureMonitor(t.who) for t in translators}
-    plan = [
-        (t, strategy)
-        for t in translators
-        for strategy in strategies_for(t, source, target_language)
-    ]
-    for step, (translator, strategy) in enumerate(plan):
-        if not pending:
-            break
-        runner = Runner(
-            translator,
-            cache,
-            source,
-            target,
-            workers=workers,
-            max_cost=max_cost,  # compared with the run's cumulative estimate
-            stats=report.stats,
-            monitor=monitors[translator],
-        )
-        eligible = [i for i in pending if strategy.fits(texts[i])]
-        row_keys = {}  # row -> the cache keys of its units under this strategy
-        units: dict[str, str] = {}
-        for i in eligible:
-            texts_of_row = strategy.units(texts[i])
-            row_keys[i] = [runner.key(unit) for unit in texts_of_row]
-            units.update(zip(row_keys[i], texts_of_row, strict=True))
-        cached = cache.get_many(units)
-        missing = {k: v for k, v in units.items() if k not in cached}
-        if step == 0:
-            report.units = sum(len(keys) for keys in row_keys.values())
-            _estimate(report, translator, units, cached, missing)
-        if dry_run:
-            return outcomes, report
-        if offline and missing:
-            raise MissingFromCache(
-                f"--offline: {len(missing)} of {len(units)} segments are not in {cache.path}; "
-                f"first: {next(iter(missing.values()))[:80]!r}"
+    lacks; `session` carries the budget, monitors, limiters and bar over from the job's earlier
+    calls (default: a job of this one call). The report counts this call; its `stats.cost`
+    is what the whole session spent."""
+    with _own_session(session) as session:
+        languages.get(source)
+        target_language = languages.get(target)
+        report = TranslateReport(rows=len(records), stats=RunStats(budget=session.budget))
+        texts = [{name: _field(r, name) for name in fields} for r in records]
+        outcomes = [_unless_empty(t) for t in texts]
+        pending = [i for i, o in enumerate(outcomes) if o.reason is None]
+        plan = [
+            (t, strategy)
+            for t in translators
+            for strategy in strategies_for(t, source, target_language)
+        ]
+        for step, (translator, strategy) in enumerate(plan):
+            if not pending:
+                break
+            runner = Runner(
+                translator,
+                cache,
+                source,
+                target,
+                workers=workers,
+                max_cost=max_cost,  # compared with the run's cumulative estimate
+                stats=report.stats,
+                # One per backend for the whole session: its strategies (and the session's later
+                # calls) share what its failures have shown, and its rate.
+                monitor=session.monitor(translator),
+                limiter=session.limiter(translator),
             )
-        _send(runner, missing, progress, f"{translator.model}, {strategy.name}", send)
-        answers = cache.get_many(units)
-        done = _assemble_rows(row_keys, texts, strategy, runner, answers, outcomes)
-        pending = [i for i in pending if i not in done]
-    for i in pending:  # no strategy of any backend could translate these safely
-        outcome = outcomes[i]
-        outcome.reason = outcome.reason or "translate-failed"
-        if outcome.reason != "translate-failed":
-            outcome.error = None
-    for o in outcomes:
-        if o.reason:
-            report.failures[o.reason] = report.failures.get(o.reason, 0) + 1
-    return outcomes, report
+            eligible = [i for i in pending if strategy.fits(texts[i])]
+            row_keys = {}  # row -> the cache keys of its units under this strategy
+            units: dict[str, str] = {}
+            for i in eligible:
+                texts_of_row = strategy.units(texts[i])
+                row_keys[i] = [runner.key(unit) for unit in texts_of_row]
+                units.update(zip(row_keys[i], texts_of_row, strict=True))
+            cached = cache.get_many(units)
+            missing = {k: v for k, v in units.items() if k not in cached}
+            if step == 0:
+                report.units = sum(len(keys) for keys in row_keys.values())
+                _estimate(report, translator, units, cached, missing)
+            if dry_run:
+                return outcomes, report
+            if offline and missing:
+                raise MissingFromCache(
+                    f"--offline: {len(missing)} of {len(units)} segments are not in {cache.path}; "
+                    f"first: {next(iter(missing.values()))[:80]!r}"
+                )
+            label = f"{translator.model}, {strategy.name}"
+            requests = -(-len(missing) // translator.batch_size)
+            send(runner, missing, session.progress(target, label, requests, progress))
+            answers = cache.get_many(units)
+            done = _assemble_rows(row_keys, texts, strategy, runner, answers, outcomes)
+            pending = [i for i in pending if i not in done]
+        for i in pending:  # no strategy of any backend could translate these safely
+            outcome = outcomes[i]
+            outcome.reason = outcome.reason or "translate-failed"
+            if outcome.reason != "translate-failed":
+                outcome.error = None
+        for o in outcomes:
+            if o.reason:
+                report.failures[o.reason] = report.failures.get(o.reason, 0) + 1
+        return outcomes, report
+
+
+@contextmanager
+def _own_session(session: Session | None) -> Iterator[Session]:
+    """`session`, or one for a single call, closed after it."""
+    if session is not None:
+        yield session
+        return
+    with closing(Session()) as own:
+        yield own
 
 
 def _unless_empty(texts: dict[str, str]) -> Outcome:
@@ -172,25 +234,6 @@ def _estimate(
     report.estimated_cost = report.chars * translator.price_per_char()
     report.requests_needed = -(-len(missing) // translator.batch_size)
     report.estimated_seconds = _rate_bound_seconds(translator, report.requests_needed, report.chars)
-
-
-def _send(
-    runner: Runner,
-    missing: dict[str, str],
-    progress: bool,
-    label: str,
-    send: Send,
-) -> None:
-    """Send what the cache lacks, with a progress bar; stop cleanly at the cost cap."""
-    bar = tqdm(
-        total=-(-len(missing) // runner.translator.batch_size),
-        unit="req",
-        desc=f"translate {runner.target} ({label})",
-        disable=None if progress else True,
-        leave=False,
-    )
-    with bar:
-        send(runner, missing, bar)
 
 
 def _assemble_rows(

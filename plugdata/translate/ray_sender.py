@@ -5,7 +5,8 @@ checking rows, writing) stays in the driver, as with the local engine, so both w
 bytes. What changes is who sends:
 
 - API backends: `--workers` requests in flight across the whole cluster, as on one machine,
-  spread over up to one actor per CPU of the cluster. Rate limits and the `--max-cost` budget
+  spread over up to one actor per CPU of the cluster (holding no CPU: they wait on the
+  network, and a build's checks run beside them). Rate limits and the `--max-cost` budget
   are one actor each (`RateLimiter`, `Budget`, started only when a limit or a cap is set) that
   every worker books from, so the cluster keeps the limits and the cap of one process. Each
   actor retries as the local engine does and has its backend's failure monitor.
@@ -128,12 +129,17 @@ class _Group:
         from plugdata.ray_engine import cluster_resources
 
         resources = cluster_resources()
+        # No CPU is held: a build's check actors hold one CPU each of the whole cluster while
+        # these live (a build translates a window, checks it, translates the next), and an
+        # actor that waits for a CPU the checks hold would wait for ever.
+        options: dict[str, Any] = {"num_cpus": 0}
         if translator.uses_gpu:
             gpus = int(resources.get("GPU", 0))
-            count, options = max(1, gpus), {"num_gpus": 1 if gpus else 0}
+            count, options["num_gpus"] = max(1, gpus), 1 if gpus else 0
             threads = [1] * count
         else:  # `workers` requests in flight in all, spread as evenly as they go
-            count, options = max(1, min(workers, int(resources.get("CPU", 1)))), {"num_cpus": 1}
+            count = max(1, min(workers, int(resources.get("CPU", 1))))
+            options["scheduling_strategy"] = "SPREAD"  # over the machines, as a CPU each did
             threads = [workers // count + (i < workers % count) for i in range(count)]
         o = translator.options
         limiter = None
