@@ -117,8 +117,8 @@ def _parse_corpus(values: tuple[str, ...]) -> dict[str, str]:
 @click.option(
     "--workers",
     type=click.IntRange(min=1),
-    help="Processes for the content checks (default: one per core; with --engine ray, Ray "
-    "actors, default one per CPU of the cluster).",
+    help="Processes that check and render the chunks (default: one per core; with --engine "
+    "ray, Ray actors, default one per CPU of the cluster).",
 )
 @click.option(
     "--push",

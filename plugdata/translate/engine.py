@@ -168,13 +168,7 @@ def translate_records(
                 monitor=session.monitor(translator),
                 limiter=session.limiter(translator),
             )
-            eligible = [i for i in pending if strategy.fits(texts[i])]
-            row_keys = {}  # row -> the cache keys of its units under this strategy
-            units: dict[str, str] = {}
-            for i in eligible:
-                texts_of_row = strategy.units(texts[i])
-                row_keys[i] = [runner.key(unit) for unit in texts_of_row]
-                units.update(zip(row_keys[i], texts_of_row, strict=True))
+            row_keys, units = _units(strategy, runner, texts, pending)
             cached = cache.get_many(units)
             missing = {k: v for k, v in units.items() if k not in cached}
             if step == 0:
@@ -218,6 +212,21 @@ def _unless_empty(texts: dict[str, str]) -> Outcome:
     """A fresh outcome, failed already when a field to translate is empty."""
     empty = [name for name, value in texts.items() if not value.strip()]
     return Outcome(reason=f"empty:{empty[0]}" if empty else None)
+
+
+def _units(
+    strategy: Strategy, runner: Runner, texts: list[dict[str, str]], pending: list[int]
+) -> tuple[dict[int, list[str]], dict[str, str]]:
+    """The units a strategy makes of the pending rows it fits: each row's cache keys, and the
+    text under each key."""
+    row_keys = {}
+    units: dict[str, str] = {}
+    for i in pending:
+        if strategy.fits(texts[i]):
+            texts_of_row = strategy.units(texts[i])
+            row_keys[i] = [runner.key(unit) for unit in texts_of_row]
+            units.update(zip(row_keys[i], texts_of_row, strict=True))
+    return row_keys, units
 
 
 def _estimate(

@@ -196,9 +196,7 @@ def translate_file(
         result = TranslateResult(out, report, dry_run=dry_run)
         if dry_run:
             return result
-        for i, outcome in zip(todo, outcomes, strict=True):
-            finished[i] = rows.translated(ids[i], records[i], outcome)
-        rows.check([finished[i] for i in todo], on_ray=engine == "ray")
+        finished |= rows.finish(todo, outcomes, ids, records, on_ray=engine == "ray")
         # Service failures are never cached.
         answered = [i for i, outcome in zip(todo, outcomes, strict=True) if not outcome.reason]
         cache.put_rows([(keys[i], json.dumps(finished[i], ensure_ascii=False)) for i in answered])
@@ -276,6 +274,22 @@ class _Rows:
         triple = self._triple(row_id, record, translated, outcome.made_by)
         triple["meta"]["flags"] = outcome.flags
         return {"triple": triple, "reasons": [outcome.reason] if outcome.reason else None}
+
+    def finish(
+        self,
+        todo: list[int],
+        outcomes: list[Outcome],
+        ids: list[str],
+        records: list[Record],
+        on_ray: bool,
+    ) -> dict[int, dict[str, Any]]:
+        """The rows of the records `todo` from their outcomes, checked (see `check`)."""
+        done = {
+            i: self.translated(ids[i], records[i], outcome)
+            for i, outcome in zip(todo, outcomes, strict=True)
+        }
+        self.check(list(done.values()), on_ray)
+        return done
 
     def check(self, rows: list[dict[str, Any]], on_ray: bool) -> None:
         """The content checks of the translated rows among `rows`, here or, `on_ray`, as a Ray
