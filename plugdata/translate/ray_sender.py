@@ -129,9 +129,9 @@ class _Group:
         from plugdata.ray_engine import cluster_resources
 
         resources = cluster_resources()
-        # No CPU is held: a build's check actors hold one CPU each of the whole cluster while
+        # No CPU is held: a build's chunk actors hold one CPU each of the whole cluster while
         # these live (a build translates a window, checks it, translates the next), and an
-        # actor that waits for a CPU the checks hold would wait for ever.
+        # actor that waits for a CPU the chunk actors hold would wait for ever.
         options: dict[str, Any] = {"num_cpus": 0}
         if translator.uses_gpu:
             gpus = int(resources.get("GPU", 0))
