@@ -162,6 +162,8 @@ def validate_dataset(
 
 
 BLOCK_ROWS = 1_000  # triples per block of the dataset `check_triples` makes
+# Fewer triples than this are not worth a pipeline: starting its actors costs seconds.
+PIPELINE_MIN_ROWS = 500
 
 
 def check_triples(

@@ -75,6 +75,7 @@ def test_ray_engine_checks_the_translations_as_a_ray_data_stage(corpus, tmp_path
         return check_triples(triples, *args, **kwargs)
 
     monkeypatch.setattr(ray_engine, "check_triples", counting)
+    monkeypatch.setattr(ray_engine, "PIPELINE_MIN_ROWS", 1)  # eight rows are worth one here
     with LibreServer(translate=lambda q: q if "Why do leaves" in q else book(q)) as server:
         local = run(*libre(server, corpus, tmp_path / "local"))
         distributed = run(*ray_libre(server, corpus, tmp_path / "ray"))

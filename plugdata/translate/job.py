@@ -14,6 +14,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from plugdata import ray_engine
 from plugdata.errors import PlugdataError
 from plugdata.jsonl import read_json_file, read_json_lines, write_json, write_json_lines
 from plugdata.languages import LANGUAGES, LanguageTable
@@ -293,13 +294,12 @@ class _Rows:
 
     def check(self, rows: list[dict[str, Any]], on_ray: bool) -> None:
         """The content checks of the translated rows among `rows`, here or, `on_ray`, as a Ray
-        Data stage (`ray_engine.check_triples`): the same verdicts either way."""
+        Data stage (`ray_engine.check_triples`; a few rows here all the same): the same
+        verdicts either way."""
         todo = [row for row in rows if row["reasons"] is None]
         triples = [row["triple"] for row in todo]
-        if on_ray:
-            from plugdata.ray_engine import check_triples
-
-            verdicts = check_triples(triples, self.validator, responses=self.responses)
+        if on_ray and len(triples) >= ray_engine.PIPELINE_MIN_ROWS:
+            verdicts = ray_engine.check_triples(triples, self.validator, responses=self.responses)
         else:
             checked = (self.validator.check(t, responses=self.responses) for t in triples)
             verdicts = [(v.reasons, v.flags, v.lid_rows()) for v in checked]
