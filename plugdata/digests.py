@@ -30,27 +30,38 @@ def digest(*texts: str) -> bytes:
 
 class DigestSet:
     """The digests seen so far. `seen` takes a batch of rows' digests, in order, and says for
-    each whether it came before: in an earlier batch or earlier in this one."""
+    each whether it came before: in an earlier batch or earlier in this one.
+
+    Held as a few sorted runs, each at least twice the size of the next: a batch becomes a run
+    of its own, and the smaller runs are merged into the bigger while that rule is broken. One
+    sorted array re-sorted with every batch made a build quadratic in its rows (4.5 s a set at
+    1M rows in batches of 1,000, 450 s at 10M); this way each digest is merged about log2(N)
+    times and a look-up searches log2(N / batch) runs."""
 
     def __init__(self) -> None:
-        self._sorted = np.empty(0, dtype=np.uint64)
+        self._runs: list[np.ndarray] = []  # sorted, disjoint, sizes decreasing geometrically
 
     def __len__(self) -> int:
-        return len(self._sorted)
+        return sum(len(run) for run in self._runs)
 
     def seen(self, digests: list[bytes]) -> list[bool]:
         if not digests:
             return []
         keys = np.frombuffer(b"".join(digests), dtype=np.uint64)
         before = np.zeros(len(keys), dtype=bool)
-        if len(self._sorted):
-            at = np.searchsorted(self._sorted, keys)
-            found = at < len(self._sorted)
-            before[found] = self._sorted[at[found]] == keys[found]
+        for run in self._runs:
+            at = np.searchsorted(run, keys)
+            inside = at < len(run)
+            before[inside] |= run[at[inside]] == keys[inside]
         new, first = np.unique(keys, return_index=True)
         earlier = np.ones(len(keys), dtype=bool)
         earlier[first] = False
         fresh = new[~np.isin(new, keys[before])]
-        # Both sorted: a stable sort of the two runs is a merge, linear in the set's size.
-        self._sorted = np.sort(np.concatenate([self._sorted, fresh]), kind="stable")
+        if len(fresh):
+            self._runs.append(fresh)
+            while len(self._runs) > 1 and len(self._runs[-2]) < 2 * len(self._runs[-1]):
+                last = self._runs.pop()
+                # Both sorted: a stable sort of the two runs is a merge, linear in their size.
+                merged = np.sort(np.concatenate([self._runs[-1], last]), kind="stable")
+                self._runs[-1] = merged
         return (before | earlier).tolist()

@@ -4,6 +4,7 @@ digests and one chunk, not the corpus."""
 
 import hashlib
 import json
+import random
 import tracemalloc
 from pathlib import Path
 
@@ -282,3 +283,20 @@ def test_digest_set_says_what_came_before_across_and_within_batches():
     assert digests.seen([a, b, a]) == [False, False, True]
     assert digests.seen([b, c, c, a]) == [True, False, True, True]
     assert digests.seen([]) == [] and len(digests) == 3
+
+
+def test_digest_set_agrees_with_a_set_over_many_batches_of_repeats():
+    """Hundreds of batches, many digests coming back: the runs the set keeps are merged
+    and searched as one set would be."""
+    rng = random.Random(7)
+    pool = [digest(str(i)) for i in range(3_000)]
+    digests, model = DigestSet(), set()
+    for _ in range(400):
+        batch = [rng.choice(pool) for _ in range(rng.randint(0, 30))]
+        want = []
+        for key in batch:
+            want.append(key in model)
+            model.add(key)
+        assert digests.seen(batch) == want
+    assert len(digests) == len(model) > 2_500
+    assert len(digests._runs) <= 12  # a few runs, not one per batch
