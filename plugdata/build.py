@@ -129,8 +129,8 @@ def build(
     The folder is replaced in one step once everything in it is written and checked; it must be
     plugdata's own, from this recipe (else `force`). A language that keeps no row is not
     written; the others are, and then BuildError says which failed and why. `workers`
-    processes share the content checks (default: one per available core); with a Ray `engine`,
-    Ray actors do, and a recipe's translations run on Ray too. Both engines write the same
+    processes check and render the chunks (default: one per available core); with a Ray
+    `engine`, Ray actors do, and a recipe's translations run on Ray too. Both engines write the same
     folder.
     """
     started = time.perf_counter()
