@@ -286,13 +286,50 @@ def write_json(path: Path, value: Any) -> None:
 
 
 def _replace(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp = _temporary(path)
     try:
         tmp.write_text(text, encoding="utf-8")
         tmp.replace(path)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def _temporary(path: Path) -> Path:
+    """The name a file is written under before it replaces `path` (same folder: same disk)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path.with_name(f".{path.name}.{os.getpid()}.tmp")
+
+
+class JsonLinesWriter:
+    """A JSON Lines file written a part at a time that replaces `path` only at `commit()`, for a
+    run too big to hold: until then its rows are in a temporary file beside `path`, which
+    `close()` removes, so a run that fails leaves `path` as it was."""
+
+    def __init__(self, path: Path) -> None:
+        self.path, self._tmp = path, _temporary(path)
+        self._fh: IO[str] | None = self._tmp.open("w", encoding="utf-8")
+
+    def write(self, rows: Iterable[Any]) -> None:
+        self._fh.writelines(json_line(row) for row in rows)
+
+    def commit(self) -> None:
+        """Replace `path` with every row written."""
+        self._fh.close()
+        self._fh = None
+        self._tmp.replace(self.path)
+
+    def close(self) -> None:
+        """Without a commit, drop what was written; after one, nothing to do."""
+        if self._fh is not None:
+            self._fh.close()
+            self._fh = None
+            self._tmp.unlink(missing_ok=True)
+
+    def __enter__(self) -> JsonLinesWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 def resume_json_lines(path: Path) -> list[dict[str, Any]]:

@@ -73,6 +73,21 @@ class TranslateReport:
     stats: RunStats = field(default_factory=RunStats)
     failures: dict[str, int] = field(default_factory=dict)
 
+    def add(self, other: TranslateReport) -> None:
+        """Count another call of the same session into this report (`plugdata translate`
+        translates its input a window at a time). A segment in two windows counts in both:
+        remembering every one would hold the whole input."""
+        for name in ("rows", "cached_rows", "units", "unique_units", "chars", "cache_hits"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.estimated_cost += other.estimated_cost
+        self.requests_needed += other.requests_needed
+        if other.estimated_seconds is not None:
+            self.estimated_seconds = (self.estimated_seconds or 0.0) + other.estimated_seconds
+        for name in ("requests", "chars_sent", "retries", "translated"):
+            setattr(self.stats, name, getattr(self.stats, name) + getattr(other.stats, name))
+        for reason, count in other.failures.items():
+            self.failures[reason] = self.failures.get(reason, 0) + count
+
 
 @dataclass
 class Session:

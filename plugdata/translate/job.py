@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterator
+from contextlib import ExitStack, closing
 from dataclasses import dataclass, field
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -16,20 +19,38 @@ from pydantic import ValidationError
 
 from plugdata import ray_engine
 from plugdata.errors import PlugdataError
-from plugdata.jsonl import read_json_file, read_json_lines, write_json, write_json_lines
+from plugdata.folder import sha256_file
+from plugdata.jsonl import (
+    JsonLinesWriter,
+    read_json_file,
+    read_json_lines,
+    write_json,
+    write_json_lines,
+)
 from plugdata.languages import LANGUAGES, LanguageTable
 from plugdata.ray_engine import check_engine
 from plugdata.recipe import Corpus, safe_yaml_load
-from plugdata.sources import Record, read_records
+from plugdata.sources import Record, iter_records
 from plugdata.store import cache_dir
 from plugdata.translate.backends import TRANSLATORS
 from plugdata.translate.backends.base import Translator
 from plugdata.translate.cache import Imported, SegmentCache
-from plugdata.translate.engine import Outcome, Send, TranslateReport, send_here, translate_records
+from plugdata.translate.engine import (
+    Outcome,
+    Send,
+    Session,
+    TranslateReport,
+    send_here,
+    translate_records,
+)
 from plugdata.translate.ray_sender import RaySender
 from plugdata.translate.strategies import FIELDS
-from plugdata.triples import Router, make_triple, row_ids
+from plugdata.triples import Ledger, Router, make_triple, row_ids
 from plugdata.validate import Validator
+
+# Rows read, translated, checked and written at a time: what a run holds, whatever the input's
+# size (a build's windows are `language_check.TRANSLATE_WINDOW`).
+WINDOW_ROWS = 20_000
 
 
 def default_cache_path() -> Path:
@@ -76,20 +97,19 @@ def make_translator(
 
 def select_shard(records: list[Record], shard: str | None) -> tuple[list[Record], dict | None]:
     """`i/N`: the i-th of N contiguous slices (0-based), so shards concatenate in order."""
+    info = shard_bounds(len(records), shard)
+    return (records[info["start"] : info["end"]] if info else records), info
+
+
+def shard_bounds(rows: int, shard: str | None) -> dict | None:
+    """Where the slice `i/N` of `rows` rows starts and ends (None: no `--shard`)."""
     if not shard:
-        return records, None
+        return None
     i_text, slash, n_text = shard.partition("/")
     if not (slash and i_text.isdigit() and n_text.isdigit() and int(i_text) < int(n_text)):
         raise PlugdataError(f"--shard {shard!r}: use i/N with 0 <= i < N")
     i, n = int(i_text), int(n_text)
-    start, end = len(records) * i // n, len(records) * (i + 1) // n
-    return records[start:end], {
-        "shard": i,
-        "of": n,
-        "start": start,
-        "end": end,
-        "rows": len(records),
-    }
+    return {"shard": i, "of": n, "start": rows * i // n, "end": rows * (i + 1) // n, "rows": rows}
 
 
 @dataclass
@@ -154,78 +174,157 @@ def translate_file(
 ) -> TranslateResult:
     """`engine`: `local` sends from this process's threads; `ray` from Ray actors on this
     machine or, with `ray_address` (or `$RAY_ADDRESS`), a cluster (`translate.ray_sender`).
-    Both write the same bytes for the same input and cache."""
+    Both write the same bytes for the same input and cache. The input is translated
+    `WINDOW_ROWS` rows at a time; OUT and its quarantine replace the old ones only when the
+    whole run succeeded."""
     cache_path = cache_path or default_cache_path()
     refuse_overwrite(
         reads=[("the input", in_path)],
         writes=[("the cache", cache_path), *_outputs(out, sharded=bool(shard))],
     )
-    records, ids, shard_info = _read_input(in_path, name or in_path.stem, fields, shard)
+    shard_info = shard_bounds(_count_records(in_path, fields), shard)
     translators = [make_translator(backend, options)] + [
         make_translator(n, o, f"translate fallback {n}") for n, o in fallbacks or []
     ]
     rows = _Rows(name or in_path.stem, source, target, "response" in fields, Validator())
-    context = _row_context(translators, source, target, fields, rows.validator)
-    keys = [_row_key(context, row_id, r) for row_id, r in zip(ids, records, strict=True)]
-    send = sender(engine, ray_address, workers)
-    cache = SegmentCache(cache_path)
-    try:
-        done = cache.get_rows(keys)
-        # Rows whose source is unusable (a non-string value, broken text) are never sent.
-        finished = {i: rows.refused(ids[i], r) for i, r in enumerate(records) if r.problems}
-        todo = [i for i, key in enumerate(keys) if key not in done and i not in finished]
-        try:
-            outcomes, report = translate_records(
-                [records[i] for i in todo],
-                source,
-                target,
-                translators,
-                cache,
-                fields=fields,
-                workers=workers,
-                max_cost=max_cost,
-                offline=offline,
-                dry_run=dry_run,
-                progress=progress,
-                send=send,
-            )
-        finally:
-            if isinstance(send, RaySender):  # its actors hold the CPUs the checks may need
-                send.close()
-        report.rows = len(records)
-        report.cached_rows = len(records) - len(todo) - len(finished)
-        result = TranslateResult(out, report, dry_run=dry_run)
-        if dry_run:
-            return result
-        finished |= rows.finish(todo, outcomes, ids, records, on_ray=engine == "ray")
-        # Service failures are never cached.
-        answered = [i for i, outcome in zip(todo, outcomes, strict=True) if not outcome.reason]
-        cache.put_rows([(keys[i], json.dumps(finished[i], ensure_ascii=False)) for i in answered])
-    finally:
-        cache.close()
+    with ExitStack() as stack:
         for t in translators:
-            t.close()
-    ordered = [finished.get(i) or done[key] for i, key in enumerate(keys)]
-    _write_outputs(result, [r.where for r in records], ordered)
-    if shard_info:
-        shard_info["input_sha256"] = hashlib.sha256(in_path.read_bytes()).hexdigest()
-        write_json(sidecar_path(out), shard_info)
+            stack.callback(t.close)
+        job = _Job(
+            rows,
+            _row_context(translators, source, target, fields, rows.validator),
+            translators,
+            stack.enter_context(closing(SegmentCache(cache_path))),
+            stack.enter_context(closing(Session())),
+            dict(fields=fields, workers=workers, max_cost=max_cost, offline=offline),
+            dry_run=dry_run,
+            progress=progress,
+            on_ray=engine == "ray",
+        )
+        job.send = sender(engine, ray_address, workers)
+        if isinstance(job.send, RaySender):  # its actors live for the run, not a window
+            stack.callback(job.send.close)
+        written = None if dry_run else stack.enter_context(_Written(out))
+        for records in _windows(in_path, fields, shard_info):
+            finished = job.window(records, row_ids(rows.source_name, records))
+            if written is not None:
+                written.add([r.where for r in records], finished)
+        result = TranslateResult(out, job.report, dry_run=dry_run)
+        if written is not None:
+            written.commit(result)
+    if shard_info and not dry_run:
+        write_json(sidecar_path(out), shard_info | {"input_sha256": sha256_file(in_path)})
     return result
 
 
-def _read_input(
-    in_path: Path, name: str, fields: tuple[str, ...], shard: str | None
-) -> tuple[list[Record], list[str], dict | None]:
-    """The records of the input (of its shard, with `--shard`), their ids, and the shard's
-    place in the whole."""
-    records = read_records(
-        Corpus(path=str(in_path)), Path.cwd(), need_response="response" in fields
-    )
-    ids = row_ids(name, records)
-    records, shard_info = select_shard(records, shard)
+def _records(in_path: Path, fields: tuple[str, ...]) -> Iterator[Record]:
+    corpus = Corpus(path=str(in_path))
+    return iter_records(corpus, Path.cwd(), need_response="response" in fields)
+
+
+def _count_records(in_path: Path, fields: tuple[str, ...]) -> int:
+    """The input's rows, read once before anything is sent, so that a bad row anywhere stops
+    the run before it costs anything (as when the whole input was held), and `--shard` can
+    slice by the count."""
+    return sum(1 for _ in _records(in_path, fields))
+
+
+def _windows(
+    in_path: Path, fields: tuple[str, ...], shard_info: dict | None
+) -> Iterator[list[Record]]:
+    """The input's records (its shard's, with `--shard`), `WINDOW_ROWS` at a time."""
+    records = _records(in_path, fields)
     if shard_info:
-        ids = ids[shard_info["start"] : shard_info["end"]]
-    return records, ids, shard_info
+        records = islice(records, shard_info["start"], shard_info["end"])
+    while window := list(islice(records, WINDOW_ROWS)):
+        yield window
+
+
+@dataclass
+class _Job:
+    """One `plugdata translate` run across its windows: the backends, the row and segment
+    cache, the engine's `Session` (one budget, failure monitors, limiters and bar for the
+    run), and the report counted over every window."""
+
+    rows: _Rows
+    context: str
+    translators: list[Translator]
+    cache: SegmentCache
+    session: Session
+    settings: dict[str, Any]  # translate_records' fields, workers, max_cost, offline
+    dry_run: bool
+    progress: bool
+    on_ray: bool
+    send: Send = send_here
+    report: TranslateReport = field(default_factory=TranslateReport)
+
+    def __post_init__(self) -> None:
+        self.report.stats.budget = self.session.budget  # its cost: what the run spent
+
+    def window(self, records: list[Record], ids: list[str]) -> list[dict[str, Any]] | None:
+        """The finished rows of `records`, in order (None in a dry run), taken from the row
+        cache or translated and checked; the rows the backends answered go into the cache."""
+        keys = [_row_key(self.context, row_id, r) for row_id, r in zip(ids, records, strict=True)]
+        done = self.cache.get_rows(keys)
+        # Rows whose source is unusable (a non-string value, broken text) are never sent.
+        finished = {i: self.rows.refused(ids[i], r) for i, r in enumerate(records) if r.problems}
+        todo = [i for i, key in enumerate(keys) if key not in done and i not in finished]
+        outcomes, report = translate_records(
+            [records[i] for i in todo],
+            self.rows.source,
+            self.rows.target,
+            self.translators,
+            self.cache,
+            dry_run=self.dry_run,
+            progress=self.progress,
+            send=self.send,
+            session=self.session,
+            **self.settings,
+        )
+        report.rows = len(records)
+        report.cached_rows = len(records) - len(todo) - len(finished)
+        self.report.add(report)
+        if self.dry_run:
+            return None
+        finished |= self.rows.finish(todo, outcomes, ids, records, on_ray=self.on_ray)
+        # Service failures are never cached.
+        answered = [i for i, outcome in zip(todo, outcomes, strict=True) if not outcome.reason]
+        cache_rows = [(keys[i], json.dumps(finished[i], ensure_ascii=False)) for i in answered]
+        self.cache.put_rows(cache_rows)
+        return [finished.get(i) or done[key] for i, key in enumerate(keys)]
+
+
+class _Written:
+    """OUT and its quarantine, a window at a time, under temporary names until `commit`, with
+    one ledger for the run: exit 0 means complete files, a failed run leaves the old ones."""
+
+    def __init__(self, out: Path) -> None:
+        self.out, self.ledger = out, Ledger()
+        self.kept = JsonLinesWriter(out)
+        self.quarantined = JsonLinesWriter(quarantine_path(out))
+
+    def add(self, wheres: list[str], rows: list[dict]) -> None:
+        """Kept triples to OUT, the others to its quarantine with their reasons."""
+        router = Router()
+        for where, row in zip(wheres, rows, strict=True):
+            router.route(row["triple"], row["reasons"], where)
+        self.ledger.add(router.ledger)
+        self.kept.write(router.kept)
+        self.quarantined.write(router.quarantined)
+
+    def commit(self, result: TranslateResult) -> None:
+        self.ledger.check(str(self.out))
+        result.kept = self.ledger.kept
+        result.quarantined = dict(self.ledger.quarantined)
+        self.kept.commit()
+        self.quarantined.commit()
+
+    def __enter__(self) -> _Written:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.kept.close()
+        self.quarantined.close()
 
 
 def sender(engine: str, ray_address: str | None, workers: int) -> Send:
@@ -307,18 +406,6 @@ class _Rows:
             row["triple"]["meta"]["lid"] = lid
             row["triple"]["meta"]["flags"] = flags
             row["reasons"] = reasons
-
-
-def _write_outputs(result: TranslateResult, wheres: list[str], rows: list[dict]) -> None:
-    """Kept triples to `result.out`, the others to its quarantine file with their reasons."""
-    router = Router()
-    for where, row in zip(wheres, rows, strict=True):
-        router.route(row["triple"], row["reasons"], where)
-    router.ledger.check(str(result.out))
-    result.kept = router.ledger.kept
-    result.quarantined = dict(router.ledger.quarantined)
-    write_json_lines(result.out, router.kept)
-    write_json_lines(quarantine_path(result.out), router.quarantined)
 
 
 Role = tuple[str, Path]  # what a file is to a command, and its path

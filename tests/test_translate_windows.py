@@ -1,0 +1,206 @@
+"""plugdata translate a window of rows at a time (`job.WINDOW_ROWS`, shrunk here): the same
+bytes as one window, rows held bounded by the window, and a run that stops mid-way leaving the
+old outputs, no temporary file, and every answer cached for the rerun."""
+
+from __future__ import annotations
+
+import json
+import weakref
+from pathlib import Path
+
+import pytest
+
+from plugdata.translate import job
+
+from .conftest import corpus_rows, translate_args, write_jsonl
+from .conftest import invoke as run
+from .servers import LibreServer
+
+REFUSED = "Why do leaves"  # the server refuses this row's instruction: translate-failed
+
+
+@pytest.fixture(autouse=True)
+def keys(monkeypatch):
+    monkeypatch.setenv("LIBRE_API_KEY", "libre-test-key")
+
+
+@pytest.fixture
+def window(monkeypatch):
+    return lambda rows: monkeypatch.setattr(job, "WINDOW_ROWS", rows)
+
+
+@pytest.fixture
+def corpus(tmp_path) -> Path:
+    """The eight test items, then a row whose instruction is not text (never sent)."""
+    rows = [*corpus_rows("en"), {"id": "t008", "instruction": 42, "input": "", "output": "Hi."}]
+    return write_jsonl(tmp_path / "en.jsonl", rows)
+
+
+def args(server, corpus: Path, folder: Path, *extra) -> list:
+    options = ["provider=libre", f"base_url={server.url}"]
+    return translate_args(corpus, folder, "deep-translator", options, *extra)
+
+
+def refusing() -> LibreServer:
+    server = LibreServer()
+    server.script.add(403, {"error": "no"}, when=REFUSED, times=100)
+    return server
+
+
+def outputs(folder: Path, name: str = "it") -> dict[str, bytes]:
+    files = [f"{name}.jsonl", f"{name}.quarantine.jsonl", f"{name}.jsonl.shard.json"]
+    return {f: (folder / f).read_bytes() for f in files if (folder / f).exists()}
+
+
+def translated(
+    corpus: Path, folder: Path, rows: int, window, *extra, server=refusing
+) -> tuple[dict, str, int]:
+    """OUT, quarantine and sidecar bytes, the summary and the requests sent, in windows of
+    `rows` rows."""
+    window(rows)
+    with server() as server:
+        result = run(*args(server, corpus, folder, *extra))
+    assert result.exit_code == 0, result.output
+    return outputs(folder), result.output, len(server.requests)
+
+
+@pytest.mark.parametrize(
+    ("rows", "shard"), [(3, []), (2, ["--shard", "1/3"])], ids=["whole", "shard"]
+)
+def test_small_windows_write_the_bytes_of_one_window(corpus, tmp_path, window, rows, shard):
+    one, one_summary, _ = translated(corpus, tmp_path / "one", 1000, window, *shard)
+    three, three_summary, _ = translated(corpus, tmp_path / "three", rows, window, *shard)
+    assert three == one
+    assert len(one) == (3 if shard else 2)
+    # The counts add up over the windows: the same summary but for the folder named.
+    assert three_summary.replace("three", "one") == one_summary
+    if not shard:
+        assert "kept 7, quarantined 2 (not-a-string:pivot_instruction 1, translate-failed 1)" in (
+            one_summary
+        )
+        quarantine = [json.loads(x) for x in one["it.quarantine.jsonl"].splitlines()]
+        assert [q["id"] for q in quarantine] == ["en/t004", "en/t008"]
+    else:
+        assert json.loads(one["it.jsonl.shard.json"])["start"] == 3
+
+
+def test_a_cached_rerun_in_windows_sends_nothing_and_writes_the_same_bytes(
+    corpus, tmp_path, window
+):
+    first, _, sent = translated(corpus, tmp_path, 1000, window, server=LibreServer)
+    assert sent > 0
+    for path in first:
+        (tmp_path / path).unlink()
+    again, summary, sent = translated(corpus, tmp_path, 3, window, server=LibreServer)
+    assert again == first and sent == 0
+    assert "rows 9 (8 finished in the cache)" in summary and "kept 8, quarantined 1" in summary
+
+
+def test_a_dry_run_in_windows_plans_what_one_window_plans(corpus, tmp_path, window):
+    plans = []
+    for rows in (1000, 3):
+        window(rows)
+        with LibreServer() as server:
+            result = run(*args(server, corpus, tmp_path, "--dry-run"))
+            assert server.requests == []
+        assert result.exit_code == 0, result.output
+        plans.append(result.output)
+    assert plans[0] == plans[1] and "rows 9 (0 finished in the cache)" in plans[0]
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(("it.", ".it."))]
+
+
+def old_outputs(folder: Path) -> dict[str, bytes]:
+    """Outputs of an earlier run, which a failed run must leave as they are."""
+    for name in ("it.jsonl", "it.quarantine.jsonl"):
+        (folder / name).write_text(f"{name} of an earlier run\n", encoding="utf-8")
+    return outputs(folder)
+
+
+def leftovers(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir() if p.name.endswith(".tmp"))
+
+
+def test_ctrl_c_in_the_second_window_keeps_the_old_outputs_and_the_answers(
+    corpus, tmp_path, window, monkeypatch
+):
+    window(3)
+    old = old_outputs(tmp_path)
+    real, calls = job.translate_records, []
+
+    def interrupted(*a, **kw):
+        calls.append(len(a[0]))
+        answer = real(*a, **kw)
+        if len(calls) == 2:  # the second window is answered, then the user presses Ctrl-C
+            raise KeyboardInterrupt
+        return answer
+
+    monkeypatch.setattr(job, "translate_records", interrupted)
+    with LibreServer() as server:
+        result = run(*args(server, corpus, tmp_path))
+        assert result.exit_code == 1 and "Aborted" in result.output
+        assert outputs(tmp_path) == old and leftovers(tmp_path) == []
+        monkeypatch.setattr(job, "translate_records", real)
+        first = [r["q"] for r in server.requests]
+        assert run(*args(server, corpus, tmp_path)).exit_code == 0
+        again = [r["q"] for r in server.requests[len(first) :]]
+    assert calls == [3, 3] and first and again
+    assert not set(first) & set(again), "a segment answered before Ctrl-C was sent again"
+    assert outputs(tmp_path) != old and leftovers(tmp_path) == []
+
+
+def test_max_cost_caps_the_run_not_each_window(corpus, tmp_path, window, monkeypatch):
+    window(3)
+    old = old_outputs(tmp_path)
+    real, windows = job.translate_records, []
+    monkeypatch.setattr(
+        job, "translate_records", lambda *a, **kw: windows.append(1) or real(*a, **kw)
+    )
+    price = ["--option", "price_per_million_chars=10000", "--workers", "1"]
+    with LibreServer() as server:
+        plan = run(*args(server, corpus, tmp_path, "--dry-run", *price))
+        cost = float(plan.output.split("estimated cost ")[1].split()[0])
+        # No window costs 90% of the whole; the windows together do.
+        result = run(*args(server, corpus, tmp_path, "--max-cost", str(cost * 0.9), *price))
+        assert result.exit_code == 1 and "reached" in result.output, result.output
+        assert len(windows) == 3 + 3  # the plan's windows, then the run's: the last stopped it
+        assert outputs(tmp_path) == old and leftovers(tmp_path) == []
+        sent = len(server.requests)
+        assert sent > 0
+        assert run(*args(server, corpus, tmp_path, *price)).exit_code == 0
+    texts = [r["q"] for r in server.requests]
+    assert len(texts) == len(set(texts)) > sent, "a finished segment was requested again"
+
+
+def test_offline_in_windows_names_what_is_missing_and_writes_nothing(corpus, tmp_path, window):
+    window(3)
+    with LibreServer() as server:  # the first window only, into the cache
+        first = write_jsonl(tmp_path / "first.jsonl", corpus_rows("en")[:3])
+        assert run(*args(server, first, tmp_path, "--out", tmp_path / "a.jsonl")).exit_code == 0
+        result = run(*args(server, corpus, tmp_path, "--offline"))
+        assert result.exit_code == 1 and "--offline:" in result.output, result.output
+        assert not (tmp_path / "it.jsonl").exists() and leftovers(tmp_path) == []
+        assert len({r["q"] for r in server.requests}) == len(server.requests)
+
+
+def test_rows_held_at_once_are_bounded_by_the_window(corpus, tmp_path, window, monkeypatch):
+    """Every record read from the input is counted until it is freed: no more than the window
+    being read and the one being finished are alive at once, whatever the input's size."""
+    rows = [dict(r, id=f"{r['id']}-{n}") for n in range(6) for r in corpus_rows("en")]
+    big = write_jsonl(tmp_path / "big.jsonl", rows)  # 48 rows
+    window(4)
+    alive, most = set(), [0]
+    real = job.iter_records
+
+    def counted(*a, **kw):
+        for record in real(*a, **kw):
+            alive.add(id(record))
+            weakref.finalize(record, alive.discard, id(record))
+            most[0] = max(most[0], len(alive))
+            yield record
+
+    monkeypatch.setattr(job, "iter_records", counted)
+    with LibreServer() as server:
+        result = run(*args(server, big, tmp_path))
+    assert result.exit_code == 0, result.output
+    assert "kept 48" in result.output
+    assert 4 <= most[0] <= 2 * 4 < len(rows)
