@@ -97,6 +97,10 @@ def test_a_cached_rerun_in_windows_sends_nothing_and_writes_the_same_bytes(
 
 
 def test_a_dry_run_in_windows_plans_what_one_window_plans(corpus, tmp_path, window):
+    """With the items again under other ids after them: their segments come back in later
+    windows, and are planned and counted once, as in one window."""
+    items = [json.loads(line) for line in corpus.read_text("utf-8").splitlines()]
+    write_jsonl(corpus, items + [{**item, "id": f"again-{i}"} for i, item in enumerate(items)])
     plans = []
     for rows in (1000, 3):
         window(rows)
@@ -105,7 +109,8 @@ def test_a_dry_run_in_windows_plans_what_one_window_plans(corpus, tmp_path, wind
             assert server.requests == []
         assert result.exit_code == 0, result.output
         plans.append(result.output)
-    assert plans[0] == plans[1] and "rows 9 (0 finished in the cache)" in plans[0]
+    assert plans[0] == plans[1] and "rows 18 (0 finished in the cache)" in plans[0]
+    assert "segments 30 (15 unique)" in plans[0], plans[0]
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(("it.", ".it."))]
 
 

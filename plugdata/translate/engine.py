@@ -75,8 +75,8 @@ class TranslateReport:
 
     def add(self, other: TranslateReport) -> None:
         """Count another call of the same session into this report (`plugdata translate`
-        translates its input a window at a time). A segment in two windows counts in both:
-        remembering every one would hold the whole input."""
+        translates its input a window at a time); `Session.not_counted` sees that a segment in
+        two windows is counted in one."""
         for name in ("rows", "cached_rows", "units", "unique_units", "chars", "cache_hits"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.estimated_cost += other.estimated_cost
@@ -94,12 +94,24 @@ class Session:
     """What a job keeps across its calls of `translate_records` (a build translates its corpus a
     window of rows at a time): one cost budget, so that `max_cost` caps the whole job; per
     backend one failure monitor (its failures on one window count on the next) and one rate
-    limiter; one progress bar. Close it when the job is done."""
+    limiter; one progress bar; and the segments its plan has counted (8 bytes each), so that a
+    segment repeated in several windows is planned and counted once, as in one pass. Close it
+    when the job is done."""
 
     budget: Budget = field(default_factory=Budget)
     monitors: dict[Translator, FailureMonitor] = field(default_factory=dict)
     limiters: dict[Translator, RateLimiter] = field(default_factory=dict)
     bar: Any = None
+    counted: Any = None  # a `digests.DigestSet`, made with the first plan
+
+    def not_counted(self, units: dict[str, str]) -> dict[str, str]:
+        """The units no earlier call of this session has counted in its plan."""
+        from plugdata.digests import DigestSet, digest
+
+        if self.counted is None:
+            self.counted = DigestSet()
+        seen = self.counted.seen([digest(key) for key in units])
+        return {key: text for (key, text), was in zip(units.items(), seen, strict=True) if not was}
 
     def monitor(self, translator: Translator) -> FailureMonitor:
         if translator not in self.monitors:
@@ -188,7 +200,7 @@ def translate_records(
             missing = {k: v for k, v in units.items() if k not in cached}
             if step == 0:
                 report.units = sum(len(keys) for keys in row_keys.values())
-                _estimate(report, translator, units, cached, missing)
+                _estimate(report, translator, session.not_counted(units), cached, missing)
             if dry_run:
                 return outcomes, report
             if offline and missing:
@@ -251,12 +263,14 @@ def _estimate(
     cached: dict[str, str],
     missing: dict[str, str],
 ) -> None:
-    """What the first strategy will cost: the plan a dry run prints."""
+    """What the first strategy will cost: the plan a dry run prints, counting `units` (those
+    an earlier window has not counted) of the `cached` and `missing` ones."""
+    to_send = [text for key, text in units.items() if key in missing]
     report.unique_units = len(units)
-    report.cache_hits = len(cached)
-    report.chars = sum(len(v) for v in missing.values())
+    report.cache_hits = sum(1 for key in units if key in cached)
+    report.chars = sum(len(text) for text in to_send)
     report.estimated_cost = report.chars * translator.price_per_char()
-    report.requests_needed = -(-len(missing) // translator.batch_size)
+    report.requests_needed = -(-len(to_send) // translator.batch_size)
     report.estimated_seconds = _rate_bound_seconds(translator, report.requests_needed, report.chars)
 
 
