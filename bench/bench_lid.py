@@ -106,7 +106,8 @@ def time_baseline(judge: Baseline, triples) -> float:
 
 
 def time_ours(triples, workers: int) -> float:
-    """What `plugdata build` does: Validator.check_many, over `workers` processes."""
+    """Every check a build makes, over `workers` processes as a build's workers share them:
+    Validator.check_many."""
     validator = Validator(workers=workers)  # fresh: no verdicts remembered
     started = time.perf_counter()
     verdicts = list(validator.check_many(triples))

@@ -17,13 +17,7 @@ from typing import Any
 
 from plugdata.errors import PlugdataError, require
 from plugdata.languages import LANGUAGES, LanguageTable
-from plugdata.validate import (
-    PIVOT_FIELDS,
-    TARGET_FIELDS,
-    ValidationSettings,
-    Validator,
-    default_workers,
-)
+from plugdata.validate import ValidationSettings, Validator, checked_fields, default_workers
 
 
 def connect(address: str | None = None) -> None:
@@ -94,7 +88,7 @@ class LanguageCheck:
     def __call__(self, batch):
         import pyarrow as pa
 
-        fields = PIVOT_FIELDS + TARGET_FIELDS if self.responses else _INSTRUCTIONS
+        fields = checked_fields(self.responses)
         columns = {name: batch.column(name).to_pylist() for name in fields + LANG_COLUMNS}
         verdicts = [
             self.validator.check(
@@ -111,9 +105,6 @@ class LanguageCheck:
         for name in VERDICT_COLUMNS:
             batch = batch.append_column(name, pa.array(added[name], types[name]))
         return batch
-
-
-_INSTRUCTIONS = ("pivot_instruction", "target_instruction")
 
 
 @functools.cache
@@ -176,7 +167,7 @@ def check_triples(
 
     if not triples:
         return []
-    fields = (PIVOT_FIELDS + TARGET_FIELDS if responses else _INSTRUCTIONS) + LANG_COLUMNS
+    fields = checked_fields(responses) + LANG_COLUMNS
     blocks = [
         pa.table(
             {

@@ -183,7 +183,7 @@ class ChunkJob:
         return triples
 
     def check(self, triples: list[dict[str, Any]]) -> list[Verdict]:
-        """The content checks: the one stage worth other processes (language ID)."""
+        """The content checks (language ID the costliest of them)."""
         return [self.validator.check(t, responses=self.train) for t in triples]
 
     def route(

@@ -34,6 +34,12 @@ from plugdata.textproc import (
 PIVOT_FIELDS = ("pivot_instruction", "pivot_response")
 TARGET_FIELDS = ("target_instruction", "target_response")
 TEXT_FIELDS = PIVOT_FIELDS + TARGET_FIELDS
+INSTRUCTION_FIELDS = ("pivot_instruction", "target_instruction")
+
+
+def checked_fields(responses: bool) -> tuple[str, ...]:
+    """The text fields `Validator.check` reads: eval triples have instructions only."""
+    return TEXT_FIELDS if responses else INSTRUCTION_FIELDS
 
 
 class ValidationSettings(BaseModel):
@@ -314,7 +320,7 @@ class Validator:
     def check(self, triple: dict, *, responses: bool = True) -> Verdict:
         """Every check on one triple; eval triples (responses=False) have instructions only."""
         verdict = Verdict()
-        fields = TEXT_FIELDS if responses else ("pivot_instruction", "target_instruction")
+        fields = checked_fields(responses)
         sound = []
         for name in fields:
             reason = _structure_reason(triple.get(name), self.settings)

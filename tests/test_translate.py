@@ -390,9 +390,9 @@ def test_a_file_that_is_not_a_cache_is_a_one_line_error(tmp_path):
 def test_a_shard_outside_its_range_is_refused_even_under_python_O():
     shards = ["2/2", "1", "a/3", "-1/3", "0/0", "1/2/3"]
     code = (
-        "from plugdata.translate.job import select_shard\n"
+        "from plugdata.translate.job import shard_bounds\n"
         f"for shard in {shards!r}:\n"
-        "    try:\n        select_shard([], shard)\n    except Exception as e:\n        print(e)\n"
+        "    try:\n        shard_bounds(0, shard)\n    except Exception as e:\n        print(e)\n"
     )
     out = subprocess.run([sys.executable, "-O", "-c", code], capture_output=True, text=True)
     assert out.stdout.splitlines() == [f"--shard {s!r}: use i/N with 0 <= i < N" for s in shards]

@@ -95,14 +95,9 @@ def make_translator(
     return translator
 
 
-def select_shard(records: list[Record], shard: str | None) -> tuple[list[Record], dict | None]:
-    """`i/N`: the i-th of N contiguous slices (0-based), so shards concatenate in order."""
-    info = shard_bounds(len(records), shard)
-    return (records[info["start"] : info["end"]] if info else records), info
-
-
 def shard_bounds(rows: int, shard: str | None) -> dict | None:
-    """Where the slice `i/N` of `rows` rows starts and ends (None: no `--shard`)."""
+    """Where the slice `i/N` of `rows` rows starts and ends (None: no `--shard`): the i-th of N
+    contiguous slices (0-based), so shards concatenate in order."""
     if not shard:
         return None
     i_text, slash, n_text = shard.partition("/")
