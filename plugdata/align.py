@@ -92,25 +92,22 @@ class TargetIndex:
         batches."""
         keys = [_key(p, self.spec, "pivot") for p in pivot]
         wanted = list({key or "" for key in keys})
-        found: dict[str, bytes] = {}
-        for start in range(0, len(wanted), _LOOKUP):
-            part = wanted[start : start + _LOOKUP]
-            found.update(
-                self._db.execute(
-                    f"SELECT key, record FROM target WHERE key IN ({','.join('?' * len(part))})",
-                    part,
-                ).fetchall()
-            )
+        found = dict(self._where_in("SELECT key, record FROM target WHERE key IN ({})", wanted))
         used = list({key for key in keys if key is not None and key in found})
-        for start in range(0, len(used), _LOOKUP):
-            part = used[start : start + _LOOKUP]
-            self._db.execute(
-                f"UPDATE target SET used = 1 WHERE key IN ({','.join('?' * len(part))})", part
-            )
+        self._where_in("UPDATE target SET used = 1 WHERE key IN ({})", used)
         return [
             None if (blob := found.get(key or "")) is None else Record(*pickle.loads(blob))
             for key in keys
         ]
+
+    def _where_in(self, sql: str, keys: list[str]) -> list[tuple]:
+        """The rows of `sql`, whose `IN ({})` takes `keys`, `_LOOKUP` at a time (SQLite caps
+        the parameters of one statement)."""
+        rows: list[tuple] = []
+        for start in range(0, len(keys), _LOOKUP):
+            part = keys[start : start + _LOOKUP]
+            rows += self._db.execute(sql.format(",".join("?" * len(part))), part).fetchall()
+        return rows
 
     @property
     def orphans(self) -> int:
