@@ -25,8 +25,8 @@ from corpus import make_pair_files, write_recipe
 
 
 def one_size(rows: int, runs: int) -> dict:
-    from plugdata.build import build
-    from plugdata.recipe import load_recipe
+    from plugdata.pipeline.build import build
+    from plugdata.pipeline.recipe import load_recipe
 
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)

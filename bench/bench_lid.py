@@ -24,7 +24,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from corpus import ALPACA, XAE, make_pair_files
 
-from plugdata.validate import Validator, default_workers
+from plugdata.checks.validate import Validator, default_workers
 
 LANGS = ["en", "zh", "ko", "it", "es"]
 
@@ -50,7 +50,7 @@ def load_alpaca_instructions() -> list[str]:
 
 
 def load_triples(n: int) -> list[dict[str, str]]:
-    from plugdata.sources import join_instruction
+    from plugdata.sources.read import join_instruction
 
     with tempfile.TemporaryDirectory() as tmp:
         en_path, zh_path = make_pair_files(n, Path(tmp))

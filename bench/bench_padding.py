@@ -29,8 +29,8 @@ def token_lengths(rows: int, max_length: int) -> list[int]:
     import datasets
     from transformers import AutoTokenizer
 
-    from plugdata.build import build
-    from plugdata.recipe import load_recipe
+    from plugdata.pipeline.build import build
+    from plugdata.pipeline.recipe import load_recipe
 
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)

@@ -67,8 +67,8 @@ def main() -> None:
     from corpus import make_pair_files, write_recipe
     from smollm2 import convert
 
-    from plugdata.build import build
-    from plugdata.recipe import load_recipe
+    from plugdata.pipeline.build import build
+    from plugdata.pipeline.recipe import load_recipe
 
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)

@@ -24,7 +24,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 from corpus import make_pair_files  # noqa: E402
 
-from plugdata.sources import join_instruction  # noqa: E402
+from plugdata.sources.read import join_instruction  # noqa: E402
 from plugdata.translate.job import translate_file  # noqa: E402
 from tests.servers import LibreServer  # noqa: E402
 

@@ -8,9 +8,9 @@ from pathlib import Path
 import click
 
 from plugdata import __version__
-from plugdata.detect import DEFAULT_DETECTOR, DETECTORS
+from plugdata.checks.detect import DEFAULT_DETECTOR, DETECTORS
+from plugdata.core.options import MaxCost, Quiet, TranslationCache, shared_option
 from plugdata.errors import PlugdataError
-from plugdata.options import MaxCost, Quiet, TranslationCache, shared_option
 
 
 class OneLineUsageError(click.ClickException):
@@ -30,7 +30,7 @@ class PlugdataGroup(click.Group):
         except click.BadParameter as err:
             raise OneLineUsageError(err.format_message()) from err
         except PlugdataError as err:
-            from plugdata.redact import scrub
+            from plugdata.core.redact import scrub
 
             lines = str(err).strip().splitlines() or [type(err).__name__]
             raise click.ClickException(scrub(" ".join(line.strip() for line in lines))) from err
@@ -157,10 +157,10 @@ def build(
     quarantine table per language, manifest.json and a dataset card, all replaced at once
     when the build ends. A language that keeps no row is an error; the others are built.
     """
-    from plugdata.build import BuildError
-    from plugdata.build import build as run_build
-    from plugdata.language_check import Engine
-    from plugdata.recipe import load_recipe
+    from plugdata.pipeline.build import BuildError
+    from plugdata.pipeline.build import build as run_build
+    from plugdata.pipeline.language import Engine
+    from plugdata.pipeline.recipe import load_recipe
 
     chosen = Engine(engine, ray_address, workers)
     loaded = load_recipe(recipe, _parse_corpus(corpora))
@@ -182,8 +182,8 @@ def build(
         raise
     click.echo(report.summary())
     if push and not dry_run:
-        from plugdata.publish import PublishError
-        from plugdata.publish import publish as run_publish
+        from plugdata.hub.publish import PublishError
+        from plugdata.hub.publish import publish as run_publish
 
         if loaded.publish is None:
             raise PublishError(f"{recipe}: --push needs a `publish:` section with `repo_id`")
@@ -243,7 +243,7 @@ def publish(
     with --replace, and loads every pushed config back to compare it with FOLDER. The token
     comes from `hf auth login` or HF_TOKEN and is never printed.
     """
-    from plugdata.publish import publish as run_publish
+    from plugdata.hub.publish import publish as run_publish
 
     result = run_publish(
         folder,
@@ -283,7 +283,7 @@ def detect(
     file: Path, field_name: str, expect: str | None, detector: str, report: Path | None
 ) -> None:
     """Detect the language of one field in every row of FILE (json, jsonl, csv, parquet)."""
-    from plugdata.detect_file import detect_file
+    from plugdata.checks.detect_file import detect_file
 
     result = detect_file(file, field_name, expect=expect, detector=detector, report=report)
     click.echo(result.summary())
@@ -432,7 +432,7 @@ def cache_import(file: Path, cache_path: Path | None) -> None:
 @cli.command()
 def languages() -> None:
     """List the language table: codes, names and PLUG markers."""
-    from plugdata.languages import LANGUAGES
+    from plugdata.core.languages import LANGUAGES
 
     click.echo(f"{'code':<6}{'name':<12}{'response header':<28}instruction header")
     for lang in LANGUAGES:

@@ -138,7 +138,9 @@ def waits(monkeypatch) -> list[float]:
     """The waits between retries of every client, recorded instead of slept: a test of
     retries takes no wall time and can check how long each wait would have been."""
     waited: list[float] = []
-    monkeypatch.setattr("plugdata.remote.pause", lambda seconds, stop=None: waited.append(seconds))
+    monkeypatch.setattr(
+        "plugdata.remote.calls.pause", lambda seconds, stop=None: waited.append(seconds)
+    )
     return waited
 
 
@@ -386,8 +388,8 @@ def generate(model, demo, answers, *extra, method="plug", config="zh"):
 @pytest.fixture(scope="session")
 def demo(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("demo")
-    from plugdata.build import build
-    from plugdata.recipe import load_recipe
+    from plugdata.pipeline.build import build
+    from plugdata.pipeline.recipe import load_recipe
 
     build(load_recipe(DEMO_RECIPE), out, langs=["zh"], progress=False)
     return out / "plug-demo"
@@ -443,8 +445,8 @@ def tiny_marian(tmp_path_factory) -> Path:
 def eval_sets(tmp_path_factory) -> dict[str, Path]:
     """recipes/x-truthfulqa.yaml and recipes/x-svamp.yaml built from the small files of
     `tests.evaldata` (in the Hub files' layout): task -> built folder."""
-    from plugdata.build import build
-    from plugdata.recipe import load_recipe
+    from plugdata.pipeline.build import build
+    from plugdata.pipeline.recipe import load_recipe
     from tests import evaldata
 
     built = {}

@@ -4,10 +4,10 @@ import datasets
 import pyarrow.parquet as pq
 import pytest
 
-from plugdata.build import build
+from plugdata.core.formats import extract
 from plugdata.errors import PlugdataError, SourceError
-from plugdata.formats import extract
-from plugdata.recipe import METHOD_NAMES, load_recipe
+from plugdata.pipeline.build import build
+from plugdata.pipeline.recipe import METHOD_NAMES, load_recipe
 
 from .conftest import RECIPE, corpus_rows, write_jsonl
 
@@ -232,7 +232,7 @@ def test_the_written_columns_are_the_typed_rows_fields(built):
     """The Arrow schemas are derived from the row types: what is written is what is declared."""
     import typing
 
-    from plugdata.schema import LidResult, Meta, MethodRow, Triple
+    from plugdata.core.schema import LidResult, Meta, MethodRow, Triple
 
     _, root = built
     triples = pq.read_table(root / "data" / "it" / "train-00000-of-00001.parquet")

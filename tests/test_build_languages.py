@@ -5,10 +5,10 @@ the built-in table never learns the language."""
 import datasets
 import pyarrow.parquet as pq
 
-from plugdata.build import build
-from plugdata.formats import extract
-from plugdata.languages import LANGUAGES
-from plugdata.recipe import load_recipe
+from plugdata.core.formats import extract
+from plugdata.core.languages import LANGUAGES
+from plugdata.pipeline.build import build
+from plugdata.pipeline.recipe import load_recipe
 from plugdata.translate import protect
 
 from .conftest import write_jsonl

@@ -2,9 +2,9 @@
 
 import re
 
-from plugdata.build import build
-from plugdata.formats import METHODS
-from plugdata.recipe import load_recipe
+from plugdata.core.formats import METHODS
+from plugdata.pipeline.build import build
+from plugdata.pipeline.recipe import load_recipe
 
 
 def test_every_method_of_the_table_is_described_in_the_card(tiny, tmp_path):
@@ -35,8 +35,8 @@ def test_each_method_example_in_the_card_is_a_row_of_its_own_kind(tiny, tmp_path
 
 def test_the_card_names_a_recipe_declared_pivot_from_the_manifest_alone(tiny, tmp_path):
     """Publishing renders the card without the recipe: the manifest carries the names."""
-    from plugdata.cards import render_card
-    from plugdata.folder import read_manifest
+    from plugdata.dataset.cards import render_card
+    from plugdata.dataset.folder import read_manifest
 
     build(load_recipe(tiny), tmp_path / "out", progress=False)
     manifest = read_manifest(tmp_path / "out" / "tiny")

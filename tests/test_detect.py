@@ -1,6 +1,6 @@
 import pytest
 
-from plugdata.detect import DETECTORS, get_detector
+from plugdata.checks.detect import DETECTORS, get_detector
 from plugdata.errors import PlugdataError
 
 SAMPLES = {
@@ -43,8 +43,8 @@ def test_text_without_letters_gives_an_empty_distribution_for_langdetect():
 def test_recipes_and_the_detect_command_offer_exactly_the_registry():
     import typing
 
+    from plugdata.checks.validate import ValidationSettings
     from plugdata.cli import detect
-    from plugdata.validate import ValidationSettings
 
     option = next(p for p in detect.params if p.name == "detector")
     assert list(option.type.choices) == list(DETECTORS)

@@ -7,9 +7,9 @@ import json
 import datasets
 import pytest
 
-from plugdata.build import build
 from plugdata.errors import PlugdataError
-from plugdata.recipe import load_recipe
+from plugdata.pipeline.build import build
+from plugdata.pipeline.recipe import load_recipe
 from tests import evaldata
 from tests.conftest import DEMO_RECIPE
 from trainer.evalsets import load_questions

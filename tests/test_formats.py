@@ -2,8 +2,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from plugdata.formats import METHODS, extract, prompt_messages, render
-from plugdata.languages import LANGUAGES
+from plugdata.core.formats import METHODS, extract, prompt_messages, render
+from plugdata.core.languages import LANGUAGES
 
 LANGS = ["zh", "ko", "it", "es", "fr", "de", "pt", "ja", "ru"]
 

@@ -172,8 +172,8 @@ def test_row_errors_between_successes_quarantine_with_the_last_error(corpus, tmp
 
 
 def test_last_error_in_meta_is_scrubbed(corpus, tmp_path, monkeypatch):
-    from plugdata.redact import register_secret
-    from plugdata.retrying import ROW, Failure
+    from plugdata.core.redact import register_secret
+    from plugdata.remote.retrying import ROW, Failure
     from plugdata.translate.backends import TRANSLATORS
     from plugdata.translate.backends.base import RequestFailed, Translator
 
@@ -200,7 +200,7 @@ def test_last_error_in_meta_is_scrubbed(corpus, tmp_path, monkeypatch):
 
 
 def test_the_recipe_path_gets_the_last_error_on_its_outcomes(tmp_path):
-    from plugdata.sources import Record
+    from plugdata.sources.read import Record
     from plugdata.translate.backends.chat import ChatBackend, ChatOptions
     from plugdata.translate.cache import SegmentCache
     from plugdata.translate.engine import translate_records

@@ -18,9 +18,9 @@ import datasets
 import pytest
 from huggingface_hub import DatasetCard
 
-from plugdata.build import BuildError, build
-from plugdata.folder import check_folder, read_manifest
-from plugdata.recipe import METHOD_NAMES, load_recipe
+from plugdata.dataset.folder import check_folder, read_manifest
+from plugdata.pipeline.build import BuildError, build
+from plugdata.pipeline.recipe import METHOD_NAMES, load_recipe
 
 from .conftest import corpus_rows, invoke, one_line_error, translated, write_jsonl
 
@@ -319,7 +319,7 @@ def test_the_manifest_vouches_for_every_file(tmp_path, tiny):
 def test_without_an_atomic_exchange_the_two_renames_still_swap_the_folder(
     tmp_path, tiny, monkeypatch
 ):
-    from plugdata import staging
+    from plugdata.dataset import staging
 
     monkeypatch.setattr(staging, "_exchange", lambda a, b: False)  # e.g. not Linux
     out = tmp_path / "out"

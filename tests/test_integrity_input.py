@@ -14,10 +14,11 @@ import pyarrow.parquet as pq
 import pytest
 from huggingface_hub import HfApi
 
+from plugdata.core.safe_yaml import safe_yaml_load
 from plugdata.errors import RecipeError
-from plugdata.locations import LocationError, check_dataset
-from plugdata.recipe import Corpus, HubSpec, safe_yaml_load
-from plugdata.sources import corpus_label, read_records
+from plugdata.hub.locations import LocationError, check_dataset
+from plugdata.sources.corpus import Corpus, HubSpec
+from plugdata.sources.read import corpus_label, read_records
 
 from .conftest import (
     corpus_rows,

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from plugdata.build import build
-from plugdata.recipe import load_recipe
+from plugdata.pipeline.build import build
+from plugdata.pipeline.recipe import load_recipe
 
 from .conftest import invoke, one_line_error
 
@@ -194,8 +194,8 @@ def test_a_repo_whose_manifest_is_not_plugdatas_is_one_line(hub, folder):
 
 
 def test_a_config_that_does_not_load_back_fails_the_publish_naming_the_commit(hub, published):
-    from plugdata.folder import read_manifest
-    from plugdata.publish import PublishError, PublishPlan, PublishReport, verify_configs
+    from plugdata.dataset.folder import read_manifest
+    from plugdata.hub.publish import PublishError, PublishPlan, PublishReport, verify_configs
 
     manifest = read_manifest(published)
     manifest.configs["zz"] = manifest.configs["zh"].model_copy(update={"language": "zz"})

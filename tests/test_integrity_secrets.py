@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pyarrow.parquet as pq
 
-from plugdata.redact import public_path, scrub
+from plugdata.core.redact import public_path, scrub
 
 from .conftest import invoke, translated
 from .servers import ChatServer

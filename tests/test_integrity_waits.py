@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from plugdata.retrying import wait_before_retry
+from plugdata.remote.retrying import wait_before_retry
 
 from .conftest import invoke as run
 from .conftest import one_line_error, translate_args
@@ -221,7 +221,7 @@ def test_a_judge_cache_locked_too_long_is_one_line(tmp_path, monkeypatch):
 
 
 def test_the_default_busy_timeout_is_a_minute():
-    from plugdata.store import busy_timeout
+    from plugdata.core.store import busy_timeout
 
     assert busy_timeout() == 60.0
 

@@ -2,8 +2,8 @@
 
 import pytest
 
+from plugdata.core.jsonl import read_json_lines, resume_json_lines, write_json, write_json_lines
 from plugdata.errors import SourceError
-from plugdata.jsonl import read_json_lines, resume_json_lines, write_json, write_json_lines
 
 
 def test_written_lines_read_back_with_their_numbers(tmp_path):

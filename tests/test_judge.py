@@ -356,8 +356,8 @@ def test_smollm2_judge_in_process_from_the_gguf_file(smollm2_gguf, tmp_path):
 def test_questions_from_a_built_folder_and_wrong_language_baseline(tiny, tmp_path):
     import datasets
 
-    from plugdata.build import build
-    from plugdata.recipe import load_recipe
+    from plugdata.pipeline.build import build
+    from plugdata.pipeline.recipe import load_recipe
 
     build(load_recipe(tiny), tmp_path / "build", progress=False)
     folder = next(p for p in (tmp_path / "build").iterdir() if p.is_dir())

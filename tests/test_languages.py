@@ -1,7 +1,7 @@
 import pytest
 
+from plugdata.core.languages import LANGUAGES, Language, header_pattern
 from plugdata.errors import UnknownLanguageError
-from plugdata.languages import LANGUAGES, Language, header_pattern
 
 
 def test_get_language_unknown_code_lists_known_codes():

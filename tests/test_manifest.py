@@ -3,10 +3,10 @@ know (a newer plugdata's) or old forms (an older one's) pass through."""
 
 import json
 
-from plugdata.build import build
-from plugdata.folder import MANIFEST, parse_config_name, read_manifest
-from plugdata.manifest import Manifest
-from plugdata.recipe import load_recipe
+from plugdata.dataset.folder import MANIFEST, parse_config_name, read_manifest
+from plugdata.dataset.manifest import Manifest
+from plugdata.pipeline.build import build
+from plugdata.pipeline.recipe import load_recipe
 
 
 def test_a_built_manifest_reads_back_to_the_same_json(tiny, tmp_path):

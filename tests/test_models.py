@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from plugdata.locations import check_model
+from plugdata.hub.locations import check_model
 
 from .conftest import generate, one_line_error
 

@@ -46,7 +46,7 @@ def test_the_library_never_imports_the_trainer():
 
 
 def test_the_trainer_uses_the_translation_package_but_not_its_engine():
-    """Remote calls (client, prices, retries) are shared through `plugdata.remote`; translation
+    """Remote calls (client, prices, retries) are shared through `plugdata.remote.calls`; translation
     (the translate-test baseline) through the public API of the `plugdata.translate` package
     alone, never its modules (engine, backends, cache), so those stay free to change."""
     offenders = {
@@ -72,13 +72,13 @@ def test_the_translation_package_imports_its_modules_only_when_used():
 
 def test_the_translation_package_never_imports_what_builds_on_it():
     above = (
-        "plugdata.build",
-        "plugdata.configs",
-        "plugdata.language_check",
-        "plugdata.plan",
-        "plugdata.publish",
-        "plugdata.staging",
-        "plugdata.cards",
+        "plugdata.pipeline.build",
+        "plugdata.pipeline.configs",
+        "plugdata.pipeline.language",
+        "plugdata.pipeline.plan",
+        "plugdata.hub.publish",
+        "plugdata.dataset.staging",
+        "plugdata.dataset.cards",
         "plugdata.cli",
     )
     offenders = {

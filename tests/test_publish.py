@@ -7,9 +7,9 @@ import datasets
 import pytest
 from click.testing import CliRunner
 
-from plugdata.build import build
 from plugdata.cli import cli
-from plugdata.recipe import METHOD_NAMES, load_recipe
+from plugdata.pipeline.build import build
+from plugdata.pipeline.recipe import METHOD_NAMES, load_recipe
 
 from .conftest import corpus_rows, write_jsonl
 

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from plugdata.ray_engine import RayStagePool
-from plugdata.stages import TASK_ROWS
-from plugdata.translate.ray_sender import RaySender
+from plugdata.pipeline.executor.ray import RayStagePool
+from plugdata.pipeline.executor.ray_send import RaySender
+from plugdata.pipeline.stages import TASK_ROWS
 
 from .conftest import DEMO_RECIPE, corpus_rows, invoke, one_line_error, write_garden, write_jsonl
 from .servers import LibreServer
@@ -115,8 +115,8 @@ def test_ray_build_in_windows_starts_its_translating_actors_once(tmp_path, calls
     """Three rows a window, two a chunk: the actors that translate start with the first window
     and serve the others while the check actors run beside them (the translating ones hold no
     CPU, or neither could start), and the folder is the local engine's."""
-    from plugdata import language_check
-    from plugdata.translate.ray_sender import _Group
+    from plugdata.pipeline import language as language_check
+    from plugdata.pipeline.executor.ray_send import _Group
 
     monkeypatch.setattr(language_check, "TRANSLATE_WINDOW", 3)
     monkeypatch.setattr(language_check, "CHUNK_ROWS", 2)

@@ -37,7 +37,7 @@ def test_ray_engine_writes_the_bytes_of_the_local_engine_and_resumes_from_the_ca
 ):
     """With a row the service refuses: its quarantine entry is the same too. Eight rows are
     checked in the driver, not by a Ray Data pipeline (its start would cost more)."""
-    from plugdata import ray_engine
+    from plugdata.pipeline.executor import ray as ray_engine
 
     pipelines = []
     monkeypatch.setattr(ray_engine, "check_triples", lambda *a, **k: pipelines.append(a))
@@ -70,7 +70,7 @@ def test_ray_engine_writes_the_bytes_of_the_local_engine_and_resumes_from_the_ca
 def test_ray_engine_checks_the_translations_as_a_ray_data_stage(corpus, tmp_path, monkeypatch):
     """A row the service sends back untranslated fails the content checks on Ray Data's
     workers as it does here: the same bytes, its quarantine entry included."""
-    from plugdata import ray_engine
+    from plugdata.pipeline.executor import ray as ray_engine
 
     book = translator(phrase_book())
     checked = []
@@ -161,8 +161,8 @@ def _cached_sources(cache) -> set[str]:
 
 
 def test_ray_language_check_agrees_with_the_validator(tmp_path):
-    from plugdata.ray_engine import validate_dataset
-    from plugdata.validate import Validator
+    from plugdata.checks.validate import Validator
+    from plugdata.pipeline.executor.ray import validate_dataset
 
     triples = []
     for i, item in enumerate(ITEMS):
@@ -234,7 +234,7 @@ def test_ray_address_where_nothing_listens_is_one_line_at_once(tmp_path):
     with socket.socket() as probe:  # a port that was free a moment ago
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    code = f"from plugdata.ray_engine import connect; connect('127.0.0.1:{port}')"
+    code = f"from plugdata.pipeline.executor.ray import connect; connect('127.0.0.1:{port}')"
     started = time.monotonic()
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 1

@@ -1,8 +1,8 @@
 import pytest
 
+from plugdata.core.languages import LANGUAGES
 from plugdata.errors import RecipeError
-from plugdata.languages import LANGUAGES
-from plugdata.recipe import load_recipe
+from plugdata.pipeline.recipe import load_recipe
 
 from .conftest import RECIPE
 

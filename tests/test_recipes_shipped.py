@@ -6,9 +6,9 @@ from pathlib import Path
 import datasets
 import pytest
 
-from plugdata.build import build
-from plugdata.recipe import METHOD_NAMES, load_recipe
-from plugdata.sources import resolve_path
+from plugdata.pipeline.build import build
+from plugdata.pipeline.recipe import METHOD_NAMES, load_recipe
+from plugdata.sources.read import resolve_path
 
 RECIPES = Path(__file__).resolve().parents[1] / "recipes"
 

@@ -7,7 +7,7 @@ import time
 import pytest
 
 from plugdata.errors import ConfigurationError
-from plugdata.remote import (
+from plugdata.remote.calls import (
     STOPPED,
     Budget,
     BudgetExceeded,
@@ -16,7 +16,7 @@ from plugdata.remote import (
     Retrying,
     pause,
 )
-from plugdata.retrying import ROW, SETUP, TRANSIENT, Failure, FailureMonitor
+from plugdata.remote.retrying import ROW, SETUP, TRANSIENT, Failure, FailureMonitor
 
 
 class Flaky(Exception):

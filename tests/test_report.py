@@ -5,8 +5,8 @@ import json
 
 import pytest
 
+from plugdata.core.jsonl import write_json
 from plugdata.errors import PlugdataError
-from plugdata.jsonl import write_json
 from tests.conftest import invoke
 from trainer.judge import stats
 from trainer.results import gather

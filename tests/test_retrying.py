@@ -3,7 +3,7 @@
 import time
 from email.utils import formatdate
 
-from plugdata.retrying import backoff, parse_retry_after
+from plugdata.remote.retrying import backoff, parse_retry_after
 
 
 def test_retry_after_as_seconds_or_http_date():
@@ -30,7 +30,7 @@ def test_which_openai_errors_are_worth_another_try():
     except ImportError:
         import httpx
 
-    from plugdata.retrying import Failure, openai_failure
+    from plugdata.remote.retrying import Failure, openai_failure
 
     request = httpx.Request("POST", "http://127.0.0.1/v1/chat/completions")
 

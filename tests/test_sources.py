@@ -5,8 +5,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from plugdata.errors import SourceError
-from plugdata.recipe import Columns, Corpus
-from plugdata.sources import join_instruction, read_records
+from plugdata.sources.corpus import Columns, Corpus
+from plugdata.sources.read import join_instruction, read_records
 
 from .conftest import corpus_rows, write_jsonl
 

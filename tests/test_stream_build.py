@@ -13,12 +13,15 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from plugdata import folder, language_check, shards, stages
-from plugdata.align import TargetIndex
-from plugdata.build import build
-from plugdata.digests import DigestSet, digest
-from plugdata.recipe import Align, load_recipe
-from plugdata.sources import Record
+from plugdata.core.digests import DigestSet, digest
+from plugdata.dataset import folder, shards
+from plugdata.pipeline import language as language_check
+from plugdata.pipeline import stages
+from plugdata.pipeline.build import build
+from plugdata.pipeline.recipe import load_recipe
+from plugdata.sources.align import TargetIndex
+from plugdata.sources.corpus import Align
+from plugdata.sources.read import Record
 
 from .conftest import invoke, write_garden
 

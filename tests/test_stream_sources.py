@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pytest
 
+from plugdata.core.jsonl import read_json_items
 from plugdata.errors import SourceError
-from plugdata.jsonl import read_json_items
-from plugdata.recipe import Corpus
-from plugdata.sources import iter_records, raw_rows
+from plugdata.sources.corpus import Corpus
+from plugdata.sources.read import iter_records, raw_rows
 
 # Windows (in characters) small enough that every token of the files below is cut somewhere.
 WINDOWS = (7, 1000, None)

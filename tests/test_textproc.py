@@ -1,4 +1,4 @@
-from plugdata.textproc import has_letters, normalize_for_compare, strip_code_and_urls
+from plugdata.core.textproc import has_letters, normalize_for_compare, strip_code_and_urls
 
 
 def test_strip_removes_fenced_inline_code_and_urls():

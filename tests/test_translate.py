@@ -285,8 +285,8 @@ def test_chat_auth_error_is_one_line_without_the_key(corpus, tmp_path):
 
 
 def test_recipe_with_translate_target_builds(tmp_path):
-    from plugdata.build import build
-    from plugdata.recipe import load_recipe
+    from plugdata.pipeline.build import build
+    from plugdata.pipeline.recipe import load_recipe
 
     write_jsonl(tmp_path / "en.jsonl", corpus_rows("en"))
     with LibreServer() as server:

@@ -11,9 +11,9 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from plugdata import language_check
-from plugdata.language_check import Engine, PivotChecker, _Translated, pivot_records, pivot_rows
-from plugdata.recipe import load_recipe
+from plugdata.pipeline import language as language_check
+from plugdata.pipeline.language import Engine, PivotChecker, _Translated, pivot_records, pivot_rows
+from plugdata.pipeline.recipe import load_recipe
 from plugdata.translate import engine as translate_engine
 from plugdata.translate import job
 

@@ -1,6 +1,6 @@
 import pytest
 
-from plugdata.validate import ValidationSettings, Validator
+from plugdata.checks.validate import ValidationSettings, Validator
 
 EN_I = "Explain in two sentences why the sky looks blue during the day."
 EN_R = (

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from plugdata.options import click_options, parse_options
+from plugdata.core.options import click_options, parse_options
 from trainer.options import GenerateOptions, JudgeOptions, ScoreOptions, TrainOptions
 
 

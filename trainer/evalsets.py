@@ -8,10 +8,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from plugdata.core.jsonl import read_json_file, read_json_lines
 from plugdata.errors import PlugdataError
-from plugdata.jsonl import read_json_file, read_json_lines
-from plugdata.locations import check_dataset
-from plugdata.sources import has_lone_surrogate
+from plugdata.hub.locations import check_dataset
+from plugdata.sources.read import has_lone_surrogate
 
 # The columns of a triples or eval config that generation and every evaluation need.
 EVAL_COLUMNS = ("id", "pivot_lang", "target_lang", "pivot_instruction", "target_instruction")

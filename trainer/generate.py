@@ -14,9 +14,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from plugdata.formats import extract, prompt_messages
-from plugdata.jsonl import append_json_line, resume_json_lines
-from plugdata.locations import check_dataset, check_model
+from plugdata.core.formats import extract, prompt_messages
+from plugdata.core.jsonl import append_json_line, resume_json_lines
+from plugdata.hub.locations import check_dataset, check_model
 from trainer.common import (
     generate_batches,
     load_for_generation,

@@ -1,6 +1,6 @@
 """The options of `plugdata train`, `generate`, `judge` and `score`, each declared once: the
 commands' flags, defaults, ranges, choices and help are derived from these models
-(`plugdata.options`), and the same models validate calls from Python."""
+(`plugdata.core.options`), and the same models validate calls from Python."""
 
 from __future__ import annotations
 
@@ -17,9 +17,9 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from plugdata.core.options import MaxCost, Quiet, TranslationCache
 from plugdata.errors import PlugdataError
-from plugdata.options import MaxCost, Quiet, TranslationCache
-from plugdata.remote import DEFAULT_MAX_RETRIES
+from plugdata.remote.calls import DEFAULT_MAX_RETRIES
 from trainer.judge.verdicts import VERDICT_RULES
 
 _STRICT = ConfigDict(extra="forbid", protected_namespaces=())
@@ -111,7 +111,7 @@ class GenerateOptions(BaseModel):
     @field_validator("method")
     @classmethod
     def _known_method(cls, value: str) -> str:
-        from plugdata.formats import METHODS
+        from plugdata.core.formats import METHODS
 
         if value not in (*METHODS, TRANSLATE_TEST):
             raise ValueError(f"choose one of {', '.join(METHODS)}, {TRANSLATE_TEST}")

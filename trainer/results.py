@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from plugdata.core.jsonl import read_json_file, write_json
 from plugdata.errors import PlugdataError, require
-from plugdata.jsonl import read_json_file, write_json
 
 
 @dataclass(frozen=True)

@@ -15,10 +15,10 @@ from dataclasses import dataclass
 from importlib.metadata import version
 from pathlib import Path
 
+from plugdata.core.jsonl import read_json_file, write_json
+from plugdata.dataset.folder import config_name, parse_config_name, read_manifest
 from plugdata.errors import PlugdataError
-from plugdata.folder import config_name, parse_config_name, read_manifest
-from plugdata.jsonl import read_json_file, write_json
-from plugdata.locations import check_dataset, check_model
+from plugdata.hub.locations import check_dataset, check_model
 from trainer.common import (
     load_config_split,
     load_model,
@@ -364,8 +364,8 @@ def train(options: TrainOptions) -> TrainResult:
 
 
 def _run_manifest(options: TrainOptions, hp: dict, data, tokenizer, steps: int) -> dict:
-    from plugdata import folder
-    from plugdata.redact import public_path
+    from plugdata.core.redact import public_path
+    from plugdata.dataset import folder
 
     pivot, target = _languages(options.dataset, options.config)
     tokens = Counter()

@@ -63,7 +63,7 @@ class TextTranslator:
     def label(self) -> str:
         """`backend:model` as `meta.made_by` spells it, fit to write to an output: no
         credentials, no local path (a model folder is named by its last part)."""
-        from plugdata.redact import looks_like_local_path, public_path, scrub
+        from plugdata.core.redact import looks_like_local_path, public_path, scrub
 
         b = self._backends[0]
         model = public_path(b.model) if looks_like_local_path(b.model) else b.model
@@ -81,7 +81,7 @@ class TextTranslator:
         """All `texts` in one batch, results in order. `kind`: which field of a row the texts
         are to the engine. A backend that cannot work as configured (nothing listening, a
         refused key) raises; a text it cannot translate safely gets a reason instead."""
-        from plugdata.sources import Record
+        from plugdata.sources.read import Record
         from plugdata.translate.cache import SegmentCache
         from plugdata.translate.engine import translate_records
 

@@ -16,8 +16,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from plugdata.core.store import Store
 from plugdata.errors import PlugdataError
-from plugdata.store import Store
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS segments (

@@ -17,12 +17,12 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
+from plugdata.core.languages import LANGUAGES, LanguageTable
+from plugdata.core.redact import scrub
 from plugdata.errors import PlugdataError
-from plugdata.languages import LANGUAGES, LanguageTable
-from plugdata.redact import scrub
-from plugdata.remote import Budget
-from plugdata.retrying import FailureMonitor
-from plugdata.sources import Record
+from plugdata.remote.calls import Budget
+from plugdata.remote.retrying import FailureMonitor
+from plugdata.sources.read import Record
 from plugdata.translate import protect
 from plugdata.translate.backends.base import Translator
 from plugdata.translate.cache import SegmentCache
@@ -106,7 +106,7 @@ class Session:
 
     def not_counted(self, units: dict[str, str]) -> dict[str, str]:
         """The units no earlier call of this session has counted in its plan."""
-        from plugdata.digests import DigestSet, digest
+        from plugdata.core.digests import DigestSet, digest
 
         if self.counted is None:
             self.counted = DigestSet()

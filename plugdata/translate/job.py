@@ -17,21 +17,25 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from plugdata import ray_engine
-from plugdata.errors import PlugdataError
-from plugdata.folder import sha256_file
-from plugdata.jsonl import (
+from plugdata.checks.validate import Validator
+from plugdata.core.digests import sha256_file
+from plugdata.core.jsonl import (
     JsonLinesWriter,
     read_json_file,
     read_json_lines,
     write_json,
     write_json_lines,
 )
-from plugdata.languages import LANGUAGES, LanguageTable
-from plugdata.ray_engine import check_engine
-from plugdata.recipe import Corpus, safe_yaml_load
-from plugdata.sources import Record, iter_records
-from plugdata.store import cache_dir
+from plugdata.core.languages import LANGUAGES, LanguageTable
+from plugdata.core.safe_yaml import safe_yaml_load
+from plugdata.core.store import cache_dir
+from plugdata.errors import PlugdataError
+from plugdata.pipeline.executor import ray as ray_engine
+from plugdata.pipeline.executor.ray import check_engine
+from plugdata.pipeline.executor.ray_send import RaySender
+from plugdata.pipeline.triples import Ledger, Router, make_triple, row_ids
+from plugdata.sources.corpus import Corpus
+from plugdata.sources.read import Record, iter_records
 from plugdata.translate.backends import TRANSLATORS
 from plugdata.translate.backends.base import Translator
 from plugdata.translate.cache import Imported, SegmentCache
@@ -43,10 +47,7 @@ from plugdata.translate.engine import (
     send_here,
     translate_records,
 )
-from plugdata.translate.ray_sender import RaySender
 from plugdata.translate.strategies import FIELDS
-from plugdata.triples import Ledger, Router, make_triple, row_ids
-from plugdata.validate import Validator
 
 # Rows read, translated, checked and written at a time: what a run holds, whatever the input's
 # size (a build's windows are `language_check.TRANSLATE_WINDOW`).
@@ -54,7 +55,7 @@ WINDOW_ROWS = 20_000
 
 
 def default_cache_path() -> Path:
-    """translations.sqlite in `plugdata.store.cache_dir()`, beside the judge's cache."""
+    """translations.sqlite in `plugdata.core.store.cache_dir()`, beside the judge's cache."""
     return cache_dir() / "translations.sqlite"
 
 

@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-from plugdata.textproc import FENCED_CODE, INLINE_CODE, URL
+from plugdata.core.textproc import FENCED_CODE, INLINE_CODE, URL
 
 TOKEN = "⟦{}⟧"
 _TOKEN_RE = re.compile(r"⟦(\d+)⟧")

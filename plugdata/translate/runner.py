@@ -1,5 +1,5 @@
 """Sending units to a backend: a worker pool with rate limits, the shared retries of
-`plugdata.remote` (Retry-After honoured, capped, and said aloud when long), the run's cost
+`plugdata.remote.calls` (Retry-After honoured, capped, and said aloud when long), the run's cost
 budget, every answer committed to the cache the moment it arrives, and a failure monitor that
 stops the run when the setup, not a row, is wrong.
 """
@@ -12,8 +12,8 @@ from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 
-from plugdata.remote import STOPPED, Budget, GaveUp, Retrying
-from plugdata.retrying import TRANSIENT, Failure, FailureMonitor
+from plugdata.remote.calls import STOPPED, Budget, GaveUp, Retrying
+from plugdata.remote.retrying import TRANSIENT, Failure, FailureMonitor
 from plugdata.translate.backends.base import RequestFailed, Translator
 from plugdata.translate.cache import SegmentCache, segment_key
 

@@ -14,7 +14,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable
 from typing import ClassVar
 
-from plugdata.languages import Language
+from plugdata.core.languages import Language
 from plugdata.translate import protect
 from plugdata.translate.backends.base import Translator
 

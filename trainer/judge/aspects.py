@@ -15,8 +15,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from plugdata.core.jsonl import read_json_file
 from plugdata.errors import PlugdataError
-from plugdata.jsonl import read_json_file
 
 
 @dataclass(frozen=True)

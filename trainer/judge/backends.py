@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from plugdata.errors import require
-from plugdata.remote import (
+from plugdata.remote.calls import (
     Budget,
     GaveUp,
     Price,
@@ -24,7 +24,7 @@ from plugdata.remote import (
     openai_client,
     openai_host,
 )
-from plugdata.retrying import Failure, FailureMonitor, openai_failure
+from plugdata.remote.retrying import Failure, FailureMonitor, openai_failure
 from trainer.judge.local import LocalJudge
 from trainer.options import JudgeModelOptions
 

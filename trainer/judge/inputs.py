@@ -35,7 +35,7 @@ def load_inputs(options: JudgeOptions) -> Inputs:
             "no item has a question, an answer and a baseline answer: the ids differ (questions "
             f"{sample(questions)}; answers {sample(system)}; baseline {sample(baseline)})"
         )
-    from plugdata.validate import Validator
+    from plugdata.checks.validate import Validator
 
     validator = Validator()
     bad = {

@@ -8,8 +8,8 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from plugdata.errors import PlugdataError
-from plugdata.locations import check_model
-from plugdata.remote import Price
+from plugdata.hub.locations import check_model
+from plugdata.remote.calls import Price
 
 if TYPE_CHECKING:
     from trainer.judge.backends import Record, Request

@@ -10,8 +10,8 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+from plugdata.core.redact import public_path
 from plugdata.errors import require
-from plugdata.redact import public_path
 from trainer.evalsets import answered_by
 from trainer.judge import stats
 from trainer.judge.backends import Request

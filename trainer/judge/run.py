@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from plugdata.jsonl import write_json, write_json_lines
-from plugdata.remote import CHARS_PER_TOKEN, Price
-from plugdata.store import Store, cache_dir
+from plugdata.core.jsonl import write_json, write_json_lines
+from plugdata.core.store import Store, cache_dir
+from plugdata.remote.calls import CHARS_PER_TOKEN, Price
 from trainer.judge.backends import EXPECTED_OUTPUT_TOKENS, JUDGES, Counters, Judge, Request
 from trainer.judge.pairwise import PairwiseTask
 from trainer.judge.task import Task
@@ -58,7 +58,7 @@ class JudgmentCache:
 
 
 def default_cache_path() -> Path:
-    """judgments.sqlite in `plugdata.store.cache_dir()` ($PLUGDATA_CACHE_DIR, else
+    """judgments.sqlite in `plugdata.core.store.cache_dir()` ($PLUGDATA_CACHE_DIR, else
     $XDG_CACHE_HOME/plugdata, else ~/.cache/plugdata)."""
     return cache_dir() / "judgments.sqlite"
 

@@ -13,9 +13,9 @@ from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
 
+from plugdata.core.jsonl import read_json_file, read_json_lines
+from plugdata.core.redact import public_path
 from plugdata.errors import PlugdataError
-from plugdata.jsonl import read_json_file, read_json_lines
-from plugdata.redact import public_path
 from trainer.evalsets import answered_by, load_questions, read_rows
 from trainer.judge.aspects import (
     ASPECTS,

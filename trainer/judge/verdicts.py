@@ -14,8 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from plugdata.core.jsonl import read_json_lines
 from plugdata.errors import PlugdataError
-from plugdata.jsonl import read_json_lines
 
 DEFAULT_SYSTEM = (
     "You are an impartial judge. Compare the two AI assistants' answers to the user's question "

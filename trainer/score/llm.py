@@ -10,7 +10,7 @@ import hashlib
 import json
 from typing import Any
 
-from plugdata.remote import Price
+from plugdata.remote.calls import Price
 from trainer.judge.backends import Judge, Request
 from trainer.judge.run import estimate_cost
 from trainer.score.numbers import extract

@@ -6,7 +6,7 @@ Which number, in order of preference:
 1. `boxed`: the last `\\boxed{...}` holding a number (a LaTeX expression in it, such as
    `\\frac{3}{4}`, is evaluated by math-verify);
 2. `marker` or `bold`, whichever comes last: the number after a final-answer phrase of any
-   language (`Language.answer_markers` in `plugdata.languages`: "the answer is", "答案是",
+   language (`Language.answer_markers` in `plugdata.core.languages`: "the answer is", "答案是",
    "정답은", "la risposta è", "la respuesta es", ...; after an `=` in that sentence, the number
    after the last `=`), or a bold span that is just a number, maybe with a unit or counter word
    (`**42**`, `**15 manzanas**`; not a heading such as `**Step 3:**`);
@@ -48,7 +48,7 @@ import math
 import re
 from dataclasses import dataclass
 
-from plugdata.languages import HEADER_COLON, LANGUAGES
+from plugdata.core.languages import HEADER_COLON, LANGUAGES
 
 HOWS = ("boxed", "marker", "bold", "last-number", "none")
 REL_TOL = 1e-9

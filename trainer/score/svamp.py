@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from plugdata.core.jsonl import write_json, write_json_lines
+from plugdata.core.redact import public_path
 from plugdata.errors import PlugdataError, require
-from plugdata.jsonl import write_json, write_json_lines
-from plugdata.redact import public_path
 from trainer.evalsets import answered_by, load_questions, read_rows
 from trainer.judge import stats
 from trainer.judge.backends import JUDGES, Counters, Judge

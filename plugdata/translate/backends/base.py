@@ -9,9 +9,9 @@ from typing import ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from plugdata.languages import LANGUAGES, LanguageTable
-from plugdata.remote import DEFAULT_MAX_RETRIES
-from plugdata.retrying import Failure
+from plugdata.core.languages import LANGUAGES, LanguageTable
+from plugdata.remote.calls import DEFAULT_MAX_RETRIES
+from plugdata.remote.retrying import Failure
 
 
 class RequestFailed(Exception):

@@ -12,8 +12,8 @@ import hashlib
 from pydantic import Field
 
 from plugdata.errors import require
-from plugdata.remote import Price, check_openai_key, decode_params, openai_client, openai_host
-from plugdata.retrying import TRANSIENT, Failure, openai_failure
+from plugdata.remote.calls import Price, check_openai_key, decode_params, openai_client, openai_host
+from plugdata.remote.retrying import TRANSIENT, Failure, openai_failure
 from plugdata.translate.backends.base import BackendOptions, RequestFailed, Translator
 
 SYSTEM_PROMPT = (

@@ -11,10 +11,10 @@ from typing import Literal, NamedTuple
 
 from pydantic import Field
 
+from plugdata.core.languages import LATIN
+from plugdata.core.redact import secret_from_env
 from plugdata.errors import ConfigurationError, require
-from plugdata.languages import LATIN
-from plugdata.redact import secret_from_env
-from plugdata.retrying import (
+from plugdata.remote.retrying import (
     ROW,
     SETUP,
     TRANSIENT,

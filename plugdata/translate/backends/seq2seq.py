@@ -15,7 +15,7 @@ from pathlib import Path
 from pydantic import Field
 
 from plugdata.errors import PlugdataError, require
-from plugdata.retrying import SETUP, Failure
+from plugdata.remote.retrying import SETUP, Failure
 from plugdata.translate.backends.base import BackendOptions, RequestFailed, Translator
 
 

@@ -1,0 +1,128 @@
+"""`plugdata detect`: language identification over one field of any corpus file."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tqdm.auto import tqdm
+
+from plugdata.checks.detect import DEFAULT_DETECTOR
+from plugdata.checks.validate import ValidationSettings, Validator
+from plugdata.core.languages import LANGUAGES
+from plugdata.core.schema import LidResult
+from plugdata.errors import SourceError
+from plugdata.sources.corpus import Corpus
+from plugdata.sources.read import lone_surrogate_free, raw_rows
+
+EMPTY = "(empty)"  # the label of an empty or whitespace-only text
+
+
+@dataclass
+class DetectReport:
+    file: Path
+    field: str
+    expect: str | None
+    rows: int = 0
+    labels: Counter = field(default_factory=Counter)
+    passed: int = 0
+    skipped: list[str] = field(default_factory=list)
+    invalid_text: list[str] = field(default_factory=list)  # lone surrogates, replaced
+
+    def summary(self) -> str:
+        top = ", ".join(f"{label or '(too short)'} {n}" for label, n in self.labels.most_common(6))
+        lines = [f"{self.file}: {self.rows} rows, field {self.field!r}", f"labels: {top or '-'}"]
+        if self.expect:
+            share = self.passed / self.rows if self.rows else 0.0
+            lines.append(
+                f"expected {self.expect}: {self.passed}/{self.rows} pass (accuracy {share:.2%})"
+            )
+        if self.skipped:
+            lines.append(
+                f"{len(self.skipped)} rows without a string in {self.field!r} "
+                f"(first: {self.skipped[0]})"
+            )
+        if self.invalid_text:
+            lines.append(
+                f"{len(self.invalid_text)} rows hold invalid text (lone surrogates, read as "
+                f"U+FFFD; first: {self.invalid_text[0]})"
+            )
+        return "\n".join(lines)
+
+
+def detect_file(
+    path: Path,
+    field_name: str,
+    *,
+    expect: str | None = None,
+    detector: str = DEFAULT_DETECTOR,
+    report: Path | None = None,
+) -> DetectReport:
+    if expect:
+        LANGUAGES.get(expect)
+    validator = Validator(ValidationSettings(detector=detector))
+    result = DetectReport(path, field_name, expect)
+    out = report.open("w", encoding="utf-8") if report else None
+    try:
+        for i, (where, row) in enumerate(
+            tqdm(
+                raw_rows(Corpus(path=str(path)), Path.cwd()),
+                desc="detect",
+                disable=None,
+                unit="row",
+                leave=False,
+            )
+        ):
+            if i == 0 and field_name not in row:
+                raise SourceError(f"{where}: no column {field_name!r}; available: {', '.join(row)}")
+            value = row.get(field_name)
+            if not isinstance(value, str):
+                result.skipped.append(where)
+                continue
+            problems: list[str] = []
+            value = lone_surrogate_free(value, field_name, problems)
+            if problems:
+                result.invalid_text.append(where)
+            if value.strip():
+                lid = validator.check_language(value, expect or "en", field_name)
+                label = lid.label if lid.basis == "detector" else _label(validator, value)
+            else:  # nothing to identify: never a pass, whatever the too-short policy says
+                lid = LidResult(field_name, expect or "en", EMPTY, 0.0, False, "empty")
+                label = EMPTY
+            passed = lid.passed if expect else None
+            result.rows += 1
+            result.labels[label] += 1
+            result.passed += bool(passed)
+            if out:
+                out.write(
+                    json.dumps(
+                        {
+                            "row": i,
+                            "label": label,
+                            "score": lid.score,
+                            "basis": lid.basis,
+                            "pass": passed,
+                        },
+                        ensure_ascii=False,
+                    )
+                    + "\n"
+                )
+    finally:
+        if out:
+            out.close()
+    return result
+
+
+def _label(validator: Validator, text: str) -> str:
+    """Best guess for texts the check settled without the detector (short or script-based)."""
+    from plugdata.core.textproc import strip_code_and_urls
+
+    prose = strip_code_and_urls(text)
+    dist = (
+        validator.detector.detect(prose, validator.languages)
+        if validator.detector and prose
+        else {}
+    )
+    return max(dist, key=dist.get, default="")

@@ -1,0 +1,396 @@
+"""Row checks for triples: structure, leaked markers, copies, length ratios, loops, language.
+
+Each check returns None (keep) or a reason code such as `wrong-language:target_response`.
+`Validator.check` runs them all on one triple and returns every reason plus the language-ID
+verdict per field (stored in the triple's `meta`). Routing rows to kept or quarantine and
+counting happen once, in `build`. Every fact about a language (script, length factor, markers)
+comes from the `LanguageTable` the validator is given: the recipe's own, or the built-in one.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import re
+import zlib
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from plugdata.checks.detect import DEFAULT_DETECTOR, DETECTORS, Detector, get_detector
+from plugdata.core.digests import digest
+from plugdata.core.languages import HAN, KANA, LANGUAGES, Language, LanguageTable
+from plugdata.core.schema import LidResult
+from plugdata.core.textproc import (
+    has_letters,
+    normalize_for_compare,
+    prose_lines,
+    strip_code_and_urls,
+)
+
+PIVOT_FIELDS = ("pivot_instruction", "pivot_response")
+TARGET_FIELDS = ("target_instruction", "target_response")
+TEXT_FIELDS = PIVOT_FIELDS + TARGET_FIELDS
+INSTRUCTION_FIELDS = ("pivot_instruction", "target_instruction")
+
+
+def checked_fields(responses: bool) -> tuple[str, ...]:
+    """The text fields `Validator.check` reads: eval triples have instructions only."""
+    return TEXT_FIELDS if responses else INSTRUCTION_FIELDS
+
+
+class ValidationSettings(BaseModel):
+    """How strict the validator is. Every number here is recorded in the manifest and card."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    detector: Literal[tuple(DETECTORS)] = Field(
+        DEFAULT_DETECTOR, description=f"language identifier: one of {', '.join(DETECTORS)}"
+    )
+    thresholds: dict[str, Annotated[float, Field(ge=0, le=1)]] = Field(
+        default_factory=lambda: {"default": 0.3},
+        description="minimum detector probability of the expected language, per code or `default`",
+    )
+    min_letters: int = Field(
+        8, ge=0, description="prose with fewer letters than this is too short to judge by detector"
+    )
+    min_words: int = Field(
+        3, ge=0, description="prose with fewer words (Han/kana: characters) is too short to judge"
+    )
+    short_text: Literal["accept", "script", "reject"] = Field(
+        "script",
+        description="too-short fields: accept, require the language's script when it has one, "
+        "or reject",
+    )
+    script_share: float = Field(
+        0.3, ge=0, le=1, description="share of words in the expected script that settles zh/ko/ja"
+    )
+    short_prose: int = Field(
+        60,
+        ge=0,
+        description="prose of up to this many characters is short for the detector: the expected "
+        "language passes as its top label at any score, or as the runner-up at `runner_up` or more",
+    )
+    runner_up: float = Field(
+        0.2, ge=0, le=1, description="least runner-up score that passes short prose (`short_prose`)"
+    )
+    max_chars: int = Field(100_000, gt=0, description="longest field accepted, in characters")
+    length_ratio: tuple[float, float] = Field(
+        (0.2, 5.0),
+        description="allowed target/pivot length ratio after per-language scaling, (min, max); "
+        "a min of 0 sets no lower bound",
+    )
+    length_ratio_min_chars: int = Field(
+        40, ge=0, description="skip the ratio check when the pivot field is shorter than this"
+    )
+    max_compression: float = Field(
+        0.2,
+        gt=0,
+        le=1,
+        description="zlib ratio below which a long field counts as a repetition loop",
+    )
+    check_lid: bool = Field(True, description="run language identification at all")
+
+    @field_validator("length_ratio")
+    @classmethod
+    def _ratio_ok(cls, v: tuple[float, float]) -> tuple[float, float]:
+        low, high = v
+        if not 0 <= low <= high or high <= 0:
+            raise ValueError("give [min, max] with 0 <= min <= max and max > 0")
+        return v
+
+    def threshold(self, lang: str) -> float:
+        return self.thresholds.get(lang, self.thresholds.get("default", 0.3))
+
+
+@dataclass
+class Verdict:
+    reasons: list[str] = field(default_factory=list)
+    lid: list[LidResult] = field(default_factory=list)
+    flags: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.reasons
+
+    def lid_rows(self) -> list[dict[str, object]]:
+        """The results as rows of a triple's `meta.lid`. The rows are the results' own dicts
+        (memoised results are shared between triples): `asdict` would copy them, at a cost the
+        build feels at 50K rows, and nothing writes to them."""
+        return [vars(result) for result in self.lid]
+
+
+# Han and kana characters are words of their own; other letters group into words. Counting
+# words rather than letters keeps "TypeScript" from outweighing the Chinese sentence around it.
+_WORD = re.compile(rf"[{KANA}{HAN}]|[^\W\d_{KANA}{HAN}]+")
+
+
+def has_words(text: str, n: int) -> bool:
+    """Whether a text holds at least `n` words (each Han or kana character counts as one)."""
+    for count, _ in enumerate(_WORD.finditer(text), 1):
+        if count >= n:
+            return True
+    return n <= 0
+
+
+def script_share(text: str, language: Language) -> float | None:
+    """Share of words written in the language's own script; None when it has none. A text
+    holding letters the language excludes (kana in "Chinese") has a share of 0.
+
+    >>> script_share("介绍说明TypeScript和Duck Typing", LANGUAGES.get("zh"))
+    0.625
+    """
+    pattern = language.script_pattern
+    if pattern is None:
+        return None
+    words = _WORD.findall(text)
+    if not words:
+        return 0.0
+    excluded = language.script_excludes_pattern
+    if excluded is not None and excluded.search(text):
+        return 0.0
+    return sum(1 for w in words if pattern.match(w)) / len(words)
+
+
+# -- single-field checks: each returns None (keep) or a reason code ------------------------------
+def _structure_reason(value: object, settings: ValidationSettings) -> str | None:
+    if not isinstance(value, str):
+        return "not-a-string"
+    if not value.strip():
+        return "empty"
+    if len(value) > settings.max_chars:
+        return "too-long"
+    return None
+
+
+def _marker_reason(text: str, languages: LanguageTable) -> str | None:
+    """A PLUG header (of any language of the table) inside content would end the extracted
+    answer early."""
+    return "marker-leak" if languages.find_marker(text) else None
+
+
+def _repetition_reason(text: str, settings: ValidationSettings) -> str | None:
+    """Degenerate loops: long text that compresses absurdly well, or lines said over and over
+    (see `line_loop`)."""
+    raw = text.encode("utf-8")
+    if len(raw) >= 300 and len(zlib.compress(raw, 1)) / len(raw) < settings.max_compression:
+        return "repetition"
+    return "repetition" if line_loop(prose_lines(text)) else None
+
+
+LOOP_COPIES = 5  # a block said this many times in a row is a loop
+LOOP_BLOCK_LINES = 20  # the longest block (in non-blank lines) looked for
+
+
+def line_loop(lines: list[str]) -> bool:
+    """Whether lines hold a generation loop: a block of up to `LOOP_BLOCK_LINES` lines said
+    `LOOP_COPIES` times back to back, or one line that is half of all lines (said 5+ times).
+
+    A song's chorus comes back between verses, so its lines repeat, but not back to back and not
+    as most of the text.
+
+    >>> chorus = ["Round and round the garden goes", "Round and round the garden goes", "la"]
+    >>> verse = ["The morning sun is on the wall", "A second verse with other words"]
+    >>> line_loop((chorus + verse) * 3)
+    False
+    >>> line_loop(verse + ["I will stop now.", "And start again."] * 5)
+    True
+    """
+    lines = [line.strip() for line in lines if line.strip()]
+    counts = Counter(lines)
+    if not counts or max(counts.values()) < LOOP_COPIES:
+        return False  # the common case, decided without looking for blocks
+    if any(n * 2 >= len(lines) and has_letters(line, 10) for line, n in counts.items()):
+        return True
+    for period in range(1, min(LOOP_BLOCK_LINES, len(lines) // LOOP_COPIES) + 1):
+        run = 0  # how many lines in a row equal the line one period before them
+        for j in range(period, len(lines)):
+            run = run + 1 if lines[j] == lines[j - period] else 0
+            if run >= (LOOP_COPIES - 1) * period and has_letters(
+                "".join(lines[j - period + 1 : j + 1]), 10
+            ):
+                return True
+    return False
+
+
+def _similar_length(a: str, b: str) -> bool:
+    """Cheap pre-check before normalising: texts equal up to whitespace have similar lengths."""
+    return abs(len(a) - len(b)) <= 0.2 * max(len(a), len(b)) + 8
+
+
+# The batch being checked, set in the parent just before forking: workers inherit it and the
+# loaded model, and receive only index ranges, so no text is pickled on the way out.
+_BATCH: tuple[Validator, list[dict], bool] | None = None
+
+
+def _check_range(bounds: tuple[int, int]) -> list[Verdict]:
+    validator, triples, responses = _BATCH
+    return [validator.check(t, responses=responses) for t in triples[bounds[0] : bounds[1]]]
+
+
+MEMO_LIMIT = 100_000  # remembered language-ID verdicts; forgotten all at once past this
+
+
+def default_workers() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+class Validator:
+    """Checks triples; holds the loaded detector, the settings and the language table.
+
+    `check_many` spreads big batches over `workers` processes: language-ID is CPU-bound and
+    holds the GIL, so processes are the only way to use more than one core.
+    """
+
+    def __init__(
+        self,
+        settings: ValidationSettings | None = None,
+        detector: Detector | None = None,
+        *,
+        workers: int = 1,
+        languages: LanguageTable = LANGUAGES,
+    ):
+        self.settings = settings or ValidationSettings()
+        self.languages = languages
+        self.detector = detector or (
+            get_detector(self.settings.detector) if self.settings.check_lid else None
+        )
+        self._lid_memo: dict[tuple[bytes, str, str], LidResult] = {}
+        self.workers = workers
+
+    # -- batches -------------------------------------------------------------------------------
+    def check_many(
+        self, triples: list[dict], *, responses: bool = True, chunk: int = 256
+    ) -> Iterator[Verdict]:
+        """Verdicts in input order; spread over `workers` forked processes for big batches."""
+        global _BATCH
+        can_fork = "fork" in multiprocessing.get_all_start_methods()
+        if self.workers <= 1 or len(triples) < 2 * chunk or not can_fork:
+            for triple in triples:
+                yield self.check(triple, responses=responses)
+            return
+        ranges = [(i, i + chunk) for i in range(0, len(triples), chunk)]
+        _BATCH = (self, triples, responses)
+        try:
+            with multiprocessing.get_context("fork").Pool(self.workers) as pool:
+                for verdicts in pool.imap(_check_range, ranges):
+                    yield from verdicts
+        finally:
+            _BATCH = None
+
+    def describe(self) -> str:
+        return self.detector.describe() if self.detector else "none (check_lid: false)"
+
+    # -- single-field language check, also used by `plugdata detect` -------------------------
+    def check_language(self, text: str, expected: str, field_name: str = "text") -> LidResult:
+        s = self.settings
+        prose = strip_code_and_urls(text)
+        language = self.languages.get(expected)
+        if not self.judgeable(prose):
+            share = script_share(prose, language)
+            if s.short_text == "accept" or (s.short_text == "script" and share is None):
+                return LidResult(field_name, expected, "", 0.0, True, "short")
+            if s.short_text == "reject":
+                return LidResult(field_name, expected, "", 0.0, False, "short")
+            ok = not has_letters(prose, 1) or share >= s.script_share
+            return LidResult(field_name, expected, "", round(share or 0.0, 4), ok, "short-script")
+        if language.script_decides:
+            # Hangul, or Han without kana, settles zh/ko/ja on its own (and more reliably than
+            # the detector on short or mixed text); the detector only names what failed.
+            share = script_share(prose, language)
+            if share is not None and share >= s.script_share:
+                return LidResult(field_name, expected, expected, round(share, 4), True, "script")
+        dist = self.detector.detect(prose, self.languages) if self.detector else {}
+        ranked = sorted(dist.items(), key=lambda kv: kv[1], reverse=True)
+        label, score = ranked[0] if ranked else ("", 0.0)
+        ok = label == expected and score >= s.threshold(expected)
+        if not ok and len(prose) <= s.short_prose:
+            # A short sentence spreads fastText's probability over its neighbours ("Create an
+            # AI chatbot": en 0.12; "Is a thumb war violent?": de, then en): the expected
+            # language as the top guess, or a clear runner-up, is the best evidence there is.
+            ok = label == expected or any(
+                code == expected and p >= s.runner_up for code, p in ranked[1:2]
+            )
+        return LidResult(field_name, expected, label, round(score, 4), ok, "detector")
+
+    # -- whole triple ---------------------------------------------------------------------------
+    def check(self, triple: dict, *, responses: bool = True) -> Verdict:
+        """Every check on one triple; eval triples (responses=False) have instructions only."""
+        verdict = Verdict()
+        fields = checked_fields(responses)
+        sound = []
+        for name in fields:
+            reason = _structure_reason(triple.get(name), self.settings)
+            if reason:
+                verdict.reasons.append(f"{reason}:{name}")
+            else:
+                sound.append(name)
+        for name in sound:
+            text = triple[name]
+            for reason in (
+                _marker_reason(text, self.languages),
+                _repetition_reason(text, self.settings),
+            ):
+                if reason:
+                    verdict.reasons.append(f"{reason}:{name}")
+        for pivot_name, target_name in zip(PIVOT_FIELDS, TARGET_FIELDS, strict=True):
+            if pivot_name in sound and target_name in sound:
+                reason = self._pair_reason(triple, pivot_name, target_name)
+                if reason:
+                    verdict.reasons.append(f"{reason}:{target_name}")
+        if self.settings.check_lid:
+            for name in sound:
+                lang = triple["pivot_lang"] if name in PIVOT_FIELDS else triple["target_lang"]
+                result = self._memo_language(triple[name], lang, name)
+                verdict.lid.append(result)
+                if result.basis.startswith("short"):
+                    verdict.flags.append(f"lid-short:{name}")
+                if not result.passed:
+                    rejected = result.basis == "short"  # short_text: reject
+                    verdict.reasons.append(
+                        f"{'too-short' if rejected else 'wrong-language'}:{name}"
+                    )
+        return verdict
+
+    def judgeable(self, prose: str) -> bool:
+        """Enough prose for a detector: one word ("Canberra", "Mammifero") reads the same in
+        many languages, so neither language-ID nor the copy check can judge it."""
+        s = self.settings
+        return has_letters(prose, s.min_letters) and has_words(prose, s.min_words)
+
+    def _memo_language(self, text: str, expected: str, field_name: str) -> LidResult:
+        # Pivot fields are checked once per target language with identical input; remember
+        # their verdicts so a four-language build pays for them once.
+        key = (digest(text), expected, field_name)
+        found = self._lid_memo.get(key)
+        if found is None:
+            if len(self._lid_memo) >= MEMO_LIMIT:  # bounded: a big build's memory stays flat
+                self._lid_memo.clear()
+            found = self._lid_memo[key] = self.check_language(text, expected, field_name)
+        return found
+
+    def _pair_reason(self, triple: dict, pivot_name: str, target_name: str) -> str | None:
+        """untranslated / length-ratio, comparing a target field with its pivot field."""
+        s = self.settings
+        pivot, target = triple[pivot_name], triple[target_name]
+        # A copy is only suspicious when there is prose to translate: "42" or a code block
+        # legitimately reads the same in every language.
+        if (
+            _similar_length(pivot, target)
+            and normalize_for_compare(pivot) == normalize_for_compare(target)
+            and self.judgeable(strip_code_and_urls(pivot))
+        ):
+            return "untranslated"
+        if len(pivot) >= s.length_ratio_min_chars:
+            scale = (
+                self.languages.get(triple["target_lang"]).length_factor
+                / self.languages.get(triple["pivot_lang"]).length_factor
+            )
+            ratio = len(target) / (len(pivot) * scale)
+            low, high = s.length_ratio
+            if not low <= ratio <= high:
+                return "length-ratio"
+        return None

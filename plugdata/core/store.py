@@ -1,0 +1,112 @@
+"""The SQLite files behind plugdata's caches (translations, judgments): how they are opened, how
+long a lock held by another process is waited for, and the one-line errors for a locked or
+damaged file, wherever the connection is used.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from plugdata.core.env import seconds_from_env
+from plugdata.errors import PlugdataError
+
+BUSY_TIMEOUT_ENV = "PLUGDATA_CACHE_BUSY_TIMEOUT"
+DEFAULT_BUSY_TIMEOUT = 60.0  # seconds; another run's writes take milliseconds
+
+
+def cache_dir() -> Path:
+    """Where plugdata's caches live unless a `--cache` says otherwise: `$PLUGDATA_CACHE_DIR`,
+    else `$XDG_CACHE_HOME/plugdata`, else `~/.cache/plugdata`. Read at each call, never at
+    import, so that a test (or a notebook) can point it elsewhere."""
+    base = os.environ.get("PLUGDATA_CACHE_DIR") or (
+        Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "plugdata"
+    )
+    return Path(base)
+
+
+class CacheError(PlugdataError):
+    """A cache file that is locked for too long, damaged, or not a database."""
+
+
+def busy_timeout() -> float:
+    """Seconds to wait for a lock another process holds: `$PLUGDATA_CACHE_BUSY_TIMEOUT`,
+    else 60."""
+    return seconds_from_env(BUSY_TIMEOUT_ENV, DEFAULT_BUSY_TIMEOUT)
+
+
+def _is_storage_error(exc: sqlite3.DatabaseError) -> bool:
+    """Errors of the file (locked, damaged, not a database, disk full), as opposed to errors of
+    our SQL (ProgrammingError and friends), which are bugs and keep their traceback."""
+    return isinstance(exc, sqlite3.OperationalError) or type(exc) is sqlite3.DatabaseError
+
+
+class Store:
+    """One SQLite connection, shared by worker threads (callers hold their own lock), whose
+    every use turns a locked or damaged file into a one-line `CacheError` naming it."""
+
+    def __init__(self, path: Path, *schema: str):
+        self.path = Path(path)
+        self.timeout = busy_timeout()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self._errors():
+            # Autocommit makes each answer durable the moment it is put; WAL lets readers run
+            # beside the writer; the timeout makes a second process wait for a lock, not fail.
+            self._db = sqlite3.connect(
+                self.path, timeout=self.timeout, check_same_thread=False, isolation_level=None
+            )
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            for statement in schema:
+                self._db.execute(statement)
+            # Take the write lock once: a lock another process holds is met here, before any
+            # request is paid for, rather than when the first answer is to be stored.
+            self._db.execute("BEGIN IMMEDIATE")
+            self._db.execute("ROLLBACK")
+
+    @contextmanager
+    def _errors(self) -> Iterator[None]:
+        try:
+            yield
+        except sqlite3.DatabaseError as exc:
+            if not _is_storage_error(exc):
+                raise
+            raise self._error(exc) from None
+
+    def _error(self, exc: sqlite3.DatabaseError) -> CacheError:
+        text = str(exc)
+        if "locked" in text or "busy" in text:
+            return CacheError(
+                f"{self.path}: locked by another process for more than {self.timeout:g} s "
+                f"(${BUSY_TIMEOUT_ENV}); finished answers stay in it: run again when the other "
+                "process is done"
+            )
+        return CacheError(f"{self.path}: not a usable plugdata cache ({text})")
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
+        """All rows of a SELECT (read inside the guard: damaged pages surface while reading)."""
+        with self._errors():
+            return self._db.execute(sql, params).fetchall()
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
+        with self._errors():
+            self._db.execute(sql, params)
+
+    def write_many(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        """`sql` for every row, in one transaction: all of them or none."""
+        with self._errors():
+            # IMMEDIATE takes the write lock first, so the busy timeout applies to it.
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                self._db.executemany(sql, rows)
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    def close(self) -> None:
+        self._db.close()

@@ -1,0 +1,119 @@
+"""The dataset card (README.md with YAML header), regenerated from the merged manifest.
+
+Rendered with huggingface_hub's `DatasetCard.from_template` so the header validates as the Hub
+expects; the template lives in `datasets_cards/`. What each method means comes from the method
+table (`formats.METHODS`), language names from the language table the caller gives.
+"""
+
+from __future__ import annotations
+
+from importlib.resources import files
+from pathlib import Path
+from typing import Any
+
+from plugdata.core.formats import METHODS
+from plugdata.core.languages import LANGUAGES
+from plugdata.dataset.folder import config_entries, dataset_info_entries
+from plugdata.dataset.manifest import ConfigEntry, Manifest
+
+TEMPLATE = "plug_dataset.md"
+
+
+def _size_category(rows: int) -> str:
+    for limit, label in [
+        (1_000, "n<1K"),
+        (10_000, "1K<n<10K"),
+        (100_000, "10K<n<100K"),
+        (1_000_000, "100K<n<1M"),
+        (10_000_000, "1M<n<10M"),
+    ]:
+        if rows < limit:
+            return label
+    return "n>10M"
+
+
+def _what(info: ConfigEntry) -> str:
+    if info.type == "triples":
+        return f"{info.pivot}→{info.language} triples"
+    if info.type == "eval":
+        return f"{info.language} evaluation instructions (with {info.pivot})"
+    return f"`{info.method}` training rows ({info.language})"
+
+
+def _name(manifest: Manifest, code: str) -> str:
+    """A language's English name: the manifest's (an older one has none: the table's)."""
+    if code in manifest.language_names:
+        return manifest.language_names[code]
+    return LANGUAGES.get(code).name if code in LANGUAGES else code
+
+
+def _methods(configs: dict[str, ConfigEntry]) -> list[dict[str, Any]]:
+    """One entry per method present, with an example from the first config that has one."""
+    out = []
+    for method in METHODS.values():
+        names = [n for n, i in configs.items() if i.method == method.name]
+        if names:
+            example = next((configs[n].example for n in names if configs[n].example), None)
+            config = next((n for n in names if configs[n].example), names[0])
+            out.append(
+                {"name": method.name, "about": method.about, "example": example, "config": config}
+            )
+    return out
+
+
+def render_card(manifest: Manifest, repo_hint: str) -> str:
+    """The card of a folder or repo, from its manifest alone."""
+    from huggingface_hub import DatasetCard, DatasetCardData
+
+    configs = manifest.configs
+    langs = sorted({c.language for c in configs.values()} | {c.pivot for c in configs.values()})
+    largest = max((sum(c.splits.values()) for c in configs.values()), default=0)
+    data = DatasetCardData(
+        language=langs,
+        license=manifest.license,
+        pretty_name=manifest.pretty_name,
+        task_categories=["text-generation"],
+        size_categories=[_size_category(largest)],
+        source_datasets=manifest.source_datasets or None,
+        configs=config_entries(manifest),
+        dataset_info=dataset_info_entries(manifest),
+    )
+    language_rows = [
+        {
+            "code": name,
+            "rows_in": info.counts.rows_in,
+            "kept": info.counts.kept,
+            "quarantined": sum(info.counts.quarantined.values()),
+            "reasons": ", ".join(f"{r} {n}" for r, n in info.counts.quarantined.items()) or "-",
+            "made_by": info.made_by,
+        }
+        for name, info in configs.items()
+        if info.type in ("triples", "eval") and info.counts is not None
+    ]
+    first = next(iter(configs.values()), None)
+    lid = first.lid if first else None
+    template = Path(str(files("datasets_cards") / TEMPLATE))
+    card = DatasetCard.from_template(
+        data,
+        template_path=str(template),
+        pretty_name=manifest.pretty_name,
+        description=manifest.description,
+        pivot_name=_name(manifest, first.pivot) if first else "English",
+        configs=[
+            {
+                "name": n,
+                "what": _what(i),
+                "splits": ", ".join(f"{s}: {k}" for s, k in i.splits.items()),
+            }
+            for n, i in configs.items()
+        ],
+        languages=language_rows,
+        detector=lid.detector if lid else "",
+        thresholds=lid.thresholds if lid else {},
+        repo_hint=repo_hint,
+        example_config=next((n for n, i in configs.items() if i.type != "method"), ""),
+        example_method_config=next((n for n, i in configs.items() if i.type == "method"), ""),
+        methods=_methods(configs),
+        min_letters=lid.min_letters if lid and lid.min_letters is not None else "",
+    )
+    return str(card)

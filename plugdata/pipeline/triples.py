@@ -1,0 +1,114 @@
+"""Making triples (the rows of a language config) from a pivot record and its target record,
+and routing each finished one to the kept rows or the quarantine."""
+
+from __future__ import annotations
+
+import typing
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from plugdata.core.schema import Quarantined, Triple
+from plugdata.errors import PlugdataError
+from plugdata.sources.read import Record
+
+
+def row_id(source_name: str, record: Record) -> str:
+    """`<source>/<id>` from the id column, else `<source>/<zero-padded index>`."""
+    if record.raw_id is not None:
+        return f"{source_name}/{record.raw_id}"
+    return f"{source_name}/{record.index:05d}"
+
+
+def row_ids(source_name: str, records: list[Record]) -> list[str]:
+    return [row_id(source_name, r) for r in records]
+
+
+def make_triple(
+    row_id: str,
+    source_name: str,
+    pivot_lang: str,
+    target_lang: str,
+    pivot: Record,
+    target: Record | None,
+    made_by: str,
+    *,
+    responses: bool = True,
+    keep: dict[str, str] | None = None,
+    target_keep: dict[str, str] | None = None,
+) -> Triple:
+    """`keep` and `target_keep`: the extra columns carried from the pivot and the target
+    record, with their kinds (a recipe's `keep:`)."""
+    triple: dict[str, Any] = {
+        "id": row_id,
+        "source": source_name,
+        "pivot_lang": pivot_lang,
+        "target_lang": target_lang,
+        "pivot_instruction": pivot.instruction,
+        "target_instruction": target.instruction if target else "",
+    }
+    if responses:
+        triple["pivot_response"] = pivot.response or ""
+        triple["target_response"] = (target.response or "") if target else ""
+    for record, columns in ((pivot, keep), (target, target_keep)):
+        for extra, kind in (columns or {}).items():
+            value = record.extras.get(extra) if record else None
+            triple[extra] = str(value) if kind == "text" and value is not None else value
+    triple["meta"] = {
+        "made_by": {
+            "target_instruction": made_by,
+            "target_response": made_by if responses else None,
+        },
+        "lid": [],
+        "flags": [],
+    }
+    return typing.cast(Triple, triple)
+
+
+class LedgerError(PlugdataError):
+    """Rows were lost between reading and writing: a bug, reported rather than written."""
+
+
+@dataclass
+class Ledger:
+    """Counts for one language: every row read ends up kept or quarantined with a reason."""
+
+    rows_in: int = 0
+    kept: int = 0
+    quarantined: Counter = field(default_factory=Counter)
+    flagged: Counter = field(default_factory=Counter)  # kept despite a failed check (eval sets)
+    orphans: int | None = 0  # target rows matching no pivot row (None: not counted, --limit)
+    target_duplicates: int = 0
+
+    def add(self, other: Ledger) -> None:
+        """Count a chunk's ledger (rows, kept, quarantined, flagged) into this one."""
+        self.rows_in += other.rows_in
+        self.kept += other.kept
+        self.quarantined.update(other.quarantined)
+        self.flagged.update(other.flagged)
+
+    def check(self, lang: str) -> None:
+        total = self.kept + sum(self.quarantined.values())
+        if total != self.rows_in:  # never write a manifest that lies about the counts
+            raise LedgerError(f"{lang}: ledger off: {self.rows_in} in, {total} accounted for")
+
+
+@dataclass
+class Router:
+    """Sends each finished triple to the kept rows or, with its reasons and where it came
+    from, to the quarantine, counting both in one ledger (`build` and `translate` alike)."""
+
+    ledger: Ledger = field(default_factory=Ledger)
+    kept: list[Triple] = field(default_factory=list)
+    quarantined: list[Quarantined] = field(default_factory=list)
+
+    def route(self, triple: Triple, reasons: list[str], where: str) -> None:
+        self.ledger.rows_in += 1
+        if reasons:
+            self.quarantined.append(
+                Quarantined(**triple, reason=reasons[0], reasons=reasons, where=where)
+            )
+            self.ledger.quarantined[reasons[0]] += 1
+        else:
+            self.kept.append(triple)
+            self.ledger.kept += 1
