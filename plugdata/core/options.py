@@ -6,12 +6,14 @@ line and the Python API can never accept different things. A refused value is on
 the flag, the way recipe errors name their key.
 
 Per-field command-line details ride on the field's `json_schema_extra`: `flag` (when the flag is
-not the field name), `metavar`, `path` (`"file"` or `"dir"`) and `exists`. A `list[...]` field is
-a repeatable flag.
+not the field name), `metavar`, `path` (`"file"` or `"dir"`), `exists`, `hidden` (a tunable left
+out of `--help`) and `argument` (a positional argument rather than a flag, named by its
+metavar). A `list[...]` field is a repeatable flag, or an argument that takes one value or more.
 """
 
 from __future__ import annotations
 
+import difflib
 import types
 import typing
 from collections.abc import Callable
@@ -54,7 +56,10 @@ class OptionsError(PlugdataError):
 
 
 def flag_of(name: str, field: FieldInfo) -> str:
-    """`--learning-rate` for `learning_rate`, unless the field names its own flag."""
+    """`--learning-rate` for `learning_rate`, unless the field names its own flag; an argument's
+    metavar (`RECIPE`)."""
+    if _extra(field).get("argument"):
+        return _extra(field).get("metavar") or name.upper()
     return _extra(field).get("flag") or "--" + name.replace("_", "-")
 
 
@@ -112,7 +117,16 @@ def _range_note(field: FieldInfo) -> str:
 
 
 def click_option(name: str, field: FieldInfo, **extra: Any) -> Callable:
-    """The click option for one model field (`extra`: more click settings)."""
+    """The click option (or argument) for one model field (`extra`: more click settings)."""
+    if _extra(field).get("argument"):
+        return click.argument(
+            name,
+            type=_click_type(field),
+            nargs=-1 if _repeated(field) else 1,
+            required=field.is_required(),
+            metavar=flag_of(name, field),
+            **extra,
+        )
     description = (field.description or "").strip()
     help_text = description + _range_note(field)
     if _unwrap(field.annotation) is bool:
@@ -121,17 +135,18 @@ def click_option(name: str, field: FieldInfo, **extra: Any) -> Callable:
         declared = f"{flag}/--no-{flag.removeprefix('--')}" if on else flag
         return click.option(declared, name, is_flag=True, default=on, help=help_text, **extra)
     required = field.is_required()
-    default = None if required else field.get_default(call_default_factory=True)
+    if not required:  # a required option has no default: click would take None for a value
+        extra = {"default": field.get_default(call_default_factory=True), **extra}
+        extra.setdefault("show_default", extra["default"] not in (None, []))
     return click.option(
         flag_of(name, field),
         name,
         type=_click_type(field),
         multiple=_repeated(field),
         required=required,
-        default=default,
-        show_default=default not in (None, []),
         metavar=_extra(field).get("metavar"),
         help=help_text,
+        hidden=bool(_extra(field).get("hidden")),
         **extra,
     )
 
@@ -155,6 +170,15 @@ def parse_options(model: type[M], values: dict[str, Any]) -> M:
         raise OptionsError(format_errors(model, err)) from None
 
 
+def parse_all(values: dict[str, Any], *models: type[BaseModel]) -> tuple[Any, ...]:
+    """A command's values split among the models that declare its options (e.g. what a build
+    makes, and how it runs), each validated as `parse_options` does."""
+    return tuple(
+        parse_options(model, {k: v for k, v in values.items() if k in model.model_fields})
+        for model in models
+    )
+
+
 def _message(error: Any) -> str:
     return error["msg"].removeprefix("Value error, ").replace("Input should be", "must be")
 
@@ -164,11 +188,26 @@ def format_errors(model: type[BaseModel], err: ValidationError) -> str:
     parts = []
     for e in err.errors():
         loc = e["loc"]
-        field = model.model_fields.get(str(loc[0])) if loc else None
+        if not loc:  # the model's own check of several values: its message names them
+            parts.append(_message(e))
+            continue
+        field = model.model_fields.get(str(loc[0]))
+        if e["type"] == "extra_forbidden":  # from Python: a keyword the model does not have
+            parts.append(_unknown(model, str(loc[0])))
+            continue
         where = flag_of(str(loc[0]), field) if field is not None else "options"
-        value = "" if e["type"] == "missing" else f" {e.get('input')!r}"
+        given = e.get("input")
+        # A repeated flag's message names the value it refuses; all of them would be noise.
+        value = "" if e["type"] == "missing" or isinstance(given, (list, tuple)) else f" {given!r}"
         parts.append(f"{where}{value}: {_message(e)}")
     return "; ".join(parts)
+
+
+def _unknown(model: type[BaseModel], name: str) -> str:
+    flags = {flag_of(n, f): n for n, f in model.model_fields.items()}
+    flag = "--" + name.replace("_", "-")
+    close = difflib.get_close_matches(flag, flags, n=1)
+    return f"{flag}: unknown option" + (f" (did you mean {close[0]}?)" if close else "")
 
 
 def shared_option(name: str, declaration: Any) -> Callable:
