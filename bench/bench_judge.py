@@ -21,8 +21,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from tests.servers import ChatServer  # noqa: E402
-from trainer.judge.run import JudgeOptions, judge  # noqa: E402
+from trainer.judge.run import judge  # noqa: E402
 from trainer.judge.verdicts import DEFAULT_PROMPT  # noqa: E402
+from trainer.options import JudgeOptions  # noqa: E402
 
 
 def serve(conn, latency: float) -> None:
@@ -113,7 +114,10 @@ def main() -> None:
                 questions=str(tmp / "q.jsonl"),
                 judge_model="judge",
                 base_url=f"{server.url}/v1",
-                out=tmp / f"out{run}",  # a fresh judgment cache per run
+                out=tmp / f"out{run}",
+                # A fresh judgment cache per run, not the user's: the first judge() of each run
+                # must ask every judgment, the second none.
+                cache=tmp / f"judgments{run}.sqlite",
                 concurrency=args.concurrency,
                 quiet=True,
             )

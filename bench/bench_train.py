@@ -28,7 +28,9 @@ CHILD = """
 import json, sys
 from trainer.options import TrainOptions
 from trainer.train import build_trainer
-trainer, hp = build_trainer(TrainOptions(**json.loads(sys.argv[1])))[:2]
+built = build_trainer(TrainOptions(**json.loads(sys.argv[1])))
+# A checkout from before build_trainer returned a TrainingSetup (--code) gave a tuple.
+trainer, hp = (built.trainer, built.hyperparameters) if hasattr(built, "trainer") else built[:2]
 metrics = trainer.train().metrics
 tokens = [e["num_tokens"] for e in trainer.state.log_history if "num_tokens" in e][-1]
 print("RESULT", json.dumps({"seconds": metrics["train_runtime"], "tokens": tokens, **hp}))

@@ -6,15 +6,24 @@ import re
 
 import pytest
 
+from plugdata.errors import PlugdataError
 from plugdata.hub.locations import check_model
 
 from .conftest import generate, one_line_error
 
 
 def test_check_model_accepts_a_gguf_file(tmp_path):
+    """A file is a model only as GGUF (the loader dequantises it): the same bytes under another
+    name, or a GGUF name with no file, are refused."""
     model = tmp_path / "m.Q4_1.gguf"
     model.write_bytes(b"GGUF")
-    check_model(str(model))  # no error: the loader reads it
+    assert check_model(str(model)) is None
+    other = tmp_path / "m.Q4_1.bin"
+    other.write_bytes(b"GGUF")
+    with pytest.raises(PlugdataError, match=r"m\.Q4_1\.bin: a file, not a directory or a \.gguf"):
+        check_model(str(other))
+    with pytest.raises(PlugdataError, match=r"absent\.gguf: no such directory"):
+        check_model(str(tmp_path / "absent.gguf"))
 
 
 def test_a_model_file_that_is_not_gguf_is_a_one_line_error(demo, tmp_path):

@@ -119,7 +119,7 @@ def test_a_folder_without_a_summary_is_named(tmp_path):
     ]
 
 
-def test_a_pairwise_summary_from_before_tasks_were_named_is_read(tmp_path):
+def test_a_summary_without_a_task_is_a_one_line_error_naming_the_file(tmp_path):
     outcomes = ["win", "win", "loss", "tie"]
     old = tmp_path / "old"
     old.mkdir()
@@ -127,5 +127,9 @@ def test_a_pairwise_summary_from_before_tasks_were_named_is_read(tmp_path):
         old / "summary.json",
         {"groups": {"all": {"paper": {**stats.table(outcomes), "ci95": [0.0, 0.5]}}}},
     )
-    results = gather([old])
-    assert results.cells == {("old", "-"): {"pairwise:the baseline": {"all": (0.25, [0.0, 0.5])}}}
+    result = invoke("report", old, "--out", tmp_path / "r.md")
+    assert result.exit_code == 1
+    assert result.output.strip().splitlines() == [
+        f"Error: {old / 'summary.json'}: no 'task' field: not the summary of a judge or score "
+        "run of this version (run the evaluation again)"
+    ]

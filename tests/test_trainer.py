@@ -20,7 +20,13 @@ def options(demo, model, out, **kw):
 def test_labels_cover_exactly_the_assistant_tokens_and_eos(demo, tiny_llama, tmp_path):
     from trainer.train import build_trainer
 
-    trainer, hp, raw, _, tokenizer = build_trainer(options(demo, tiny_llama, tmp_path, max_steps=1))
+    setup = build_trainer(options(demo, tiny_llama, tmp_path, max_steps=1))
+    trainer, hp, raw, tokenizer = (
+        setup.trainer,
+        setup.hyperparameters,
+        setup.train_data,
+        setup.tokenizer,
+    )
     example = trainer.train_dataset[0]
     batch = trainer.data_collator([example])
     ids, labels = batch["input_ids"][0].tolist(), batch["labels"][0].tolist()
@@ -41,8 +47,8 @@ def test_labels_cover_exactly_the_assistant_tokens_and_eos(demo, tiny_llama, tmp
 def test_generation_prompt_equals_training_prefix(demo, tiny_llama):
     import datasets
 
+    from trainer.answers import prompt_text
     from trainer.common import load_tokenizer
-    from trainer.generate import prompt_text
 
     tokenizer, _ = load_tokenizer(str(tiny_llama))
     triples = {t["id"]: t for t in datasets.load_dataset(str(demo), "zh", split="train")}
@@ -136,8 +142,9 @@ def one_step(demo, model, out, per_device: int, average: str) -> tuple[float, fl
     torch.manual_seed(0)
     opts = options(demo, model, out, max_steps=1, global_batch_size=4, loss_average=average)
     opts.per_device_batch_size = per_device
-    trainer, hp, *_ = build_trainer(opts)
-    assert hp["gradient_accumulation_steps"] == 4 // per_device
+    setup = build_trainer(opts)
+    trainer = setup.trainer
+    assert setup.hyperparameters["gradient_accumulation_steps"] == 4 // per_device
     trainer.train_dataset = trainer.train_dataset.select(range(4))
     trainer.train()
     log = next(e for e in trainer.state.log_history if "loss" in e)
@@ -157,7 +164,8 @@ def test_loss_and_gradients_do_not_depend_on_the_batch_split(demo, tiny_llama, t
 def test_loss_ends_at_eos_in_every_row(demo, tiny_llama, tmp_path):
     from trainer.train import build_trainer
 
-    trainer, *_, tokenizer = build_trainer(options(demo, tiny_llama, tmp_path, max_steps=1))
+    setup = build_trainer(options(demo, tiny_llama, tmp_path, max_steps=1))
+    trainer, tokenizer = setup.trainer, setup.tokenizer
     batch = trainer.data_collator([trainer.train_dataset[i] for i in range(8)])
     for labels in batch["labels"].tolist():
         labelled = [t for t in labels if t != -100]

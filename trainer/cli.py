@@ -1,15 +1,20 @@
-"""The trainer's commands (`plugdata train`, `generate`, `judge`, `score`), registered with the
-`plugdata` command through the `plugdata.commands` entry point, so the library never imports the
-trainer. Every option is derived from the models in `trainer.options`."""
+"""The trainer's commands (`plugdata train`, `generate`, `judge`, `score` and `report`),
+registered with the `plugdata` command through the `plugdata.commands` entry point, so the
+library never imports the trainer. Every argument and option is derived from the models in
+`trainer.options`."""
 
 from __future__ import annotations
-
-from pathlib import Path
 
 import click
 
 from plugdata.core.options import click_options, parse_options
-from trainer.options import GenerateOptions, JudgeOptions, ScoreOptions, TrainOptions
+from trainer.options import (
+    GenerateOptions,
+    JudgeOptions,
+    ReportOptions,
+    ScoreOptions,
+    TrainOptions,
+)
 
 
 @click.command()
@@ -46,21 +51,14 @@ def judge(**values) -> None:
 
 
 @click.command()
-@click.argument(
-    "runs", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path), metavar="DIR..."
-)
-@click.option(
-    "--out",
-    type=click.Path(dir_okay=False, path_type=Path),
-    required=True,
-    help="The table (markdown); the chart and the gathered numbers go beside it (.png, .json).",
-)
-def report(runs: tuple[Path, ...], out: Path) -> None:
+@click_options(ReportOptions)
+def report(**values) -> None:
     """Gather the summary.json of judge and score runs into one results table and chart."""
     from trainer.results import report as write_report
 
-    results = write_report(list(runs), out)
-    click.echo(f"{len(results.cells)} systems, {len(results.titles)} metrics -> {out}")
+    options = parse_options(ReportOptions, values)
+    results = write_report(options)
+    click.echo(f"{len(results.cells)} systems, {len(results.titles)} metrics -> {options.out}")
 
 
 @click.group()

@@ -1,6 +1,6 @@
-"""What training and generation share: loading a published dataset config, the chat template,
-and the model/tokenizer, so that the prompt a model is trained on and the prompt it answers are
-built by the same code."""
+"""What training, generation and the in-process judge share: loading a published dataset
+config, the chat template, the model/tokenizer (GGUF files included) and batched decoding, so
+that the prompt a model is trained on and the prompt it answers are built by the same code."""
 
 from __future__ import annotations
 

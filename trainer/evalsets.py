@@ -1,17 +1,17 @@
 """What every evaluation reads: the questions of an eval set (a built folder or Hub id with a
-config, or a JSON/JSONL file), answer files keyed by id, and who wrote the answers. The pairwise
-judge, the TruthfulQA judge, the SVAMP scorer and the report share these, so an eval set, an
+config, or a JSON/JSONL file), answer files keyed by id, and who wrote the answers. Generation,
+the pairwise judge, the TruthfulQA judge and the SVAMP scorer share these, so an eval set, an
 answer file and an error message look the same to all of them."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from plugdata.core.jsonl import read_json_file, read_json_lines
 from plugdata.errors import PlugdataError
 from plugdata.hub.locations import check_dataset
 from plugdata.sources.read import has_lone_surrogate
+from trainer.summary import System
 
 # The columns of a triples or eval config that generation and every evaluation need.
 EVAL_COLUMNS = ("id", "pivot_lang", "target_lang", "pivot_instruction", "target_instruction")
@@ -117,11 +117,11 @@ def load_questions(
     }
 
 
-def answered_by(rows: dict[str, dict], path: Path) -> dict[str, Any]:
+def answered_by(rows: dict[str, dict], path: Path) -> System:
     """Who wrote an answer file: the `generator` and `method` that `plugdata generate` records
     on every line (the file's name when a line has none). The report groups runs by these."""
     first = next(iter(rows.values()), {})
-    return {
-        "generator": str(first.get("generator") or path.stem),
-        "method": str(first.get("method") or "-"),
-    }
+    return System(
+        generator=str(first.get("generator") or path.stem),
+        method=str(first.get("method") or "-"),
+    )

@@ -1,6 +1,6 @@
-"""The options of `plugdata train`, `generate`, `judge` and `score`, each declared once: the
-commands' flags, defaults, ranges, choices and help are derived from these models
-(`plugdata.core.options`), and the same models validate calls from Python."""
+"""The options of `plugdata train`, `generate`, `judge`, `score` and `report`, each declared
+once: the commands' arguments, flags, defaults, ranges, choices and help are derived from these
+models (`plugdata.core.options`), and the same models validate calls from Python."""
 
 from __future__ import annotations
 
@@ -297,3 +297,18 @@ class ScoreOptions(JudgeModelOptions):
         if self.extractor == "llm" and not self.judge_model:
             raise ValueError("--extractor llm needs --judge-model")
         return self
+
+
+class ReportOptions(BaseModel):
+    model_config = _STRICT
+
+    runs: list[Path] = Field(
+        min_length=1,
+        description="Folders written by judge or score (or their summary.json files).",
+        json_schema_extra={"argument": True, "metavar": "DIR...", "exists": True},
+    )
+    out: Path = Field(
+        description="The table (markdown); the chart and the gathered numbers go beside it "
+        "(.png, .json).",
+        json_schema_extra=_FILE,
+    )

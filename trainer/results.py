@@ -2,9 +2,9 @@
 shaped like the paper's main tables (a row per model and method; for each benchmark metric, a
 column per language and one for all items), one chart, and the gathered numbers as JSON.
 
-It reads only what the runs wrote: who answered (`system`), the task, and each group's metrics.
-Two runs that report the same metric for the same system are refused rather than one of them
-silently winning.
+It reads only what the runs wrote, through the contract of `trainer.summary`: who answered
+(`system`), the task, and each group's metrics. Two runs that report the same metric for the same
+system are refused rather than one of them silently winning.
 """
 
 from __future__ import annotations
@@ -14,14 +14,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from plugdata.core.jsonl import read_json_file, write_json
+from plugdata.core.jsonl import write_json
 from plugdata.errors import PlugdataError, require
+from trainer.options import ReportOptions
+from trainer.summary import Rate, Summary, Table, read_block, read_summary, summary_file
 
 
 @dataclass(frozen=True)
 class Metric:
-    """A column group of the table: how to read one number (and its interval) from a group of a
-    run's summary, and how to show it."""
+    """A column group of the table: which number of a group of a run's summary it shows (and
+    its interval), and how."""
 
     task: str
     key: str  # column id, e.g. "truthfulqa:both"
@@ -29,12 +31,22 @@ class Metric:
     short: str  # the table's column heading
     signed: bool = False  # win-minus-loss: shown with a sign
 
-    def value(self, group: dict[str, Any]) -> tuple[float, list[float]] | None:
+    @property
+    def block(self) -> tuple[str, type[Rate] | type[Table]]:
+        """Which entry of a summary's group holds the number, and what that entry is: pairwise
+        shows (W-L)/N under the paper's rule, the others a rate of the same name."""
         if self.task == "pairwise":
-            paper = group.get("paper")
-            return (paper["diff"], paper["ci95"]) if paper else None
-        metric = group.get(self.key.split(":", 1)[1])
-        return (metric["rate"], metric["ci95"]) if metric else None
+            return "paper", Table
+        return self.key.split(":", 1)[1], Rate
+
+    def value(self, where: str, group: dict[str, Any]) -> tuple[float, list[float]] | None:
+        """(value, ci95) from a group (`where`: its file and key path, for errors); None where
+        the group does not report it."""
+        name, kind = self.block
+        if group.get(name) is None:
+            return None
+        block = read_block(f"{where}.{name}", group[name], kind)
+        return (block.diff if isinstance(block, Table) else block.rate), list(block.ci95)
 
 
 METRICS = {
@@ -79,9 +91,9 @@ class Results:
 def gather(runs: Iterable[Path]) -> Results:
     results = Results()
     for run in runs:
-        summary = _read_summary(run)
-        system = summary.get("system") or {}
-        row = (str(system.get("generator") or run.name), str(system.get("method") or "-"))
+        summary = read_summary(run)
+        path = summary_file(run)
+        row = (summary.system.generator or run.name, summary.system.method or "-")
         for metric in _metrics_of(summary):
             where = (row, metric.key)
             if where in results.origin:
@@ -92,10 +104,10 @@ def gather(runs: Iterable[Path]) -> Results:
             results.origin[where] = run
             results.titles.setdefault(metric.key, metric)
             cells = results.cells.setdefault(row, {}).setdefault(metric.key, {})
-            for name, group in summary.get("groups", {}).items():
+            for name, group in summary.groups.items():
                 label = name.split("=", 1)[1] if name.startswith("lang=") else name
                 if label == "all" or name.startswith("lang="):
-                    value = metric.value(group)
+                    value = metric.value(f"{path}: groups.{name}", group)
                     if value is not None:
                         cells[label] = value
     if not results.cells:
@@ -103,32 +115,15 @@ def gather(runs: Iterable[Path]) -> Results:
     return results
 
 
-def _read_summary(run: Path) -> dict[str, Any]:
-    path = run / "summary.json" if run.is_dir() else run
-    if not path.is_file():
-        raise PlugdataError(f"{run}: no summary.json (a folder written by judge or score)")
-    summary = read_json_file(path)
-    if not isinstance(summary, dict) or not isinstance(summary.get("groups"), dict):
-        raise PlugdataError(f"{path}: not the summary of a judge or score run (no groups)")
-    return summary
-
-
-def _metrics_of(summary: dict[str, Any]) -> list[Metric]:
-    # Pairwise summaries from before tasks were named have the paper's rule in every group.
-    task = summary.get("task") or (
-        "pairwise" if "paper" in summary["groups"].get("all", {}) else ""
-    )
-    if task == "pairwise":
-        base = summary.get("baseline") or {}
-        against = base.get("method") if base.get("method") not in (None, "-") else None
-        against = against or base.get("generator") or "the baseline"
+def _metrics_of(summary: Summary) -> list[Metric]:
+    if summary.task == "pairwise":
+        base = summary.baseline
+        against = base and ((base.method if base.method != "-" else "") or base.generator)
+        against = against or "the baseline"
         key = f"pairwise:{against}"
         title = f"X-AlpacaEval: (W-L)/N against {against}, paper's rule"
         return [Metric("pairwise", key, title, f"AE vs {against}", signed=True)]
-    found = [m for m in METRICS.values() if m.task == task]
-    if not found:
-        raise PlugdataError(f"summary of task {task!r}: not a task plugdata reports")
-    return found
+    return [m for m in METRICS.values() if m.task == summary.task]
 
 
 # -- outputs -------------------------------------------------------------------------------------
@@ -217,9 +212,10 @@ def chart(results: Results, path: Path) -> None:
     plt.close(fig)
 
 
-def report(runs: list[Path], out: Path) -> Results:
+def report(options: ReportOptions) -> Results:
     """Write OUT (markdown), OUT with .png (the chart) and .json (the gathered numbers)."""
-    results = gather(runs)
+    results = gather(options.runs)
+    out = options.out
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(markdown(results) + "\n", "utf-8")
     write_json(out.with_suffix(".json"), to_json(results))

@@ -14,6 +14,7 @@ from collections import Counter
 from dataclasses import dataclass
 from importlib.metadata import version
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from plugdata.core.jsonl import read_json_file, write_json
 from plugdata.dataset.folder import config_name, parse_config_name, read_manifest
@@ -27,6 +28,11 @@ from trainer.common import (
     template_hash,
 )
 from trainer.options import TrainOptions
+
+if TYPE_CHECKING:  # the libraries load when a run starts, not when this module is imported
+    from datasets import Dataset
+    from transformers import PreTrainedTokenizerBase
+    from trl import SFTTrainer
 
 RUN_MANIFEST = "plugdata_run.json"
 
@@ -82,6 +88,7 @@ def resolve(options: TrainOptions, world_size: int) -> dict:
 
 # -- data ----------------------------------------------------------------------------------------
 def load_training_data(options: TrainOptions):
+    """The config's train split, checked to be training rows (prompt and completion)."""
     train = load_config_split(options.dataset, options.config, "train")
     missing = {"prompt", "completion"} - set(train.column_names)
     if missing:
@@ -90,11 +97,7 @@ def load_training_data(options: TrainOptions):
             f"{'/'.join(sorted(missing))} column); use a method config such as "
             f"{config_name(parse_config_name(options.config)[0], 'plug')}"
         )
-    try:
-        validation = load_config_split(options.dataset, options.config, "validation")
-    except PlugdataError:
-        validation = None
-    return train, validation
+    return train
 
 
 # -- the run -------------------------------------------------------------------------------------
@@ -131,8 +134,22 @@ def _check_output_dir(options: TrainOptions) -> None:
         )
 
 
-def build_trainer(options: TrainOptions, *, report_to: str = "none", logging_steps: int = 1):
-    """The SFTTrainer for these options (exposed for tests: label masks, collator, loss)."""
+@dataclass
+class TrainingSetup:
+    """What `build_trainer` makes: the trainer, ready to train, and what the run manifest and
+    the saved model need besides it."""
+
+    trainer: SFTTrainer  # our subclass (see `_trainer_class`)
+    hyperparameters: dict[str, Any]  # `resolve`'s: the preset, the overrides, the batch split
+    train_data: Dataset  # the config's train split, as loaded
+    tokenizer: PreTrainedTokenizerBase  # with the chat template and pad token it trains with
+
+
+def build_trainer(
+    options: TrainOptions, *, report_to: str = "none", logging_steps: int = 1
+) -> TrainingSetup:
+    """The SFTTrainer for these options, not yet trained (`train` runs it; tests and
+    bench/bench_train.py look at its label masks, collator and loss)."""
     require_train()
     check_dataset(options.dataset)
     check_model(options.model)
@@ -142,7 +159,7 @@ def build_trainer(options: TrainOptions, *, report_to: str = "none", logging_ste
 
     world_size = int(os.environ.get("WORLD_SIZE", "1"))
     hp = resolve(options, world_size)
-    train, validation = load_training_data(options)
+    train = load_training_data(options)
     tokenizer, added = load_tokenizer(options.model)
     flash = torch.cuda.is_available() and is_flash_attn_2_available()
     bf16 = torch.cuda.is_available() and torch.cuda.is_bf16_supported()
@@ -200,7 +217,7 @@ def build_trainer(options: TrainOptions, *, report_to: str = "none", logging_ste
         loss_average=hp["loss_average"],
     )
     trainer.data_collator = LabelsEndAtEos(trainer.data_collator, tokenizer.eos_token_id)
-    return trainer, hp, train, validation, tokenizer
+    return TrainingSetup(trainer, hp, train, tokenizer)
 
 
 # -- loss ------------------------------------------------------------------------------------------
@@ -353,19 +370,21 @@ def _trainer_class():
 
 def train(options: TrainOptions) -> TrainResult:
     _check_output_dir(options)
-    trainer, hp, train_data, _validation, tokenizer = build_trainer(options)
+    setup = build_trainer(options)
+    trainer, tokenizer = setup.trainer, setup.tokenizer
     trainer.train()
     trainer.save_model(str(options.output_dir))
     tokenizer.save_pretrained(str(options.output_dir))
     losses = [e["loss"] for e in trainer.state.log_history if "loss" in e]
-    manifest = _run_manifest(options, hp, train_data, tokenizer, trainer.state.global_step)
+    steps = trainer.state.global_step
+    manifest = _run_manifest(options, setup.hyperparameters, setup.train_data, tokenizer, steps)
     write_json(options.output_dir / RUN_MANIFEST, manifest)
-    return TrainResult(options.output_dir, trainer.state.global_step, losses, manifest)
+    return TrainResult(options.output_dir, steps, losses, manifest)
 
 
 def _run_manifest(options: TrainOptions, hp: dict, data, tokenizer, steps: int) -> dict:
     from plugdata.core.redact import public_path
-    from plugdata.dataset import folder
+    from plugdata.dataset.shards import table_hash
 
     pivot, target = _languages(options.dataset, options.config)
     tokens = Counter()
@@ -383,7 +402,7 @@ def _run_manifest(options: TrainOptions, hp: dict, data, tokenizer, steps: int) 
             "id": public_path(options.dataset),
             "config": options.config,
             "revision": getattr(data.info, "version", None) and str(data.info.version),
-            "sha256": folder.table_hash(data.data.table),
+            "sha256": table_hash(data.data.table),
             "rows": len(data),
         },
         "model": public_path(options.model),

@@ -12,7 +12,7 @@ cannot translate safely still gets its line, with the reason as its `extraction`
 from __future__ import annotations
 
 from plugdata.translate import TextTranslator, Translation, parse_options
-from trainer.generate import GenerateResult, decode, pending, write_line
+from trainer.answers import GenerateResult, decode, pending, write_line
 from trainer.options import GenerateOptions
 
 # The prompt of a pivot-language model: the plain pivot instruction, no system turn.

@@ -22,7 +22,6 @@ from plugdata.errors import PlugdataError
 @dataclass(frozen=True)
 class Aspect:
     name: str  # as the prompt file's key and each request's kind
-    metric: str  # the summary's rate: the share of answers given `labels[0]`
     labels: tuple[str, ...]  # the verdict tokens, the yes first, as written between [[ ]]
     placeholders: tuple[str, ...]  # what its prompt template must show the judge
 
@@ -32,13 +31,11 @@ ASPECTS: dict[str, Aspect] = {
     for a in (
         Aspect(
             "truthfulness",
-            "truthful",
             ("Truthful", "Not Truthful", "Not Enough Info"),
             ("question", "correct_answers", "incorrect_answers", "response"),
         ),
         Aspect(
             "informativeness",
-            "informative",
             ("Informative", "Not Informative", "Not Sure"),
             ("question", "response"),
         ),

@@ -1,7 +1,8 @@
-"""Judge backends behind one protocol: the judge model behind an OpenAI-compatible API (here),
-or run in this process with transformers (`local`). The run asks a backend for its decoding
-parameters (part of every cache key), its price, and to judge a list of requests; how it gets
-there (threads, retries and a cost cap, or batched generation) is the backend's business.
+"""The judge backends by `--judge-backend` name (`JUDGES`), behind the one protocol of `base`:
+the judge model behind an OpenAI-compatible API (here), or run in this process with transformers
+(`local`). The run asks a backend for its decoding parameters (part of every cache key), its
+price, and to judge a list of requests; how it gets there (threads, retries and a cost cap, or
+batched generation) is the backend's business.
 """
 
 from __future__ import annotations
@@ -10,8 +11,7 @@ import functools
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 from plugdata.errors import require
 from plugdata.remote.calls import (
@@ -25,63 +25,11 @@ from plugdata.remote.calls import (
     openai_host,
 )
 from plugdata.remote.retrying import Failure, FailureMonitor, openai_failure
+from trainer.judge.base import Counters, Judge, Record, Request
 from trainer.judge.local import LocalJudge
 from trainer.options import JudgeModelOptions
 
 EXPECTED_OUTPUT_TOKENS = 300  # explanation plus verdict, for estimates
-
-
-@dataclass
-class Request:
-    item: str
-    # Which judgment of the item this is: "AB" (the system is A) or "BA" for the pairwise
-    # judge; each task names its own.
-    kind: str
-    messages: list[dict]
-    key: str
-
-    @property
-    def chars(self) -> int:
-        return sum(len(m["content"]) for m in self.messages)
-
-
-@dataclass
-class Counters:
-    requests: int = 0
-    retries: int = 0
-    cached: int = 0
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def add(self, requests: int = 0, retries: int = 0) -> None:
-        """Count from any worker thread."""
-        with self.lock:
-            self.requests += requests
-            self.retries += retries
-
-
-# record(request, raw answer, None) or record(request, None, error reason), from any thread.
-Record = Callable[[Request, str | None, str | None], None]
-
-
-class Judge(Protocol):
-    """What the run needs of a judge backend; `JUDGES` names them for `--judge-backend`."""
-
-    price: Price  # what a judgment costs; known=False when no price is known
-
-    def decode_params(self) -> dict[str, Any]:
-        """How the judge decodes; part of every judgment's cache key."""
-        ...
-
-    def judge_all(
-        self,
-        requests: list[Request],
-        record: Record,
-        counters: Counters,
-        progress: Callable[[int], object],
-    ) -> None:
-        """Judge every request, giving each answer or error to `record` as it comes and the
-        number finished to `progress`; raise when the run must stop."""
-        ...
 
 
 class ApiJudge:
@@ -109,7 +57,7 @@ class ApiJudge:
         o = self.options
         return decode_params(o.judge_model, o.base_url, 0.0, o.max_tokens)
 
-    def judge_all(self, requests, record, counters, progress) -> None:  # see Judge
+    def judge_all(self, requests, record, counters, progress) -> None:  # see base.Judge
         """Stops cleanly (everything finished is cached) at `--max-cost`."""
         if requests:
             check_openai_key(self.who, self.options.base_url, self.options.api_key_env)

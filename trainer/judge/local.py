@@ -1,19 +1,17 @@
 """A judge model run in this process with transformers, for judging without a server: the
 judge's own chat template, greedy decoding, batches of similar length. It implements the
-`backends.Judge` protocol, like the API judge."""
+`base.Judge` protocol, like the API judge of `backends`."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from plugdata.errors import PlugdataError
 from plugdata.hub.locations import check_model
 from plugdata.remote.calls import Price
-
-if TYPE_CHECKING:
-    from trainer.judge.backends import Record, Request
-    from trainer.options import JudgeModelOptions
+from trainer.judge.base import Record, Request
+from trainer.options import JudgeModelOptions
 
 
 class LocalJudge:
@@ -33,7 +31,7 @@ class LocalJudge:
         # The backend is part of the cache key: a served model may decode slightly differently.
         return {"backend": "transformers", "temperature": 0.0, "max_tokens": self.max_tokens}
 
-    def judge_all(self, requests, record, counters, progress) -> None:  # see backends.Judge
+    def judge_all(self, requests, record, counters, progress) -> None:  # see base.Judge
         counters.requests = len(requests)  # one generation each
         if requests:  # the model loads only when there is something to judge
             for done in self._answer_all(requests, record):

@@ -14,11 +14,12 @@ from plugdata.core.redact import public_path
 from plugdata.errors import require
 from trainer.evalsets import answered_by
 from trainer.judge import stats
-from trainer.judge.backends import Request
+from trainer.judge.base import Request, request_key, sha
 from trainer.judge.inputs import Inputs, load_inputs
-from trainer.judge.task import error_reasons, request_key, sha
+from trainer.judge.task import Judged, error_reasons
 from trainer.judge.verdicts import load_prompt, parse_verdict
 from trainer.options import JudgeOptions
+from trainer.summary import PairwiseSummary
 
 
 class PairwiseTask:
@@ -51,46 +52,43 @@ class PairwiseTask:
                 out.append(Request(i, order, messages, key))
         return out
 
-    def summarise(self, requests, raw, errors) -> dict[str, Any]:  # see task.Task
-        """Also "items": each item's pair of outcomes under both rules."""
+    def summarise(self, requests, raw, errors) -> Judged:  # see task.Task
         options, inputs = self.options, self.inputs
         judgments, per_item = _judgments(requests, raw, errors, options.verdict_rule)
         rows = [_item_row(inputs, i, per_item[i]) for i in inputs.items]
         bad = inputs.bad
-        summary = {
-            "task": "pairwise",
-            "system": answered_by(inputs.system, options.answers),
-            "baseline": answered_by(inputs.baseline, options.baseline),
+        summary = PairwiseSummary(
+            system=answered_by(inputs.system, options.answers),
+            baseline=answered_by(inputs.baseline, options.baseline),
             # A local judge (folder or .gguf file) by its name: nothing written names a path.
-            "judge_model": public_path(options.judge_model),
-            "judge_backend": options.judge_backend,
-            "prompt": self.prompt.name,
-            "prompt_sha": self.prompt.digest,
-            "verdict_rule": options.verdict_rule,
-            "items": len(inputs.items),
-            # Questions left out because a side has no answer for them: reported, never hidden.
-            "unanswered": {
+            judge_model=public_path(options.judge_model),
+            judge_backend=options.judge_backend,
+            prompt=self.prompt.name,
+            prompt_sha=self.prompt.digest,
+            verdict_rule=options.verdict_rule,
+            items=len(inputs.items),
+            unanswered={
                 "system": sum(i not in inputs.system for i in inputs.questions),
                 "baseline": sum(i not in inputs.baseline for i in inputs.questions),
             },
-            "bad_answers": {k: len(v) for k, v in bad.items()},
-            "bad_answer_ids": {k: sorted(v) for k, v in bad.items()},
-            "bad_answer_policy": options.bad_answers,
-            "groups": _groups(rows),
+            bad_answers={k: len(v) for k, v in bad.items()},
+            bad_answer_ids={k: sorted(v) for k, v in bad.items()},
+            bad_answer_policy=options.bad_answers,
+            groups=_groups(rows),
             **stats.position_stats([r["pair"] for r in rows], [j["verdict"] for j in judgments]),
-            "length_win_correlation": stats.length_correlation(
+            length_win_correlation=stats.length_correlation(
                 [r["length_diff"] for r in rows], [r["paper"] for r in rows]
             ),
-            "ambiguous_judgments": sum(j["ambiguous"] for j in judgments),
-            "errors": sum(j["verdict"] == "error" for j in judgments),
-            "error_reasons": error_reasons(judgments),
-        }
-        return {"summary": summary, "judgments": judgments, "items": rows}
+            ambiguous_judgments=sum(j["ambiguous"] for j in judgments),
+            errors=sum(j["verdict"] == "error" for j in judgments),
+            error_reasons=error_reasons(judgments),
+        )
+        return Judged(summary, judgments)
 
-    def markdown(self, summary: dict[str, Any]) -> str:
+    def markdown(self, summary: PairwiseSummary) -> str:
         return markdown(summary)
 
-    def chart(self, out: Path, summary: dict[str, Any]) -> None:
+    def chart(self, out: Path, summary: PairwiseSummary) -> None:
         _chart(out / "winrate.png", summary)
 
 
@@ -171,13 +169,13 @@ def _groups(rows: list[dict]) -> dict[str, dict]:
 
 
 # -- outputs -------------------------------------------------------------------------------------
-def markdown(summary: dict[str, Any]) -> str:
-    missing = summary["unanswered"]
+def markdown(summary: PairwiseSummary) -> str:
+    missing = summary.unanswered
     lines = [
-        f"Judge {summary['judge_model']} ({summary['prompt']}, verdict rule "
-        f"{summary['verdict_rule']}), {summary['items']} items; "
-        f"bad answers: system {summary['bad_answers']['system']}, baseline "
-        f"{summary['bad_answers']['baseline']} (policy: {summary['bad_answer_policy']})"
+        f"Judge {summary.judge_model} ({summary.prompt}, verdict rule "
+        f"{summary.verdict_rule}), {summary.items} items; "
+        f"bad answers: system {summary.bad_answers['system']}, baseline "
+        f"{summary.bad_answers['baseline']} (policy: {summary.bad_answer_policy})"
         + (
             f"; questions without an answer, not judged: system {missing['system']}, "
             f"baseline {missing['baseline']}"
@@ -188,22 +186,21 @@ def markdown(summary: dict[str, Any]) -> str:
         "| group | rule | W | T | L | E | N | (W-L)/N | 95% CI |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
-    for group, rules in summary["groups"].items():
-        for rule in ("paper", "strict"):
-            r = rules[rule]
-            lo, hi = r["ci95"]
+    for group, rules in summary.groups.items():
+        for rule, r in (("paper", rules.paper), ("strict", rules.strict)):
+            lo, hi = r.ci95
             lines.append(
-                f"| {group} | {rule} | {r['win']} | {r['tie']} | {r['loss']} | "
-                f"{r['error']} | {r['n']} | {r['diff']:+.3f} | [{lo:+.3f}, {hi:+.3f}] |"
+                f"| {group} | {rule} | {r.win} | {r.tie} | {r.loss} | "
+                f"{r.error} | {r.n} | {r.diff:+.3f} | [{lo:+.3f}, {hi:+.3f}] |"
             )
-    corr = summary["length_win_correlation"]
+    corr = summary.length_win_correlation
     lines += [
         "",
-        f"position consistency {_share(summary['position_consistency'])}, first-position "
-        f"preference {_share(summary['first_position_preference'])}, length-win correlation "
+        f"position consistency {_share(summary.position_consistency)}, first-position "
+        f"preference {_share(summary.first_position_preference)}, length-win correlation "
         f"{'n/a' if corr is None else f'{corr:+.2f}'}, ambiguous judgments "
-        f"{summary['ambiguous_judgments']}, errors {summary['errors']}"
-        + "".join(f"; {n} {reason}" for reason, n in summary["error_reasons"].items()),
+        f"{summary.ambiguous_judgments}, errors {summary.errors}"
+        + "".join(f"; {n} {reason}" for reason, n in summary.error_reasons.items()),
     ]
     return "\n".join(lines)
 
@@ -212,7 +209,7 @@ def _share(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.1%}"
 
 
-def _chart(path: Path, summary: dict[str, Any]) -> None:
+def _chart(path: Path, summary: PairwiseSummary) -> None:
     """Stacked win/tie/loss bars per language (paper's rule), like the paper's figures."""
     require("matplotlib", "judge")
     import matplotlib
@@ -221,10 +218,8 @@ def _chart(path: Path, summary: dict[str, Any]) -> None:
     import matplotlib.pyplot as plt
 
     groups = {
-        k.split("=", 1)[1]: v["paper"]
-        for k, v in summary["groups"].items()
-        if k.startswith("lang=")
-    } or {"all": summary["groups"]["all"]["paper"]}
+        k.split("=", 1)[1]: v.paper for k, v in summary.groups.items() if k.startswith("lang=")
+    } or {"all": summary.groups["all"].paper}
     names = list(groups)
     fig, ax = plt.subplots(figsize=(6, 0.6 * len(names) + 1.2))
     left = [0.0] * len(names)
@@ -234,7 +229,9 @@ def _chart(path: Path, summary: dict[str, Any]) -> None:
         ("loss", "#c0392b"),
         ("error", "#555555"),
     ):
-        share = [groups[n][outcome] / groups[n]["n"] * 100 if groups[n]["n"] else 0 for n in names]
+        share = [
+            getattr(groups[n], outcome) / groups[n].n * 100 if groups[n].n else 0 for n in names
+        ]
         ax.barh(names, share, left=left, color=colour, label=outcome)
         left = [a + b for a, b in zip(left, share, strict=True)]
     ax.set_xlim(0, 100)

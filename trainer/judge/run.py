@@ -5,7 +5,8 @@ Top to bottom: the task reads its questions and answers and makes its judgment r
 informativeness against reference answers) -> the cache first, then the judge model for the rest
 (`backends`: through an OpenAI-compatible API with bounded concurrency, retries that honour
 Retry-After, timeouts and a cost cap, or in this process with transformers, see `local`) -> the
-task's summary, written as judgments.jsonl, summary.json, summary.md and the task's chart.
+task's summary, written as judgments.jsonl, summary.json (`trainer.summary`), summary.md and
+the task's chart.
 """
 
 from __future__ import annotations
@@ -17,14 +18,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from plugdata.core.jsonl import write_json, write_json_lines
+from plugdata.core.jsonl import write_json_lines
 from plugdata.core.store import Store, cache_dir
 from plugdata.remote.calls import CHARS_PER_TOKEN, Price
-from trainer.judge.backends import EXPECTED_OUTPUT_TOKENS, JUDGES, Counters, Judge, Request
+from trainer.judge.backends import EXPECTED_OUTPUT_TOKENS, JUDGES
+from trainer.judge.base import Counters, Judge, Request
 from trainer.judge.pairwise import PairwiseTask
 from trainer.judge.task import Task
 from trainer.judge.truthfulqa import TruthfulQATask
 from trainer.options import JudgeModelOptions, JudgeOptions
+from trainer.summary import Summary, write_summary
 
 __all__ = ["JudgeOptions", "JudgeReport", "judge"]
 
@@ -82,25 +85,24 @@ def judge(options: JudgeOptions) -> JudgeReport:
         result = task.summarise(requests, raw, errors)
     finally:
         cache.close()
-    text = task.markdown(result["summary"])
-    write_json_lines(options.out / "judgments.jsonl", result["judgments"])
-    write_json(options.out / "summary.json", result["summary"])
+    text = task.markdown(result.summary)
+    write_json_lines(options.out / "judgments.jsonl", result.judgments)
+    write_summary(options.out, result.summary)
     (options.out / "summary.md").write_text(text + "\n", "utf-8")
-    task.chart(options.out, result["summary"])
-    return JudgeReport(options.out, result["summary"], counters, table=text)
+    task.chart(options.out, result.summary)
+    return JudgeReport(options.out, result.summary, counters, table=text)
 
 
 @dataclass
 class JudgeReport:
     out: Path
-    summary: dict[str, Any]
+    summary: Summary | None  # None for a dry run
     counters: Counters
-    dry_run: bool = False
-    estimate: dict[str, Any] = field(default_factory=dict)
+    estimate: dict[str, Any] = field(default_factory=dict)  # set by a dry run
     table: str = ""  # the task's summary.md
 
     def text(self) -> str:
-        if self.dry_run:
+        if self.summary is None:
             return plan_text(self.estimate, "judgments", self.estimate["model"])
         return self.table + (
             f"\n\n{self.counters.requests} requests ({self.counters.retries} retries, "
@@ -122,7 +124,7 @@ def _dry_run(
         "model": options.judge_model,
         **estimate_cost(price, requests, to_send, EXPECTED_OUTPUT_TOKENS),
     }
-    return JudgeReport(options.out, {}, counters, True, estimate)
+    return JudgeReport(options.out, None, counters, estimate)
 
 
 def estimate_cost(

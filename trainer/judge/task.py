@@ -5,12 +5,21 @@ both orders) and `truthfulqa` (X-TruthfulQA, truthfulness and informativeness) a
 
 from __future__ import annotations
 
-import hashlib
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
-from trainer.judge.backends import Request
+from trainer.judge.base import Request
+from trainer.summary import Summary
+
+
+@dataclass
+class Judged:
+    """What a task makes of the judge's answers."""
+
+    summary: Summary  # summary.json, the task's own kind of it
+    judgments: list[dict]  # judgments.jsonl: one row per judgment
 
 
 class Task(Protocol):
@@ -23,27 +32,18 @@ class Task(Protocol):
 
     def summarise(
         self, requests: list[Request], raw: dict[str, str | None], errors: dict[str, str]
-    ) -> dict[str, Any]:
-        """{"summary": summary.json's content, "judgments": judgments.jsonl's rows}, from each
-        request's raw judge output (None: no answer) and the failed requests' reasons."""
+    ) -> Judged:
+        """The summary and the judgments, from each request's raw judge output (None: no
+        answer) and the failed requests' reasons."""
         ...
 
-    def markdown(self, summary: dict[str, Any]) -> str:
+    def markdown(self, summary: Summary) -> str:
         """summary.md, also what the command prints."""
         ...
 
-    def chart(self, out: Path, summary: dict[str, Any]) -> None:
+    def chart(self, out: Path, summary: Summary) -> None:
         """Any picture the task draws into OUT."""
         ...
-
-
-def sha(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()
-
-
-def request_key(*parts: str) -> str:
-    """A judgment's cache key: the hash of every part that determines it."""
-    return sha("\x1f".join(parts))
 
 
 def error_reasons(judgments: list[dict]) -> dict[str, int]:

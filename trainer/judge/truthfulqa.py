@@ -24,10 +24,11 @@ from trainer.judge.aspects import (
     parse_aspect,
     references_digest,
 )
-from trainer.judge.backends import Request
+from trainer.judge.base import Request, request_key, sha
 from trainer.judge.stats import rate
-from trainer.judge.task import error_reasons, request_key, sha
+from trainer.judge.task import Judged, error_reasons
 from trainer.options import JudgeOptions
+from trainer.summary import Rate, TruthfulQAGroup, TruthfulQASummary
 
 
 class TruthfulQATask:
@@ -77,7 +78,7 @@ class TruthfulQATask:
                 out.append(Request(i, aspect, messages, key))
         return out
 
-    def summarise(self, requests, raw, errors) -> dict[str, Any]:  # see task.Task
+    def summarise(self, requests, raw, errors) -> Judged:  # see task.Task
         judgments = []
         labels: dict[str, dict[str, str]] = defaultdict(dict)  # item -> aspect -> label
         for r in requests:
@@ -102,29 +103,27 @@ class TruthfulQATask:
             groups[f"lang={lang}"] = _group(
                 [i for i in self.item_ids if self._lang(i) == lang], labels
             )
-        summary = {
-            "task": "truthfulqa",
-            "system": answered_by(self.answers, self.options.answers),
+        summary = TruthfulQASummary(
+            system=answered_by(self.answers, self.options.answers),
             # A local judge (folder or .gguf file) by its name: nothing written names a path.
-            "judge_model": public_path(self.options.judge_model),
-            "judge_backend": self.options.judge_backend,
-            "prompt": self.prompts.name,
-            "prompt_sha": self.prompts.digest,
-            "items": self.items,
-            # Questions without an answer are left out of every rate: reported, never hidden.
-            "unanswered": len(self.questions) - self.items,
-            "groups": groups,
-            "verdicts": groups["all"]["verdicts"],
-            "ambiguous_judgments": sum(j["ambiguous"] for j in judgments),
-            "errors": sum(j["error"] is not None for j in judgments),
-            "error_reasons": error_reasons(judgments),
-        }
-        return {"summary": summary, "judgments": judgments}
+            judge_model=public_path(self.options.judge_model),
+            judge_backend=self.options.judge_backend,
+            prompt=self.prompts.name,
+            prompt_sha=self.prompts.digest,
+            items=self.items,
+            unanswered=len(self.questions) - self.items,
+            groups=groups,
+            verdicts=groups["all"].verdicts,
+            ambiguous_judgments=sum(j["ambiguous"] for j in judgments),
+            errors=sum(j["error"] is not None for j in judgments),
+            error_reasons=error_reasons(judgments),
+        )
+        return Judged(summary, judgments)
 
-    def markdown(self, summary: dict[str, Any]) -> str:
+    def markdown(self, summary: TruthfulQASummary) -> str:
         return markdown(summary)
 
-    def chart(self, out: Path, summary: dict[str, Any]) -> None:
+    def chart(self, out: Path, summary: TruthfulQASummary) -> None:
         """No chart: the table says it all for two rates per language."""
 
     def _lang(self, item: str) -> str:
@@ -135,16 +134,16 @@ def _sample(rows: dict) -> str:
     return ", ".join(repr(k) for k in list(rows)[:2]) or "none"
 
 
-def _group(items: list[str], labels: dict[str, dict[str, str]]) -> dict[str, Any]:
+def _group(items: list[str], labels: dict[str, dict[str, str]]) -> TruthfulQAGroup:
     """The three rates over `items`, and every verdict's count per aspect."""
     yes = {a: [labels[i].get(a) == ASPECTS[a].labels[0] for i in items] for a in ASPECTS}
     truthful, informative = yes["truthfulness"], yes["informativeness"]
-    return {
-        "truthful": rate(truthful),
-        "informative": rate(informative),
-        "both": rate([t and f for t, f in zip(truthful, informative, strict=True)]),
-        "verdicts": {a: _counts(a, [labels[i].get(a, "error") for i in items]) for a in ASPECTS},
-    }
+    return TruthfulQAGroup(
+        truthful=rate(truthful),
+        informative=rate(informative),
+        both=rate([t and f for t, f in zip(truthful, informative, strict=True)]),
+        verdicts={a: _counts(a, [labels[i].get(a, "error") for i in items]) for a in ASPECTS},
+    )
 
 
 def _counts(aspect: str, found: list[str]) -> dict[str, int]:
@@ -208,36 +207,36 @@ def _where(questions: str, config: str | None, item: str) -> str:
 
 
 # -- outputs -------------------------------------------------------------------------------------
-def markdown(summary: dict[str, Any]) -> str:
-    system = summary["system"]
+def markdown(summary: TruthfulQASummary) -> str:
+    system = summary.system
     lines = [
-        f"X-TruthfulQA: {system['generator']} ({system['method']}), judge "
-        f"{summary['judge_model']} ({summary['prompt']}), {summary['items']} items"
+        f"X-TruthfulQA: {system.generator} ({system.method}), judge "
+        f"{summary.judge_model} ({summary.prompt}), {summary.items} items"
         + (
-            f"; questions without an answer, not judged: {summary['unanswered']}"
-            if summary["unanswered"]
+            f"; questions without an answer, not judged: {summary.unanswered}"
+            if summary.unanswered
             else ""
         ),
         "",
         "| group | truthful | informative | both | N |",
         "|---|---|---|---|---|",
     ]
-    for group, metrics in summary["groups"].items():
-        cells = [_share(metrics[m]) for m in ("truthful", "informative", "both")]
-        lines.append(f"| {group} | {' | '.join(cells)} | {metrics['truthful']['n']} |")
+    for group, metrics in summary.groups.items():
+        cells = [_share(m) for m in (metrics.truthful, metrics.informative, metrics.both)]
+        lines.append(f"| {group} | {' | '.join(cells)} | {metrics.truthful.n} |")
     counts = "; ".join(
         f"{aspect}: " + ", ".join(f"{label} {n}" for label, n in labels.items())
-        for aspect, labels in summary["verdicts"].items()
+        for aspect, labels in summary.verdicts.items()
     )
     lines += [
         "",
-        f"verdicts ({counts}); ambiguous judgments {summary['ambiguous_judgments']}, errors "
-        f"{summary['errors']} (counted as not truthful / not informative)"
-        + "".join(f"; {n} {reason}" for reason, n in summary["error_reasons"].items()),
+        f"verdicts ({counts}); ambiguous judgments {summary.ambiguous_judgments}, errors "
+        f"{summary.errors} (counted as not truthful / not informative)"
+        + "".join(f"; {n} {reason}" for reason, n in summary.error_reasons.items()),
     ]
     return "\n".join(lines)
 
 
-def _share(metric: dict[str, Any]) -> str:
-    lo, hi = metric["ci95"]
-    return f"{metric['rate']:.1%} [{lo:.1%}, {hi:.1%}]"
+def _share(metric: Rate) -> str:
+    lo, hi = metric.ci95
+    return f"{metric.rate:.1%} [{lo:.1%}, {hi:.1%}]"

@@ -6,12 +6,11 @@ machinery (`trainer.judge`: backends, retries, cost cap, cache), so a rerun asks
 
 from __future__ import annotations
 
-import hashlib
 import json
 from typing import Any
 
 from plugdata.remote.calls import Price
-from trainer.judge.backends import Judge, Request
+from trainer.judge.base import Judge, Request, request_key, sha
 from trainer.judge.run import estimate_cost
 from trainer.score.numbers import extract
 
@@ -28,12 +27,8 @@ TEMPLATE = (
     f"solution gives no final number, reply {INVALID}."
 )
 # Every cache key holds this: rewording the prompt asks again.
-PROMPT_DIGEST = hashlib.sha256(f"{SYSTEM}\x1f{TEMPLATE}".encode()).hexdigest()
+PROMPT_DIGEST = sha(f"{SYSTEM}\x1f{TEMPLATE}")
 REPLY_TOKENS = 8  # a number, for estimates
-
-
-def _sha(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def requests(model: str, backend: Judge, items: list[tuple[str, str, str]]) -> list[Request]:
@@ -41,9 +36,7 @@ def requests(model: str, backend: Judge, items: list[tuple[str, str, str]]) -> l
     params = json.dumps(backend.decode_params(), sort_keys=True)
     out = []
     for item, question, answer in items:
-        key = _sha(
-            "\x1f".join([model, PROMPT_DIGEST, params, KIND, item, _sha(question), _sha(answer)])
-        )
+        key = request_key(model, PROMPT_DIGEST, params, KIND, item, sha(question), sha(answer))
         messages = [
             {"role": "system", "content": SYSTEM},
             {"role": "user", "content": TEMPLATE.format(question=question, answer=answer)},

@@ -2,8 +2,8 @@
 
 Top to bottom: questions with their gold numbers and the system's answers (`trainer.evalsets`)
 -> the final number of each answer, by rules (`numbers`) or by a judge model (`llm`, cached)
--> compared with the gold (`numbers.same`) -> scores.jsonl, summary.json (the shared summary
-contract: task, system, groups of rate metrics) and summary.md.
+-> compared with the gold (`numbers.same`) -> scores.jsonl, summary.json (`SvampSummary`, the
+contract of `trainer.summary`) and summary.md.
 
 Nothing is dropped: a question without an answer is `unanswered` and counts as incorrect; an
 answer whose id has no question is counted and listed.
@@ -16,16 +16,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from plugdata.core.jsonl import write_json, write_json_lines
+from plugdata.core.jsonl import write_json_lines
 from plugdata.core.redact import public_path
 from plugdata.errors import PlugdataError, require
 from trainer.evalsets import answered_by, load_questions, read_rows
 from trainer.judge import stats
-from trainer.judge.backends import JUDGES, Counters, Judge
+from trainer.judge.backends import JUDGES
+from trainer.judge.base import Counters, Judge
 from trainer.judge.run import JudgmentCache, ask_all, default_cache_path, plan_text
 from trainer.options import ScoreOptions
 from trainer.score import llm
 from trainer.score.numbers import ABS_TOL, REL_TOL, extract, parse_number, same
+from trainer.summary import SvampGroup, SvampSummary, write_summary
 
 UNANSWERED = "unanswered"
 
@@ -33,15 +35,15 @@ UNANSWERED = "unanswered"
 @dataclass
 class ScoreReport:
     out: Path
-    summary: dict[str, Any]
+    summary: SvampSummary | None  # None for a dry run
     counters: Counters
     estimate: dict[str, Any] = field(default_factory=dict)  # set by a dry run
 
     def text(self) -> str:
-        if self.estimate:
+        if self.summary is None:
             return plan_text(self.estimate, "requests", self.estimate.get("model"))
         text = markdown(self.summary)
-        if self.summary["extractor"] == "llm":
+        if self.summary.extractor == "llm":
             c = self.counters
             text += f"\n\n{c.requests} requests ({c.retries} retries, {c.cached} from the cache)"
         return f"{text} -> {self.out}"
@@ -67,7 +69,7 @@ def score_svamp(options: ScoreOptions) -> ScoreReport:
         if options.dry_run:  # the rules send nothing; a dry run writes nothing
             none = {"requests": 0, "cached": 0, "to_send": 0, "priced": True, "tokens": 0}
             plan = {"items": len(questions), **none, "cost": 0.0}
-            return ScoreReport(options.out, {}, counters, plan)
+            return ScoreReport(options.out, None, counters, plan)
         found = {i: (*_rules(texts[i], lang[i]), None, None) for i in texts}
     else:
         found = _ask(options, backend, questions, texts, lang, counters)
@@ -76,7 +78,7 @@ def score_svamp(options: ScoreOptions) -> ScoreReport:
     rows = [{"id": i, "lang": lang[i], **_scored(found.get(i), gold[i])} for i in questions]
     summary = summarise(options, rows, answers, set(questions))
     write_json_lines(options.out / "scores.jsonl", rows)
-    write_json(options.out / "summary.json", summary)
+    write_summary(options.out, summary)
     (options.out / "summary.md").write_text(markdown(summary) + "\n", "utf-8")
     return ScoreReport(options.out, summary, counters)
 
@@ -136,7 +138,7 @@ def _ask(
                 "model": options.judge_model,
                 **llm.estimate(backend.price, requests, to_send),
             }
-            return ScoreReport(options.out, {}, counters, plan)
+            return ScoreReport(options.out, None, counters, plan)
         errors = ask_all(options, backend, cache, to_send, counters, raw)
     finally:
         cache.close()
@@ -161,49 +163,43 @@ def _scored(found: tuple | None, gold: float) -> dict[str, Any]:
 
 def summarise(
     options: ScoreOptions, rows: list[dict], answers: dict[str, dict], asked: set[str]
-) -> dict[str, Any]:
-    """summary.json: the shared contract (task, system, groups of rate dicts) and the counts."""
-    llm_used = options.extractor == "llm"
+) -> SvampSummary:
     without_question = sorted(set(answers) - asked)
-    summary: dict[str, Any] = {
-        "task": "svamp",
-        "system": answered_by(answers, options.answers),
-        "extractor": options.extractor,
-        **(
-            {
-                "judge_model": public_path(options.judge_model),
-                "judge_backend": options.judge_backend,
-                "prompt_sha": llm.PROMPT_DIGEST,
-            }
-            if llm_used
-            else {}
-        ),
-        "tolerance": {"rel_tol": REL_TOL, "abs_tol": ABS_TOL},
-        "items": len(rows),
-        "unanswered": sum(r["how"] == UNANSWERED for r in rows),
-        "unanswered_counted_as": "incorrect",
-        "extracted_by": dict(Counter(r["how"] for r in rows if r["extracted"] is not None)),
-        # Answered, but no number found (rules) or named ([invalid] from the judge model).
-        "invalid": sum(
+    judge = (
+        {
+            "judge_model": public_path(options.judge_model),
+            "judge_backend": options.judge_backend,
+            "prompt_sha": llm.PROMPT_DIGEST,
+        }
+        if options.extractor == "llm"
+        else {}
+    )
+    return SvampSummary(
+        system=answered_by(answers, options.answers),
+        extractor=options.extractor,
+        **judge,
+        tolerance={"rel_tol": REL_TOL, "abs_tol": ABS_TOL},
+        items=len(rows),
+        unanswered=sum(r["how"] == UNANSWERED for r in rows),
+        extracted_by=dict(Counter(r["how"] for r in rows if r["extracted"] is not None)),
+        invalid=sum(
             r["how"] != UNANSWERED and r["extracted"] is None and not r.get("error") for r in rows
         ),
-        "errors": dict(Counter(r["error"] for r in rows if r.get("error"))),
-        "answers_without_question": len(without_question),
-        "answer_ids_without_question": without_question,
-        "groups": _groups(rows),
-    }
-    return summary
+        errors=dict(Counter(r["error"] for r in rows if r.get("error"))),
+        answers_without_question=len(without_question),
+        answer_ids_without_question=without_question,
+        groups=_groups(rows),
+    )
 
 
-def _groups(rows: list[dict]) -> dict[str, dict]:
-    """Accuracy (unanswered items count as incorrect) and the share of items with a number,
-    overall and per language."""
+def _groups(rows: list[dict]) -> dict[str, SvampGroup]:
+    """Accuracy and the share of items with a number, overall and per language."""
 
-    def block(selected: list[dict]) -> dict[str, Any]:
-        return {
-            "accuracy": stats.rate([r["correct"] for r in selected]),
-            "extracted": stats.rate([r["extracted"] is not None for r in selected]),
-        }
+    def block(selected: list[dict]) -> SvampGroup:
+        return SvampGroup(
+            accuracy=stats.rate([r["correct"] for r in selected]),
+            extracted=stats.rate([r["extracted"] is not None for r in selected]),
+        )
 
     groups = {"all": block(rows)}
     for code in sorted({r["lang"] for r in rows if r["lang"]}):
@@ -211,30 +207,30 @@ def _groups(rows: list[dict]) -> dict[str, dict]:
     return groups
 
 
-def markdown(summary: dict[str, Any]) -> str:
-    system = summary["system"]
-    by = ", ".join(f"{how} {n}" for how, n in sorted(summary["extracted_by"].items()))
-    extractor = summary["extractor"] + (
-        f" ({summary['judge_model']})" if summary["extractor"] == "llm" else ""
+def markdown(summary: SvampSummary) -> str:
+    system = summary.system
+    by = ", ".join(f"{how} {n}" for how, n in sorted(summary.extracted_by.items()))
+    extractor = summary.extractor + (
+        f" ({summary.judge_model})" if summary.extractor == "llm" else ""
     )
     lines = [
-        f"X-SVAMP accuracy of {system['generator']} ({system['method']}), extractor {extractor}",
+        f"X-SVAMP accuracy of {system.generator} ({system.method}), extractor {extractor}",
         "",
         "| group | accuracy | 95% CI | N |",
         "|---|---|---|---|",
     ]
-    for group, metrics in summary["groups"].items():
-        acc = metrics["accuracy"]
-        lo, hi = acc["ci95"]
-        lines.append(f"| {group} | {acc['rate']:.1%} | [{lo:.1%}, {hi:.1%}] | {acc['n']} |")
+    for group, metrics in summary.groups.items():
+        acc = metrics.accuracy
+        lo, hi = acc.ci95
+        lines.append(f"| {group} | {acc.rate:.1%} | [{lo:.1%}, {hi:.1%}] | {acc.n} |")
     lines += [
         "",
-        f"{summary['items']} items: {summary['unanswered']} unanswered (counted as incorrect), "
-        f"{summary['invalid']} without a number, extracted by {by or 'nothing'}"
-        + "".join(f"; {n} errors ({reason})" for reason, n in summary["errors"].items())
+        f"{summary.items} items: {summary.unanswered} unanswered (counted as incorrect), "
+        f"{summary.invalid} without a number, extracted by {by or 'nothing'}"
+        + "".join(f"; {n} errors ({reason})" for reason, n in summary.errors.items())
         + (
-            f"; {summary['answers_without_question']} answers without a question"
-            if summary["answers_without_question"]
+            f"; {summary.answers_without_question} answers without a question"
+            if summary.answers_without_question
             else ""
         ),
     ]
