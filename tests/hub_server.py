@@ -510,25 +510,17 @@ def _send(h: BaseHTTPRequestHandler, status: int, data, headers: dict, method: s
         h.wfile.write(raw)
 
 
-def configure_endpoint(url: str, monkeypatch=None) -> None:
+def configure_endpoint(url: str, monkeypatch) -> None:
     """Point the already-imported `huggingface_hub` / `datasets` of this process at `url`.
 
     Both read HF_ENDPOINT (and HF_HUB_DISABLE_XET) once at import, into module globals; this sets
-    those globals. With a pytest `monkeypatch` every change (env vars included) is undone after
-    the test; without one the changes stay for the life of the process.
+    those globals, through the test's `monkeypatch`, which undoes every change (env vars
+    included) after the test.
     """
-    import os
-
+    import datasets.config as dconfig
     from huggingface_hub import constants
 
-    class Direct:  # monkeypatch's interface, without the undo
-        setattr = staticmethod(setattr)
-
-        @staticmethod
-        def setenv(key, value):
-            os.environ[key] = value
-
-    mp = monkeypatch if monkeypatch is not None else Direct()
+    mp = monkeypatch
     mp.setenv("HF_ENDPOINT", url)  # for subprocesses started from here
     mp.setenv("HF_HUB_DISABLE_XET", "1")
     mp.setattr(constants, "ENDPOINT", url)
@@ -539,10 +531,6 @@ def configure_endpoint(url: str, monkeypatch=None) -> None:
         constants, "HF_URL_HOSTS", constants.HF_URL_HOSTS | {urllib.parse.urlsplit(url).hostname}
     )
     mp.setattr(constants, "HF_HUB_DISABLE_XET", True)
-    try:
-        import datasets.config as dconfig
-    except ImportError:
-        return
     mp.setattr(dconfig, "HF_ENDPOINT", url)
     mp.setattr(dconfig, "HUB_DATASETS_URL", url + "/datasets/{repo_id}/resolve/{revision}/{path}")
     # The dataset viewer would be asked at datasets-server.<host>, which does not exist here.

@@ -50,3 +50,24 @@ def test_recipes_and_the_detect_command_offer_exactly_the_registry():
     assert list(option.type.choices) == list(DETECTORS)
     annotation = ValidationSettings.model_fields["detector"].annotation
     assert typing.get_args(annotation) == tuple(DETECTORS)
+
+
+def test_detect_file_takes_one_options_model(tmp_path):
+    from plugdata.checks.detect_file import DetectOptions, detect_file
+
+    path = tmp_path / "t.jsonl"
+    path.write_text(f'{{"t": "{SAMPLES["en"]}"}}\n{{"t": ""}}\n', encoding="utf-8")
+    options = DetectOptions(file=path, field_name="t", expect="en", detector="langdetect")
+    report = detect_file(options)
+    assert (report.rows, report.passed, dict(report.labels)) == (2, 1, {"en": 1, "(empty)": 1})
+
+
+def test_an_unknown_detector_option_names_the_flag_and_the_choices(tmp_path):
+    from plugdata.checks.detect_file import DetectOptions
+    from plugdata.core.options import OptionsError, parse_options
+
+    values = {"file": tmp_path / "t.jsonl", "field_name": "t", "detector": "cld3"}
+    with pytest.raises(
+        OptionsError, match=r"--detector 'cld3': must be 'fasttext' or 'langdetect'"
+    ):
+        parse_options(DetectOptions, values)

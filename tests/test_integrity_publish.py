@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from plugdata.pipeline.build import build
+from plugdata.pipeline.config import RunConfig
 from plugdata.pipeline.recipe import load_recipe
 
 from .conftest import invoke, one_line_error
@@ -22,7 +23,7 @@ REPO = "plug-org/tiny"
 
 @pytest.fixture
 def folder(tiny, tmp_path) -> Path:
-    build(load_recipe(tiny), tmp_path / "out", progress=False)
+    build(load_recipe(tiny), tmp_path / "out", config=RunConfig(quiet=True))
     return tmp_path / "out" / "tiny"
 
 
@@ -201,7 +202,7 @@ def test_a_config_that_does_not_load_back_fails_the_publish_naming_the_commit(hu
     manifest.configs["zz"] = manifest.configs["zh"].model_copy(update={"language": "zz"})
     commit = hub.commits(REPO)[0]["sha"]
     checks = verify_configs(REPO, commit, ["zh", "zz"], manifest)
-    assert [c["ok"] for c in checks] == [True, True, False]  # zh train and validation, zz
+    assert [c.ok for c in checks] == [True, True, False]  # zh train and validation, zz
     report = PublishReport(PublishPlan(REPO, "main", True, True, commit), commit, checks=checks)
     with pytest.raises(PublishError, match=rf"commit {commit[:12]} of {REPO}: config zz \(-\): "):
         report.raise_if_failed()

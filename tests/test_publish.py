@@ -9,6 +9,7 @@ from click.testing import CliRunner
 
 from plugdata.cli import cli
 from plugdata.pipeline.build import build
+from plugdata.pipeline.config import RunConfig
 from plugdata.pipeline.recipe import METHOD_NAMES, load_recipe
 
 from .conftest import corpus_rows, write_jsonl
@@ -18,7 +19,7 @@ REPO = "plug-org/tiny"
 
 @pytest.fixture
 def built(tiny, tmp_path):
-    build(load_recipe(tiny), tmp_path / "out", progress=False)
+    build(load_recipe(tiny), tmp_path / "out", config=RunConfig(quiet=True))
     return tmp_path / "out" / "tiny"
 
 
@@ -77,7 +78,7 @@ def test_republishing_unchanged_configs_makes_no_commit(hub, built):
 def test_changed_config_needs_replace(hub, built, tiny, tmp_path):
     assert run("publish", built, "--repo-id", REPO, "--lang", "zh").exit_code == 0
     write_jsonl(tiny.parent / "zh.jsonl", corpus_rows("zh")[:6])  # zh changes: 2 rows missing
-    build(load_recipe(tiny), tmp_path / "out", langs=["zh"], progress=False)
+    build(load_recipe(tiny), tmp_path / "out", langs=["zh"], config=RunConfig(quiet=True))
     commits = len(hub.commits(REPO))
     result = run("publish", built, "--repo-id", REPO, "--lang", "zh")
     assert result.exit_code == 1
@@ -177,3 +178,34 @@ def test_build_push_publishes_what_it_built(hub, tiny, tmp_path):
     assert result.exit_code == 0, result.output
     assert hub_configs(hub) == lang_configs("it")
     assert "same" in result.output
+
+
+def test_the_publish_options_model_gives_the_flags_of_plugdata_publish(tmp_path):
+    import click
+
+    from plugdata.core.options import click_options, parse_options
+    from plugdata.hub.publish import PublishOptions
+
+    command = click.command()(click_options(PublishOptions)(lambda **values: None))
+    declared = {p.name: (p.opts, p.secondary_opts) for p in command.params}
+    assert declared == {
+        "folder": (["folder"], []),
+        "repo_id": (["--repo-id"], []),
+        "langs": (["--lang"], []),
+        "configs": (["--config"], []),
+        "private": (["--private"], []),
+        "revision": (["--revision"], []),
+        "create_pr": (["--create-pr"], []),
+        "replace": (["--replace"], []),
+        "dry_run": (["--dry-run"], []),
+        "verify": (["--verify"], ["--no-verify"]),
+    }
+    args = [str(tmp_path), "--repo-id", REPO, "--lang", "zh", "--lang", "it", "--no-verify"]
+    values = command.make_context("publish", args).params
+    options = parse_options(PublishOptions, values)
+    assert (options.langs, options.configs, options.verify, options.revision) == (
+        ["zh", "it"],
+        [],
+        False,
+        "main",
+    )

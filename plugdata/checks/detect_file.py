@@ -1,4 +1,8 @@
-"""`plugdata detect`: language identification over one field of any corpus file."""
+"""`plugdata detect`: language identification over one field of any corpus file.
+
+`DetectOptions` is what the command is asked to do; its flags are derived from that model
+(`plugdata.core.options`).
+"""
 
 from __future__ import annotations
 
@@ -6,10 +10,12 @@ import json
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
+from pydantic import BaseModel, ConfigDict, Field
 from tqdm.auto import tqdm
 
-from plugdata.checks.detect import DEFAULT_DETECTOR
+from plugdata.checks.detect import DEFAULT_DETECTOR, DETECTORS
 from plugdata.checks.validate import ValidationSettings, Validator
 from plugdata.core.languages import LANGUAGES
 from plugdata.core.schema import LidResult
@@ -18,6 +24,33 @@ from plugdata.sources.corpus import Corpus
 from plugdata.sources.read import lone_surrogate_free, raw_rows
 
 EMPTY = "(empty)"  # the label of an empty or whitespace-only text
+
+
+class DetectOptions(BaseModel):
+    """Which field of which file to check, and how: the argument and flags of `plugdata detect`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    file: Path = Field(
+        description="The corpus file (json, jsonl, csv, parquet).",
+        json_schema_extra={"argument": True, "path": "file"},
+    )
+    field_name: str = Field(
+        description="Column holding the text to check.", json_schema_extra={"flag": "--field"}
+    )
+    expect: str | None = Field(
+        None,
+        description="Expected language; adds pass/fail and accuracy.",
+        json_schema_extra={"metavar": "LANG"},
+    )
+    detector: Literal[tuple(DETECTORS)] = Field(
+        DEFAULT_DETECTOR, description="Language identifier."
+    )
+    report: Path | None = Field(
+        None,
+        description="Write one JSON line per row (label, score, pass) to this file.",
+        json_schema_extra={"path": "file"},
+    )
 
 
 @dataclass
@@ -52,28 +85,18 @@ class DetectReport:
         return "\n".join(lines)
 
 
-def detect_file(
-    path: Path,
-    field_name: str,
-    *,
-    expect: str | None = None,
-    detector: str = DEFAULT_DETECTOR,
-    report: Path | None = None,
-) -> DetectReport:
+def detect_file(options: DetectOptions) -> DetectReport:
+    """Identify the language of `options.field_name` in every row of `options.file`."""
+    path, field_name, expect = options.file, options.field_name, options.expect
     if expect:
-        LANGUAGES.get(expect)
-    validator = Validator(ValidationSettings(detector=detector))
+        LANGUAGES.get(expect)  # an unknown code: one line now, before any row is read
+    validator = Validator(ValidationSettings(detector=options.detector))
     result = DetectReport(path, field_name, expect)
-    out = report.open("w", encoding="utf-8") if report else None
+    out = options.report.open("w", encoding="utf-8") if options.report else None
     try:
+        rows = raw_rows(Corpus(path=str(path)), Path.cwd())
         for i, (where, row) in enumerate(
-            tqdm(
-                raw_rows(Corpus(path=str(path)), Path.cwd()),
-                desc="detect",
-                disable=None,
-                unit="row",
-                leave=False,
-            )
+            tqdm(rows, desc="detect", disable=None, unit="row", leave=False)
         ):
             if i == 0 and field_name not in row:
                 raise SourceError(f"{where}: no column {field_name!r}; available: {', '.join(row)}")
@@ -85,34 +108,29 @@ def detect_file(
             value = lone_surrogate_free(value, field_name, problems)
             if problems:
                 result.invalid_text.append(where)
-            if value.strip():
-                lid = validator.check_language(value, expect or "en", field_name)
-                label = lid.label if lid.basis == "detector" else _label(validator, value)
-            else:  # nothing to identify: never a pass, whatever the too-short policy says
-                lid = LidResult(field_name, expect or "en", EMPTY, 0.0, False, "empty")
-                label = EMPTY
+            label, lid = _identify(validator, value, expect, field_name)
             passed = lid.passed if expect else None
             result.rows += 1
             result.labels[label] += 1
             result.passed += bool(passed)
             if out:
-                out.write(
-                    json.dumps(
-                        {
-                            "row": i,
-                            "label": label,
-                            "score": lid.score,
-                            "basis": lid.basis,
-                            "pass": passed,
-                        },
-                        ensure_ascii=False,
-                    )
-                    + "\n"
-                )
+                record = {"row": i, "label": label, "score": lid.score, "basis": lid.basis}
+                record["pass"] = passed
+                out.write(json.dumps(record, ensure_ascii=False) + "\n")
     finally:
         if out:
             out.close()
     return result
+
+
+def _identify(
+    validator: Validator, text: str, expect: str | None, field_name: str
+) -> tuple[str, LidResult]:
+    """The label to count for `text`, and the check's result against `expect`."""
+    if not text.strip():  # nothing to identify: never a pass, whatever the too-short policy says
+        return EMPTY, LidResult(field_name, expect or "en", EMPTY, 0.0, False, "empty")
+    lid = validator.check_language(text, expect or "en", field_name)
+    return (lid.label if lid.basis == "detector" else _label(validator, text)), lid
 
 
 def _label(validator: Validator, text: str) -> str:

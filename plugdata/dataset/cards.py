@@ -2,7 +2,7 @@
 
 Rendered with huggingface_hub's `DatasetCard.from_template` so the header validates as the Hub
 expects; the template lives in `datasets_cards/`. What each method means comes from the method
-table (`formats.METHODS`), language names from the language table the caller gives.
+table (`formats.METHODS`), language names from the manifest's `language_names`.
 """
 
 from __future__ import annotations
@@ -41,7 +41,9 @@ def _what(info: ConfigEntry) -> str:
 
 
 def _name(manifest: Manifest, code: str) -> str:
-    """A language's English name: the manifest's (an older one has none: the table's)."""
+    """A language's English name: the manifest's, else the table's. A build records the names
+    of its recipe's languages; one it keeps from an earlier build, of a recipe that has since
+    dropped it, has none there."""
     if code in manifest.language_names:
         return manifest.language_names[code]
     return LANGUAGES.get(code).name if code in LANGUAGES else code
@@ -88,7 +90,7 @@ def render_card(manifest: Manifest, repo_hint: str) -> str:
             "made_by": info.made_by,
         }
         for name, info in configs.items()
-        if info.type in ("triples", "eval") and info.counts is not None
+        if info.type in ("triples", "eval")
     ]
     first = next(iter(configs.values()), None)
     lid = first.lid if first else None
@@ -114,6 +116,6 @@ def render_card(manifest: Manifest, repo_hint: str) -> str:
         example_config=next((n for n, i in configs.items() if i.type != "method"), ""),
         example_method_config=next((n for n, i in configs.items() if i.type == "method"), ""),
         methods=_methods(configs),
-        min_letters=lid.min_letters if lid and lid.min_letters is not None else "",
+        min_letters=lid.min_letters if lid else "",
     )
     return str(card)

@@ -21,7 +21,6 @@ from pydantic import ValidationError
 from plugdata.core.digests import sha256_file
 from plugdata.core.jsonl import write_json
 from plugdata.dataset.manifest import ConfigEntry, Manifest, QuarantineEntry
-from plugdata.dataset.shards import table_hash  # noqa: F401  (where callers have always found it)
 from plugdata.errors import PlugdataError
 
 MANIFEST = "manifest.json"
@@ -102,8 +101,8 @@ class QuarantineWriter:
 
     def entry(self, root: Path, lang: str) -> QuarantineEntry:
         """Moves the table to its place in the folder `root`; returns its manifest entry."""
-        self.move_to(root / quarantine_file(lang))
         path = root / quarantine_file(lang)
+        self.move_to(path)
         return QuarantineEntry(file=quarantine_file(lang), sha256=sha256_file(path), rows=self.rows)
 
 
@@ -115,8 +114,8 @@ def write_manifest(root: Path, manifest: Manifest) -> None:
 
 # -- reading --------------------------------------------------------------------------------------
 def read_manifest(root: Path) -> Manifest:
-    """The folder's manifest; an empty one when there is none. A file that is not a plugdata
-    manifest is a one-line FolderError."""
+    """The folder's manifest; an empty one when there is none. A file that is not a manifest
+    as this plugdata writes it is a one-line FolderError."""
     path = root / MANIFEST
     if not path.is_file():
         return Manifest()
@@ -128,37 +127,52 @@ def read_manifest(root: Path) -> Manifest:
 
 
 def parse_manifest(data: Any, refusal: str) -> Manifest:
-    """`data` as a Manifest; what keeps it from being one is a one-line FolderError: `refusal`
-    (which names where the data came from) and the problem."""
+    """`data` as a Manifest, with every field a build writes; what keeps it from being one is a
+    one-line FolderError: `refusal` (which names where the data came from) and the problem."""
     if not isinstance(data, dict) or not isinstance(data.get("configs"), dict):
         raise FolderError(f"{refusal} (no `configs` mapping)")
     try:
-        return Manifest.model_validate(data)
+        manifest = Manifest.model_validate(data)
     except ValidationError as err:
         raise FolderError(f"{refusal} ({_problem(err)})") from None
+    # The model's defaults stand for an empty manifest, never for what a file left out.
+    missing = [key for key in Manifest.model_fields if data.get(key) is None]
+    missing += [
+        f"quarantine.{lang}" for lang in manifest.languages() if lang not in manifest.quarantine
+    ]
+    if missing:
+        raise FolderError(f"{refusal} (no `{missing[0]}`)")
+    return manifest
 
 
 def _problem(err: ValidationError) -> str:
-    loc = err.errors()[0]["loc"]
+    """The first problem, named by its key path: config 'zh' has no `files`."""
+    error = err.errors()[0]
+    loc = [str(p) for p in error["loc"]]
+    what = ""  # the manifest itself, else one of its entries
     if len(loc) >= 2 and loc[0] in ("configs", "quarantine"):
-        what = f"{'config' if loc[0] == 'configs' else 'quarantine'} {loc[1]!r}"
-        if len(loc) == 2:
-            return f"{what} is not a mapping"
-        return f"{what} has no valid `{'.'.join(str(p) for p in loc[2:])}`"
-    return f"no valid `{'.'.join(str(p) for p in loc)}`"
+        what = f"{'config' if loc[0] == 'configs' else 'quarantine'} {loc[1]!r} "
+        if len(loc) == 2 and error["type"] == "model_type":
+            return f"{what}is not a mapping"
+        loc = loc[2:]
+    if not loc:  # a check of the entry as a whole: its message names the key
+        return f"{what}{error['msg'].removeprefix('Value error, ')}"
+    key = f"`{'.'.join(loc)}`"
+    has = "has " if what else ""
+    if error["type"] == "missing":
+        return f"{what}{has}no {key}"
+    if error["type"] == "extra_forbidden":
+        return f"{what}{has}an unknown key {key}"
+    return f"{what}{has}no valid {key}"
 
 
-def owned_files(manifest: Manifest) -> dict[str, str | None]:
-    """Every data and quarantine file the manifest vouches for: {path: sha256 or None}."""
-    owned: dict[str, str | None] = {}
+def owned_files(manifest: Manifest) -> dict[str, str]:
+    """Every data and quarantine file the manifest vouches for: {path: sha256}."""
+    owned: dict[str, str] = {}
     for info in manifest.configs.values():
         owned.update(info.files)
-    if manifest.quarantine is not None:
-        for entry in manifest.quarantine.values():
-            owned[entry.file] = entry.sha256
-    else:  # older manifests did not list the quarantine tables they came with
-        for lang in manifest.languages():
-            owned[quarantine_file(lang)] = None
+    for entry in manifest.quarantine.values():
+        owned[entry.file] = entry.sha256
     return owned
 
 
@@ -190,16 +204,11 @@ def safe_relative(root: Path, rel: str, what: str) -> Path:
     return path
 
 
-def check_file(root: Path, rel: str, sha256: str | None) -> Path:
+def check_file(root: Path, rel: str, sha256: str) -> Path:
     """The file exists inside the folder and has the bytes the manifest vouches for."""
     path = safe_relative(root, rel, "file")
     if not path.is_file():
         raise FolderError(f"{root}/{rel}: listed in {MANIFEST} but missing")
-    if sha256 is None:
-        raise FolderError(
-            f"{root}/{rel}: {MANIFEST} gives no sha256 (written by an older plugdata); "
-            "rebuild the folder"
-        )
     if sha256_file(path) != sha256:
         raise FolderError(
             f"{root}/{rel}: content differs from {MANIFEST} (changed or left over from an "
@@ -255,7 +264,7 @@ def check_folder(root: Path, manifest: Manifest, configs: list[str] | None = Non
     for name in configs if configs is not None else list(manifest.configs):
         check_config(root, name, manifest.configs[name])
     langs = None if configs is None else {manifest.configs[c].language for c in configs}
-    for lang, entry in (manifest.quarantine or {}).items():
+    for lang, entry in manifest.quarantine.items():
         if langs is None or lang in langs:
             check_quarantine(root, lang, entry)
 

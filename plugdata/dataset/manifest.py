@@ -1,27 +1,29 @@
 """`manifest.json`, typed: what a dataset folder holds and how each config was made.
 
 The manifest is read by build, staging, publish, the card and the trainer; these models are the
-one description of its fields. Reading validates it (a file that is not a plugdata manifest is a
-one-line FolderError in `folder.read_manifest`), and writing gives back exactly the keys that
-were set, so that a manifest from an older plugdata, or a field a newer one added, passes through
-a build or a publish unchanged.
+one description of its fields. Reading validates it (`folder.parse_manifest`): a file that lacks a
+field a build writes, or holds a key these models do not know, is not a plugdata manifest, and is
+refused in one line naming the field. Writing gives back every field (those of a method config
+only for method configs).
 """
 
 from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 ConfigType = Literal["triples", "eval", "method"]
+# What a method config records beyond any config, and only a method config (`example` may be
+# None: a config without a row to show).
+METHOD_FIELDS = ("method", "pivot_rows", "kinds", "example")
 
 
 class _Entry(BaseModel):
-    # Unknown keys are kept: a newer plugdata's manifest must survive an older one's publish.
-    model_config = ConfigDict(extra="allow", populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
     def to_json(self) -> dict[str, Any]:
-        return self.model_dump(mode="json", by_alias=True, exclude_unset=True)
+        return self.model_dump(mode="json", by_alias=True)
 
 
 class Counts(_Entry):
@@ -29,17 +31,17 @@ class Counts(_Entry):
 
     rows_in: int = Field(alias="in")
     kept: int
-    quarantined: dict[str, int] = Field(default_factory=dict)
-    flagged: dict[str, int] = Field(default_factory=dict)
-    unused_target_rows: int | None = None
+    quarantined: dict[str, int]
+    flagged: dict[str, int]
+    unused_target_rows: int | None  # target rows matching no pivot row (None: not counted)
 
 
 class LidInfo(_Entry):
     detector: str
-    thresholds: dict[str, float] = Field(default_factory=dict)
-    min_letters: int | None = None
-    short_text: str | None = None
-    script_share: float | None = None
+    thresholds: dict[str, float]
+    min_letters: int
+    short_text: str
+    script_share: float
 
 
 class ConfigEntry(_Entry):
@@ -47,41 +49,55 @@ class ConfigEntry(_Entry):
 
     language: str
     splits: dict[str, int]
-    # {relative path: sha256}; an older plugdata listed paths only (no hash: None).
-    files: dict[str, str | None] = Field(default_factory=dict)
-    type: ConfigType = "triples"
-    pivot: str = "en"
+    files: dict[str, str]  # {relative path: sha256}
+    type: ConfigType
+    pivot: str
+    sha256: dict[str, str]  # content hash per split
+    bytes: dict[str, int]
+    recipe: dict[str, str]  # file name and sha256 of the recipe
+    source: dict[str, Any]  # the pivot corpus (file or Hub)
+    target_source: dict[str, Any]  # aligned corpus or backend
+    made_by: str
+    lid: LidInfo
+    validation: dict[str, Any]
+    counts: Counts
+    on_check_failure: str
     method: str | None = None
-    sha256: dict[str, str] = Field(default_factory=dict)  # content hash per split
-    bytes: dict[str, int] = Field(default_factory=dict)
-    recipe: dict[str, str] | None = None  # file name and sha256 of the recipe
-    source: dict[str, Any] = Field(default_factory=dict)  # the pivot corpus (file or Hub)
-    target_source: dict[str, Any] = Field(default_factory=dict)  # aligned corpus or backend
-    made_by: str = ""
-    lid: LidInfo | None = None
-    validation: dict[str, Any] = Field(default_factory=dict)
-    counts: Counts | None = None
-    on_check_failure: str | None = None
-    pivot_rows: bool | None = None  # method configs: the paper's pivot rows mixed in
-    kinds: dict[str, int] | None = None  # method configs: rows per kind
-    example: dict[str, Any] | None = None  # method configs: one row for the card
+    pivot_rows: bool | None = None  # the paper's pivot rows mixed in
+    kinds: dict[str, int] | None = None  # rows per kind
+    example: dict[str, Any] | None = None  # one row for the card
 
-    @field_validator("files", mode="before")
-    @classmethod
-    def _listed_paths(cls, value: Any) -> Any:
-        return dict.fromkeys(value) if isinstance(value, list) else value
+    @model_validator(mode="after")
+    def _method_fields(self) -> ConfigEntry:
+        if self.type == "method":
+            lacking = [f for f in METHOD_FIELDS if f != "example" and getattr(self, f) is None]
+            if lacking:
+                raise ValueError(f"has no `{lacking[0]}`, which every method config has")
+        else:
+            stray = [f for f in METHOD_FIELDS if getattr(self, f) is not None]
+            if stray:
+                raise ValueError(f"has `{stray[0]}`, which only a method config has")
+        return self
+
+    def to_json(self) -> dict[str, Any]:
+        exclude = None if self.type == "method" else set(METHOD_FIELDS)
+        return self.model_dump(mode="json", by_alias=True, exclude=exclude)
 
 
 class QuarantineEntry(_Entry):
     file: str
-    sha256: str | None = None
-    rows: int = 0
+    sha256: str
+    rows: int
 
 
 class Manifest(_Entry):
+    """The whole folder. A manifest file holds every field, and a quarantine entry for each
+    language (`folder.parse_manifest` refuses one that lacks any); the defaults make the empty
+    manifest of a folder or repo that plugdata has not written to yet."""
+
     name: str = ""
-    recipe: str | None = None  # the recipe file's name
-    kind: Literal["train", "eval"] | None = None
+    recipe: str = ""  # the recipe file's name
+    kind: Literal["train", "eval"] | None = None  # None: the empty manifest
     pretty_name: str = ""
     license: str = ""
     description: str = ""
@@ -91,8 +107,7 @@ class Manifest(_Entry):
     # from the manifest alone, for languages a recipe declared too.
     language_names: dict[str, str] = Field(default_factory=dict)
     configs: dict[str, ConfigEntry] = Field(default_factory=dict)
-    # Absent in manifests of an older plugdata, which did not list their quarantine tables.
-    quarantine: dict[str, QuarantineEntry] | None = None
+    quarantine: dict[str, QuarantineEntry] = Field(default_factory=dict)
 
     def configs_of(self, lang: str) -> dict[str, ConfigEntry]:
         return {name: info for name, info in self.configs.items() if info.language == lang}

@@ -43,14 +43,21 @@ class Existing:
         return self.manifest.configs
 
 
-def recipe_of(manifest: Manifest) -> str | None:
-    """The recipe file name a manifest was built from (older manifests: from a config)."""
-    if manifest.recipe:
-        return manifest.recipe
-    for info in manifest.configs.values():
-        if info.recipe and info.recipe.get("file"):
-            return info.recipe["file"]
-    return None
+@dataclass(frozen=True)
+class Footprint:
+    """The paths a folder's data takes: the splits of each config, and the languages that have
+    a quarantine table. What decides whether a foreign entry is in the way (`in_the_way`), of a
+    folder's manifest or of a build's plan (every config and split it may write)."""
+
+    splits: dict[str, list[str]]  # config -> its splits
+    quarantined: set[str]  # languages
+
+    @classmethod
+    def of(cls, manifest: Manifest) -> Footprint:
+        return cls(
+            {name: list(info.splits) for name, info in manifest.configs.items()},
+            set(manifest.quarantine),
+        )
 
 
 def inspect(root: Path, recipe_file: str, *, force: bool = False) -> Existing:
@@ -74,7 +81,7 @@ def inspect(root: Path, recipe_file: str, *, force: bool = False) -> Existing:
     entries = list(_entries(root))
     if not ours and entries and not force:
         raise FolderError(f"{root}: not empty and has no plugdata {folder.MANIFEST}; {FORCE_HINT}")
-    built_from = recipe_of(manifest) if ours else None
+    built_from = manifest.recipe if ours else None
     if built_from and built_from != recipe_file and not force:
         raise FolderError(f"{root}: built from {built_from}, not {recipe_file}; {FORCE_HINT}")
     owned = set(folder.owned_files(manifest))
@@ -102,15 +109,14 @@ def check_kept(existing: Existing, rebuilt: list[str], *, force: bool = False) -
 def check_language(existing: Existing, lang: str) -> None:
     for name, info in existing.manifest.configs_of(lang).items():
         folder.check_config(existing.root, name, info)
-    entry = (existing.manifest.quarantine or {}).get(lang)
-    if entry is not None:
-        folder.check_quarantine(existing.root, lang, entry)
+    folder.check_quarantine(existing.root, lang, existing.manifest.quarantine[lang])
 
 
-def check_in_the_way(existing: Existing, planned: Manifest, *, force: bool = False) -> None:
+def check_in_the_way(existing: Existing, planned: Footprint, *, force: bool = False) -> None:
     """Refuse, before any work, a foreign entry the build would overwrite or that `datasets`
-    would read as part of a config: `planned` is the manifest the build may write (every
-    config it can produce, with every split it may have). With `force` it is kept as *.orig."""
+    would read as part of a config: `planned` is the footprint of what the build may write
+    (every config it can produce, with every split it may have). With `force` it is kept as
+    *.orig."""
     if force:
         return
     blocking = [rel for rel in existing.foreign if in_the_way(rel, planned)]
@@ -130,7 +136,7 @@ def drop_language(existing: Existing, lang: str) -> None:
     for name in existing.manifest.configs_of(lang):
         del existing.configs[name]
         existing.dropped.append(name)
-    (existing.manifest.quarantine or {}).pop(lang, None)
+    existing.manifest.quarantine.pop(lang, None)
 
 
 def _entries(root: Path) -> Iterator[str]:
@@ -232,35 +238,37 @@ def carry(existing: Existing, stage: Path, manifest: Manifest) -> list[str]:
     for rel in folder.owned_files(manifest):
         if rel in old_files and not (stage / rel).exists():
             _link(existing.root / rel, stage / rel)
+    footprint = Footprint.of(manifest)
     aside = []
     for rel in existing.foreign:
         target = rel
-        if in_the_way(rel, manifest):
+        if in_the_way(rel, footprint):
             target = _free_name(stage, rel.rstrip("/") + ".orig")
             aside.append(rel)
         _link(existing.root / rel.rstrip("/"), stage / target, empty_dir=rel.endswith("/"))
     return aside
 
 
-def in_the_way(rel: str, manifest: Manifest) -> bool:
-    """Would a foreign entry at `rel` be overwritten by, or read as part of, the new folder?"""
+def in_the_way(rel: str, footprint: Footprint) -> bool:
+    """Would a foreign entry at `rel` be overwritten by, or read as part of, a folder with
+    this footprint?"""
     path = PurePosixPath(rel.rstrip("/"))
     if rel.rstrip("/") in (folder.MANIFEST, folder.CARD, folder.DATA, folder.QUARANTINE):
         return True
     if path.parts[0] == folder.QUARANTINE:
-        langs = manifest.quarantine or {}
+        langs = footprint.quarantined
         return any(rel.rstrip("/") == folder.quarantine_file(lang) for lang in langs)
     if path.parts[0] != folder.DATA or len(path.parts) < 2:
         return False
     config = path.parts[1]
-    info = manifest.configs.get(config)
-    if info is None:
+    splits = footprint.splits.get(config)
+    if splits is None:
         return False
     if len(path.parts) == 2:  # a file or link where the config's folder goes
         return True
     return len(path.parts) == 3 and any(
         fnmatch.fnmatchcase(path.name, PurePosixPath(folder.split_pattern(config, split)).name)
-        for split in info.splits
+        for split in splits
     )
 
 

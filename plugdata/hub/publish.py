@@ -7,6 +7,9 @@ keeps every `zh` config, file and card section. Everything goes up in one commit
 huggingface_hub, tied to the head it was planned against; a concurrent commit (412) or a
 transient 429/5xx re-plans and retries. Afterwards every pushed config is loaded back with
 `datasets.load_dataset` and compared with the local folder.
+
+`PublishOptions` is what a publish is asked to do; the flags of `plugdata publish` are derived
+from it (`plugdata.core.options`), and `plugdata build --push` fills it from a recipe.
 """
 
 from __future__ import annotations
@@ -19,13 +22,16 @@ import re
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict, Field
 
 from plugdata.core.jsonl import json_text
 from plugdata.core.redact import scrub, scrub_obj
 from plugdata.dataset import folder
 from plugdata.dataset.cards import render_card
-from plugdata.dataset.manifest import Manifest
+from plugdata.dataset.manifest import ConfigEntry, Manifest
+from plugdata.dataset.shards import table_hash
 from plugdata.errors import PlugdataError
 from plugdata.remote.calls import GaveUp, Retrying
 from plugdata.remote.retrying import (
@@ -40,6 +46,9 @@ from plugdata.remote.retrying import (
     parse_retry_after,
 )
 
+if TYPE_CHECKING:
+    from plugdata.pipeline.recipe import Recipe
+
 CONFIG_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,95}$")
 REPO_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,95}/[A-Za-z0-9][A-Za-z0-9_.-]{0,95}$")
 LOGIN_HINT = "log in with `hf auth login` or set HF_TOKEN to a token with write access"
@@ -47,6 +56,60 @@ LOGIN_HINT = "log in with `hf auth login` or set HF_TOKEN to a token with write 
 
 class PublishError(PlugdataError):
     """The Hub refused, or the published data does not match the local folder."""
+
+
+class PublishOptions(BaseModel):
+    """What to publish, and where: the argument and flags of `plugdata publish`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    folder: Path = Field(
+        description="The built dataset folder.",
+        json_schema_extra={"argument": True, "path": "dir", "exists": True},
+    )
+    repo_id: str = Field(description="Hub dataset repo.", json_schema_extra={"metavar": "ORG/NAME"})
+    langs: list[str] = Field(
+        default_factory=list,
+        description="Publish every config of these languages (repeatable).",
+        json_schema_extra={"flag": "--lang", "metavar": "CODE"},
+    )
+    configs: list[str] = Field(
+        default_factory=list,
+        description="Publish these exact configs (repeatable). Neither option: all.",
+        json_schema_extra={"flag": "--config", "metavar": "NAME"},
+    )
+    private: bool = Field(False, description="Create the repo as private.")
+    revision: str = Field("main", description="Branch to commit to.")
+    create_pr: bool = Field(False, description="Open a pull request instead of committing.")
+    replace: bool = Field(False, description="Allow replacing configs that changed.")
+    dry_run: bool = Field(False, description="Print the plan; make no request that writes.")
+    verify: bool = Field(
+        True,
+        description="Load the pushed configs back afterwards and compare them with FOLDER.",
+    )
+
+
+@dataclass(frozen=True)
+class ConfigCheck:
+    """One split of a pushed config, loaded back from the Hub and compared with the folder. A
+    config that did not load at all is one check, of split `-`, with the reason in `error`."""
+
+    config: str
+    split: str
+    local: int  # rows built
+    hub: int  # rows loaded back
+    ok: bool  # as many rows, with the same content hash
+    error: str | None = None
+
+    HEADER: ClassVar[str] = f"{'config':<24}{'split':<12}{'local':>8}{'hub':>8}  content"
+
+    def line(self) -> str:
+        """The check as a row under `HEADER`."""
+        verdict = "same" if self.ok else f"DIFFERENT {self.error or ''}".strip()
+        return f"{self.config:<24}{self.split:<12}{self.local:>8}{self.hub:>8}  {verdict}"
+
+    def problem(self) -> str:
+        return self.error or f"{self.hub} rows or different content, {self.local} built"
 
 
 @dataclass
@@ -107,21 +170,16 @@ class PublishReport:
     commit: str | None = None  # None: nothing to publish
     pr_url: str | None = None
     attempts: int = 0
-    checks: list[dict[str, Any]] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        return all(c["ok"] for c in self.checks)
+    checks: list[ConfigCheck] = field(default_factory=list)
 
     def raise_if_failed(self) -> None:
         """One line for a commit whose configs did not load back as they were built."""
-        bad = [c for c in self.checks if not c["ok"]]
+        bad = [c for c in self.checks if not c.ok]
         if bad:
             c = bad[0]
-            why = c.get("error") or f"{c['hub']} rows or different content, {c['local']} built"
             raise PublishError(
                 f"verification failed: commit {(self.commit or '')[:12]} of {self.plan.repo_id}: "
-                f"config {c['config']} ({c['split']}): {why}"
+                f"config {c.config} ({c.split}): {c.problem()}"
                 + (f"; {len(bad) - 1} more checks failed" if len(bad) > 1 else "")
             )
 
@@ -135,12 +193,7 @@ class PublishReport:
                 + (f"; pull request {self.pr_url}" if self.pr_url else "")
             )
         if self.checks:
-            lines += ["", f"{'config':<24}{'split':<12}{'local':>8}{'hub':>8}  content"]
-            for c in self.checks:
-                verdict = "same" if c["ok"] else f"DIFFERENT {c.get('error', '')}".strip()
-                lines.append(
-                    f"{c['config']:<24}{c['split']:<12}{c['local']:>8}{c['hub']:>8}  {verdict}"
-                )
+            lines += ["", ConfigCheck.HEADER, *(c.line() for c in self.checks)]
         return "\n".join(lines)
 
 
@@ -250,23 +303,17 @@ def check_local(local: Path, manifest: Manifest, chosen: list[str]) -> None:
                 )
 
 
-def plan(
-    local: Path,
-    repo_id: str,
-    *,
-    langs: list[str] | None = None,
-    configs: list[str] | None = None,
-    revision: str = "main",
-    replace: bool = False,
-    api=None,
-    check: bool = True,
-) -> PublishPlan:
+def plan(options: PublishOptions, *, api=None, check: bool = True) -> PublishPlan:
+    """What publishing `options` changes in the repo, against its current head. `check`: check
+    the local folder first (a re-plan after a conflict skips it; the upload checks every hash
+    all the same)."""
+    local, repo_id, revision = options.folder, options.repo_id, options.revision
     local_manifest = folder.read_manifest(local)
     if not local_manifest.configs:
         raise PublishError(
             f"{local}: no manifest.json with configs; build it first (plugdata build RECIPE)"
         )
-    chosen = select(local_manifest, langs or [], configs or [])
+    chosen = select(local_manifest, options.langs, options.configs)
     validate_names(repo_id, chosen)
     if check:
         check_local(local, local_manifest, chosen)
@@ -274,109 +321,98 @@ def plan(
     exists, branch, head, remote_files = _call(lambda: _remote_state(api, repo_id, revision))
     remote = _call(lambda: _remote_manifest(api, repo_id, revision, remote_files))
     result = PublishPlan(repo_id, revision, exists, branch, head)
-    merged = remote.model_copy(
+    merged = local_manifest.model_copy(
         update={
-            **{k: v for k, v in local_manifest if k not in ("configs", "quarantine")},
             "configs": dict(remote.configs),
-            "quarantine": dict(remote.quarantine or {}),
+            "quarantine": dict(remote.quarantine),
             "language_names": {**remote.language_names, **local_manifest.language_names},
         }
     )
     for name in chosen:
         info = local_manifest.configs[name]
-        before = remote.configs.get(name)
-        if before is None:
-            result.added.append(name)
-        elif before.sha256 == info.sha256 and set(before.files) == set(info.files):
-            result.unchanged.append(name)
-        elif replace:
-            result.replaced.append(name)
-        else:
-            result.blocked.append(name)
-            continue
-        merged.configs[name] = info
-        files = info.files
-        for rel, sha in files.items():
-            if remote_files.get(rel) != sha:
-                result.uploads[rel] = local / rel
-        if name in result.replaced:
-            result.deletes += [
-                p
-                for p in remote_files
-                if p.startswith(f"{folder.data_dir(name)}/") and p not in files
-            ]
+        if _sort_config(result, name, info, remote.configs.get(name), options.replace):
+            merged.configs[name] = info
+            _add_config_files(result, name, info, local, remote_files)
     result.kept = [c for c in remote.configs if c not in chosen]
-    quarantine = local_manifest.quarantine or {}
     for lang in sorted({local_manifest.configs[c].language for c in chosen}):
-        if lang in quarantine:
-            merged.quarantine[lang] = quarantine[lang]
-            rel, sha = quarantine[lang].file, quarantine[lang].sha256
-            if remote_files.get(rel) != sha:
-                result.uploads[rel] = local / rel
-    # Scrubbed whatever an older manifest in the repo held.
-    merged = Manifest.model_validate(scrub_obj(merged.to_json()))
-    result.manifest = merged
-    manifest_bytes = json_text(merged.to_json()).encode()
-    card_bytes = render_card(merged, repo_id).encode()
+        entry = merged.quarantine[lang] = local_manifest.quarantine[lang]
+        if remote_files.get(entry.file) != entry.sha256:
+            result.uploads[entry.file] = local / entry.file
+    # A manifest edited by hand, here or in the repo, may quote a credential: none is pushed.
+    result.manifest = Manifest.model_validate(scrub_obj(merged.to_json()))
+    manifest_bytes = json_text(result.manifest.to_json()).encode()
+    card_bytes = render_card(result.manifest, repo_id).encode()
     for rel, content in ((folder.MANIFEST, manifest_bytes), (folder.CARD, card_bytes)):
         if not _same(remote_files.get(rel), content):
             result.uploads[rel] = content
     return result
 
 
+def _sort_config(
+    result: PublishPlan, name: str, info: ConfigEntry, before: ConfigEntry | None, replace: bool
+) -> bool:
+    """File a chosen config under added, unchanged, replaced or blocked; whether it is pushed."""
+    if before is None:
+        result.added.append(name)
+    elif before.sha256 == info.sha256 and set(before.files) == set(info.files):
+        result.unchanged.append(name)
+    elif replace:
+        result.replaced.append(name)
+    else:
+        result.blocked.append(name)
+        return False
+    return True
+
+
+def _add_config_files(
+    result: PublishPlan, name: str, info: ConfigEntry, local: Path, remote_files: dict
+) -> None:
+    """Upload the config's files the repo does not hold as they are; a replaced config's
+    files that the new one does not list are deleted."""
+    for rel, sha in info.files.items():
+        if remote_files.get(rel) != sha:
+            result.uploads[rel] = local / rel
+    if name in result.replaced:
+        result.deletes += [
+            p
+            for p in remote_files
+            if p.startswith(f"{folder.data_dir(name)}/") and p not in info.files
+        ]
+
+
 # -- publishing ----------------------------------------------------------------------------------
-def publish(
-    local: Path,
-    repo_id: str,
-    *,
-    langs: list[str] | None = None,
-    configs: list[str] | None = None,
-    revision: str = "main",
-    replace: bool = False,
-    private: bool = False,
-    create_pr: bool = False,
-    dry_run: bool = False,
-    verify: bool = True,
-) -> PublishReport:
+def publish(options: PublishOptions) -> PublishReport:
     """Plan, commit (one commit, tied to the planned head), then load back and compare."""
     from huggingface_hub import CommitOperationAdd, CommitOperationDelete
 
     api = _api()
+    repo_id = options.repo_id
     attempts = 0
 
     def attempt() -> tuple[PublishReport, Any]:  # the report, and the commit made if any
         nonlocal attempts
         attempts += 1
-        current = plan(
-            local,
-            repo_id,
-            langs=langs,
-            configs=configs,
-            revision=revision,
-            replace=replace,
-            api=api,
-            check=attempts == 1,  # a re-plan after a conflict: the upload still checks hashes
-        )
+        current = plan(options, api=api, check=attempts == 1)
         report = PublishReport(current, attempts=attempts)
         if current.blocked:
             raise PublishError(
                 f"{repo_id}: {', '.join(current.blocked)} changed since they were published; "
                 "pass --replace to overwrite them (--dry-run shows what would change)"
             )
-        if dry_run or not current.changes:
+        if options.dry_run or not current.changes:
             return report, None
         operations = _additions(current, CommitOperationAdd)
         operations += [CommitOperationDelete(path_in_repo=p) for p in sorted(current.deletes)]
-        _call(functools.partial(_ensure_repo, api, current, private))
+        _call(functools.partial(_ensure_repo, api, current, options.private))
         commit = _call(
             functools.partial(
                 api.create_commit,
                 repo_id,
                 operations,
                 repo_type="dataset",
-                revision=revision,
+                revision=options.revision,
                 commit_message=_message(current),
-                create_pr=create_pr,
+                create_pr=options.create_pr,
                 parent_commit=current.head,
             )
         )
@@ -392,11 +428,20 @@ def publish(
         raise PublishError(
             f"{repo_id}: the repo kept changing under us ({attempts} attempts); try again later"
         ) from None
-    if verify and commit is not None:
+    if options.verify and commit is not None:
         pushed = report.plan.added + report.plan.replaced + report.plan.unchanged
         target = getattr(commit, "pr_revision", None) or commit.oid
-        report.checks = verify_configs(repo_id, target, pushed, folder.read_manifest(local))
+        manifest = folder.read_manifest(options.folder)
+        report.checks = verify_configs(repo_id, target, pushed, manifest)
     return report
+
+
+def push_built(recipe: Recipe, built: Path, langs: list[str]) -> PublishReport:
+    """`plugdata build --push`: publish the languages a build wrote into `built` to the repo
+    of the recipe's `publish:` section, as `plugdata publish` does."""
+    if recipe.publish is None:
+        raise PublishError(f"{recipe.file}: --push needs a `publish:` section with `repo_id`")
+    return publish(PublishOptions(folder=built, langs=langs, **recipe.publish.model_dump()))
 
 
 @contextlib.contextmanager
@@ -450,7 +495,7 @@ def _ensure_repo(api, p: PublishPlan, private: bool) -> None:
 
 def verify_configs(
     repo_id: str, revision: str, configs: list[str], manifest: Manifest
-) -> list[dict[str, Any]]:
+) -> list[ConfigCheck]:
     """Load each config back from the Hub (fresh cache) and compare counts and content hash;
     a config that does not load is a failed check with the reason, not an exception."""
     import datasets
@@ -466,32 +511,14 @@ def verify_configs(
                     )
                 )
             except Exception as exc:  # whatever datasets raises, the check failed
-                checks.append(
-                    {
-                        "config": name,
-                        "split": "-",
-                        "local": sum(info.splits.values()),
-                        "hub": 0,
-                        "ok": False,
-                        "error": _first_line(exc),
-                    }
-                )
+                rows = sum(info.splits.values())
+                checks.append(ConfigCheck(name, "-", rows, 0, False, _first_line(exc)))
                 continue
             for split, rows in info.splits.items():
                 got = loaded.get(split)
                 hub_rows = got.num_rows if got is not None else 0
-                same_hash = got is not None and folder.table_hash(
-                    got.data.table
-                ) == info.sha256.get(split)
-                checks.append(
-                    {
-                        "config": name,
-                        "split": split,
-                        "local": rows,
-                        "hub": hub_rows,
-                        "ok": hub_rows == rows and same_hash,
-                    }
-                )
+                same = got is not None and table_hash(got.data.table) == info.sha256.get(split)
+                checks.append(ConfigCheck(name, split, rows, hub_rows, hub_rows == rows and same))
     return checks
 
 
