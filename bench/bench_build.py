@@ -1,17 +1,22 @@
 """Whole build of one language (en/zh aligned by id, all five methods, parquet): throughput and
 peak memory.
 
-python bench/bench_build.py [--rows 52000 [200000 ...]] [--runs 3]
+python bench/bench_build.py [--rows 52000 [200000 ...]] [--runs 3] [--code CHECKOUT]
+python bench/bench_build.py --compare ../before --rows 52000 --runs 3 --rounds 2
 
 Each size runs in a fresh Python process, so its peak RSS is its own: the build process's
 (`ru_maxrss`), and the largest of its worker processes'. The CPU seconds of both say how much
-work there was apart from what else the machine ran meanwhile.
+work there was apart from what else the machine ran meanwhile. `--code` measures another
+checkout of plugdata (one from before a change); `--compare` alternates this checkout and
+another, size by size, so both meet the same load on the machine, and prints their ratio.
+The load average before each measurement is printed with it.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import statistics
 import subprocess
@@ -20,13 +25,29 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from corpus import make_pair_files, write_recipe
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from corpus import make_pair_files, write_recipe  # noqa: E402
+
+
+def _build_function():
+    """`build` and the keyword that silences it, in this checkout or in one from before the
+    run configuration (`--code`)."""
+    try:
+        from plugdata.pipeline.build import build
+        from plugdata.pipeline.config import RunConfig
+        from plugdata.pipeline.recipe import load_recipe
+
+        return build, load_recipe, {"config": RunConfig(quiet=True)}
+    except ImportError:  # a checkout from before plugdata/ was grouped by role
+        from plugdata.build import build
+        from plugdata.recipe import load_recipe
+
+        return build, load_recipe, {"progress": False}
 
 
 def one_size(rows: int, runs: int) -> dict:
-    from plugdata.pipeline.build import build
-    from plugdata.pipeline.recipe import load_recipe
+    build, load_recipe, quiet = _build_function()
 
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
@@ -36,7 +57,7 @@ def one_size(rows: int, runs: int) -> dict:
         cpu = resource.getrusage(resource.RUSAGE_SELF)
         for run in range(runs):
             started = time.perf_counter()
-            report = build(load_recipe(recipe), tmp / f"out{run}", progress=False)
+            report = build(load_recipe(recipe), tmp / f"out{run}", **quiet)
             times.append(time.perf_counter() - started)
             print(f"  run {run + 1}: {times[-1]:.1f}s", file=sys.stderr)
     own, workers = (
@@ -57,28 +78,49 @@ def one_size(rows: int, runs: int) -> dict:
     }
 
 
+def measure(code: Path, rows: int, runs: int) -> dict:
+    """One size in a fresh process on checkout `code`."""
+    command = [sys.executable, __file__, "--one", "--rows", str(rows), "--runs", str(runs)]
+    env = {**os.environ, "PYTHONPATH": str(code)}
+    done = subprocess.run(command, check=True, capture_output=True, text=True, env=env)
+    sys.stderr.write(done.stderr)
+    return json.loads(done.stdout.splitlines()[-1])
+
+
+def line(label: str, r: dict, runs: int) -> str:
+    return (
+        f"{label}{r['rows']:,} triples in, {r['kept']:,} kept, {r['written']:,} rows written in "
+        f"{r['configs']} configs: median {r['median_s']:.1f}s over {runs} runs = "
+        f"{r['rows'] / r['median_s']:,.0f} triples/s; CPU {r['cpu_s']:.1f}s here + "
+        f"{r['worker_cpu_s']:.1f}s in workers; peak RSS {r['peak_rss_mb']:,.0f} MB "
+        f"(largest worker {r['worker_peak_rss_mb']:,.0f} MB); load {os.getloadavg()[0]:.2f}"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, nargs="+", default=[52_000])
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--code", type=Path, default=HERE.parent, help="checkout to measure")
+    parser.add_argument("--compare", type=Path, help="another checkout, alternated with --code")
+    parser.add_argument("--rounds", type=int, default=1, help="alternations with --compare")
     parser.add_argument("--one", action="store_true", help=argparse.SUPPRESS)  # the child
     args = parser.parse_args()
     if args.one:
         print(json.dumps(one_size(args.rows[0], args.runs)))
         return
+    code = args.code.resolve()
     for rows in args.rows:
-        command = [sys.executable, __file__, "--one", "--rows", str(rows), "--runs", str(args.runs)]
-        done = subprocess.run(command, check=True, capture_output=True, text=True)
-        sys.stderr.write(done.stderr)
-        r = json.loads(done.stdout.splitlines()[-1])
-        print(
-            f"{r['rows']:,} triples in, {r['kept']:,} kept, {r['written']:,} rows written in "
-            f"{r['configs']} configs: median {r['median_s']:.1f}s over {args.runs} runs = "
-            f"{r['rows'] / r['median_s']:,.0f} triples/s; CPU {r['cpu_s']:.1f}s here + "
-            f"{r['worker_cpu_s']:.1f}s in workers; peak RSS {r['peak_rss_mb']:,.0f} MB "
-            f"(largest worker {r['worker_peak_rss_mb']:,.0f} MB)",
-            flush=True,
-        )
+        if args.compare is None:
+            print(line("", measure(code, rows, args.runs), args.runs), flush=True)
+            continue
+        for round_ in range(args.rounds):
+            other = measure(args.compare.resolve(), rows, args.runs)
+            print(line(f"round {round_ + 1} other: ", other, args.runs), flush=True)
+            this = measure(code, rows, args.runs)
+            print(line(f"round {round_ + 1} this:  ", this, args.runs), flush=True)
+            ratio = other["median_s"] / this["median_s"]
+            print(f"round {round_ + 1}: this checkout's throughput / other's = {ratio:.3f}")
 
 
 if __name__ == "__main__":

@@ -2,7 +2,8 @@
 
 Speed: both judge the same training rows in one run: en/zh triples with GPT4-Alpaca lengths
 (see corpus.py); the baseline runs langdetect on each of the four fields, plugdata runs its
-whole `Validator.check` (language-ID on prose plus every other check).
+whole `Validator.check` (language-ID on prose plus every other check) on the build's executor,
+in one process and in as many as the build uses.
 Accuracy: the 805 X-AlpacaEval instructions in en/zh/ko/it/es (professional translations):
 share of fields accepted as their own language, and share flagged when checked against another
 language (a Spanish text in an Italian field, ...); and the 999 GPT4-Alpaca English instructions
@@ -24,7 +25,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from corpus import ALPACA, XAE, make_pair_files
 
-from plugdata.checks.validate import Validator, default_workers
+from plugdata.checks.validate import Validator
+from plugdata.pipeline.config import RunConfig
+from plugdata.pipeline.executor import make_executor
 
 LANGS = ["en", "zh", "ko", "it", "es"]
 
@@ -105,12 +108,31 @@ def time_baseline(judge: Baseline, triples) -> float:
     return time.perf_counter() - started
 
 
+class CheckJob:
+    """Every check a build makes of a triple, as a job of the build's executor."""
+
+    def __init__(self, validator: Validator) -> None:
+        self.validator = validator
+
+    def run(self, triples: list[dict]) -> list:
+        return [self.validator.check(t) for t in triples]
+
+
 def time_ours(triples, workers: int) -> float:
-    """Every check a build makes, over `workers` processes as a build's workers share them:
-    Validator.check_many."""
-    validator = Validator(workers=workers)  # fresh: no verdicts remembered
+    """Every check, over `workers` processes of the executor a build uses (its parts of
+    `task_rows` triples, as a build's chunks are cut)."""
+    config = RunConfig(workers=workers, quiet=True)
+    job = CheckJob(Validator())  # fresh: no verdicts remembered
     started = time.perf_counter()
-    verdicts = list(validator.check_many(triples))
+    with make_executor(config) as executor:
+        if executor.runs_here(len(triples)):
+            verdicts = job.run(triples)
+        else:
+            pool = executor.pool(job)
+            size = config.task_rows
+            parts = [pool.submit(triples[i : i + size]) for i in range(0, len(triples), size)]
+            verdicts = [v for part in parts for v in part.get()]
+            pool.close()
     elapsed = time.perf_counter() - started
     assert len(verdicts) == len(triples)
     return elapsed
@@ -135,7 +157,7 @@ def main() -> None:
     ours, base = Ours(), Baseline()
     for judge in (ours, base):  # load models and profiles before timing (and forking)
         judge.passes("Load the model first.", "en")
-    workers = default_workers()
+    workers = make_executor(RunConfig()).workers
     times: dict[str, list[float]] = {"serial": [], "parallel": [], "baseline": []}
     for _ in range(args.runs):
         times["serial"].append(time_ours(triples, 1))

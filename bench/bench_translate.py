@@ -1,8 +1,8 @@
 """Translation throughput against a LibreTranslate-API server on 127.0.0.1 answering after 50 ms.
 
 Baseline: deep-translator's own `LibreTranslator.translate_batch` (one request per text, one
-after another). plugdata: `translate_file` with 16 workers and a fresh cache, then the same rows
-again from the cache. Both translate the same 2,000 GPT4-Alpaca-like rows (instruction and
+after another). plugdata: `translate_file` with 16 requests in flight and a fresh cache, then the
+same rows again from the cache. Both translate the same 2,000 GPT4-Alpaca-like rows (instruction and
 response) to one language in one run.
 
     python bench/bench_translate.py [--rows 2000] [--runs 1] [--latency 0.05]
@@ -24,8 +24,9 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 from corpus import make_pair_files  # noqa: E402
 
+from plugdata.pipeline.config import RunConfig  # noqa: E402
+from plugdata.pipeline.translate_file import TranslateOptions, translate_file  # noqa: E402
 from plugdata.sources.read import join_instruction  # noqa: E402
-from plugdata.translate.job import translate_file  # noqa: E402
 from tests.servers import LibreServer  # noqa: E402
 
 
@@ -43,18 +44,18 @@ def baseline(url: str, texts: list[str]) -> float:
     return time.perf_counter() - started
 
 
-def ours(url: str, corpus: Path, out: Path, cache: Path, workers: int) -> tuple[float, object]:
+def ours(url: str, corpus: Path, out: Path, cache: Path, concurrency: int) -> tuple[float, object]:
     started = time.perf_counter()
-    result = translate_file(
-        corpus,
-        out,
+    options = TranslateOptions(
+        in_file=corpus,
+        out=out,
         target="it",
         backend="deep-translator",
-        options={"provider": "libre", "base_url": url},
+        options=["provider=libre", f"base_url={url}"],
         cache_path=cache,
-        workers=workers,
-        progress=False,
+        concurrency=concurrency,
     )
+    result = translate_file(options, RunConfig(quiet=True))
     return time.perf_counter() - started, result
 
 
@@ -63,7 +64,7 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=2000)
     parser.add_argument("--runs", type=int, default=1)
     parser.add_argument("--latency", type=float, default=0.05)
-    parser.add_argument("--workers", type=int, default=16)
+    parser.add_argument("--concurrency", type=int, default=16)
     args = parser.parse_args()
     os.environ.setdefault("LIBRE_API_KEY", "bench")
     results = {"baseline": [], "ours": [], "cached": []}
@@ -81,10 +82,10 @@ def main() -> None:
                 base_chars = sum(len(r["q"]) for r in server.requests)
                 server.requests.clear()
                 cache = tmp / f"cache{run}.sqlite"
-                ours_t, first = ours(server.url, en, tmp / "it.jsonl", cache, args.workers)
+                ours_t, first = ours(server.url, en, tmp / "it.jsonl", cache, args.concurrency)
                 ours_requests = len(server.requests)
                 server.requests.clear()
-                cached_t, _second = ours(server.url, en, tmp / "it2.jsonl", cache, args.workers)
+                cached_t, _second = ours(server.url, en, tmp / "it2.jsonl", cache, args.concurrency)
                 cached_requests = len(server.requests)
             results["baseline"].append(base_t)
             results["ours"].append(ours_t)
@@ -98,7 +99,8 @@ def main() -> None:
     med = {k: statistics.median(v) for k, v in results.items()}
     speedups = [b / o for b, o in zip(results["baseline"], results["ours"], strict=True)]
     cache_speedups = [o / c for o, c in zip(results["ours"], results["cached"], strict=True)]
-    print(f"{args.rows} rows, {args.latency * 1000:.0f} ms server latency, {args.workers} workers")
+    latency = f"{args.latency * 1000:.0f} ms server latency"
+    print(f"{args.rows} rows, {latency}, {args.concurrency} requests in flight")
     print(
         f"plugdata vs deep-translator loop: {statistics.median(speedups):.1f}x "
         f"(median {med['ours']:.1f}s vs {med['baseline']:.1f}s)"

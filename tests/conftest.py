@@ -20,6 +20,8 @@ if "PYTEST_XDIST_WORKER" in os.environ:
 
 import pytest
 
+from plugdata.pipeline.config import RunConfig
+
 # The slowest files first (each tens of seconds: models, servers, a local Ray), so that the two
 # workers, which take files in collection order, end together rather than one of them waiting
 # alone on a long file at the end.
@@ -391,7 +393,7 @@ def demo(tmp_path_factory) -> Path:
     from plugdata.pipeline.build import build
     from plugdata.pipeline.recipe import load_recipe
 
-    build(load_recipe(DEMO_RECIPE), out, langs=["zh"], progress=False)
+    build(load_recipe(DEMO_RECIPE), out, langs=["zh"], config=RunConfig(quiet=True))
     return out / "plug-demo"
 
 
@@ -456,7 +458,7 @@ def eval_sets(tmp_path_factory) -> dict[str, Path]:
         recipe = load_recipe(
             DEMO_RECIPE.parent / f"x-{task}.yaml", {k: str(v) for k, v in files.items()}
         )
-        build(recipe, root / "out", progress=False)
+        build(recipe, root / "out", config=RunConfig(quiet=True))
         built[task] = root / "out" / recipe.name
     return built
 

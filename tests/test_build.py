@@ -7,6 +7,7 @@ import pytest
 from plugdata.core.formats import extract
 from plugdata.errors import PlugdataError, SourceError
 from plugdata.pipeline.build import build
+from plugdata.pipeline.config import RunConfig
 from plugdata.pipeline.recipe import METHOD_NAMES, load_recipe
 
 from .conftest import RECIPE, corpus_rows, write_jsonl
@@ -14,7 +15,7 @@ from .conftest import RECIPE, corpus_rows, write_jsonl
 
 @pytest.fixture
 def built(tiny, tmp_path):
-    report = build(load_recipe(tiny), tmp_path / "out", progress=False)
+    report = build(load_recipe(tiny), tmp_path / "out", config=RunConfig(quiet=True))
     return report, tmp_path / "out" / "tiny"
 
 
@@ -67,7 +68,7 @@ def test_ids_and_splits_agree_across_languages_and_methods(built):
 
 
 def test_split_of_a_row_never_changes_when_the_corpus_grows(tmp_path, tiny):
-    small = build(load_recipe(tiny), tmp_path / "a", progress=False)
+    small = build(load_recipe(tiny), tmp_path / "a", config=RunConfig(quiet=True))
     assert small.ledgers["zh"].kept == 8
     grown = tmp_path / "grown"
     grown.mkdir()
@@ -77,7 +78,7 @@ def test_split_of_a_row_never_changes_when_the_corpus_grows(tmp_path, tiny):
         extra = [{**r, "instruction": f"{r['instruction']} ({i})"} for i, r in enumerate(extra)]
         write_jsonl(grown / f"{lang}.jsonl", extra + rows)
     (grown / "tiny.yaml").write_text(tiny.read_text(encoding="utf-8"), encoding="utf-8")
-    build(load_recipe(grown / "tiny.yaml"), tmp_path / "b", progress=False)
+    build(load_recipe(grown / "tiny.yaml"), tmp_path / "b", config=RunConfig(quiet=True))
 
     def split_map(root):
         out = {}
@@ -105,7 +106,7 @@ def test_ledger_and_quarantine_account_for_every_row(tmp_path):
     for lang, data in rows.items():
         write_jsonl(tmp_path / f"{lang}.jsonl", data)
     (tmp_path / "r.yaml").write_text(RECIPE.format(join="id"), encoding="utf-8")
-    report = build(load_recipe(tmp_path / "r.yaml"), tmp_path / "out", progress=False)
+    report = build(load_recipe(tmp_path / "r.yaml"), tmp_path / "out", config=RunConfig(quiet=True))
     zh, it = report.ledgers["zh"], report.ledgers["it"]
     assert zh.rows_in == it.rows_in == 9
     assert dict(zh.quarantined) == {
@@ -137,7 +138,7 @@ def test_identical_target_pairs_are_quarantined_as_duplicates_after_the_first(tm
     for lang, data in rows.items():
         write_jsonl(tmp_path / f"{lang}.jsonl", data)
     (tmp_path / "r.yaml").write_text(RECIPE.format(join="id"), encoding="utf-8")
-    report = build(load_recipe(tmp_path / "r.yaml"), tmp_path / "out", progress=False)
+    report = build(load_recipe(tmp_path / "r.yaml"), tmp_path / "out", config=RunConfig(quiet=True))
     zh, it = report.ledgers["zh"], report.ledgers["it"]
     assert dict(zh.quarantined) == {"duplicate:target": 2}
     assert zh.kept == 6 and it.kept == 8 and not it.quarantined
@@ -150,7 +151,7 @@ def test_identical_target_pairs_are_quarantined_as_duplicates_after_the_first(tm
 
 def test_missing_target_row_is_quarantined(tmp_path, tiny):
     write_jsonl(tmp_path / "zh.jsonl", corpus_rows("zh")[:-1])
-    report = build(load_recipe(tiny), tmp_path / "out", progress=False)
+    report = build(load_recipe(tiny), tmp_path / "out", config=RunConfig(quiet=True))
     assert report.ledgers["zh"].quarantined["missing-target"] == 1
 
 
@@ -162,13 +163,13 @@ def test_index_join_of_corpora_with_different_lengths_is_an_error(tmp_path):
     with pytest.raises(
         SourceError, match="cannot join by index: the pivot corpus has 8 rows and this one 6"
     ):
-        build(load_recipe(tmp_path / "r.yaml"), tmp_path / "out", progress=False)
+        build(load_recipe(tmp_path / "r.yaml"), tmp_path / "out", config=RunConfig(quiet=True))
 
 
 def test_lang_build_keeps_other_languages_configs(tmp_path, tiny):
     out = tmp_path / "out"
-    build(load_recipe(tiny), out, langs=["zh"], progress=False)
-    build(load_recipe(tiny), out, langs=["it"], progress=False)
+    build(load_recipe(tiny), out, langs=["zh"], config=RunConfig(quiet=True))
+    build(load_recipe(tiny), out, langs=["it"], config=RunConfig(quiet=True))
     manifest = json.loads((out / "tiny" / "manifest.json").read_text("utf-8"))
     assert "zh-plug" in manifest["configs"] and "it-plug" in manifest["configs"]
     card = (out / "tiny" / "README.md").read_text("utf-8")
@@ -177,19 +178,19 @@ def test_lang_build_keeps_other_languages_configs(tmp_path, tiny):
 
 
 def test_limit_reads_only_first_rows(tmp_path, tiny):
-    report = build(load_recipe(tiny), tmp_path / "out", limit=3, progress=False)
+    report = build(load_recipe(tiny), tmp_path / "out", limit=3, config=RunConfig(quiet=True))
     assert report.ledgers["zh"].rows_in == 3
 
 
 def test_unknown_lang_and_translate_hook_are_clear_errors(tmp_path, tiny):
     with pytest.raises(PlugdataError, match="--lang ko: not a target"):
-        build(load_recipe(tiny), tmp_path / "out", langs=["ko"], progress=False)
+        build(load_recipe(tiny), tmp_path / "out", langs=["ko"], config=RunConfig(quiet=True))
     text = tiny.read_text("utf-8").replace(
         "zh: {align: {path: zh.jsonl, join: id}}", "zh: {translate: {backend: google}}"
     )
     tiny.write_text(text, encoding="utf-8")
     with pytest.raises(PlugdataError, match=r"targets\.zh\.translate: unknown backend 'google'"):
-        build(load_recipe(tiny), tmp_path / "out", progress=False)
+        build(load_recipe(tiny), tmp_path / "out", config=RunConfig(quiet=True))
 
 
 def test_manifest_records_provenance_and_versions(built):
@@ -220,8 +221,8 @@ def test_card_header_parses_as_hub_card_data(built):
 
 
 def test_build_is_deterministic(tmp_path, tiny):
-    build(load_recipe(tiny), tmp_path / "a", progress=False)
-    build(load_recipe(tiny), tmp_path / "b", progress=False)
+    build(load_recipe(tiny), tmp_path / "a", config=RunConfig(quiet=True))
+    build(load_recipe(tiny), tmp_path / "b", config=RunConfig(quiet=True))
     for name in ("manifest.json", "README.md"):
         a = (tmp_path / "a" / "tiny" / name).read_text("utf-8")
         b = (tmp_path / "b" / "tiny" / name).read_text("utf-8")

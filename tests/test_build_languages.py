@@ -8,6 +8,7 @@ import pyarrow.parquet as pq
 from plugdata.core.formats import extract
 from plugdata.core.languages import LANGUAGES
 from plugdata.pipeline.build import build
+from plugdata.pipeline.config import RunConfig
 from plugdata.pipeline.recipe import load_recipe
 from plugdata.translate import protect
 
@@ -64,7 +65,7 @@ languages:
     codes: {nllb: nld_Latn}
 source: {name: dutch, path: en.jsonl}
 targets:
-  nl: {translate: {backend: phrasebook, cache: cache.sqlite, workers: 1}}
+  nl: {translate: {backend: phrasebook, cache: cache.sqlite, concurrency: 1}}
 splits: {validation: 0}
 card: {pretty_name: Dutch test set, license: cc-by-4.0}
 """
@@ -103,7 +104,7 @@ def test_build_with_a_recipe_declared_language_translates_renders_and_validates_
     (tmp_path / "dutch.yaml").write_text(RECIPE, encoding="utf-8")
     recipe = load_recipe(tmp_path / "dutch.yaml")
 
-    report = build(recipe, tmp_path / "out", progress=False)
+    report = build(recipe, tmp_path / "out", config=RunConfig(quiet=True))
 
     assert "nl" not in LANGUAGES
     assert set(asked) == {("Dutch", "nld_Latn")}

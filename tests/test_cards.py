@@ -4,20 +4,21 @@ import re
 
 from plugdata.core.formats import METHODS
 from plugdata.pipeline.build import build
+from plugdata.pipeline.config import RunConfig
 from plugdata.pipeline.recipe import load_recipe
 
 
 def test_every_method_of_the_table_is_described_in_the_card(tiny, tmp_path):
     recipe = load_recipe(tiny)
     assert recipe.methods == list(METHODS)  # the default: every method of the table
-    build(recipe, tmp_path / "out", progress=False)
+    build(recipe, tmp_path / "out", config=RunConfig(quiet=True))
     card = (tmp_path / "out" / "tiny" / "README.md").read_text(encoding="utf-8")
     for method in METHODS.values():
         assert f"### `{method.name}`\n\n{method.about}" in card
 
 
 def test_each_method_example_in_the_card_is_a_row_of_its_own_kind(tiny, tmp_path):
-    build(load_recipe(tiny), tmp_path / "out", progress=False)
+    build(load_recipe(tiny), tmp_path / "out", config=RunConfig(quiet=True))
     card = (tmp_path / "out" / "tiny" / "README.md").read_text(encoding="utf-8")
     own = {
         "plug": ["plug"],
@@ -38,7 +39,7 @@ def test_the_card_names_a_recipe_declared_pivot_from_the_manifest_alone(tiny, tm
     from plugdata.dataset.cards import render_card
     from plugdata.dataset.folder import read_manifest
 
-    build(load_recipe(tiny), tmp_path / "out", progress=False)
+    build(load_recipe(tiny), tmp_path / "out", config=RunConfig(quiet=True))
     manifest = read_manifest(tmp_path / "out" / "tiny")
     assert manifest.language_names == {"en": "English", "zh": "Chinese", "it": "Italian"}
     for info in manifest.configs.values():

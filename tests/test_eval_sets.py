@@ -9,6 +9,7 @@ import pytest
 
 from plugdata.errors import PlugdataError
 from plugdata.pipeline.build import build
+from plugdata.pipeline.config import RunConfig
 from plugdata.pipeline.recipe import load_recipe
 from tests import evaldata
 from tests.conftest import DEMO_RECIPE
@@ -64,7 +65,7 @@ def test_every_evaluation_reads_its_fields_from_a_built_eval_set(eval_sets):
 def _build(tmp_path, recipe: str, rows_of):
     files = evaldata.write_files(tmp_path / "files", rows_of)
     loaded = load_recipe(RECIPES / recipe, {k: str(v) for k, v in files.items()})
-    return build(loaded, tmp_path / "out", langs=["zh", "es"], progress=False)
+    return build(loaded, tmp_path / "out", langs=["zh", "es"], config=RunConfig(quiet=True))
 
 
 def test_a_gold_answer_that_is_not_a_number_is_quarantined_not_written(tmp_path):

@@ -89,7 +89,7 @@ def test_refused_connection_is_not_a_sent_request(tmp_path):
     url = f"http://127.0.0.1:{closed_port()}"
     backend = DeepTranslatorBackend(DeepOptions(provider="libre", base_url=url))
     cache = SegmentCache(tmp_path / "cache.sqlite")
-    runner = Runner(backend, cache, "en", "it")
+    runner = Runner(backend, cache, ("en", "it"), concurrency=4)
     units = {runner.key(t): t for t in ("One.", "Two.", "Three.")}
     with pytest.raises(ConfigurationError, match="connection refused"):
         runner.run(units)
@@ -114,7 +114,7 @@ SETUP_ERRORS = {
 def test_translate_setup_error_stops_after_the_first_request(corpus, tmp_path, status, body, cause):
     with ChatServer() as server:
         server.script.add(status, body, times=100)
-        result = run(*chat(server.url, corpus, tmp_path, "--workers", 4))
+        result = run(*chat(server.url, corpus, tmp_path, "--concurrency", 4))
     line = one_line_error(result)
     assert line == f"Error: openai-chat (m) at {server.url.removeprefix('http://')}: {cause}"
     assert len(server.requests) == 1 and nothing_written(tmp_path)
@@ -151,7 +151,7 @@ def test_judge_refused_key_stops_after_one_request(tmp_path, monkeypatch):
 def test_the_same_error_on_the_first_requests_is_the_setup(corpus, tmp_path):
     with ChatServer() as server:
         server.script.add(400, {"error": {"message": "max_tokens is not supported"}}, times=100)
-        result = run(*chat(server.url, corpus, tmp_path, "--workers", 1))
+        result = run(*chat(server.url, corpus, tmp_path, "--concurrency", 1))
     line = one_line_error(result)
     assert line.endswith(": the first 5 requests all failed (HTTP 400)")
     assert len(server.requests) == 5 and nothing_written(tmp_path)
@@ -203,7 +203,7 @@ def test_the_recipe_path_gets_the_last_error_on_its_outcomes(tmp_path):
     from plugdata.sources.read import Record
     from plugdata.translate.backends.chat import ChatBackend, ChatOptions
     from plugdata.translate.cache import SegmentCache
-    from plugdata.translate.engine import translate_records
+    from plugdata.translate.engine import Translation, TranslationSettings
 
     records = [
         Record(i, f"en.jsonl:{i + 1}", None, r["instruction"], r["output"], {}, [])
@@ -213,14 +213,15 @@ def test_the_recipe_path_gets_the_last_error_on_its_outcomes(tmp_path):
         server.script.add(503, {"error": {"message": "busy"}}, when="What is 12", times=10)
         backend = ChatBackend(ChatOptions(base_url=f"{server.url}/v1", model="m", max_retries=0))
         cache = SegmentCache(tmp_path / "cache.sqlite")
-        outcomes, _ = translate_records(records, "en", "it", [backend], cache, progress=False)
+        settings = TranslationSettings("en", "it", progress=False)
+        outcomes, _ = Translation([backend], cache, settings).translate(records)
     assert [o.reason for o in outcomes] == [None, None, "translate-failed"]
     assert [o.error for o in outcomes] == [None, None, "openai-chat: HTTP 503"]
     assert outcomes[2].flags == ["last-error: openai-chat: HTTP 503"]
 
 
 def test_a_server_that_breaks_after_working_stops_and_a_rerun_continues(corpus, tmp_path):
-    args = ["--workers", 1, "--option", "max_retries=0"]
+    args = ["--concurrency", 1, "--option", "max_retries=0"]
     with ChatServer() as server:
         server.script.add(500, {"error": {"message": "overloaded"}}, after=2, times=100)
         result = run(*chat(server.url, corpus, tmp_path, *args))

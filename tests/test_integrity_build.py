@@ -20,6 +20,7 @@ from huggingface_hub import DatasetCard
 
 from plugdata.dataset.folder import check_folder, read_manifest
 from plugdata.pipeline.build import BuildError, build
+from plugdata.pipeline.config import RunConfig
 from plugdata.pipeline.recipe import METHOD_NAMES, load_recipe
 
 from .conftest import corpus_rows, invoke, one_line_error, translated, write_jsonl
@@ -83,14 +84,14 @@ def test_a_language_that_keeps_nothing_is_an_error_and_the_others_are_built(tmp_
 
 def test_a_failed_rebuild_keeps_the_language_as_it_was(tmp_path, tiny):
     out = tmp_path / "out"
-    build(load_recipe(tiny), out, progress=False)
+    build(load_recipe(tiny), out, config=RunConfig(quiet=True))
     before = snapshot(out / "tiny")
     write_jsonl(tiny.parent / "zh.jsonl", corpus_rows("it"))
     with pytest.raises(BuildError, match="zh: no row kept of 8"):
-        build(load_recipe(tiny), out, langs=["zh"], progress=False)
+        build(load_recipe(tiny), out, langs=["zh"], config=RunConfig(quiet=True))
     assert snapshot(out / "tiny") == before
     write_jsonl(tiny.parent / "zh.jsonl", corpus_rows("zh"))
-    build(load_recipe(tiny), out, langs=["zh"], progress=False)
+    build(load_recipe(tiny), out, langs=["zh"], config=RunConfig(quiet=True))
     assert not (out / "tiny.rejected" / "zh.parquet").exists()  # stale diagnosis removed
 
 
@@ -98,7 +99,7 @@ def test_every_language_failing_writes_nothing(tmp_path, tiny):
     for lang in ("zh", "it"):
         write_jsonl(tiny.parent / f"{lang}.jsonl", corpus_rows("en"))  # untranslated copies
     with pytest.raises(BuildError, match=r"zh: no row kept.*; it: no row kept"):
-        build(load_recipe(tiny), tmp_path / "out", progress=False)
+        build(load_recipe(tiny), tmp_path / "out", config=RunConfig(quiet=True))
     assert not (tmp_path / "out" / "tiny").exists()
     assert [p.name for p in (tmp_path / "out").iterdir()] == ["tiny.rejected"]
 
@@ -169,7 +170,7 @@ def test_a_build_killed_at_any_point_leaves_the_old_folder_or_the_new_one(tmp_pa
     hook = tmp_path / "hook"
     hook.mkdir()
     (hook / "sitecustomize.py").write_text(HOOK, encoding="utf-8")
-    build(load_recipe(tiny), out, progress=False)
+    build(load_recipe(tiny), out, config=RunConfig(quiet=True))
     old = loads_completely(out / "tiny")
     write_jsonl(tiny.parent / "zh.jsonl", corpus_rows("zh")[:5])  # the rebuild changes zh
     # 19 parquet writes in the rebuild: one chunk into each shard that has rows (12 for it,
@@ -181,7 +182,9 @@ def test_a_build_killed_at_any_point_leaves_the_old_folder_or_the_new_one(tmp_pa
         state = loads_completely(out / "tiny", only=("zh", "it-plug"))
         assert state == old or point == "swap", point
     assert state != old and sum(state["zh"].values()) == 5
-    build(load_recipe(tiny), out, progress=False)  # the next build clears what the kills left
+    build(
+        load_recipe(tiny), out, config=RunConfig(quiet=True)
+    )  # the next build clears what the kills left
     assert [p.name for p in out.iterdir()] == ["tiny"]
 
 
@@ -210,7 +213,9 @@ def test_force_keeps_every_file_plugdata_did_not_write(tmp_path, tiny):
     assert (root / "keep.txt").read_text("utf-8") == "mine\n"
     assert (root / "data" / "zh" / "notes.md").read_text("utf-8") == "about zh\n"
     loads_completely(root)
-    build(load_recipe(tiny), tmp_path / "out", progress=False)  # now it is plugdata's own
+    build(
+        load_recipe(tiny), tmp_path / "out", config=RunConfig(quiet=True)
+    )  # now it is plugdata's own
     assert (root / "keep.txt").exists() and (root / "README.md.orig").exists()
 
 
@@ -235,7 +240,7 @@ def test_a_foreign_or_corrupt_manifest_is_refused(tmp_path, tiny, manifest, expe
 
 
 def test_a_folder_built_from_another_recipe_is_refused(tmp_path, tiny):
-    build(load_recipe(tiny), tmp_path / "out", progress=False)
+    build(load_recipe(tiny), tmp_path / "out", config=RunConfig(quiet=True))
     other = tiny.with_name("other.yaml")
     other.write_text(tiny.read_text("utf-8"), encoding="utf-8")
     before = snapshot(tmp_path / "out" / "tiny")
@@ -246,7 +251,7 @@ def test_a_folder_built_from_another_recipe_is_refused(tmp_path, tiny):
 
 def test_a_foreign_shard_in_a_config_folder_is_refused_then_set_aside(tmp_path, tiny):
     out = tmp_path / "out"
-    zh_splits = build(load_recipe(tiny), out, progress=False).configs["zh"]
+    zh_splits = build(load_recipe(tiny), out, config=RunConfig(quiet=True)).configs["zh"]
     stray = out / "tiny" / "data" / "zh" / "train-extra.parquet"
     stray.write_bytes((out / "tiny" / "data" / "zh" / "train-00000-of-00001.parquet").read_bytes())
     line = one_line_error(invoke("build", tiny, "--out", out, "--quiet"))
@@ -259,7 +264,7 @@ def test_a_foreign_shard_in_a_config_folder_is_refused_then_set_aside(tmp_path, 
 @pytest.mark.parametrize("link", ["data/zh", "README.md"])
 def test_writes_never_follow_a_symbolic_link_out_of_the_folder(tmp_path, tiny, link):
     out = tmp_path / "out"
-    build(load_recipe(tiny), out, progress=False)
+    build(load_recipe(tiny), out, config=RunConfig(quiet=True))
     outside = tmp_path / "outside"
     (out / "tiny" / link).rename(outside)
     (out / "tiny" / link).symlink_to(outside)
@@ -294,7 +299,7 @@ def test_a_second_build_of_the_same_folder_at_once_is_refused(tmp_path, tiny):
 
 def test_a_damaged_language_the_build_does_not_touch_is_refused_before_any_work(tmp_path, tiny):
     out = tmp_path / "out"
-    build(load_recipe(tiny), out, progress=False)
+    build(load_recipe(tiny), out, config=RunConfig(quiet=True))
     shard = out / "tiny" / "data" / "it-mono" / "train-00000-of-00001.parquet"
     shard.write_bytes(shard.read_bytes()[:-10])  # truncated, as a crashed copy would leave it
     line = one_line_error(invoke("build", tiny, "--out", out, "--lang", "zh", "--quiet"))
@@ -306,7 +311,7 @@ def test_a_damaged_language_the_build_does_not_touch_is_refused_before_any_work(
 
 
 def test_the_manifest_vouches_for_every_file(tmp_path, tiny):
-    build(load_recipe(tiny), tmp_path / "out", progress=False)
+    build(load_recipe(tiny), tmp_path / "out", config=RunConfig(quiet=True))
     root = tmp_path / "out" / "tiny"
     manifest = json.loads((root / "manifest.json").read_text("utf-8"))
     vouched = {f for info in manifest["configs"].values() for f in info["files"]}
@@ -323,35 +328,37 @@ def test_without_an_atomic_exchange_the_two_renames_still_swap_the_folder(
 
     monkeypatch.setattr(staging, "_exchange", lambda a, b: False)  # e.g. not Linux
     out = tmp_path / "out"
-    build(load_recipe(tiny), out, progress=False)
+    build(load_recipe(tiny), out, config=RunConfig(quiet=True))
     write_jsonl(tiny.parent / "zh.jsonl", corpus_rows("zh")[:5])
-    build(load_recipe(tiny), out, progress=False)
+    build(load_recipe(tiny), out, config=RunConfig(quiet=True))
     assert sum(loads_completely(out / "tiny")["zh"].values()) == 5
     assert [p.name for p in out.iterdir()] == ["tiny"]
 
 
 def test_a_kill_between_the_two_renames_gives_the_old_folder_back(tmp_path, tiny):
     out = tmp_path / "out"
-    build(load_recipe(tiny), out, progress=False)
+    build(load_recipe(tiny), out, config=RunConfig(quiet=True))
     old = loads_completely(out / "tiny")
     (out / "tiny").rename(out / ".tiny.plugdata-old-0badcafe")  # where the kill left it
-    build(load_recipe(tiny), out, langs=["zh"], progress=False)
+    build(load_recipe(tiny), out, langs=["zh"], config=RunConfig(quiet=True))
     assert loads_completely(out / "tiny") == old  # `it` came back with the old folder
     assert [p.name for p in out.iterdir()] == ["tiny"]
 
 
-def test_a_folder_from_an_older_plugdata_must_be_rebuilt_whole(tmp_path, tiny):
+def test_a_manifest_lacking_what_a_build_writes_is_refused_until_forced(tmp_path, tiny):
     out = tmp_path / "out"
-    build(load_recipe(tiny), out, progress=False)
+    build(load_recipe(tiny), out, config=RunConfig(quiet=True))
     path = out / "tiny" / "manifest.json"
     manifest = json.loads(path.read_text("utf-8"))
-    for info in manifest["configs"].values():  # the manifest as it was: files without hashes
+    for info in manifest["configs"].values():  # files listed without their hashes
         info["files"] = list(info["files"])
     del manifest["quarantine"]
     path.write_text(json.dumps(manifest), encoding="utf-8")
+    before = snapshot(out / "tiny")
     line = one_line_error(invoke("build", tiny, "--out", out, "--lang", "zh", "--quiet"))
-    assert "gives no sha256 (written by an older plugdata)" in line and "--lang it" in line
-    assert invoke("build", tiny, "--out", out, "--quiet").exit_code == 0
+    assert f"{path}: not a plugdata manifest (config 'it' has no valid `files`)" in line
+    assert "pass --force" in line and snapshot(out / "tiny") == before
+    assert invoke("build", tiny, "--out", out, "--quiet", "--force").exit_code == 0
     loads_completely(out / "tiny")
 
 

@@ -18,7 +18,7 @@ from plugdata.core.safe_yaml import safe_yaml_load
 from plugdata.errors import RecipeError
 from plugdata.hub.locations import LocationError, check_dataset
 from plugdata.sources.corpus import Corpus, HubSpec
-from plugdata.sources.read import corpus_label, read_records
+from plugdata.sources.read import corpus_label, iter_records
 
 from .conftest import (
     corpus_rows,
@@ -116,7 +116,7 @@ def test_build_empty_corpus_is_an_error_not_empty_configs(tiny):
 def test_csv_with_a_byte_order_mark_reads_its_first_column(tmp_path):
     path = tmp_path / "bom.csv"
     path.write_bytes(b"\xef\xbb\xbfinstruction,output\nSay hi.,Hi!\n")
-    records = read_records(Corpus(path=str(path)), tmp_path)
+    records = list(iter_records(Corpus(path=str(path)), tmp_path))
     assert [(r.where, r.instruction, r.response) for r in records] == [
         ("bom.csv:2", "Say hi.", "Hi!")
     ]
@@ -493,7 +493,7 @@ def test_corpus_labels_are_as_the_recipe_names_them(tmp_path):
     assert corpus_label(Corpus(path=str(tmp_path / "sub" / "zh.jsonl")), tmp_path) == "sub/zh.jsonl"
     assert corpus_label(Corpus(path="/srv/other/zh.jsonl"), tmp_path) == "zh.jsonl"
     assert corpus_label(Corpus(hub=HubSpec(repo="org/ds")), tmp_path) == "hub org/ds"
-    builtin = read_records(Corpus(path="builtin:demo/zh.jsonl"), tmp_path, limit=3)
+    builtin = list(iter_records(Corpus(path="builtin:demo/zh.jsonl"), tmp_path, limit=3))
     assert [r.where for r in builtin] == [f"builtin:demo/zh.jsonl:{i}" for i in (1, 2, 3)]
 
 

@@ -104,7 +104,7 @@ def test_translator_says_who_asks_for_a_long_wait(tmp_path, capsys, waits):
         server.script.add(429, {"error": {"message": "slow"}}, headers={"Retry-After": "7"})
         backend = ChatBackend(ChatOptions(base_url=f"{server.url}/v1", model="m"))
         cache = SegmentCache(tmp_path / "cache.sqlite")
-        runner = Runner(backend, cache, "en", "it")
+        runner = Runner(backend, cache, ("en", "it"), concurrency=4)
         text = "Why do leaves change colour in autumn?"
         runner.run({runner.key(text): text})
     err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
@@ -141,10 +141,10 @@ def test_judge_says_who_asks_for_a_long_wait(tmp_path, capsys, waits):
 
 # -- a cache another process holds ---------------------------------------------------------------
 def make_cache(path):
-    from plugdata.translate.cache import SegmentCache
+    from plugdata.translate.cache import Segment, SegmentCache
 
     cache = SegmentCache(path)
-    cache.put("k0", "b", "m", "en", "it", "1", "Hello.", "Ciao.")
+    cache.put(Segment("k0", "b", "m", "en", "it", "1", "Hello.", "Ciao."))
     cache.close()
     return path
 
@@ -248,22 +248,6 @@ def test_a_cache_with_damaged_pages_is_one_line_naming_it(corpus, tmp_path):
     assert (tmp_path / "it.jsonl").read_bytes() == output
 
 
-def test_finished_rows_that_do_not_read_back_are_made_again(corpus, tmp_path):
-    cache = tmp_path / "cache.sqlite"
-    with ChatServer() as server:
-        output, sent = translated_once(server, corpus, tmp_path)
-        with sqlite3.connect(cache) as db:
-            keys = [k for (k,) in db.execute("SELECT key FROM rows ORDER BY key")]
-            db.execute("UPDATE rows SET value = '{\"triple\": ' WHERE key = ?", (keys[0],))
-            db.execute("UPDATE rows SET value = '[1, 2]' WHERE key = ?", (keys[1],))
-        db.close()
-        result = run(*chat(server, corpus, tmp_path))
-        assert len(server.requests) == sent  # the segments were still cached
-    assert result.exit_code == 0, result.output
-    assert "rows 8 (6 finished in the cache)" in result.output
-    assert (tmp_path / "it.jsonl").read_bytes() == output
-
-
 # -- moving a cache ------------------------------------------------------------------------------
 def test_cache_export_to_a_missing_folder_is_one_line(tmp_path):
     cache = make_cache(tmp_path / "cache.sqlite")
@@ -292,11 +276,11 @@ def export_with_nulls(tmp_path, nulls: int):
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from plugdata.translate.cache import SegmentCache
+    from plugdata.translate.cache import Segment, SegmentCache
 
     source = SegmentCache(tmp_path / "source.sqlite")
     for i in range(3):
-        source.put(f"k{i}", "b", "m", "en", "it", "1", f"Text {i}.", f"Testo {i}.")
+        source.put(Segment(f"k{i}", "b", "m", "en", "it", "1", f"Text {i}.", f"Testo {i}."))
     source.export(tmp_path / "all.parquet")
     source.close()
     table = pq.read_table(tmp_path / "all.parquet")

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from plugdata.pipeline.config import RunConfig
 from trainer.judge import stats
 from trainer.judge.verdicts import VERDICT_RULES, parse_verdict
 
@@ -359,7 +360,7 @@ def test_questions_from_a_built_folder_and_wrong_language_baseline(tiny, tmp_pat
     from plugdata.pipeline.build import build
     from plugdata.pipeline.recipe import load_recipe
 
-    build(load_recipe(tiny), tmp_path / "build", progress=False)
+    build(load_recipe(tiny), tmp_path / "build", config=RunConfig(quiet=True))
     folder = next(p for p in (tmp_path / "build").iterdir() if p.is_dir())
     # Triples configs have no test split, so the judge reads validation, like `generate`.
     questions = datasets.load_dataset(str(folder), "zh", split="validation")

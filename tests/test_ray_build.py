@@ -1,15 +1,15 @@
-"""`plugdata build --engine ray` on one local Ray for this file (two CPUs): the demo, a
+"""`plugdata build --executor ray` on one local Ray for this file (two CPUs): the demo, a
 generated 20K-row aligned corpus and a recipe that translates (against the
-LibreTranslate-compatible server on 127.0.0.1) give the folder of the default engine."""
+LibreTranslate-compatible server on 127.0.0.1) give the folder of the local executor."""
 
 import json
 from pathlib import Path
 
 import pytest
 
-from plugdata.pipeline.executor.ray import RayStagePool
+from plugdata.pipeline.config import RunConfig
+from plugdata.pipeline.executor.ray import _RayPool
 from plugdata.pipeline.executor.ray_send import RaySender
-from plugdata.pipeline.stages import TASK_ROWS
 
 from .conftest import DEMO_RECIPE, corpus_rows, invoke, one_line_error, write_garden, write_jsonl
 from .servers import LibreServer
@@ -30,27 +30,27 @@ def calls(monkeypatch) -> dict[str, int]:
 
         return wrapper
 
-    monkeypatch.setattr(RayStagePool, "run", counting("tasks", RayStagePool.run))
+    monkeypatch.setattr(_RayPool, "submit", counting("tasks", _RayPool.submit))
     monkeypatch.setattr(RaySender, "__call__", counting("sends", RaySender.__call__))
     return counted
 
 
 def build_both(recipe: Path, out: Path, *extra, between=lambda: None) -> tuple[dict, dict]:
-    """The manifests of `recipe` built by the default engine and by Ray."""
+    """The manifests of `recipe` built by the local executor and by Ray."""
     manifests = []
-    for engine in ("local", "ray"):
+    for executor in ("local", "ray"):
         between()
         result = invoke(
-            "build", recipe, "--out", out / engine, "--engine", engine, "--quiet", *extra
+            "build", recipe, "--out", out / executor, "--executor", executor, "--quiet", *extra
         )
         assert result.exit_code == 0, result.output
-        name = next((out / engine).iterdir())
+        name = next((out / executor).iterdir())
         manifests.append(json.loads((name / "manifest.json").read_text("utf-8")))
     return manifests[0], manifests[1]
 
 
 def content(manifest: dict) -> dict:
-    """What both engines must agree on: every config's rows and content hashes per split, and
+    """What both executors must agree on: every config's rows and content hashes per split, and
     every quarantine's rows and file."""
     configs = {
         name: (entry["splits"], entry["sha256"], entry["files"])
@@ -73,7 +73,8 @@ def test_ray_build_of_20k_generated_rows_gives_the_hashes_of_the_local_build(tmp
     rejected = local["quarantine"]["zh"]["rows"]
     assert splits["validation"] > 0 and rejected >= 1 + 1 + 20_000 // 997
     assert splits["train"] + splits["validation"] + rejected == 20_000
-    assert calls["tasks"] >= 20_000 // TASK_ROWS  # every slice of every chunk went to the actors
+    # every slice of every chunk went to the actors
+    assert calls["tasks"] >= 20_000 // RunConfig().task_rows
 
 
 def translating_recipe(folder: Path, server: LibreServer) -> Path:
@@ -84,7 +85,7 @@ def translating_recipe(folder: Path, server: LibreServer) -> Path:
     recipe.write_text(
         "name: mt\nsource: {name: mt, path: en.jsonl}\ntargets:\n  it:\n    translate:\n"
         f"      {{backend: deep-translator, provider: libre, base_url: '{server.url}',\n"
-        "       cache: cache.sqlite, workers: 2}\ncard: {pretty_name: MT, license: cc-by-4.0}\n",
+        "       cache: cache.sqlite, concurrency: 2}\ncard: {pretty_name: MT, license: cc-by-4.0}\n",
         "utf-8",
     )
     return recipe
@@ -97,7 +98,7 @@ def test_ray_build_translates_a_recipe_target_on_ray_actors(tmp_path, calls):
         sent: list[list[str]] = []
 
         def fresh_cache():
-            """Each engine pays for its own translations: nothing comes from the cache."""
+            """Each executor pays for its own translations: nothing comes from the cache."""
             if server.requests:
                 sent.append(sorted(r["q"] for r in server.requests))
                 server.requests.clear()
@@ -114,12 +115,9 @@ def test_ray_build_translates_a_recipe_target_on_ray_actors(tmp_path, calls):
 def test_ray_build_in_windows_starts_its_translating_actors_once(tmp_path, calls, monkeypatch):
     """Three rows a window, two a chunk: the actors that translate start with the first window
     and serve the others while the check actors run beside them (the translating ones hold no
-    CPU, or neither could start), and the folder is the local engine's."""
-    from plugdata.pipeline import language as language_check
+    CPU, or neither could start), and the folder is the local executor's."""
     from plugdata.pipeline.executor.ray_send import _Group
 
-    monkeypatch.setattr(language_check, "TRANSLATE_WINDOW", 3)
-    monkeypatch.setattr(language_check, "CHUNK_ROWS", 2)
     started: list[str] = []
     start = _Group.start
     monkeypatch.setattr(_Group, "start", lambda *args: started.append(args[0]) or start(*args))
@@ -127,16 +125,19 @@ def test_ray_build_in_windows_starts_its_translating_actors_once(tmp_path, calls
     with LibreServer() as server:
         recipe = translating_recipe(tmp_path, server)
         local, distributed = build_both(
-            recipe, tmp_path / "out", between=lambda: cache.unlink(missing_ok=True)
+            recipe,
+            tmp_path / "out",
+            *("--window-rows", 3, "--chunk-rows", 2),
+            between=lambda: cache.unlink(missing_ok=True),
         )
     assert content(distributed) == content(local)
     assert len(started) == 1 and calls["sends"] >= 3  # one group of actors, three windows
 
 
-def test_ray_address_without_the_ray_engine_is_refused_before_anything_is_written(tmp_path):
+def test_ray_address_without_the_ray_executor_is_refused_before_anything_is_written(tmp_path):
     out = tmp_path / "out"
     result = invoke("build", DEMO_RECIPE, "--out", out, "--ray-address", "auto", "--quiet")
-    assert one_line_error(result) == "Error: --ray-address: only with --engine ray"
+    assert one_line_error(result) == "Error: --ray-address: only with --executor ray"
     assert not out.exists()
 
 
@@ -145,16 +146,16 @@ def test_ray_build_whose_actor_is_killed_stops_in_one_line_and_writes_nothing(
 ):
     import ray
 
-    original = RayStagePool.run
+    original = _RayPool.submit
 
-    def kill_first(pool, job, chunk, early):
+    def kill_first(pool, *part):
         """The actor the first task goes to is killed before the task reaches it."""
         ray.kill(pool._actors[0])
-        return original(pool, job, chunk, early)
+        return original(pool, *part)
 
-    monkeypatch.setattr(RayStagePool, "run", kill_first)
+    monkeypatch.setattr(_RayPool, "submit", kill_first)
     out = tmp_path / "out"
-    result = invoke("build", DEMO_RECIPE, "--out", out, "--engine", "ray", "--quiet")
+    result = invoke("build", DEMO_RECIPE, "--out", out, "--executor", "ray", "--quiet")
     line = one_line_error(result)
     assert "a Ray worker processing rows stopped mid-run" in line, line
     assert not (out / "plug-demo").exists()

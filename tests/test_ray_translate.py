@@ -1,4 +1,4 @@
-"""`plugdata translate --engine ray` and the Ray stages, on one local Ray started for this file
+"""`plugdata translate --executor ray` and the Ray executor, on one local Ray started for this file
 (two CPUs), against the LibreTranslate-compatible server on 127.0.0.1 and deep-translator, and
 with the seq2seq backend on a tiny model."""
 
@@ -22,7 +22,7 @@ def libre(server, corpus, folder, *extra):
 
 
 def ray_libre(server, corpus, folder, *extra):
-    return libre(server, corpus, folder, "--engine", "ray", "--workers", "2", *extra)
+    return libre(server, corpus, folder, "--executor", "ray", "--concurrency", "2", *extra)
 
 
 OUTPUTS = ("it.jsonl", "it.quarantine.jsonl")
@@ -32,15 +32,10 @@ def sent_texts(server) -> list[str]:
     return [r["q"] for r in server.requests]
 
 
-def test_ray_engine_writes_the_bytes_of_the_local_engine_and_resumes_from_the_cache(
-    corpus, tmp_path, monkeypatch
+def test_ray_executor_writes_the_bytes_of_the_local_one_and_resumes_from_the_cache(
+    corpus, tmp_path
 ):
-    """With a row the service refuses: its quarantine entry is the same too. Eight rows are
-    checked in the driver, not by a Ray Data pipeline (its start would cost more)."""
-    from plugdata.pipeline.executor import ray as ray_engine
-
-    pipelines = []
-    monkeypatch.setattr(ray_engine, "check_triples", lambda *a, **k: pipelines.append(a))
+    """With a row the service refuses: its quarantine entry is the same too."""
     local, distributed = tmp_path / "local", tmp_path / "ray"
     with LibreServer() as server:
         server.script.add(403, {"error": "refused"}, when="Why do leaves", times=5)
@@ -64,35 +59,28 @@ def test_ray_engine_writes_the_bytes_of_the_local_engine_and_resumes_from_the_ca
     assert resent and all("Why do leaves" in q for q in resent), resent
     assert f"kept {len(ITEMS)}, quarantined 0" in rerun.output
     assert not [a for a in ray.util.list_named_actors() if a.startswith("plugdata-translate")]
-    assert pipelines == []
 
 
-def test_ray_engine_checks_the_translations_as_a_ray_data_stage(corpus, tmp_path, monkeypatch):
-    """A row the service sends back untranslated fails the content checks on Ray Data's
-    workers as it does here: the same bytes, its quarantine entry included."""
-    from plugdata.pipeline.executor import ray as ray_engine
+def test_ray_executor_checks_the_translations_on_its_actors(corpus, tmp_path, monkeypatch):
+    """A row the service sends back untranslated fails the content checks on Ray's actors as it
+    does here: the same bytes, its quarantine entry included."""
+    from plugdata.pipeline.executor.ray import _RayPool
 
     book = translator(phrase_book())
-    checked = []
-    check_triples = ray_engine.check_triples
-
-    def counting(triples, *args, **kwargs):
-        checked.append(len(triples))
-        return check_triples(triples, *args, **kwargs)
-
-    monkeypatch.setattr(ray_engine, "check_triples", counting)
-    monkeypatch.setattr(ray_engine, "PIPELINE_MIN_ROWS", 1)  # eight rows are worth one here
+    tasks = []
+    submit = _RayPool.submit
+    monkeypatch.setattr(_RayPool, "submit", lambda *a: tasks.append(a) or submit(*a))
     with LibreServer(translate=lambda q: q if "Why do leaves" in q else book(q)) as server:
         local = run(*libre(server, corpus, tmp_path / "local"))
         distributed = run(*ray_libre(server, corpus, tmp_path / "ray"))
     assert local.exit_code == 0 and distributed.exit_code == 0, distributed.output
     for name in OUTPUTS:
         assert (tmp_path / "ray" / name).read_bytes() == (tmp_path / "local" / name).read_bytes()
-    assert checked == [len(ITEMS)]  # every translated row, in one Ray Data pipeline
+    assert tasks  # the rows were checked by Ray's actors
     assert "quarantined 1 (untranslated:target_instruction 1)" in distributed.output
 
 
-def test_ray_engine_keeps_one_cost_cap_and_one_rate_limit_for_all_actors(corpus, tmp_path):
+def test_ray_executor_keeps_one_cost_cap_and_one_rate_limit_for_all_actors(corpus, tmp_path):
     """A cap worth a third of the characters and a rate for the whole cluster: two actors
     with a budget and a limiter each would send more, and two at a time."""
     price, rate = 1000.0, 80.0  # USD per million characters, requests per second
@@ -160,37 +148,47 @@ def _cached_sources(cache) -> set[str]:
         return {row[0] for row in db.execute("SELECT source FROM segments")}
 
 
-def test_ray_language_check_agrees_with_the_validator(tmp_path):
+def test_ray_actors_make_the_rows_this_process_makes(tmp_path):
+    """A chunk's rows made, checked and routed by an actor with its own validator: the tables
+    and quarantine of the same job run here (wrong-language rows included)."""
     from plugdata.checks.validate import Validator
-    from plugdata.pipeline.executor.ray import validate_dataset
+    from plugdata.pipeline.config import RunConfig
+    from plugdata.pipeline.executor.ray import RayExecutor
+    from plugdata.pipeline.layout import Layout
+    from plugdata.pipeline.recipe import load_recipe
+    from plugdata.pipeline.stages import ChunkJob
+    from plugdata.pipeline.triples import TargetRow
+    from plugdata.sources.read import Record
 
-    triples = []
-    for i, item in enumerate(ITEMS):
-        for target, col in (("zh", 2), ("it", 4), ("zh", 4)):  # the last: wrong language
-            triples.append(
-                {
-                    "id": f"t{i}-{target}-{col}",
-                    "pivot_lang": "en",
-                    "target_lang": target,
-                    "pivot_instruction": item[0],
-                    "pivot_response": item[1],
-                    "target_instruction": item[col],
-                    "target_response": item[col + 1],
-                }
-            )
-    dataset = ray.data.from_items(triples, override_num_blocks=4)
-    rows = validate_dataset(dataset, concurrency=1).take_all()
-    got = {r["id"]: (list(r["reasons"]), list(r["flags"]), list(r["lid"])) for r in rows}
-    validator = Validator()
-    want = {}
-    for t in triples:
-        verdict = validator.check(t)
-        want[t["id"]] = (verdict.reasons, verdict.flags, verdict.lid_rows())
-    assert got == want
-    assert any(reasons for reasons, _, _ in want.values())  # the wrong-language rows
+    from .conftest import DEMO_RECIPE
+
+    recipe = load_recipe(DEMO_RECIPE)
+    job = ChunkJob(recipe, Layout.of(recipe, "zh"), Validator())
+    chunk = [
+        TargetRow(
+            Record(i, f"en.jsonl:{i}", None, item[0], item[1]),
+            f"t{i}-{col}",
+            [],
+            Record(i, f"zh.jsonl:{i}", None, item[col], item[col + 1]),
+            "aligned:zh.jsonl",
+            [],
+            [],
+        )
+        for i, item in enumerate(ITEMS)
+        for col in (2, 4)  # the second: Italian in the Chinese fields
+    ]
+    early = [[] for _ in chunk]
+    here = job.run(chunk, early)
+    with RayExecutor(RunConfig(executor="ray")) as executor:
+        there = executor.pool(job).submit(chunk, early).get()
+    assert there.quarantine.num_rows == here.quarantine.num_rows == len(ITEMS)
+    assert there.quarantine.to_pylist() == here.quarantine.to_pylist()
+    assert {c: {s: e.table for s, e in p.items()} for c, p in there.rows.items()} == {
+        c: {s: e.table for s, e in p.items()} for c, p in here.rows.items()
+    }
 
 
-def test_ray_engine_without_ray_installed_names_the_extra(corpus, tmp_path, monkeypatch):
+def test_ray_executor_without_ray_installed_names_the_extra(corpus, tmp_path, monkeypatch):
     import importlib.util
 
     find_spec = importlib.util.find_spec
@@ -205,20 +203,20 @@ def test_ray_engine_without_ray_installed_names_the_extra(corpus, tmp_path, monk
     )
 
 
-def test_ray_address_without_the_ray_engine_is_refused(corpus, tmp_path):
+def test_ray_address_without_the_ray_executor_is_refused(corpus, tmp_path):
     with LibreServer() as server:
         result = run(*libre(server, corpus, tmp_path, "--ray-address", "auto"))
         assert server.requests == []
-    assert one_line_error(result) == "Error: --ray-address: only with --engine ray"
+    assert one_line_error(result) == "Error: --ray-address: only with --executor ray"
 
 
-def test_ray_engine_runs_the_seq2seq_backend_on_a_machine_without_gpus(tiny_marian, tmp_path):
+def test_ray_executor_runs_the_seq2seq_backend_on_a_machine_without_gpus(tiny_marian, tmp_path):
     """One actor per GPU; with none in the cluster, one on the CPU (num_gpus=0)."""
     corpus = write_jsonl(tmp_path / "en.jsonl", corpus_rows("en"))
     options = [f"model={tiny_marian}", "max_new_tokens=6"]
     local = run(*translate_args(corpus, tmp_path / "local", "seq2seq", options))
     assert local.exit_code == 0, local.output
-    result = run(*translate_args(corpus, tmp_path / "ray", "seq2seq", options, "--engine", "ray"))
+    result = run(*translate_args(corpus, tmp_path / "ray", "seq2seq", options, "--executor", "ray"))
     assert result.exit_code == 0, result.output
     assert "sent 0 requests" not in result.output
     written = {name: (tmp_path / "ray" / name).read_bytes() for name in OUTPUTS}
@@ -234,7 +232,9 @@ def test_ray_address_where_nothing_listens_is_one_line_at_once(tmp_path):
     with socket.socket() as probe:  # a port that was free a moment ago
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    code = f"from plugdata.pipeline.executor.ray import connect; connect('127.0.0.1:{port}')"
+    code = (
+        f"from plugdata.pipeline.executor.ray_cluster import connect; connect('127.0.0.1:{port}')"
+    )
     started = time.monotonic()
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 1

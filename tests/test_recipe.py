@@ -116,3 +116,50 @@ def test_pivot_rows_for_an_unknown_method_names_key(tmp_path):
     path = write(tmp_path, RECIPE.format(join="id") + "pivot_rows: {mno: true}\n")
     with pytest.raises(RecipeError, match=r"pivot_rows\.mno\.\[key\]: Input should be 'plug'"):
         load_recipe(path)
+
+
+TRANSLATING = """\
+name: mt
+source: {name: mt, path: en.jsonl}
+targets:
+  zh: {translate: {backend: openai-chat, modle: gpt-4o-mini, fallback: [%s]}}
+card: {pretty_name: MT, license: cc-by-4.0}
+"""
+
+
+def test_a_typo_in_a_backend_option_is_refused_on_load_with_a_suggestion(tmp_path):
+    path = write(tmp_path, TRANSLATING % "")
+    with pytest.raises(RecipeError) as err:
+        load_recipe(path)
+    assert str(err.value) == (
+        f"{path}: targets.zh.translate.modle: unknown key (did you mean 'mode' or 'model'?)"
+    )
+
+
+def test_a_fallback_s_options_and_backend_are_checked_on_load_too(tmp_path):
+    fixed = TRANSLATING.replace("modle", "model")
+    with pytest.raises(
+        RecipeError,
+        match=r"translate\.fallback\.0\.provder: unknown key \(did you mean 'provider'\?\)",
+    ):
+        load_recipe(write(tmp_path, fixed % "{backend: deep-translator, provder: google}"))
+    with pytest.raises(
+        RecipeError,
+        match=r"translate\.fallback\.0: unknown backend 'deepl'; choose one of: deep-translator, openai-chat, seq2seq$",
+    ):
+        load_recipe(write(tmp_path, fixed % "{backend: deepl}"))
+    with pytest.raises(
+        RecipeError, match=r"targets\.zh\.translate\.temperature: Input should be a valid number"
+    ):
+        load_recipe(write(tmp_path, fixed.replace("model:", "temperature: warm, model:") % ""))
+
+
+def test_a_dry_run_refuses_the_typo_before_printing_a_plan(tmp_path):
+    from .conftest import invoke, one_line_error
+
+    path = write(tmp_path, TRANSLATING % "")
+    line = one_line_error(invoke("build", path, "--dry-run"))
+    assert (
+        line
+        == f"Error: {path}: targets.zh.translate.modle: unknown key (did you mean 'mode' or 'model'?)"
+    )

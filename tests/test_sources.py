@@ -6,13 +6,13 @@ import pytest
 
 from plugdata.errors import SourceError
 from plugdata.sources.corpus import Columns, Corpus
-from plugdata.sources.read import join_instruction, read_records
+from plugdata.sources.read import iter_records, join_instruction
 
 from .conftest import corpus_rows, write_jsonl
 
 
 def read(path, **kw):
-    return read_records(Corpus(path=str(path), **kw), path.parent)
+    return list(iter_records(Corpus(path=str(path), **kw), path.parent))
 
 
 def test_alpaca_instruction_and_input_are_joined_one_way(tmp_path):

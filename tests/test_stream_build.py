@@ -11,14 +11,13 @@ from pathlib import Path
 import datasets
 import pyarrow as pa
 import pyarrow.parquet as pq
-import pytest
 
 from plugdata.core.digests import DigestSet, digest
 from plugdata.dataset import folder, shards
-from plugdata.pipeline import language as language_check
-from plugdata.pipeline import stages
 from plugdata.pipeline.build import build
+from plugdata.pipeline.config import RunConfig
 from plugdata.pipeline.recipe import load_recipe
+from plugdata.pipeline.run import PivotChecker
 from plugdata.sources.align import TargetIndex
 from plugdata.sources.corpus import Align
 from plugdata.sources.read import Record
@@ -132,22 +131,19 @@ def manifest_hashes(root: Path) -> dict[str, dict[str, str]]:
 
 
 def test_streamed_demo_build_keeps_the_content_hashes_it_had(tmp_path):
-    build(load_recipe(DEMO), tmp_path, progress=False)
+    build(load_recipe(DEMO), tmp_path, config=RunConfig(quiet=True))
     assert manifest_hashes(tmp_path / "plug-demo") == DEMO_HASHES
 
 
-@pytest.fixture
-def small_pieces(monkeypatch):
-    """Chunks of 7 rows, shards of 4, and chunks sent to 2 worker processes however small, in
-    slices of 3 rows (joined again before they are written)."""
-    monkeypatch.setattr(language_check, "CHUNK_ROWS", 7)
-    monkeypatch.setattr(stages, "TASK_ROWS", 3)
-    monkeypatch.setattr(shards, "SHARD_ROWS", 4)
-    monkeypatch.setattr(stages, "INLINE_ROWS", 0)
+# Chunks of 7 rows, shards of 4, and chunks sent to 2 worker processes however small, in slices
+# of 3 rows (joined again before they are written).
+SMALL_PIECES = RunConfig(
+    chunk_rows=7, task_rows=3, shard_rows=4, inline_rows=0, workers=2, quiet=True
+)
 
 
-def test_many_shards_load_and_hash_like_one(tmp_path, demo, small_pieces):
-    build(load_recipe(DEMO), tmp_path, langs=["zh"], workers=2, progress=False)
+def test_many_shards_load_and_hash_like_one(tmp_path, demo):
+    build(load_recipe(DEMO), tmp_path, langs=["zh"], config=SMALL_PIECES)
     root = tmp_path / "plug-demo"
     manifest = folder.read_manifest(root)
     assert manifest_hashes(root) == {c: h for c, h in DEMO_HASHES.items() if c.startswith("zh")}
@@ -168,21 +164,19 @@ def test_many_shards_load_and_hash_like_one(tmp_path, demo, small_pieces):
         single = datasets.load_dataset(str(demo), config)
         for split, rows in sharded.items():
             assert rows.to_list() == single[split].to_list(), (config, split)
-            assert folder.table_hash(rows.data.table) == manifest.configs[config].sha256[split]
+            assert shards.table_hash(rows.data.table) == manifest.configs[config].sha256[split]
     assert (
         manifest.configs["zh-plug"].example == folder.read_manifest(demo).configs["zh-plug"].example
     )
 
 
-def test_chunks_cut_into_slices_for_the_workers_write_what_one_piece_does(tmp_path, monkeypatch):
+def test_chunks_cut_into_slices_for_the_workers_write_what_one_piece_does(tmp_path):
     """Slices of a chunk, processed apart and joined again, give the rows, hashes, ledger and
     quarantine (rows in order, with their reasons) of a build in one piece."""
     recipe = load_recipe(write_garden(tmp_path, 3_000))
-    build(recipe, tmp_path / "whole", workers=1, progress=False)
-    monkeypatch.setattr(language_check, "CHUNK_ROWS", 700)
-    monkeypatch.setattr(stages, "TASK_ROWS", 45)
-    monkeypatch.setattr(stages, "INLINE_ROWS", 0)
-    build(recipe, tmp_path / "sliced", workers=2, progress=False)
+    build(recipe, tmp_path / "whole", config=RunConfig(workers=1, quiet=True))
+    sliced = RunConfig(chunk_rows=700, task_rows=45, inline_rows=0, workers=2, quiet=True)
+    build(recipe, tmp_path / "sliced", config=sliced)
     whole, sliced = (
         folder.read_manifest(tmp_path / name / "garden") for name in ("whole", "sliced")
     )
@@ -198,9 +192,13 @@ def test_chunks_cut_into_slices_for_the_workers_write_what_one_piece_does(tmp_pa
     assert quarantined[1].to_pylist() == quarantined[0].to_pylist()
 
 
-def test_publish_and_verify_take_multi_shard_splits(hub, tmp_path, tiny, monkeypatch):
-    monkeypatch.setattr(shards, "SHARD_ROWS", 2)
-    build(load_recipe(tiny), tmp_path / "out", langs=["zh"], progress=False)
+def test_publish_and_verify_take_multi_shard_splits(hub, tmp_path, tiny):
+    build(
+        load_recipe(tiny),
+        tmp_path / "out",
+        langs=["zh"],
+        config=RunConfig(shard_rows=2, quiet=True),
+    )
     root = tmp_path / "out" / "tiny"
     result = invoke("publish", root, "--repo-id", "plug-org/tiny", "--lang", "zh")
     assert result.exit_code == 0, result.output
@@ -211,7 +209,7 @@ def test_publish_and_verify_take_multi_shard_splits(hub, tmp_path, tiny, monkeyp
     assert result.output.count(" same") == sum(len(i.splits) for i in configs.values())
     loaded = datasets.load_dataset("plug-org/tiny", "zh-plug", split="train")
     assert loaded.num_rows == configs["zh-plug"].splits["train"]
-    assert folder.table_hash(loaded.data.table) == configs["zh-plug"].sha256["train"]
+    assert shards.table_hash(loaded.data.table) == configs["zh-plug"].sha256["train"]
 
 
 def test_row_hasher_fed_in_any_pieces_hashes_like_json_of_whole_steps(monkeypatch):
@@ -264,7 +262,7 @@ def test_the_target_side_waits_on_disk_not_in_memory():
 
 def test_duplicate_checks_hold_digests_not_texts():
     recipe = load_recipe(DEMO)
-    checker = language_check.PivotChecker(recipe)
+    checker = PivotChecker(recipe)
     records = long_records(2_000)
     tracemalloc.start()
     problems = []

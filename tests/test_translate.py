@@ -8,6 +8,8 @@ import sys
 
 import pytest
 
+from plugdata.pipeline.config import RunConfig
+
 from .conftest import ITEMS, corpus_rows, translate_args, write_jsonl
 from .conftest import invoke as run
 from .servers import ChatServer, LibreServer, drop_tokens, phrase_book, translator
@@ -149,7 +151,7 @@ class _Nowhere:
 
 
 def test_max_cost_stops_cleanly_and_a_rerun_finishes(corpus, tmp_path):
-    args = ["--option", "price_per_million_chars=10000", "--workers", "1"]
+    args = ["--option", "price_per_million_chars=10000", "--concurrency", "1"]
     with LibreServer() as server:
         result = run(*libre_args(server, corpus, tmp_path, "--max-cost", "0.5", *args))
         assert result.exit_code == 1
@@ -253,7 +255,7 @@ def test_chat_joint_mode_lost_markers_fall_back_to_segments(corpus, tmp_path):
 def test_chat_retry_after_is_honoured(corpus, tmp_path, waits):
     with ChatServer() as server:
         server.script.add(429, {"error": {"message": "rate"}}, headers={"Retry-After": "0.6"})
-        result = run(*chat_args(server, corpus, tmp_path, "--workers", "1"))
+        result = run(*chat_args(server, corpus, tmp_path, "--concurrency", "1"))
     assert result.exit_code == 0, result.output
     assert waits == [0.6] and "(1 retries)" in result.output
 
@@ -296,12 +298,14 @@ source: {{name: mt, path: en.jsonl}}
 targets:
   it:
     translate: {{backend: deep-translator, provider: libre, base_url: "{server.url}",
-                 cache: cache.sqlite, workers: 4}}
+                 cache: cache.sqlite, concurrency: 4}}
 card: {{pretty_name: MT, license: cc-by-4.0}}
 """,
             "utf-8",
         )
-        report = build(load_recipe(tmp_path / "r.yaml"), tmp_path / "out", progress=False)
+        report = build(
+            load_recipe(tmp_path / "r.yaml"), tmp_path / "out", config=RunConfig(quiet=True)
+        )
     assert report.ledgers["it"].kept == 8
     manifest = json.loads((tmp_path / "out" / "mt" / "manifest.json").read_text())
     assert manifest["configs"]["it"]["made_by"] == "deep-translator:libre"
@@ -317,7 +321,7 @@ def test_sigkill_then_rerun_requests_no_finished_segment_again(corpus, tmp_path)
     import time
 
     with LibreServer(delay=0.05) as server:
-        args = [str(a) for a in libre_args(server, corpus, tmp_path, "--workers", "1")]
+        args = [str(a) for a in libre_args(server, corpus, tmp_path, "--concurrency", "1")]
         env = {**os.environ, "LIBRE_API_KEY": "k"}
         proc = subprocess.Popen(
             [sys.executable, "-m", "plugdata.cli", *args],
@@ -372,7 +376,7 @@ def test_one_request_per_field_when_lines_survive(corpus, tmp_path):
 def test_chat_500_is_retried(corpus, tmp_path, waits):
     with ChatServer() as server:
         server.script.add(500, {"error": {"message": "overloaded"}})
-        result = run(*chat_args(server, corpus, tmp_path, "--workers", "1"))
+        result = run(*chat_args(server, corpus, tmp_path, "--concurrency", "1"))
     assert result.exit_code == 0, result.output
     assert "(1 retries)" in result.output and "kept 8" in result.output and len(waits) == 1
 
@@ -390,7 +394,7 @@ def test_a_file_that_is_not_a_cache_is_a_one_line_error(tmp_path):
 def test_a_shard_outside_its_range_is_refused_even_under_python_O():
     shards = ["2/2", "1", "a/3", "-1/3", "0/0", "1/2/3"]
     code = (
-        "from plugdata.translate.job import shard_bounds\n"
+        "from plugdata.pipeline.translate_file import shard_bounds\n"
         f"for shard in {shards!r}:\n"
         "    try:\n        shard_bounds(0, shard)\n    except Exception as e:\n        print(e)\n"
     )

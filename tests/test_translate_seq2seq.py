@@ -22,7 +22,7 @@ def test_batches_are_length_sorted_and_answers_come_back_in_order(tiny_marian):
 def test_cli_runs_the_seq2seq_backend_end_to_end(tiny_marian, tmp_path):
     corpus = write_jsonl(tmp_path / "en.jsonl", corpus_rows("en"))
     options = [f"model={tiny_marian}", "max_new_tokens=6"]
-    result = invoke(*translate_args(corpus, tmp_path, "seq2seq", options, "--workers", 1))
+    result = invoke(*translate_args(corpus, tmp_path, "seq2seq", options, "--concurrency", 1))
     assert result.exit_code == 0, result.output
     lines = [json.loads(x) for x in (tmp_path / "it.jsonl").read_text().splitlines()]
     lines += [json.loads(x) for x in (tmp_path / "it.quarantine.jsonl").read_text().splitlines()]

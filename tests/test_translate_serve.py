@@ -16,7 +16,7 @@ def test_chat_backend_against_transformers_serve(server, smollm2, tmp_path):
     options = [f"base_url={server}/v1", f"model={smollm2}", "max_tokens=16", "timeout=120"]
     result = invoke(
         *translate_args(corpus, tmp_path, "openai-chat", [*options, "max_retries=1"]),
-        "--workers",
+        "--concurrency",
         2,
         env={**os.environ, "OPENAI_API_KEY": "unused-by-transformers-serve"},
     )

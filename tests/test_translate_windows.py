@@ -1,6 +1,6 @@
-"""plugdata translate a window of rows at a time (`job.WINDOW_ROWS`, shrunk here): the same
-bytes as one window, rows held bounded by the window, and a run that stops mid-way leaving the
-old outputs, no temporary file, and every answer cached for the rerun."""
+"""plugdata translate a window of rows at a time (`--window-rows`, small here): the same bytes as
+one window, rows held bounded by the run's sizes, and a run that stops mid-way leaving the old
+outputs, no temporary file, and every answer cached for the rerun."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from plugdata.translate import job
+from plugdata.pipeline import run as pipeline_run
+from plugdata.translate.engine import Translation
 
 from .conftest import corpus_rows, translate_args, write_jsonl
 from .conftest import invoke as run
@@ -22,11 +23,6 @@ REFUSED = "Why do leaves"  # the server refuses this row's instruction: translat
 @pytest.fixture(autouse=True)
 def keys(monkeypatch):
     monkeypatch.setenv("LIBRE_API_KEY", "libre-test-key")
-
-
-@pytest.fixture
-def window(monkeypatch):
-    return lambda rows: monkeypatch.setattr(job, "WINDOW_ROWS", rows)
 
 
 @pytest.fixture
@@ -53,13 +49,12 @@ def outputs(folder: Path, name: str = "it") -> dict[str, bytes]:
 
 
 def translated(
-    corpus: Path, folder: Path, rows: int, window, *extra, server=refusing
+    corpus: Path, folder: Path, rows: int, *extra, server=refusing
 ) -> tuple[dict, str, int]:
     """OUT, quarantine and sidecar bytes, the summary and the requests sent, in windows of
     `rows` rows."""
-    window(rows)
     with server() as server:
-        result = run(*args(server, corpus, folder, *extra))
+        result = run(*args(server, corpus, folder, "--window-rows", rows, *extra))
     assert result.exit_code == 0, result.output
     return outputs(folder), result.output, len(server.requests)
 
@@ -67,9 +62,9 @@ def translated(
 @pytest.mark.parametrize(
     ("rows", "shard"), [(3, []), (2, ["--shard", "1/3"])], ids=["whole", "shard"]
 )
-def test_small_windows_write_the_bytes_of_one_window(corpus, tmp_path, window, rows, shard):
-    one, one_summary, _ = translated(corpus, tmp_path / "one", 1000, window, *shard)
-    three, three_summary, _ = translated(corpus, tmp_path / "three", rows, window, *shard)
+def test_small_windows_write_the_bytes_of_one_window(corpus, tmp_path, rows, shard):
+    one, one_summary, _ = translated(corpus, tmp_path / "one", 1000, *shard)
+    three, three_summary, _ = translated(corpus, tmp_path / "three", rows, *shard)
     assert three == one
     assert len(one) == (3 if shard else 2)
     # The counts add up over the windows: the same summary but for the folder named.
@@ -84,28 +79,25 @@ def test_small_windows_write_the_bytes_of_one_window(corpus, tmp_path, window, r
         assert json.loads(one["it.jsonl.shard.json"])["start"] == 3
 
 
-def test_a_cached_rerun_in_windows_sends_nothing_and_writes_the_same_bytes(
-    corpus, tmp_path, window
-):
-    first, _, sent = translated(corpus, tmp_path, 1000, window, server=LibreServer)
+def test_a_cached_rerun_in_windows_sends_nothing_and_writes_the_same_bytes(corpus, tmp_path):
+    first, _, sent = translated(corpus, tmp_path, 1000, server=LibreServer)
     assert sent > 0
     for path in first:
         (tmp_path / path).unlink()
-    again, summary, sent = translated(corpus, tmp_path, 3, window, server=LibreServer)
+    again, summary, sent = translated(corpus, tmp_path, 3, server=LibreServer)
     assert again == first and sent == 0
     assert "rows 9 (8 finished in the cache)" in summary and "kept 8, quarantined 1" in summary
 
 
-def test_a_dry_run_in_windows_plans_what_one_window_plans(corpus, tmp_path, window):
+def test_a_dry_run_in_windows_plans_what_one_window_plans(corpus, tmp_path):
     """With the items again under other ids after them: their segments come back in later
     windows, and are planned and counted once, as in one window."""
     items = [json.loads(line) for line in corpus.read_text("utf-8").splitlines()]
     write_jsonl(corpus, items + [{**item, "id": f"again-{i}"} for i, item in enumerate(items)])
     plans = []
     for rows in (1000, 3):
-        window(rows)
         with LibreServer() as server:
-            result = run(*args(server, corpus, tmp_path, "--dry-run"))
+            result = run(*args(server, corpus, tmp_path, "--dry-run", "--window-rows", rows))
             assert server.requests == []
         assert result.exit_code == 0, result.output
         plans.append(result.output)
@@ -126,41 +118,40 @@ def leftovers(folder: Path) -> list[str]:
 
 
 def test_ctrl_c_in_the_second_window_keeps_the_old_outputs_and_the_answers(
-    corpus, tmp_path, window, monkeypatch
+    corpus, tmp_path, monkeypatch
 ):
-    window(3)
     old = old_outputs(tmp_path)
-    real, calls = job.translate_records, []
+    real, calls = Translation.translate, []
 
-    def interrupted(*a, **kw):
-        calls.append(len(a[0]))
-        answer = real(*a, **kw)
+    def interrupted(self, records, skip=None):
+        calls.append(len(records))
+        answer = real(self, records, skip)
         if len(calls) == 2:  # the second window is answered, then the user presses Ctrl-C
             raise KeyboardInterrupt
         return answer
 
-    monkeypatch.setattr(job, "translate_records", interrupted)
+    monkeypatch.setattr(Translation, "translate", interrupted)
     with LibreServer() as server:
-        result = run(*args(server, corpus, tmp_path))
+        result = run(*args(server, corpus, tmp_path, "--window-rows", 3))
         assert result.exit_code == 1 and "Aborted" in result.output
         assert outputs(tmp_path) == old and leftovers(tmp_path) == []
-        monkeypatch.setattr(job, "translate_records", real)
+        monkeypatch.setattr(Translation, "translate", real)
         first = [r["q"] for r in server.requests]
-        assert run(*args(server, corpus, tmp_path)).exit_code == 0
+        assert run(*args(server, corpus, tmp_path, "--window-rows", 3)).exit_code == 0
         again = [r["q"] for r in server.requests[len(first) :]]
     assert calls == [3, 3] and first and again
     assert not set(first) & set(again), "a segment answered before Ctrl-C was sent again"
     assert outputs(tmp_path) != old and leftovers(tmp_path) == []
 
 
-def test_max_cost_caps_the_run_not_each_window(corpus, tmp_path, window, monkeypatch):
-    window(3)
+def test_max_cost_caps_the_run_not_each_window(corpus, tmp_path, monkeypatch):
     old = old_outputs(tmp_path)
-    real, windows = job.translate_records, []
+    real, windows = Translation.translate, []
     monkeypatch.setattr(
-        job, "translate_records", lambda *a, **kw: windows.append(1) or real(*a, **kw)
+        Translation, "translate", lambda *a, **kw: windows.append(1) or real(*a, **kw)
     )
-    price = ["--option", "price_per_million_chars=10000", "--workers", "1"]
+    price = ["--option", "price_per_million_chars=10000", "--concurrency", "1"]
+    price += ["--window-rows", "3"]
     with LibreServer() as server:
         plan = run(*args(server, corpus, tmp_path, "--dry-run", *price))
         cost = float(plan.output.split("estimated cost ")[1].split()[0])
@@ -176,25 +167,25 @@ def test_max_cost_caps_the_run_not_each_window(corpus, tmp_path, window, monkeyp
     assert len(texts) == len(set(texts)) > sent, "a finished segment was requested again"
 
 
-def test_offline_in_windows_names_what_is_missing_and_writes_nothing(corpus, tmp_path, window):
-    window(3)
+def test_offline_in_windows_names_what_is_missing_and_writes_nothing(corpus, tmp_path):
     with LibreServer() as server:  # the first window only, into the cache
         first = write_jsonl(tmp_path / "first.jsonl", corpus_rows("en")[:3])
         assert run(*args(server, first, tmp_path, "--out", tmp_path / "a.jsonl")).exit_code == 0
-        result = run(*args(server, corpus, tmp_path, "--offline"))
+        result = run(*args(server, corpus, tmp_path, "--offline", "--window-rows", 3))
         assert result.exit_code == 1 and "--offline:" in result.output, result.output
         assert not (tmp_path / "it.jsonl").exists() and leftovers(tmp_path) == []
         assert len({r["q"] for r in server.requests}) == len(server.requests)
 
 
-def test_rows_held_at_once_are_bounded_by_the_window(corpus, tmp_path, window, monkeypatch):
-    """Every record read from the input is counted until it is freed: no more than the window
-    being read and the one being finished are alive at once, whatever the input's size."""
+def test_rows_held_at_once_are_bounded_by_the_run_s_sizes(corpus, tmp_path, monkeypatch):
+    """Every record read from the input is counted until it is freed: no more than a read
+    batch, the window being translated and the chunk being checked are alive at once, whatever
+    the input's size."""
     rows = [dict(r, id=f"{r['id']}-{n}") for n in range(6) for r in corpus_rows("en")]
     big = write_jsonl(tmp_path / "big.jsonl", rows)  # 48 rows
-    window(4)
+    sizes = {"--window-rows": 4, "--chunk-rows": 4, "--read-rows": 2}
     alive, most = set(), [0]
-    real = job.iter_records
+    real = pipeline_run.iter_records
 
     def counted(*a, **kw):
         for record in real(*a, **kw):
@@ -203,9 +194,9 @@ def test_rows_held_at_once_are_bounded_by_the_window(corpus, tmp_path, window, m
             most[0] = max(most[0], len(alive))
             yield record
 
-    monkeypatch.setattr(job, "iter_records", counted)
+    monkeypatch.setattr(pipeline_run, "iter_records", counted)
     with LibreServer() as server:
-        result = run(*args(server, big, tmp_path))
+        result = run(*args(server, big, tmp_path, *(x for kv in sizes.items() for x in kv)))
     assert result.exit_code == 0, result.output
     assert "kept 48" in result.output
-    assert 4 <= most[0] <= 2 * 4 < len(rows)
+    assert 4 <= most[0] <= sum(sizes.values()) < len(rows)

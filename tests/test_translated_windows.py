@@ -1,4 +1,4 @@
-"""A recipe target made by machine translation is translated `TRANSLATE_WINDOW` pivot rows at a
+"""A recipe target made by machine translation is translated `--window-rows` pivot rows at a
 time: the build writes the same bytes whatever the window, and what held for the whole run
 (one cost cap, one failure monitor per backend, one sender, one bar) still does, against
 LibreTranslate- and OpenAI-compatible servers on 127.0.0.1."""
@@ -11,11 +11,15 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from plugdata.pipeline import language as language_check
-from plugdata.pipeline.language import Engine, PivotChecker, _Translated, pivot_records, pivot_rows
+from plugdata.checks.validate import Validator
+from plugdata.pipeline import run as pipeline_run
+from plugdata.pipeline.config import RunConfig
+from plugdata.pipeline.executor import make_executor
+from plugdata.pipeline.executor.local import LocalExecutor
 from plugdata.pipeline.recipe import load_recipe
+from plugdata.pipeline.run import PivotChecker, Run, pivot_rows
+from plugdata.pipeline.targets import TranslatedSide
 from plugdata.translate import engine as translate_engine
-from plugdata.translate import job
 
 from .conftest import ITEMS, invoke, one_line_error, write_jsonl
 from .servers import ChatServer, LibreServer, phrase_book, translator
@@ -63,7 +67,7 @@ def write_corpus(folder: Path) -> Path:
 def recipe_at(folder: Path, backend: dict, *fallbacks: dict, **extra) -> Path:
     """A recipe translating the corpus in `folder` to Italian with `backend` (and fallbacks),
     its segment cache beside it."""
-    spec = {**backend, "cache": "cache.sqlite", "workers": 1, **extra}
+    spec = {**backend, "cache": "cache.sqlite", "concurrency": 1, **extra}
     if fallbacks:
         spec["fallback"] = list(fallbacks)
     recipe = {
@@ -87,8 +91,12 @@ def chat(server) -> dict:
     return {"backend": "openai-chat", "model": "fallback-model", "base_url": server.url + "/v1"}
 
 
+WINDOW: dict[str, int] = {}  # the window of the builds that follow (`window`)
+
+
 def build(recipe: Path, out: Path):
-    return invoke("build", recipe, "--out", out, "--quiet")
+    window = ["--window-rows", WINDOW["rows"]] if WINDOW else []
+    return invoke("build", recipe, "--out", out, "--quiet", *window)
 
 
 def written(out: Path) -> dict:
@@ -109,9 +117,10 @@ def quarantined(out: Path) -> list[dict]:
 
 
 @pytest.fixture
-def window(monkeypatch):
-    """Sets `TRANSLATE_WINDOW` for the builds that follow."""
-    return lambda rows: monkeypatch.setattr(language_check, "TRANSLATE_WINDOW", rows)
+def window():
+    """Sets `--window-rows` for the builds that follow."""
+    yield lambda rows: WINDOW.update(rows=rows)
+    WINDOW.clear()
 
 
 @pytest.fixture
@@ -132,13 +141,13 @@ def bars(monkeypatch) -> list:
 def senders(monkeypatch) -> list:
     """Every sender the build makes (Ray's would start its actors)."""
     made: list = []
-    real = job.sender
+    real = LocalExecutor.sender
 
     def counting(*args):
         made.append(real(*args))
         return made[-1]
 
-    monkeypatch.setattr(job, "sender", counting)
+    monkeypatch.setattr(LocalExecutor, "sender", counting)
     return made
 
 
@@ -273,39 +282,37 @@ def test_a_backend_failing_in_every_window_stops_as_it_would_in_one(tmp_path, wi
     assert not (tmp_path / "out" / "win").exists()
 
 
-def test_rows_held_at_once_are_bounded_by_the_window(tmp_path, window, monkeypatch):
-    """No more than one window of pivot rows is read ahead of the rows handed on, and the first
-    window is translated before the rest of the corpus is read."""
-    write_corpus(tmp_path)
-    window(5)
-    read = 0
+def test_rows_held_at_once_are_bounded_by_the_window(tmp_path, monkeypatch):
+    """No more than one window of pivot rows (and the batch read with its last row) is alive
+    ahead of the rows handed on, whatever the corpus's size."""
+    import weakref
 
-    def counted(*args):
-        nonlocal read
-        for record in pivot_records(*args):
-            read += 1
+    write_corpus(tmp_path)
+    alive: set[int] = set()
+    real = pipeline_run.iter_records
+
+    def counted(*args, **kwargs):
+        for record in real(*args, **kwargs):
+            alive.add(id(record))
+            weakref.finalize(record, alive.discard, id(record))
             yield record
 
-    monkeypatch.setattr(language_check, "pivot_records", counted)
-    monkeypatch.setattr(language_check, "_BATCH_ROWS", 2)
-    read_at_request: list[int] = []
-
-    def translate(text: str) -> str:
-        read_at_request.append(read)
-        return translator(BOOK)(text)
-
-    with LibreServer(translate=translate) as server:
+    monkeypatch.setattr(pipeline_run, "iter_records", counted)
+    config = RunConfig(quiet=True, window_rows=5, read_rows=2)
+    most, handed = 0, 0
+    with LibreServer(translate=translator(BOOK)) as server, make_executor(config) as executor:
         recipe = load_recipe(recipe_at(tmp_path, libre(server)))
-        side = _Translated(recipe, "it", Engine())
-        handed = 0
+        run = Run(config, executor, Validator())
+        side = TranslatedSide(recipe, "it", run)
         try:
-            for _ in side.rows(pivot_rows(recipe, None, PivotChecker(recipe)), progress=False):
+            for row in side.rows(pivot_rows(recipe, run, PivotChecker(recipe))):
                 handed += 1
-                assert read - handed < 5 + 2  # a window, and the batch read with its last row
+                del row
+                most = max(most, len(alive))
         finally:
             side.close()
-    assert handed == len(corpus_lines(tmp_path)) and read == handed
-    assert read_at_request[0] <= 5 + 2 < read
+    assert handed == len(corpus_lines(tmp_path))
+    assert 5 <= most <= 5 + 2 < handed
 
 
 def corpus_lines(folder: Path) -> list[str]:

@@ -171,16 +171,6 @@ def test_langdetect_backend_works_through_the_same_checks():
     assert "wrong-language:target_response" in v.check(triple(target_response=IT_R)).reasons
 
 
-def test_check_many_in_worker_processes_matches_serial_checks():
-    triples = [triple(target_response=r) for r in (ZH_R, IT_R, "", EN_R, ZH_R + "。")] * 30
-    serial = [Validator().check(t) for t in triples]
-    parallel = list(Validator(workers=2).check_many(triples, chunk=16))
-    assert [v.reasons for v in parallel] == [v.reasons for v in serial]
-    assert [[vars(r) for r in v.lid] for v in parallel] == [
-        [vars(r) for r in v.lid] for v in serial
-    ]
-
-
 def test_check_lid_off_skips_language_checks_but_not_the_others():
     v = Validator(ValidationSettings(check_lid=False))
     verdict = v.check(triple(target_response=IT_R))

@@ -3,18 +3,16 @@
 Each check returns None (keep) or a reason code such as `wrong-language:target_response`.
 `Validator.check` runs them all on one triple and returns every reason plus the language-ID
 verdict per field (stored in the triple's `meta`). Routing rows to kept or quarantine and
-counting happen once, in `build`. Every fact about a language (script, length factor, markers)
-comes from the `LanguageTable` the validator is given: the recipe's own, or the built-in one.
+counting happen once, in the pipeline's chunk stage (`pipeline.stages`). Every fact about a
+language (script, length factor, markers) comes from the `LanguageTable` the validator is
+given: the recipe's own, or the built-in one.
 """
 
 from __future__ import annotations
 
-import multiprocessing
-import os
 import re
 import zlib
 from collections import Counter
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Annotated, Literal
 
@@ -221,36 +219,19 @@ def _similar_length(a: str, b: str) -> bool:
     return abs(len(a) - len(b)) <= 0.2 * max(len(a), len(b)) + 8
 
 
-# The batch being checked, set in the parent just before forking: workers inherit it and the
-# loaded model, and receive only index ranges, so no text is pickled on the way out.
-_BATCH: tuple[Validator, list[dict], bool] | None = None
-
-
-def _check_range(bounds: tuple[int, int]) -> list[Verdict]:
-    validator, triples, responses = _BATCH
-    return [validator.check(t, responses=responses) for t in triples[bounds[0] : bounds[1]]]
-
-
 MEMO_LIMIT = 100_000  # remembered language-ID verdicts; forgotten all at once past this
 
 
-def default_workers() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-
-
 class Validator:
-    """Checks triples; holds the loaded detector, the settings and the language table.
-
-    `check_many` spreads big batches over `workers` processes: language-ID is CPU-bound and
-    holds the GIL, so processes are the only way to use more than one core.
-    """
+    """Checks triples; holds the loaded detector, the settings and the language table. Many
+    triples are checked in parallel by the pipeline's executor, each worker with its own
+    validator."""
 
     def __init__(
         self,
         settings: ValidationSettings | None = None,
         detector: Detector | None = None,
         *,
-        workers: int = 1,
         languages: LanguageTable = LANGUAGES,
     ):
         self.settings = settings or ValidationSettings()
@@ -259,27 +240,6 @@ class Validator:
             get_detector(self.settings.detector) if self.settings.check_lid else None
         )
         self._lid_memo: dict[tuple[bytes, str, str], LidResult] = {}
-        self.workers = workers
-
-    # -- batches -------------------------------------------------------------------------------
-    def check_many(
-        self, triples: list[dict], *, responses: bool = True, chunk: int = 256
-    ) -> Iterator[Verdict]:
-        """Verdicts in input order; spread over `workers` forked processes for big batches."""
-        global _BATCH
-        can_fork = "fork" in multiprocessing.get_all_start_methods()
-        if self.workers <= 1 or len(triples) < 2 * chunk or not can_fork:
-            for triple in triples:
-                yield self.check(triple, responses=responses)
-            return
-        ranges = [(i, i + chunk) for i in range(0, len(triples), chunk)]
-        _BATCH = (self, triples, responses)
-        try:
-            with multiprocessing.get_context("fork").Pool(self.workers) as pool:
-                for verdicts in pool.imap(_check_range, ranges):
-                    yield from verdicts
-        finally:
-            _BATCH = None
 
     def describe(self) -> str:
         return self.detector.describe() if self.detector else "none (check_lid: false)"

@@ -107,7 +107,7 @@ class LanguageTable:
         except KeyError:
             raise UnknownLanguageError(
                 f"unknown language code {code!r}; known: {', '.join(self.codes())} "
-                "(add one in plugdata/languages.py or a recipe's `languages:` section)"
+                "(add one in plugdata/core/languages.py or a recipe's `languages:` section)"
             ) from None
 
     def __contains__(self, code: object) -> bool:

@@ -22,7 +22,7 @@ from typing import Annotated, Any, Literal, TypeVar
 
 import annotated_types
 import click
-from pydantic import BaseModel, Field, TypeAdapter, ValidationError
+from pydantic import BaseModel, Field, ValidationError
 from pydantic.fields import FieldInfo
 
 from plugdata.errors import PlugdataError
@@ -208,22 +208,3 @@ def _unknown(model: type[BaseModel], name: str) -> str:
     flag = "--" + name.replace("_", "-")
     close = difflib.get_close_matches(flag, flags, n=1)
     return f"{flag}: unknown option" + (f" (did you mean {close[0]}?)" if close else "")
-
-
-def shared_option(name: str, declaration: Any) -> Callable:
-    """The click option for one shared declaration such as `MaxCost`, for commands that have
-    no options model: the declaration itself checks the value."""
-    kind, *extras = typing.get_args(declaration)
-    field = next(e for e in extras if isinstance(e, FieldInfo))
-    adapter = TypeAdapter(declaration)
-
-    def check(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
-        if value is None:
-            return None
-        try:
-            return adapter.validate_python(value)
-        except ValidationError as err:
-            raise click.BadParameter(_message(err.errors()[0])) from None
-
-    merged = FieldInfo.merge_field_infos(field, annotation=kind)
-    return click_option(name, merged, callback=check)

@@ -1,4 +1,4 @@
-"""Text surgery shared by validation and (later) translation: find code and URLs, keep prose.
+"""Text surgery shared by the checks and translation: find code and URLs, keep prose.
 
 Language detectors call almost any text containing code "English", so every language check
 runs on the prose that remains after fenced code, inline code and URLs are removed.

@@ -2,9 +2,10 @@
 expects (`train-00000-of-00003.parquet`), a row count, and a content hash that does not depend on
 how the rows were chunked or sharded.
 
-A shard holds at most `SHARD_ROWS` rows. Rows arrive in chunks; each chunk becomes one or more
-row groups of the open shard, so the writer holds no more than one chunk. Shards are written
-under hidden names and get their final `-of-NNNNN` names once the split is complete.
+A shard holds at most `shard_rows` rows (a run's `RunConfig.shard_rows`). Rows arrive in chunks;
+each chunk becomes one or more row groups of the open shard, so the writer holds no more than one
+chunk. Shards are written under hidden names and get their final `-of-NNNNN` names once the split
+is complete.
 """
 
 from __future__ import annotations
@@ -104,12 +105,14 @@ def table_hash(table: pa.Table) -> str:
 class SplitWriter:
     """Writes one split of one config into `folder` chunk by chunk (see the module doc)."""
 
-    def __init__(self, folder: Path, split: str, schema: pa.Schema) -> None:
+    def __init__(
+        self, folder: Path, split: str, schema: pa.Schema, shard_rows: int = SHARD_ROWS
+    ) -> None:
         self.folder, self.split, self.schema = folder, split, schema
         self.rows = 0
         self.hasher = RowHasher()
         self.head: list[dict[str, Any]] = []  # the first HEAD_ROWS rows, as written
-        self._limit = SHARD_ROWS  # read when the split starts, so tests can shrink it
+        self._limit = shard_rows
         self._parts: list[Path] = []
         self._writer: pq.ParquetWriter | None = None
         self._in_shard = 0

@@ -22,7 +22,7 @@ import re
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -46,9 +46,6 @@ from plugdata.remote.retrying import (
     parse_retry_after,
 )
 
-if TYPE_CHECKING:
-    from plugdata.pipeline.recipe import Recipe
-
 CONFIG_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,95}$")
 REPO_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,95}/[A-Za-z0-9][A-Za-z0-9_.-]{0,95}$")
 LOGIN_HINT = "log in with `hf auth login` or set HF_TOKEN to a token with write access"
@@ -58,16 +55,26 @@ class PublishError(PlugdataError):
     """The Hub refused, or the published data does not match the local folder."""
 
 
-class PublishOptions(BaseModel):
-    """What to publish, and where: the argument and flags of `plugdata publish`."""
+class PublishTarget(BaseModel):
+    """Where a folder is published: the repo and how it is committed to (a recipe's `publish:`
+    section, which `plugdata build --push` uses)."""
 
     model_config = ConfigDict(extra="forbid")
+
+    repo_id: str = Field(description="Hub dataset repo.", json_schema_extra={"metavar": "ORG/NAME"})
+    private: bool = Field(False, description="Create the repo as private.")
+    revision: str = Field("main", description="Branch to commit to.")
+    create_pr: bool = Field(False, description="Open a pull request instead of committing.")
+    replace: bool = Field(False, description="Allow replacing configs that changed.")
+
+
+class PublishOptions(PublishTarget):
+    """What to publish, and where: the argument and flags of `plugdata publish`."""
 
     folder: Path = Field(
         description="The built dataset folder.",
         json_schema_extra={"argument": True, "path": "dir", "exists": True},
     )
-    repo_id: str = Field(description="Hub dataset repo.", json_schema_extra={"metavar": "ORG/NAME"})
     langs: list[str] = Field(
         default_factory=list,
         description="Publish every config of these languages (repeatable).",
@@ -78,10 +85,6 @@ class PublishOptions(BaseModel):
         description="Publish these exact configs (repeatable). Neither option: all.",
         json_schema_extra={"flag": "--config", "metavar": "NAME"},
     )
-    private: bool = Field(False, description="Create the repo as private.")
-    revision: str = Field("main", description="Branch to commit to.")
-    create_pr: bool = Field(False, description="Open a pull request instead of committing.")
-    replace: bool = Field(False, description="Allow replacing configs that changed.")
     dry_run: bool = Field(False, description="Print the plan; make no request that writes.")
     verify: bool = Field(
         True,
@@ -434,14 +437,6 @@ def publish(options: PublishOptions) -> PublishReport:
         manifest = folder.read_manifest(options.folder)
         report.checks = verify_configs(repo_id, target, pushed, manifest)
     return report
-
-
-def push_built(recipe: Recipe, built: Path, langs: list[str]) -> PublishReport:
-    """`plugdata build --push`: publish the languages a build wrote into `built` to the repo
-    of the recipe's `publish:` section, as `plugdata publish` does."""
-    if recipe.publish is None:
-        raise PublishError(f"{recipe.file}: --push needs a `publish:` section with `repo_id`")
-    return publish(PublishOptions(folder=built, langs=langs, **recipe.publish.model_dump()))
 
 
 @contextlib.contextmanager

@@ -1,10 +1,10 @@
 """Building a dataset folder from a recipe: the orchestration.
 
 Data flows one way: source rows -> (align | translate) -> triples -> validate -> formats ->
-splits -> local dataset folder. This module reads the pivot corpus, has each language checked
-(`language_check`) and written (`configs`), and commits the staged folder (`staging`); a dry run
-prints `plan` instead. Every language keeps one ledger, and the build refuses to write a
-manifest whose ledger does not add up (rows in = kept + quarantined).
+splits -> local dataset folder. This module has each language made, checked and routed
+(`language`) into a `FolderSink`, and commits the staged folder (`staging`); a dry run prints
+`plan` instead. Every language keeps one ledger, and the build refuses to write a manifest whose
+ledger does not add up (rows in = kept + quarantined).
 """
 
 from __future__ import annotations
@@ -14,17 +14,101 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from plugdata.checks.validate import Validator, default_workers
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from plugdata.checks.validate import Validator
 from plugdata.core.redact import scrub_obj
 from plugdata.dataset import folder, staging
 from plugdata.dataset.cards import render_card
 from plugdata.dataset.manifest import ConfigEntry, Manifest, QuarantineEntry
 from plugdata.errors import PlugdataError
-from plugdata.pipeline.configs import LanguageWriter, merge_manifest, planned_manifest
-from plugdata.pipeline.language import TARGET_DUPLICATE, Engine, LanguageResult, check_language
+from plugdata.hub.publish import PublishError, PublishOptions, PublishReport, publish
+from plugdata.pipeline.config import RunConfig
+from plugdata.pipeline.executor import make_executor
+from plugdata.pipeline.language import TARGET_DUPLICATE, LanguageResult, run_language
+from plugdata.pipeline.layout import Layout
+from plugdata.pipeline.manifests import merge_manifest, planned_footprint
 from plugdata.pipeline.plan import plan_lines
-from plugdata.pipeline.recipe import Recipe
+from plugdata.pipeline.recipe import Recipe, load_recipe
+from plugdata.pipeline.run import Run
+from plugdata.pipeline.sinks import FolderSink
 from plugdata.pipeline.triples import Ledger
+
+
+class BuildOptions(BaseModel):
+    """What `plugdata build` makes (how it runs is its `RunConfig`)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    recipe: Path = Field(
+        description="The recipe (YAML).",
+        json_schema_extra={"argument": True, "metavar": "RECIPE", "path": "file"},
+    )
+    out: Path = Field(
+        Path("build"),
+        description="Folder that receives <dataset-name>/.",
+        json_schema_extra={"path": "dir"},
+    )
+    langs: list[str] = Field(
+        default_factory=list,
+        description="Build only these target languages (repeatable); others already in the "
+        "output folder are kept.",
+        json_schema_extra={"flag": "--lang", "metavar": "CODE"},
+    )
+    limit: int | None = Field(None, ge=1, description="Read only the first N source rows.")
+    corpora: list[str] = Field(
+        default_factory=list,
+        description="Use a local file for a language's corpus instead of the recipe's (the "
+        "pivot's code replaces the source).",
+        json_schema_extra={"flag": "--corpus", "metavar": "LANG=PATH"},
+    )
+    dry_run: bool = Field(False, description="Print the plan and exit without reading data.")
+    push: bool = Field(
+        False,
+        description="Publish the built languages to the recipe's `publish:` repo afterwards "
+        "(as `plugdata publish`).",
+    )
+    force: bool = Field(
+        False,
+        description="Build into a folder that plugdata did not make, or made from another "
+        "recipe (files plugdata did not write are kept; those in its way as *.orig).",
+    )
+
+    @field_validator("corpora")
+    @classmethod
+    def _pairs(cls, values: list[str]) -> list[str]:
+        for value in values:
+            code, sep, path = value.partition("=")
+            if not (sep and code and path):
+                raise ValueError(f"{value!r}: use LANG=PATH")
+        return values
+
+    def load(self) -> Recipe:
+        """The recipe, with the corpora `--corpus` swaps in."""
+        overrides = dict(value.split("=", 1) for value in self.corpora)
+        return load_recipe(self.recipe, overrides)
+
+
+def build_from(options: BuildOptions, config: RunConfig | None = None) -> BuildReport:
+    """`plugdata build`: the recipe `options` name, built as `build` does."""
+    return build(
+        options.load(),
+        options.out,
+        langs=options.langs or None,
+        limit=options.limit,
+        dry_run=options.dry_run,
+        force=options.force,
+        config=config,
+    )
+
+
+def push_built(recipe: Recipe, report: BuildReport) -> PublishReport:
+    """`plugdata build --push`: publish the languages a build wrote to the repo of the recipe's
+    `publish:` section, as `plugdata publish` does."""
+    if recipe.publish is None:
+        raise PublishError(f"{recipe.file}: --push needs a `publish:` section with `repo_id`")
+    target = recipe.publish.model_dump()
+    return publish(PublishOptions(folder=report.out_dir, langs=list(report.ledgers), **target))
 
 
 @dataclass
@@ -119,21 +203,18 @@ def build(
     langs: list[str] | None = None,
     limit: int | None = None,
     dry_run: bool = False,
-    progress: bool = True,
-    workers: int | None = None,
     force: bool = False,
-    engine: Engine | None = None,
+    config: RunConfig | None = None,
 ) -> BuildReport:
     """Build the recipe into `out/<recipe.name>/` and return the report (see `summary()`).
 
     The folder is replaced in one step once everything in it is written and checked; it must be
     plugdata's own, from this recipe (else `force`). A language that keeps no row is not
-    written; the others are, and then BuildError says which failed and why. `workers`
-    processes check and render the chunks (default: one per available core); with a Ray
-    `engine`, Ray actors do, and a recipe's translations run on Ray too. Both engines write the same
-    folder.
+    written; the others are, and then BuildError says which failed and why. `config` says how
+    the run works (its executor, workers, chunk sizes); every executor writes the same folder.
     """
     started = time.perf_counter()
+    config = config or RunConfig()
     langs = langs or list(recipe.targets)
     unknown = [code for code in langs if code not in recipe.targets]
     if unknown:
@@ -149,46 +230,60 @@ def build(
         # Everything that can refuse the folder does so before a row is read or paid for.
         existing = staging.inspect(root, recipe.file.name, force=force)
         staging.check_kept(existing, langs, force=force)
-        staging.check_in_the_way(existing, planned_manifest(recipe, langs, existing), force=force)
-        validator = Validator(
-            recipe.validation,
-            workers=workers or default_workers(),
-            languages=recipe.language_table,
-        )
+        staging.check_in_the_way(existing, planned_footprint(recipe, langs, existing), force=force)
+        validator = Validator(recipe.validation, languages=recipe.language_table)
         stage = output.stage()
-        ledgers: dict[str, Ledger] = {}
-        built: dict[str, ConfigEntry] = {}
-        quarantine: dict[str, QuarantineEntry] = {}
-        failures: dict[str, str] = {}
-        dup_counts: dict[str, int] = {}
-        engine = engine or Engine()
-        try:
-            for lang in langs:
-                writer = LanguageWriter(recipe, stage, lang)
-                result = check_language(recipe, lang, validator, writer, limit, progress, engine)
-                ledgers[lang], dup_counts = result.ledger, result.pivot_counts
-                rejected = folder.rejected_file(out, recipe.name, lang)
-                if result.ledger.kept == 0:
-                    writer.quarantine.move_to(rejected)
-                    failures[lang] = _reject(rejected, result)
-                    continue
-                rejected.unlink(missing_ok=True)
-                quarantine[lang] = writer.quarantine.entry(stage, lang)
-                built.update(writer.finish(result, validator))
-        finally:
-            engine.close()
+        with make_executor(config) as executor:
+            run = Run(config, executor, validator, slice(limit))
+            built = _build_languages(recipe, langs, out, stage, run)
         report = BuildReport(
-            recipe.name, root, ledgers, {n: i.splits for n, i in built.items()}, dup_counts, 0.0
+            recipe.name,
+            root,
+            {lang: r.ledger for lang, r in built.results.items()},
+            {n: i.splits for n, i in built.configs.items()},
+            built.pivot_counts,
+            0.0,
         )
-        report.failures, report.dropped = failures, existing.dropped
-        if len(failures) < len(langs):
-            manifest = merge_manifest(recipe, existing, built, quarantine, failures)
+        report.failures, report.dropped = built.failures, existing.dropped
+        if len(built.failures) < len(langs):
+            manifest = merge_manifest(
+                recipe, existing, built.configs, built.quarantine, built.failures
+            )
             report.set_aside = _finish_stage(recipe, existing, stage, manifest)
             output.commit(stage)
     report.seconds = time.perf_counter() - started
-    if failures:
-        raise BuildError("; ".join(failures.values()), report)
+    if report.failures:
+        raise BuildError("; ".join(report.failures.values()), report)
     return report
+
+
+@dataclass
+class _Built:
+    """What the languages of a build wrote, and which kept nothing."""
+
+    results: dict[str, LanguageResult] = field(default_factory=dict)
+    configs: dict[str, ConfigEntry] = field(default_factory=dict)
+    quarantine: dict[str, QuarantineEntry] = field(default_factory=dict)
+    failures: dict[str, str] = field(default_factory=dict)  # language -> why nothing was kept
+    pivot_counts: dict[str, int] = field(default_factory=dict)
+
+
+def _build_languages(recipe: Recipe, langs: list[str], out: Path, stage: Path, run: Run) -> _Built:
+    """Each language into `stage`; one that keeps nothing goes beside `out` for inspection."""
+    built = _Built()
+    for lang in langs:
+        sink = FolderSink(recipe, stage, Layout.of(recipe, lang), run.config.shard_rows)
+        result = run_language(recipe, lang, sink, run)
+        built.results[lang], built.pivot_counts = result, result.pivot_counts
+        rejected = folder.rejected_file(out, recipe.name, lang)
+        if result.ledger.kept == 0:
+            sink.quarantine.move_to(rejected)
+            built.failures[lang] = _reject(rejected, result)
+            continue
+        rejected.unlink(missing_ok=True)
+        built.quarantine[lang] = sink.quarantine.entry(stage, lang)
+        built.configs.update(sink.finish(result, run.validator))
+    return built
 
 
 def _finish_stage(

@@ -7,10 +7,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from plugdata.dataset import staging
-from plugdata.dataset.folder import FolderError, config_name
-from plugdata.pipeline.configs import public_options
-from plugdata.pipeline.language import corpus_where
+from plugdata.dataset.folder import FolderError
+from plugdata.pipeline.layout import Layout
+from plugdata.pipeline.manifests import public_options
 from plugdata.pipeline.recipe import Recipe
+from plugdata.pipeline.targets import corpus_where
 
 
 def _folder_state(recipe: Recipe, root: Path, force: bool) -> str:
@@ -33,7 +34,6 @@ def _describe_options(target, base_dir: Path) -> str:
 def plan_lines(
     recipe: Recipe, root: Path, langs: list[str], limit: int | None, force: bool
 ) -> list[str]:
-    train = recipe.kind == "train"
     src = recipe.source
     plan = [
         f"recipe   {recipe.file} ({recipe.kind}, pivot {recipe.pivot})",
@@ -42,7 +42,7 @@ def plan_lines(
     ]
     for lang in langs:
         target = recipe.targets[lang]
-        configs = [lang] + ([config_name(lang, m) for m in recipe.methods] if train else [])
+        configs = Layout.of(recipe, lang).configs
         if target.align is not None:
             how = f"align {corpus_where(target.align)} by {target.align.join}"
         else:
@@ -54,6 +54,6 @@ def plan_lines(
         f"validate detector {v.detector}, thresholds {v.thresholds}, "
         f"short texts: {v.short_text} (< {v.min_letters} letters)"
     )
-    if train:
+    if recipe.responses:
         plan.append(f"splits   validation share {recipe.splits.validation} by hash of id")
     return plan

@@ -30,14 +30,19 @@ from plugdata.core.formats import METHODS
 from plugdata.core.languages import LANGUAGES, Language, LanguageTable
 from plugdata.core.safe_yaml import safe_yaml_load
 from plugdata.errors import PlugdataError, RecipeError
+from plugdata.hub.publish import PublishTarget
 from plugdata.sources.corpus import _NAME, Align, Source, Strict, Text, not_blank
+from plugdata.translate.backends import backend_options
+from plugdata.translate.engine import DEFAULT_CONCURRENCY
 
 METHOD_NAMES = tuple(METHODS)  # the method table's names, in its order
 _CODE = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
 
 
 class Fallback(BaseModel):
-    """Another backend to try for rows the first one could not translate safely."""
+    """Another backend to try for rows the first one could not translate safely; other keys
+    are the backend's options (the names of `plugdata translate --option`), checked on load by
+    the backend's own options model."""
 
     model_config = ConfigDict(extra="allow")
     backend: Text
@@ -48,13 +53,22 @@ class Fallback(BaseModel):
 
 
 class Translate(Fallback):
-    """Machine translation of the pivot corpus; other keys are the backend's options
-    (the same names as `plugdata translate --option`), validated by the backend."""
+    """Machine translation of the pivot corpus with a backend (and fallbacks)."""
 
     fallback: list[Fallback] = Field(default_factory=list)
-    workers: int = Field(8, ge=1, description="concurrent requests")
+    concurrency: int = Field(
+        DEFAULT_CONCURRENCY, ge=1, description="requests in flight for each backend"
+    )
     max_cost: float | None = Field(None, ge=0, description="USD cap for this language")
     cache: Text | None = Field(None, description="segment cache file (default: user cache)")
+
+
+def _check_backends(spec: Translate, where: str) -> None:
+    """Each backend's options checked by its own model when the recipe is read, so that a typo
+    stops a dry run too, before any language is paid for."""
+    backend_options(spec.backend, spec.options, where)
+    for i, fallback in enumerate(spec.fallback):
+        backend_options(fallback.backend, fallback.options, f"{where}.fallback.{i}")
 
 
 class Target(Strict):
@@ -84,16 +98,6 @@ class Card(Strict):
     license: Text = Field(description="SPDX-style license id for the Hub card, e.g. cc-by-nc-4.0")
     description: str = ""
     source_datasets: list[str] = Field(default_factory=list)
-
-
-class Publish(Strict):
-    """Where `plugdata build RECIPE --push` publishes (same meaning as `plugdata publish`)."""
-
-    repo_id: Text = Field(description="ORG/NAME of the Hub dataset repo")
-    private: bool = False
-    revision: Text = "main"
-    create_pr: bool = False
-    replace: bool = False
 
 
 @pydantic_dataclass(frozen=True, config=ConfigDict(extra="forbid"))
@@ -167,7 +171,9 @@ class Recipe(Strict):
     )
     splits: Splits = Field(default_factory=Splits)
     card: Card
-    publish: Publish | None = None
+    publish: PublishTarget | None = Field(
+        None, description="where `plugdata build --push` publishes"
+    )
 
     @field_validator("name")
     @classmethod
@@ -175,6 +181,17 @@ class Recipe(Strict):
         if not _NAME.match(v):
             raise ValueError("use letters, digits, '.', '_' or '-' (at most 96)")
         return v
+
+    @property
+    def responses(self) -> bool:
+        """Whether the rows have responses: a training set's do; an eval set is instructions
+        (and the references it keeps)."""
+        return self.kind == "train"
+
+    @property
+    def fields(self) -> tuple[str, ...]:
+        """The fields of a source row that are translated."""
+        return ("instruction", "response") if self.responses else ("instruction",)
 
     @property
     def failure_action(self) -> str:
@@ -198,6 +215,8 @@ class Recipe(Strict):
                     f"targets.{code}.align.keep: {sorted(both)[0]!r} is kept from the source "
                     "too; one column, one origin"
                 )
+            if target.translate is not None:
+                _check_backends(target.translate, f"targets.{code}.translate")
         for code in self.validation.thresholds:
             if code != "default":  # a threshold for a code no row has would be silently unused
                 try:

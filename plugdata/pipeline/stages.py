@@ -1,40 +1,33 @@
-"""The stages of a build that need nothing but the chunk at hand: triples, content checks,
+"""The stages of a run that need nothing but the chunk at hand: triples, content checks,
 routing, the split of each kept triple, rendering every method, and the Arrow tables (with each
-row's JSON for the content hash) that `configs.LanguageWriter` appends to the folder.
+row's JSON for the content hash) that a sink writes.
 
 Everything that depends on earlier rows (ids and texts seen before, the join) is settled before a
 chunk gets here, as its `early` reasons, so any slice of a chunk can be processed anywhere:
-`ChunkJob.run` is a function of the slice alone. `ChunkRunner` runs the slices in a pool (forked
-worker processes, or Ray actors for `--engine ray`) and joins their results in input order.
+`ChunkJob.run` is a function of the slice alone. `ChunkRunner` runs the slices on the run's
+executor (its worker processes, or Ray actors) and joins their results in input order.
 """
 
 from __future__ import annotations
 
 import gc
-import multiprocessing
 from collections import Counter, deque
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 import pyarrow as pa
 
 from plugdata.checks.validate import Validator, Verdict
-from plugdata.core.formats import METHODS, render
-from plugdata.core.schema import METHOD_ROW, quarantine_schema, triple_schema
-from plugdata.dataset.folder import config_name
+from plugdata.core.formats import render
+from plugdata.core.schema import METHOD_ROW
 from plugdata.dataset.shards import EncodedRows
-from plugdata.dataset.splits import split_of
-from plugdata.pipeline.recipe import Recipe, Translate
-from plugdata.pipeline.triples import Ledger, Router, make_triple
-from plugdata.sources.corpus import Align, Corpus
-from plugdata.sources.read import Record
+from plugdata.pipeline.config import RunConfig
+from plugdata.pipeline.executor.base import Executor, Pool
+from plugdata.pipeline.layout import Layout
+from plugdata.pipeline.recipe import Recipe
+from plugdata.pipeline.triples import Ledger, Router, TargetRow, TripleMaker
 
-# One pivot row with its target side: the pivot record, its id, the problems that fail it in
-# every language; its target record (or None), how that was made, reasons and flags.
-TargetRow = tuple[Record, str, list[str], Record | None, str, list[str], list[str]]
-# Chunks with fewer rows to check than this are done here rather than sent to a worker.
-INLINE_ROWS = 512
 FULL_COLLECT_EVERY = 16  # chunks between full garbage collections during a build
 
 
@@ -101,23 +94,23 @@ class ChunkResult:
 
 @dataclass
 class ChunkJob:
-    """What one target language does to a chunk (see the module doc)."""
+    """What one target language does to a chunk (see the module doc), laid out by `layout`."""
 
     recipe: Recipe
-    lang: str
-    spec: Corpus | Translate
+    layout: Layout
     validator: Validator
 
     def __post_init__(self) -> None:
-        recipe = self.recipe
-        self.train = recipe.kind == "train"
-        kept_columns = recipe.kept_columns(self.lang)
-        self.schema = triple_schema(self.train, kept_columns)
-        self.quarantine_schema = quarantine_schema(self.train, kept_columns)
-        self.methods = {
-            config_name(self.lang, m): (m, recipe.pivot_rows.get(m, METHODS[m].pivot_rows))
-            for m in (recipe.methods if self.train else [])
-        }
+        recipe, lang = self.recipe, self.layout.lang
+        align = recipe.targets[lang].align
+        self.make = TripleMaker(
+            recipe.source.name,
+            recipe.pivot,
+            lang,
+            responses=recipe.responses,
+            keep=recipe.source.keep,
+            target_keep=align.keep if align else {},
+        )
 
     def __getstate__(self) -> dict[str, Any]:
         # Sent to Ray actors without the validator: each has its own, model loaded once.
@@ -125,7 +118,7 @@ class ChunkJob:
 
     def run(self, chunk: list[TargetRow], early: list[list[str]]) -> ChunkResult:
         """Everything a slice of a chunk goes through once its early reasons are known."""
-        triples = self.triples(chunk)
+        triples = [self.make(row) for row in chunk]
         return self.finish(chunk, early, triples, self.check(to_check(triples, early)))
 
     def finish(
@@ -136,56 +129,35 @@ class ChunkJob:
         verdicts: list[Verdict],
     ) -> ChunkResult:
         """Routing, splits and rendering of a chunk whose content checks are done."""
+        layout = self.layout
         kept, quarantined, ledger = self.route(chunk, early, triples, verdicts)
         result = ChunkResult(ledger)
         if quarantined:
-            result.quarantine = pa.Table.from_pylist(quarantined, schema=self.quarantine_schema)
-        if not self.train:
-            if kept:
-                result.rows[self.lang] = {"test": Encoded.of(kept, self.schema)}
-            return result
-        splits = self.recipe.splits
-        by_split: dict[str, list[dict[str, Any]]] = {"train": [], "validation": []}
+            result.quarantine = pa.Table.from_pylist(quarantined, schema=layout.quarantine_schema)
+        by_split: dict[str, list[dict[str, Any]]] = {split: [] for split in layout.splits}
         for triple in kept:
-            by_split[split_of(triple["id"], splits.validation, splits.salt)].append(triple)
-        languages = self.recipe.language_table
-        for split, triples in by_split.items():
-            if not triples:
-                continue
-            result.rows.setdefault(self.lang, {})[split] = Encoded.of(triples, self.schema)
-            for config, (method, pivot_rows) in self.methods.items():
-                rows = [
-                    row
-                    for t in triples
-                    for row in render(method, t, pivot_rows=pivot_rows, languages=languages)
-                ]
-                result.kinds.setdefault(config, {})[split] = Counter(r["kind"] for r in rows)
-                result.rows.setdefault(config, {})[split] = Encoded.of_methods(rows)
+            by_split[layout.split_of(triple["id"])].append(triple)
+        for split, rows in by_split.items():
+            if rows:
+                result.rows.setdefault(layout.lang, {})[split] = Encoded.of(rows, layout.schema)
+                self.render(rows, split, result)
         return result
 
-    def triples(self, chunk: list[TargetRow]) -> list[dict[str, Any]]:
-        recipe = self.recipe
-        triples = []
-        for record, rid, _, match, made_by, _, flags in chunk:
-            triple = make_triple(
-                rid,
-                recipe.source.name,
-                recipe.pivot,
-                self.lang,
-                record,
-                match,
-                made_by,
-                responses=self.train,
-                keep=recipe.source.keep,
-                target_keep=self.spec.keep if isinstance(self.spec, Align) else None,
-            )
-            triple["meta"]["flags"] = list(flags)
-            triples.append(triple)
-        return triples
+    def render(self, triples: list[dict[str, Any]], split: str, result: ChunkResult) -> None:
+        """Every method's training rows of one split's triples, into `result`."""
+        for config, (method, pivot_rows) in self.layout.methods.items():
+            rows = [
+                row
+                for t in triples
+                for row in render(method, t, pivot_rows=pivot_rows, languages=self.layout.languages)
+            ]
+            result.kinds.setdefault(config, {})[split] = Counter(r["kind"] for r in rows)
+            result.rows.setdefault(config, {})[split] = Encoded.of_methods(rows)
 
     def check(self, triples: list[dict[str, Any]]) -> list[Verdict]:
         """The content checks (language ID the costliest of them)."""
-        return [self.validator.check(t, responses=self.train) for t in triples]
+        responses = self.layout.responses
+        return [self.validator.check(t, responses=responses) for t in triples]
 
     def route(
         self,
@@ -196,21 +168,21 @@ class ChunkJob:
     ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], Ledger]:
         """Each triple to kept or quarantine, with one ledger: its early reasons, else the
         verdict of its content checks (`checked`: one per triple without early reasons)."""
-        recipe = self.recipe
+        flag = self.recipe.failure_action == "flag"
         verdicts = iter(checked)
         router = Router(Ledger())
         for triple, reasons, row in zip(triples, early, chunk, strict=True):
-            record, match = row[0], row[3]
             if not reasons:
                 verdict = next(verdicts)
                 triple["meta"]["lid"] = verdict.lid_rows()
                 triple["meta"]["flags"] += verdict.flags
                 reasons = verdict.reasons
-                if reasons and recipe.failure_action == "flag":
+                if reasons and flag:
                     triple["meta"]["flags"] += [f"failed:{r}" for r in reasons]
                     router.ledger.flagged[reasons[0]] += 1
                     reasons = []
-            where = record.where + (f" | {match.where}" if match and match.where else "")
+            match = row.target
+            where = row.pivot.where + (f" | {match.where}" if match and match.where else "")
             router.route(triple, reasons, where)
         return router.kept, router.quarantined, router.ledger
 
@@ -220,69 +192,21 @@ def to_check(triples: list[dict[str, Any]], early: list[list[str]]) -> list[dict
     return [t for t, reasons in zip(triples, early, strict=True) if not reasons]
 
 
-# The job of a runner's fork pool, set in the parent while the pool lives: forked workers
-# inherit it (with the validator's loaded model), so only the slices travel to them.
-_JOB: ChunkJob | None = None
-# Rows of a chunk per task of a worker: small enough to keep every worker busy to the end of a
-# language, big enough that a task's tables make a sizeable write.
-TASK_ROWS = 1024
-
-
-def _run(chunk: list[TargetRow], early: list[list[str]]) -> ChunkResult:
-    return _JOB.run(chunk, early)
-
-
-class StagePool(Protocol):
-    """Where a runner's slices run: `run` a job over a slice of a chunk; the handle's `get()`
-    gives its `ChunkResult`. `in_flight`: the chunks to keep queued to keep the pool busy."""
-
-    in_flight: int
-
-    def run(self, job: ChunkJob, chunk: list[TargetRow], early: list[list[str]]) -> Any: ...
-
-    def close(self) -> None: ...
-
-
-class ForkPool:
-    """`workers` forked processes that inherit the job (the default engine's pool)."""
-
-    def __init__(self, job: ChunkJob, workers: int) -> None:
-        global _JOB
-        _JOB = job
-        self.in_flight = workers
-        self._pool = multiprocessing.get_context("fork").Pool(workers)
-
-    def run(self, job: ChunkJob, chunk: list[TargetRow], early: list[list[str]]) -> Any:
-        return self._pool.apply_async(_run, (chunk, early))
-
-    def close(self) -> None:
-        global _JOB
-        self._pool.terminate()
-        self._pool.join()
-        _JOB = None
-
-
 class ChunkRunner:
-    """Runs a `ChunkJob` over chunks in order: slices of each chunk in a pool that lives as long
-    as the runner, with a few chunks in flight (one more than there are workers, for the
-    default `ForkPool`), while this process reads and aligns the next chunks and writes the
-    finished ones. With the fork pool, small chunks, one worker, or no `fork` on this system:
-    all here. `pool`: where to get another pool (`ray_engine.RayStagePool`), asked when the
-    first chunk with something to check comes; whoever made that pool closes it (it may serve
-    several runners)."""
+    """Runs a `ChunkJob` over chunks in order: slices of each chunk on the executor's workers
+    (a pool asked for when the first chunk worth sending comes, closed with the runner), with a
+    few chunks in flight, while this process reads and aligns the next chunks and writes the
+    finished ones. Chunks the executor finds cheaper to do here are done here."""
 
-    def __init__(
-        self, job: ChunkJob, workers: int, pool: Callable[[], StagePool] | None = None
-    ) -> None:
-        self.job, self.workers = job, workers
-        self._make_pool = pool
-        self._pool: StagePool | None = None
+    def __init__(self, job: ChunkJob, executor: Executor, config: RunConfig) -> None:
+        self.job, self.executor, self.config = job, executor, config
+        self._pool: Pool | None = None
         self._in_flight: deque[list[Any]] = deque()
         # A chunk allocates millions of short-lived containers, and the collector's passes
         # over them (and over every long-lived object) took a third of a build's time. Nearly
         # all of it is freed by reference counting; cycles are collected once per chunk. What
-        # exists now lives through the build: frozen, no collection looks at it again (nor, in
-        # the forked workers, at what they inherit).
+        # exists now lives through the run: frozen, no collection looks at it again (nor, in
+        # forked workers, at what they inherit).
         self._gc_was_enabled = gc.isenabled()
         gc.disable()
         gc.freeze()
@@ -290,34 +214,20 @@ class ChunkRunner:
 
     def submit(self, chunk: list[TargetRow], early: list[list[str]]) -> Iterator[ChunkResult]:
         """Queue a chunk; yields the results that are due (oldest first)."""
-        pool = self._pool_for(sum(1 for reasons in early if not reasons))
-        if pool is None:
-            parts = [self.job.run(chunk, early)]
+        if self.executor.runs_here(sum(1 for reasons in early if not reasons)):
+            parts: list[Any] = [self.job.run(chunk, early)]
         else:
+            if self._pool is None:
+                self._pool = self.executor.pool(self.job)
+            size = self.config.task_rows
             parts = [
-                pool.run(self.job, chunk[i : i + TASK_ROWS], early[i : i + TASK_ROWS])
-                for i in range(0, len(chunk), TASK_ROWS)
+                self._pool.submit(chunk[i : i + size], early[i : i + size])
+                for i in range(0, len(chunk), size)
             ]
         self._in_flight.append(parts)
-        limit = self._pool.in_flight if self._pool else self.workers
+        limit = self._pool.in_flight if self._pool else self.executor.workers
         while len(self._in_flight) > limit:
             yield self._next()
-
-    def _pool_for(self, to_check: int) -> StagePool | None:
-        """The pool for a chunk with `to_check` rows to check (None: run it here)."""
-        if self._pool is None:
-            if self._make_pool is not None:
-                if to_check:
-                    self._pool = self._make_pool()
-            elif (
-                self.workers > 1
-                and to_check >= INLINE_ROWS
-                and "fork" in multiprocessing.get_all_start_methods()
-            ):
-                self._pool = ForkPool(self.job, self.workers)
-        if self._make_pool is None and to_check < INLINE_ROWS:
-            return None
-        return self._pool
 
     def drain(self) -> Iterator[ChunkResult]:
         while self._in_flight:
@@ -337,6 +247,6 @@ class ChunkRunner:
         gc.unfreeze()
         if self._gc_was_enabled:
             gc.enable()
-        if self._pool is not None and self._make_pool is None:
+        if self._pool is not None:
             self._pool.close()
         self._pool = None

@@ -1,12 +1,13 @@
-"""Making triples (the rows of a language config) from a pivot record and its target record,
-and routing each finished one to the kept rows or the quarantine."""
+"""The rows the pipeline streams (`TargetRow`), the triples made of them (the rows of a language
+config), and the routing of each finished one to the kept rows or the quarantine, counted in one
+ledger."""
 
 from __future__ import annotations
 
 import typing
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from plugdata.core.schema import Quarantined, Triple
 from plugdata.errors import PlugdataError
@@ -20,49 +21,60 @@ def row_id(source_name: str, record: Record) -> str:
     return f"{source_name}/{record.index:05d}"
 
 
-def row_ids(source_name: str, records: list[Record]) -> list[str]:
-    return [row_id(source_name, r) for r in records]
+class TargetRow(NamedTuple):
+    """One pivot row with its target side, as the pipeline streams it: the pivot record, its
+    id, the problems that fail it in every language; the target record (None: no match in
+    the target corpus), how that was made, why it failed (a translation that did not come back)
+    and what `meta.flags` notes about it."""
+
+    pivot: Record
+    id: str
+    problems: list[str]
+    target: Record | None
+    made_by: str
+    target_reasons: list[str]
+    flags: list[str]
 
 
-def make_triple(
-    row_id: str,
-    source_name: str,
-    pivot_lang: str,
-    target_lang: str,
-    pivot: Record,
-    target: Record | None,
-    made_by: str,
-    *,
-    responses: bool = True,
-    keep: dict[str, str] | None = None,
-    target_keep: dict[str, str] | None = None,
-) -> Triple:
-    """`keep` and `target_keep`: the extra columns carried from the pivot and the target
-    record, with their kinds (a recipe's `keep:`)."""
-    triple: dict[str, Any] = {
-        "id": row_id,
-        "source": source_name,
-        "pivot_lang": pivot_lang,
-        "target_lang": target_lang,
-        "pivot_instruction": pivot.instruction,
-        "target_instruction": target.instruction if target else "",
-    }
-    if responses:
-        triple["pivot_response"] = pivot.response or ""
-        triple["target_response"] = (target.response or "") if target else ""
-    for record, columns in ((pivot, keep), (target, target_keep)):
-        for extra, kind in (columns or {}).items():
-            value = record.extras.get(extra) if record else None
-            triple[extra] = str(value) if kind == "text" and value is not None else value
-    triple["meta"] = {
-        "made_by": {
-            "target_instruction": made_by,
-            "target_response": made_by if responses else None,
-        },
-        "lid": [],
-        "flags": [],
-    }
-    return typing.cast(Triple, triple)
+@dataclass(frozen=True)
+class TripleMaker:
+    """Makes one language's triples. `keep` and `target_keep`: the extra columns carried from
+    the pivot and the target record, with their kinds (a recipe's `keep:`)."""
+
+    source_name: str
+    pivot_lang: str
+    target_lang: str
+    responses: bool = True
+    keep: dict[str, str] = field(default_factory=dict)
+    target_keep: dict[str, str] = field(default_factory=dict)
+
+    def __call__(self, row: TargetRow) -> Triple:
+        pivot, target = row.pivot, row.target
+        triple: dict[str, Any] = {
+            "id": row.id,
+            "source": self.source_name,
+            "pivot_lang": self.pivot_lang,
+            "target_lang": self.target_lang,
+            "pivot_instruction": pivot.instruction,
+            "target_instruction": target.instruction if target else "",
+        }
+        if self.responses:
+            triple["pivot_response"] = pivot.response or ""
+            triple["target_response"] = (target.response or "") if target else ""
+        for record, columns in ((pivot, self.keep), (target, self.target_keep)):
+            for extra, kind in columns.items():
+                value = record.extras.get(extra) if record else None
+                triple[extra] = str(value) if kind == "text" and value is not None else value
+        made_by = row.made_by
+        triple["meta"] = {
+            "made_by": {
+                "target_instruction": made_by,
+                "target_response": made_by if self.responses else None,
+            },
+            "lid": [],
+            "flags": list(row.flags),
+        }
+        return typing.cast(Triple, triple)
 
 
 class LedgerError(PlugdataError):
@@ -96,7 +108,7 @@ class Ledger:
 @dataclass
 class Router:
     """Sends each finished triple to the kept rows or, with its reasons and where it came
-    from, to the quarantine, counting both in one ledger (`build` and `translate` alike)."""
+    from, to the quarantine, counting both in one ledger."""
 
     ledger: Ledger = field(default_factory=Ledger)
     kept: list[Triple] = field(default_factory=list)

@@ -289,19 +289,6 @@ def _extra(value: Any, column: str, kind: str, problems: list[str]) -> Any:
     return None
 
 
-def read_records(
-    corpus: Corpus,
-    base_dir: Path,
-    *,
-    need_response: bool = True,
-    keep: dict[str, str] | None = None,
-    limit: int | None = None,
-) -> list[Record]:
-    """Read a corpus into records; column problems raise, value problems are recorded. `keep`:
-    extra columns to carry and their kinds (a recipe's `keep:`)."""
-    return list(iter_records(corpus, base_dir, need_response=need_response, keep=keep, limit=limit))
-
-
 def iter_records(
     corpus: Corpus,
     base_dir: Path,
@@ -310,7 +297,9 @@ def iter_records(
     keep: dict[str, str] | None = None,
     limit: int | None = None,
 ) -> Iterator[Record]:
-    """`read_records` one record at a time, for a build that holds a chunk, not the corpus."""
+    """A corpus's records, one at a time (a run holds a chunk, not the corpus); column
+    problems raise, value problems are recorded. `keep`: extra columns to carry and their kinds
+    (a recipe's `keep:`); `limit`: the first rows only."""
     count = 0
     chosen: dict[str, str | None] | None = None
     for index, (where, row) in enumerate(raw_rows(corpus, base_dir)):

@@ -39,14 +39,16 @@ class TextTranslator:
         *,
         cache_path: Path | None = None,
         fallbacks: list[tuple[str, dict[str, Any]]] | None = None,
-        workers: int = 8,
+        concurrency: int | None = None,
         max_cost: float | None = None,
         where: str = "--translator",
     ):
-        from plugdata.translate.job import default_cache_path, make_translator
+        from plugdata.translate.backends import make_translator
+        from plugdata.translate.cache import default_cache_path
+        from plugdata.translate.engine import DEFAULT_CONCURRENCY
 
         self.cache_path = cache_path or default_cache_path()
-        self.workers, self.max_cost = workers, max_cost
+        self.concurrency, self.max_cost = concurrency or DEFAULT_CONCURRENCY, max_cost
         self.spent, self.requests = 0.0, 0  # USD, and requests that left the process
         self._backends = [make_translator(backend, options, where)]
         try:
@@ -82,26 +84,23 @@ class TextTranslator:
         are to the engine. A backend that cannot work as configured (nothing listening, a
         refused key) raises; a text it cannot translate safely gets a reason instead."""
         from plugdata.sources.read import Record
+        from plugdata.translate import engine
         from plugdata.translate.cache import SegmentCache
-        from plugdata.translate.engine import translate_records
 
         records = [
             Record(i, f"text {i + 1}", None, text if kind == "instruction" else "", text)
             for i, text in enumerate(texts)
         ]
         left = None if self.max_cost is None else max(self.max_cost - self.spent, 0.0)
-        with SegmentCache(self.cache_path) as cache:
-            outcomes, report = translate_records(
-                records,
-                source,
-                target,
-                self._backends,
-                cache,
-                fields=(kind,),
-                workers=self.workers,
-                max_cost=left,
-                progress=progress,
-            )
+        settings = engine.TranslationSettings(
+            source, target, fields=(kind,), max_cost=left, progress=progress
+        )
+        sender = engine.Sender(self.concurrency)
+        with (
+            SegmentCache(self.cache_path) as cache,
+            engine.Translation(self._backends, cache, settings, sender) as job,
+        ):
+            outcomes, report = job.translate(records)
         self.spent += report.stats.cost
         self.requests += report.stats.requests
         return [
@@ -122,6 +121,6 @@ class TextTranslator:
 
 def parse_options(pairs: list[str] | tuple[str, ...]) -> dict[str, Any]:
     """`KEY=VALUE` strings, read as `plugdata translate --option` reads them."""
-    from plugdata.translate.job import parse_options as parse
+    from plugdata.translate.backends import parse_options as parse
 
     return parse(pairs)

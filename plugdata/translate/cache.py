@@ -9,14 +9,18 @@ anyone can rebuild a published dataset without paying for a single request.
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
-from plugdata.core.store import Store
+from pydantic import BaseModel, ConfigDict, Field
+
+from plugdata.core.options import TranslationCache
+from plugdata.core.outputs import refuse_overwrite
+from plugdata.core.store import Store, cache_dir
 from plugdata.errors import PlugdataError
 
 _SCHEMA = """
@@ -33,19 +37,27 @@ CREATE TABLE IF NOT EXISTS segments (
 """
 _INSERT = "INSERT OR REPLACE INTO segments VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
 _SPACES = re.compile(r"[ \t]+")
-# Finished rows (translated fields plus quality verdict) keyed by everything that determined
-# them, so an unchanged rerun skips parsing, assembly and checks. Derived data: not exported.
-_ROWS = "CREATE TABLE IF NOT EXISTS rows (key TEXT PRIMARY KEY, value TEXT NOT NULL)"
-COLUMNS = (
-    "key",
-    "backend",
-    "model",
-    "source_lang",
-    "target_lang",
-    "version",
-    "source",
-    "translation",
-)
+
+
+class Segment(NamedTuple):
+    """One translated unit: a row of the cache, under the key of everything that decided it."""
+
+    key: str
+    backend: str
+    model: str
+    source_lang: str
+    target_lang: str
+    version: str
+    source: str
+    translation: str
+
+
+COLUMNS = Segment._fields
+
+
+def default_cache_path() -> Path:
+    """translations.sqlite in `plugdata.core.store.cache_dir()`, beside the judge's cache."""
+    return cache_dir() / "translations.sqlite"
 
 
 def normalize_segment(text: str) -> str:
@@ -73,7 +85,7 @@ class SegmentCache:
 
     def __init__(self, path: Path):
         self.path = Path(path)
-        self._db = Store(self.path, _SCHEMA, _ROWS)
+        self._db = Store(self.path, _SCHEMA)
         self._lock = threading.Lock()
 
     def _select_in(self, sql: str, keys: list[str]) -> dict[str, str]:
@@ -91,47 +103,15 @@ class SegmentCache:
             list(dict.fromkeys(keys)),
         )
 
-    def put(
-        self,
-        key: str,
-        backend: str,
-        model: str,
-        source_lang: str,
-        target_lang: str,
-        version: str,
-        source: str,
-        translation: str,
-    ) -> None:
+    def put(self, segment: Segment) -> None:
         with self._lock:
-            self._db.execute(
-                _INSERT,
-                (key, backend, model, source_lang, target_lang, version, source, translation),
-            )
+            self._db.execute(_INSERT, segment)
 
-    def put_many(self, segments: list[tuple[str, ...]]) -> None:
+    def put_many(self, segments: list[Segment]) -> None:
         """Segments as `put` takes them, in one transaction: answers that Ray workers sent
         back together."""
         with self._lock:
             self._db.write_many(_INSERT, segments)
-
-    def get_rows(self, keys: list[str]) -> dict[str, dict]:
-        """Finished rows by key. A value that does not read back as a row is derived data gone
-        bad: left out, so the row is made again."""
-        found = self._select_in("SELECT key, value FROM rows WHERE key IN ({marks})", keys)
-        rows = {}
-        for key, value in found.items():
-            try:
-                row = json.loads(value)
-            except (TypeError, ValueError):
-                continue
-            is_row = isinstance(row, dict) and isinstance(row.get("triple"), dict)
-            if is_row and isinstance(row.get("reasons"), list):
-                rows[key] = row
-        return rows
-
-    def put_rows(self, items: list[tuple[str, str]]) -> None:
-        with self._lock:
-            self._db.write_many("INSERT OR REPLACE INTO rows VALUES (?, ?)", items)
 
     def export(self, out: Path) -> int:
         """Every segment to the parquet file `out`; returns how many."""
@@ -183,3 +163,46 @@ class SegmentCache:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+class CacheExportOptions(BaseModel):
+    """`plugdata cache export`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    file: Path = Field(
+        description="The parquet file to write.",
+        json_schema_extra={"argument": True, "metavar": "FILE", "path": "file"},
+    )
+    cache_path: TranslationCache = None
+
+    @property
+    def cache(self) -> Path:
+        return self.cache_path or default_cache_path()
+
+
+class CacheImportOptions(CacheExportOptions):
+    """`plugdata cache import`."""
+
+    file: Path = Field(
+        description="A parquet file from `plugdata cache export`.",
+        json_schema_extra={"argument": True, "metavar": "FILE", "path": "file", "exists": True},
+    )
+
+
+def export_cache(options: CacheExportOptions) -> int:
+    """Every segment of the cache to a parquet file; returns how many."""
+    cache_path, file = options.cache, options.file
+    if not cache_path.exists():
+        raise PlugdataError(f"{cache_path}: no cache there (give --cache)")
+    refuse_overwrite(reads=[("the cache", cache_path)], writes=[("the export", file)])
+    with SegmentCache(cache_path) as cache:
+        return cache.export(file)
+
+
+def import_cache(options: CacheImportOptions) -> Imported:
+    """The segments of a parquet file from `export_cache` into the cache."""
+    cache_path, file = options.cache, options.file
+    refuse_overwrite(reads=[("the imported file", file)], writes=[("the cache", cache_path)])
+    with SegmentCache(cache_path) as cache:
+        return cache.import_(file)

@@ -10,8 +10,7 @@ with mangled code. A backend that cannot work as configured stops the whole run 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import closing, contextmanager
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,13 +28,24 @@ from plugdata.translate.cache import SegmentCache
 from plugdata.translate.runner import RateLimiter, Runner, RunStats
 from plugdata.translate.strategies import FIELDS, Strategy, strategies_for
 
-# How the units a cache lacks are sent: (runner, key -> text, progress bar). By default the
-# runner's own thread pool; the Ray engine spreads them over a cluster (`translate.ray_sender`).
-Send = Callable[[Runner, dict[str, str], Any], None]
+# Requests in flight per backend when nothing says otherwise (a recipe's `concurrency:`, the
+# `--concurrency` of `plugdata translate`, `TextTranslator`).
+DEFAULT_CONCURRENCY = 8
 
 
-def send_here(runner: Runner, units: dict[str, str], progress: Any) -> None:
-    runner.run(units, progress=progress)
+class Sender:
+    """Sends the units a cache lacks, `concurrency` requests in flight for each backend: from
+    threads of this process (`Runner.run`). The Ray executor's `RaySender` sends from actors
+    instead; either commits every answer to the driver's cache."""
+
+    def __init__(self, concurrency: int = DEFAULT_CONCURRENCY) -> None:
+        self.concurrency = concurrency
+
+    def __call__(self, runner: Runner, units: dict[str, str], progress: Any) -> None:
+        runner.run(units, progress=progress)
+
+    def close(self) -> None:
+        """End what the sender keeps between calls."""
 
 
 class MissingFromCache(PlugdataError):
@@ -145,94 +155,142 @@ class Session:
 
 
 # -- the whole job -------------------------------------------------------------------------------
-def translate_records(
-    records: list[Record],
-    source: str,
-    target: str,
-    translators: list[Translator],
-    cache: SegmentCache,
-    *,
-    fields: tuple[str, ...] = FIELDS,
-    workers: int = 8,
-    max_cost: float | None = None,
-    offline: bool = False,
-    dry_run: bool = False,
-    progress: bool = True,
-    languages: LanguageTable = LANGUAGES,
-    send: Send = send_here,
-    session: Session | None = None,
-) -> tuple[list[Outcome], TranslateReport]:
-    """Translate `fields` of every record; outcomes are in record order. `languages` knows the
-    two codes (a recipe's own table when it declares them); `send` sends what the cache
-    lacks; `session` carries the budget, monitors, limiters and bar over from the job's earlier
-    calls (default: a job of this one call). The report counts this call; its `stats.cost`
-    is what the whole session spent."""
-    with _own_session(session) as session:
-        languages.get(source)
-        target_language = languages.get(target)
-        report = TranslateReport(rows=len(records), stats=RunStats(budget=session.budget))
-        texts = [{name: _field(r, name) for name in fields} for r in records]
+@dataclass(frozen=True)
+class TranslationSettings:
+    """What a translation job does besides its backends: the languages, the fields of each
+    record it translates, the cost cap for the whole job, and how (`offline`: from the cache
+    alone, or stop; `dry_run`: only plan). `languages` knows the two codes (a recipe's own
+    table when it declares them)."""
+
+    source: str
+    target: str
+    fields: tuple[str, ...] = FIELDS
+    max_cost: float | None = None
+    offline: bool = False
+    dry_run: bool = False
+    progress: bool = True
+    languages: LanguageTable = LANGUAGES
+
+
+class Translation:
+    """One job's translation into one language, over as many calls of `translate` as it makes
+    (a window of rows at a time): its backends in order (fallbacks after the first), the segment
+    cache, the `Sender`, and one `Session` (the cost budget, monitors, limiters and bar of the
+    whole job). `report` counts every call. The caller owns the backends, cache and sender."""
+
+    def __init__(
+        self,
+        translators: list[Translator],
+        cache: SegmentCache,
+        settings: TranslationSettings,
+        sender: Sender | None = None,
+    ) -> None:
+        self.translators, self.cache, self.settings = translators, cache, settings
+        self.send = sender or Sender()
+        self.session = Session()
+        self.report = TranslateReport(stats=RunStats(budget=self.session.budget))
+        settings.languages.get(settings.source)
+        self.target_language = settings.languages.get(settings.target)
+
+    def translate(
+        self, records: list[Record], skip: list[bool] | None = None
+    ) -> tuple[list[Outcome], TranslateReport]:
+        """The settings' fields of every record, outcomes in record order, and the report of
+        this call (`report` adds it up; its `stats.cost` is what the whole job spent). Records
+        marked in `skip` (quarantined whatever their translation) are not sent: nobody pays;
+        their outcome is empty."""
+        s = self.settings
+        report = TranslateReport(rows=len(records), stats=RunStats(budget=self.session.budget))
+        texts = [{name: _field(r, name) for name in s.fields} for r in records]
         outcomes = [_unless_empty(t) for t in texts]
-        pending = [i for i, o in enumerate(outcomes) if o.reason is None]
-        plan = [
-            (t, strategy)
-            for t in translators
-            for strategy in strategies_for(t, source, target_language)
-        ]
-        for step, (translator, strategy) in enumerate(plan):
+        skipped = {i for i, no in enumerate(skip or []) if no}
+        pending = [i for i, o in enumerate(outcomes) if o.reason is None and i not in skipped]
+        sent: set[int] = set()  # rows with a unit the cache lacked
+        for step, (translator, strategy) in enumerate(self._plan()):
             if not pending:
                 break
-            runner = Runner(
-                translator,
-                cache,
-                source,
-                target,
-                workers=workers,
-                max_cost=max_cost,  # compared with the run's cumulative estimate
-                stats=report.stats,
-                # One per backend for the whole session: its strategies (and the session's later
-                # calls) share what its failures have shown, and its rate.
-                monitor=session.monitor(translator),
-                limiter=session.limiter(translator),
-            )
+            runner = self._runner(translator, report.stats)
             row_keys, units = _units(strategy, runner, texts, pending)
-            cached = cache.get_many(units)
+            cached = self.cache.get_many(units)
             missing = {k: v for k, v in units.items() if k not in cached}
+            sent.update(i for i, keys in row_keys.items() if any(k in missing for k in keys))
             if step == 0:
                 report.units = sum(len(keys) for keys in row_keys.values())
-                _estimate(report, translator, session.not_counted(units), cached, missing)
-            if dry_run:
-                return outcomes, report
-            if offline and missing:
-                raise MissingFromCache(
-                    f"--offline: {len(missing)} of {len(units)} segments are not in {cache.path}; "
-                    f"first: {next(iter(missing.values()))[:80]!r}"
-                )
-            label = f"{translator.model}, {strategy.name}"
-            requests = -(-len(missing) // translator.batch_size)
-            send(runner, missing, session.progress(target, label, requests, progress))
-            answers = cache.get_many(units)
+                fresh = self.session.not_counted(units)
+                _estimate(report, translator, fresh, cached, missing)
+            if s.dry_run:
+                break
+            self._send(runner, strategy, units, missing)
+            answers = self.cache.get_many(units)
             done = _assemble_rows(row_keys, texts, strategy, runner, answers, outcomes)
             pending = [i for i in pending if i not in done]
-        for i in pending:  # no strategy of any backend could translate these safely
-            outcome = outcomes[i]
-            outcome.reason = outcome.reason or "translate-failed"
-            if outcome.reason != "translate-failed":
-                outcome.error = None
-        for o in outcomes:
-            if o.reason:
-                report.failures[o.reason] = report.failures.get(o.reason, 0) + 1
+        report.cached_rows = sum(
+            1
+            for i, o in enumerate(outcomes)
+            if o.reason is None and i not in sent and i not in skipped
+        )
+        if not s.dry_run:
+            _give_up(outcomes, pending, report)
+        for i in skipped:
+            outcomes[i] = Outcome()
+        self.report.add(report)
         return outcomes, report
 
+    def _plan(self) -> Iterator[tuple[Translator, Strategy]]:
+        """Every strategy of every backend, in the order they are tried."""
+        for t in self.translators:
+            for strategy in strategies_for(t, self.settings.source, self.target_language):
+                yield t, strategy
 
-@contextmanager
-def _own_session(session: Session | None) -> Iterator[Session]:
-    """`session`, or one for a single call, closed after it."""
-    if session is not None:
-        yield session
-        return
-    with closing(Session()) as own:
-        yield own
+    def _runner(self, translator: Translator, stats: RunStats) -> Runner:
+        stats.budget.cap = self.settings.max_cost  # compared with the job's cumulative spend
+        return Runner(
+            translator,
+            self.cache,
+            (self.settings.source, self.settings.target),
+            concurrency=self.send.concurrency,
+            stats=stats,
+            # One per backend for the whole job: its strategies (and the job's later calls)
+            # share what its failures have shown, and its rate.
+            monitor=self.session.monitor(translator),
+            limiter=self.session.limiter(translator),
+        )
+
+    def _send(
+        self, runner: Runner, strategy: Strategy, units: dict[str, str], missing: dict[str, str]
+    ) -> None:
+        if self.settings.offline and missing:
+            raise MissingFromCache(
+                f"--offline: {len(missing)} of {len(units)} segments are not in "
+                f"{self.cache.path}; first: {next(iter(missing.values()))[:80]!r}"
+            )
+        t = runner.translator
+        requests = -(-len(missing) // t.batch_size)
+        label = f"{t.model}, {strategy.name}"
+        bar = self.session.progress(self.settings.target, label, requests, self.settings.progress)
+        self.send(runner, missing, bar)
+
+    def close(self) -> None:
+        self.session.close()
+
+    def __enter__(self) -> Translation:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _give_up(outcomes: list[Outcome], pending: list[int], report: TranslateReport) -> None:
+    """Rows no strategy of any backend could translate safely fail as such; every failure is
+    counted by reason."""
+    for i in pending:
+        outcome = outcomes[i]
+        outcome.reason = outcome.reason or "translate-failed"
+        if outcome.reason != "translate-failed":
+            outcome.error = None
+    for o in outcomes:
+        if o.reason:
+            report.failures[o.reason] = report.failures.get(o.reason, 0) + 1
 
 
 def _unless_empty(texts: dict[str, str]) -> Outcome:

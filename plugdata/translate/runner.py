@@ -1,4 +1,4 @@
-"""Sending units to a backend: a worker pool with rate limits, the shared retries of
+"""Sending units to a backend: `concurrency` threads with rate limits, the shared retries of
 `plugdata.remote.calls` (Retry-After honoured, capped, and said aloud when long), the run's cost
 budget, every answer committed to the cache the moment it arrives, and a failure monitor that
 stops the run when the setup, not a row, is wrong.
@@ -15,11 +15,11 @@ from dataclasses import dataclass, field
 from plugdata.remote.calls import STOPPED, Budget, GaveUp, Retrying
 from plugdata.remote.retrying import TRANSIENT, Failure, FailureMonitor
 from plugdata.translate.backends.base import RequestFailed, Translator
-from plugdata.translate.cache import SegmentCache, segment_key
+from plugdata.translate.cache import Segment, SegmentCache, segment_key
 
 
 class RateLimiter:
-    """Requests per second and characters per minute, shared by all worker threads."""
+    """Requests per second and characters per minute, shared by all sending threads."""
 
     def __init__(self, requests_per_second: float | None, chars_per_minute: int | None):
         self.interval = 1.0 / requests_per_second if requests_per_second else 0.0
@@ -60,10 +60,6 @@ class RunStats:
     def cost(self) -> float:
         return self.budget.cost
 
-    @property
-    def skipped_for_cost(self) -> int:
-        return self.budget.skipped
-
 
 Batch = list[tuple[str, str]]  # (cache key, text)
 
@@ -72,8 +68,8 @@ class Runner:
     """Translate units (key -> text) that are not cached yet, with one backend.
 
     The first request goes alone until one has succeeded (a misconfigured backend then fails
-    once, not once per worker); `monitor`, shared by every runner of the same backend in a
-    run, decides when failures stop the run. Raising stops the other workers too: they send
+    once, not once per thread); `monitor`, shared by every runner of the same backend in a
+    run, decides when failures stop the run. Raising stops the other threads too: they send
     nothing more and cut their waits short.
     """
 
@@ -81,24 +77,21 @@ class Runner:
         self,
         translator: Translator,
         cache: SegmentCache,
-        source: str,
-        target: str,
+        direction: tuple[str, str],
         *,
-        workers: int = 4,
-        max_cost: float | None = None,
+        concurrency: int,
         stats: RunStats | None = None,
         monitor: FailureMonitor | None = None,
         limiter: RateLimiter | None = None,
     ):
         self.translator = translator
         self.cache = cache
-        self.source, self.target = source, target
-        self.workers = max(1, workers)
+        self.source, self.target = direction
+        self.concurrency = max(1, concurrency)
         self.stats = stats or RunStats()
-        self.budget = self.stats.budget
-        self.budget.cap = max_cost  # compared with what the whole run has spent
+        self.budget = self.stats.budget  # its cap: what the whole job may spend
         self.monitor = monitor or FailureMonitor(translator.who)
-        # The Ray engine's workers pass the one limiter of the whole cluster.
+        # The Ray sending actors pass the one limiter of the whole cluster.
         self.limiter = limiter or RateLimiter(
             translator.options.requests_per_second, translator.options.chars_per_minute
         )
@@ -129,12 +122,12 @@ class Runner:
             if first is not None:
                 self._send(*first)
                 _tick(progress)
-        with ThreadPoolExecutor(self.workers) as pool:
+        with ThreadPoolExecutor(self.concurrency) as pool:
             try:
                 pending: set = set()
                 for sending in affordable:
                     pending.add(pool.submit(self._work, *sending))
-                    if len(pending) >= self.workers * 2:  # keep memory flat on huge runs
+                    if len(pending) >= self.concurrency * 2:  # keep memory flat on huge runs
                         done, pending = wait(pending, return_when=FIRST_COMPLETED)
                         for future in done:
                             future.result()
@@ -154,7 +147,7 @@ class Runner:
 
     def _affordable(self, batches) -> Iterator[tuple[Batch, int, float]]:
         """Batches with their size in characters and their cost, minus those the cost cap
-        leaves out; the cost is reserved now, so that workers cannot overshoot together."""
+        leaves out; the cost is reserved now, so that threads cannot overshoot together."""
         price = self.translator.price_per_char()
         for batch in batches:
             chars = sum(len(text) for _, text in batch)
@@ -165,7 +158,7 @@ class Runner:
         try:
             self._send(batch, chars, cost)
         except BaseException:
-            self._stop.set()  # at once: a worker may pick up the next batch before we learn
+            self._stop.set()  # at once: another thread may pick up the next batch before we learn
             raise
 
     def _send(self, batch: Batch, chars: int, cost: float) -> None:
@@ -185,8 +178,9 @@ class Runner:
             return
         self.budget.commit(cost)
         t = self.translator
+        made = (t.name, t.model, self.source, self.target, t.version)
         for (key, text), result in zip(batch, results, strict=True):
-            self.cache.put(key, t.name, t.model, self.source, self.target, t.version, text, result)
+            self.cache.put(Segment(key, *made, text, result))
         with self._lock:
             self.stats.translated += len(batch)
             for key, _ in batch:  # an earlier strategy's failure no longer counts

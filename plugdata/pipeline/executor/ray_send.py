@@ -1,10 +1,10 @@
-"""`plugdata translate --engine ray`: the units a cache lacks, sent by Ray actors.
+"""The Ray executor's `Sender`: the units a cache lacks, sent by Ray actors.
 
-Everything else of the job (reading, protecting, segmenting, the cache look-up, assembling and
-checking rows, writing) stays in the driver, as with the local engine, so both write the same
-bytes. What changes is who sends:
+Everything else of a translation (reading, protecting, segmenting, the cache look-up, assembling
+and checking rows, writing) stays in the driver, as with the local executor, so both write the
+same bytes. What changes is who sends:
 
-- API backends: `--workers` requests in flight across the whole cluster, as on one machine,
+- API backends: `concurrency` requests in flight across the whole cluster, as on one machine,
   spread over up to one actor per CPU of the cluster (holding no CPU: they wait on the
   network, and a build's checks run beside them). Rate limits and the `--max-cost` budget
   are one actor each (`RateLimiter`, `Budget`, started only when a limit or a cap is set) that
@@ -30,24 +30,25 @@ from typing import Any
 from plugdata.errors import PlugdataError
 from plugdata.remote.calls import Budget
 from plugdata.remote.retrying import FailureMonitor
+from plugdata.translate.backends import make_translator
 from plugdata.translate.backends.base import Translator
+from plugdata.translate.cache import Segment
+from plugdata.translate.engine import Sender
 from plugdata.translate.runner import RateLimiter, Runner, RunStats
-
-Segment = tuple[str, str, str, str, str, str, str, str]  # a row of the cache's segments table
 
 
 class WorkerLost(PlugdataError):
     """A Ray worker died mid-run: what it had in flight is lost, everything else is cached."""
 
 
-class RaySender:
-    """The `send` of `translate_records` for `--engine ray`. Starts or joins Ray when there is
-    first something to send (a dry run, or a run the cache answers, never does); the actors live
-    until `close()`, across the strategies and fallbacks of one job."""
+class RaySender(Sender):
+    """Starts or joins Ray when there is first something to send (a dry run, or a run the cache
+    answers, never does); the actors live until `close()`, across the strategies and fallbacks
+    of one translation."""
 
-    def __init__(self, address: str | None = None, workers: int = 8):
+    def __init__(self, address: str | None, concurrency: int):
+        super().__init__(concurrency)
         self.address = address
-        self.workers = workers
         self.name = f"plugdata-translate-{uuid.uuid4().hex[:8]}"
         self._groups: dict[int, _Group] = {}  # id of a translator -> its actors
         self._budget = None  # the job's one Budget actor, when there is a cap to keep
@@ -56,7 +57,7 @@ class RaySender:
         if not units:
             return
         runner.translator.check_setup()  # a missing key stops here, before Ray starts
-        from plugdata.pipeline.executor.ray import connect
+        from plugdata.pipeline.executor.ray_cluster import connect
 
         connect(self.address)
         import ray
@@ -67,7 +68,7 @@ class RaySender:
         t = runner.translator
         if id(t) not in self._groups:
             name = f"{self.name}-{len(self._groups)}"
-            self._groups[id(t)] = _Group.start(name, t, self.workers, self._budget)
+            self._groups[id(t)] = _Group.start(name, t, self.concurrency, self._budget)
         try:
             self._groups[id(t)].send(runner, list(units.items()), progress)
         finally:
@@ -78,7 +79,7 @@ class RaySender:
         runner.check_budget()
 
     def close(self) -> None:
-        """Stop the job's actors (a cluster outlives the job; its actors must not)."""
+        """Stop the translation's actors (a cluster outlives it; its actors must not)."""
         if not self._groups and self._budget is None:
             return
         import ray
@@ -92,12 +93,6 @@ class RaySender:
             ray.kill(self._budget)
         self._groups.clear()
         self._budget = None
-
-    def __enter__(self) -> RaySender:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
 
 
 @dataclass
@@ -123,10 +118,10 @@ class _Group:
     proven: bool = False  # a chunk came back without error: the setup works
 
     @classmethod
-    def start(cls, name: str, translator: Translator, workers: int, budget) -> _Group:
+    def start(cls, name: str, translator: Translator, concurrency: int, budget) -> _Group:
         import ray
 
-        from plugdata.pipeline.executor.ray import cluster_resources
+        from plugdata.pipeline.executor.ray_cluster import cluster_resources
 
         resources = cluster_resources()
         # No CPU is held: a build's chunk actors hold one CPU each of the whole cluster while
@@ -137,10 +132,10 @@ class _Group:
             gpus = int(resources.get("GPU", 0))
             count, options["num_gpus"] = max(1, gpus), 1 if gpus else 0
             threads = [1] * count
-        else:  # `workers` requests in flight in all, spread as evenly as they go
-            count = max(1, min(workers, int(resources.get("CPU", 1))))
+        else:  # `concurrency` requests in flight in all, spread as evenly as they go
+            count = max(1, min(concurrency, int(resources.get("CPU", 1))))
             options["scheduling_strategy"] = "SPREAD"  # over the machines, as a CPU each did
-            threads = [workers // count + (i < workers % count) for i in range(count)]
+            threads = [concurrency // count + (i < concurrency % count) for i in range(count)]
         o = translator.options
         limiter = None
         if o.requests_per_second or o.chars_per_minute:
@@ -227,8 +222,6 @@ class _Worker:
     backend), through the job's shared budget and limiter."""
 
     def __init__(self, spec: tuple[str, dict, Any], threads: int, budget, limiter):
-        from plugdata.translate.job import make_translator
-
         name, options, languages = spec
         self.translator = make_translator(name, options, languages=languages)
         self.monitor = FailureMonitor(self.translator.who)  # for the actor's whole life
@@ -243,9 +236,8 @@ class _Worker:
         runner = Runner(
             self.translator,
             kept,  # type: ignore[arg-type]
-            source,
-            target,
-            workers=self.threads,
+            (source, target),
+            concurrency=self.threads,
             stats=stats,
             monitor=self.monitor,
             limiter=self.limiter,  # the group's one; None when the backend sets no rate
@@ -270,9 +262,9 @@ class _Kept:
         self.segments: list[Segment] = []
         self._lock = threading.Lock()
 
-    def put(self, *segment: str) -> None:
+    def put(self, segment: Segment) -> None:
         with self._lock:
-            self.segments.append(segment)  # type: ignore[arg-type]
+            self.segments.append(segment)
 
 
 class _BudgetKeeper(Budget):
