@@ -46,7 +46,7 @@ def _is_storage_error(exc: sqlite3.DatabaseError) -> bool:
 
 
 class Store:
-    """One SQLite connection, shared by worker threads (callers hold their own lock), whose
+    """One SQLite connection, shared by threads (callers hold their own lock), whose
     every use turns a locked or damaged file into a one-line `CacheError` naming it."""
 
     def __init__(self, path: Path, *schema: str):

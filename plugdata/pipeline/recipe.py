@@ -33,7 +33,7 @@ from plugdata.errors import PlugdataError, RecipeError
 from plugdata.hub.publish import PublishTarget
 from plugdata.sources.corpus import _NAME, Align, Source, Strict, Text, not_blank
 from plugdata.translate.backends import backend_options
-from plugdata.translate.engine import DEFAULT_CONCURRENCY
+from plugdata.translate.engine import DEFAULT_CONCURRENCY, Concurrency
 
 METHOD_NAMES = tuple(METHODS)  # the method table's names, in its order
 _CODE = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
@@ -56,9 +56,7 @@ class Translate(Fallback):
     """Machine translation of the pivot corpus with a backend (and fallbacks)."""
 
     fallback: list[Fallback] = Field(default_factory=list)
-    concurrency: int = Field(
-        DEFAULT_CONCURRENCY, ge=1, description="requests in flight for each backend"
-    )
+    concurrency: Concurrency = DEFAULT_CONCURRENCY
     max_cost: float | None = Field(None, ge=0, description="USD cap for this language")
     cache: Text | None = Field(None, description="segment cache file (default: user cache)")
 

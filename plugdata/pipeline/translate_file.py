@@ -37,7 +37,7 @@ from plugdata.pipeline.run import Run
 from plugdata.pipeline.sinks import JsonLinesSink, quarantine_path
 from plugdata.translate.backends import backend_options, parse_options
 from plugdata.translate.cache import default_cache_path
-from plugdata.translate.engine import DEFAULT_CONCURRENCY, TranslateReport
+from plugdata.translate.engine import DEFAULT_CONCURRENCY, Concurrency, TranslateReport
 
 
 class TranslateOptions(BaseModel):
@@ -76,9 +76,7 @@ class TranslateOptions(BaseModel):
         None, description="Corpus name: ids are <name>/<id or index> (default: IN's stem)."
     )
     cache_path: TranslationCache = None
-    concurrency: int = Field(
-        DEFAULT_CONCURRENCY, ge=1, description="Requests in flight for each backend."
-    )
+    concurrency: Concurrency = DEFAULT_CONCURRENCY
     max_cost: MaxCost = None
     dedupe: bool = Field(
         False,

@@ -11,7 +11,7 @@ module makes the calls. Every client retries the same way:
 - backoff from half a second, doubling, with jitter, capped at `retrying.BACKOFF_CAP` (30 s);
 - a server's Retry-After honoured up to `retrying.max_retry_after()` (120 s,
   `$PLUGDATA_MAX_RETRY_AFTER`); a longer demand stops with one line;
-- waits end early when the run stops (another worker failed): nothing more is sent.
+- waits end early when the run stops (another thread failed): nothing more is sent.
 """
 
 from __future__ import annotations
@@ -148,8 +148,8 @@ class BudgetExceeded(PlugdataError):
 
 
 class Budget:
-    """A spending cap that worker threads share. A request's estimated cost is reserved before
-    it is sent (refused, and counted as skipped, when it would pass the cap, so that workers
+    """A spending cap that sending threads share. A request's estimated cost is reserved before
+    it is sent (refused, and counted as skipped, when it would pass the cap, so that threads
     cannot overshoot together), then committed once the request has left this process, or
     released when it never did.
     """

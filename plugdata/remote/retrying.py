@@ -241,7 +241,7 @@ class FailureMonitor:
 # -- waiting -------------------------------------------------------------------------------------
 def backoff(attempt: int, retry_after: float | None = None, cap: float = BACKOFF_CAP) -> float:
     """Seconds before retry number `attempt` (1 for the first): what the server asked for,
-    else exponential from half a second, capped, with jitter so that workers spread out."""
+    else exponential from half a second, capped, with jitter so that threads spread out."""
     if retry_after is not None:
         return retry_after
     return min(cap, 0.5 * 2 ** (attempt - 1)) * (0.5 + random.random())

@@ -81,7 +81,7 @@ def segment_key(
 
 
 class SegmentCache:
-    """Thread-safe: worker threads `put` as answers arrive; one connection, one lock."""
+    """Thread-safe: sending threads `put` as answers arrive; one connection, one lock."""
 
     def __init__(self, path: Path):
         self.path = Path(path)
@@ -108,8 +108,8 @@ class SegmentCache:
             self._db.execute(_INSERT, segment)
 
     def put_many(self, segments: list[Segment]) -> None:
-        """Segments as `put` takes them, in one transaction: answers that Ray workers sent
-        back together."""
+        """Segments as `put` takes them, in one transaction: answers that Ray's sending actors
+        sent back together."""
         with self._lock:
             self._db.write_many(_INSERT, segments)
 

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Annotated, Any
 
+from pydantic import Field
 from tqdm.auto import tqdm
 
 from plugdata.core.languages import LANGUAGES, LanguageTable
@@ -29,8 +30,10 @@ from plugdata.translate.runner import RateLimiter, Runner, RunStats
 from plugdata.translate.strategies import FIELDS, Strategy, strategies_for
 
 # Requests in flight per backend when nothing says otherwise (a recipe's `concurrency:`, the
-# `--concurrency` of `plugdata translate`, `TextTranslator`).
+# `--concurrency` of `plugdata translate`, `TextTranslator`), and the option itself, declared
+# once for the recipe and the command.
 DEFAULT_CONCURRENCY = 8
+Concurrency = Annotated[int, Field(ge=1, description="Requests in flight for each backend.")]
 
 
 class Sender:

@@ -61,7 +61,7 @@ class ApiJudge:
         """Stops cleanly (everything finished is cached) at `--max-cost`."""
         if requests:
             check_openai_key(self.who, self.options.base_url, self.options.api_key_env)
-            # The first request alone: a misconfigured judge fails once, not once per worker.
+            # The first request alone: a misconfigured judge fails once, not once per thread.
             self._work(requests[0], record, counters)
             progress(1)
             self._work_all(requests[1:], record, counters, progress)
@@ -105,7 +105,7 @@ class ApiJudge:
             try:
                 self._work(request, record, counters)
             except BaseException:
-                self.stop.set()  # at once: a worker may pick up the next request before we learn
+                self.stop.set()  # at once: another thread may take the next request first
                 raise
 
         with ThreadPoolExecutor(self.options.concurrency) as pool:

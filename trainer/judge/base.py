@@ -45,7 +45,7 @@ class Counters:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def add(self, requests: int = 0, retries: int = 0) -> None:
-        """Count from any worker thread."""
+        """Count from any thread."""
         with self.lock:
             self.requests += requests
             self.retries += retries

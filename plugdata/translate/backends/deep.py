@@ -2,7 +2,7 @@
 
 The library sends one text per request and leaves chunking, retries, concurrency and caching to
 its caller; the engine supplies them. Its requests carry no timeout, so a hung provider holds a
-worker thread until the connection drops.
+sending thread until the connection drops.
 """
 
 from __future__ import annotations

@@ -2,8 +2,8 @@
 
 Texts are sorted by length before batching so padding stays small, generated greedily by default
 (bf16 on a GPU), and put back in order. With several devices each gets a replica of the model and
-its own worker thread (generation releases the GIL inside torch), so `--workers` equal to the
-number of devices keeps every GPU busy; several machines use `--shard i/N`.
+its own thread (generation releases the GIL inside torch), so a `--concurrency` equal to the
+number of devices keeps every GPU busy; several machines use `--executor ray` or `--shard i/N`.
 """
 
 from __future__ import annotations
