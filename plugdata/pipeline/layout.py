@@ -5,6 +5,7 @@ split and render every row) and the sink (which writes them)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import pyarrow as pa
 
@@ -18,17 +19,24 @@ from plugdata.pipeline.recipe import Recipe
 ALL = "all"  # the one split of a stream of triples (`plugdata translate`)
 
 
+class MethodConfig(NamedTuple):
+    """A `<lang>-<method>` config: its method, and whether the pivot rows join its mixture."""
+
+    method: str
+    pivot_rows: bool
+
+
 @dataclass(frozen=True)
 class Layout:
-    """`methods`: config -> (method, whether the pivot rows join its mixture). With two splits
-    (`train`, `validation`), a row's split comes from its id (`dataset.splits`)."""
+    """`methods`: each method config by name. With two splits (`train`, `validation`), a
+    row's split comes from its id (`dataset.splits`)."""
 
     lang: str
     responses: bool
     schema: pa.Schema
     quarantine_schema: pa.Schema
     splits: tuple[str, ...]
-    methods: dict[str, tuple[str, bool]]
+    methods: dict[str, MethodConfig]
     languages: LanguageTable
     validation: float = 0.0
     salt: str = ""
@@ -45,7 +53,7 @@ class Layout:
         else:
             splits = ("train", "validation") if recipe.responses else ("test",)
         methods = {
-            config_name(lang, m): (m, recipe.pivot_rows.get(m, METHODS[m].pivot_rows))
+            config_name(lang, m): MethodConfig(m, recipe.pivot_rows.get(m, METHODS[m].pivot_rows))
             for m in (recipe.methods if train else [])
         }
         return cls(

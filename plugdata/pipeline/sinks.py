@@ -69,21 +69,21 @@ class FolderSink:
                 for path in writer.close():
                     files[path.relative_to(self.stage).as_posix()] = sha256_file(path)
             extra: dict[str, Any] = {}
-            if config in self.layout.methods:
-                method, pivot_rows = self.layout.methods[config]
+            made = self.layout.methods.get(config)
+            if made is not None:
                 kinds: Counter = Counter()
                 for counts in self.kinds[config].values():
                     kinds.update(counts)
                 heads = {split: w.head for split, w in writers.items()}
                 extra = {
-                    "method": method,
-                    "pivot_rows": pivot_rows,
+                    "method": made.method,
+                    "pivot_rows": made.pivot_rows,
                     "kinds": dict(kinds),
                     "example": _example(heads),
                 }
             written[config] = ConfigEntry(
                 **base,
-                type="method" if config in self.layout.methods else self.type,
+                type="method" if made is not None else self.type,
                 splits={split: w.rows for split, w in writers.items()},
                 bytes=folder.split_bytes(self.stage, files),
                 files=files,

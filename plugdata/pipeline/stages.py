@@ -145,11 +145,12 @@ class ChunkJob:
 
     def render(self, triples: list[dict[str, Any]], split: str, result: ChunkResult) -> None:
         """Every method's training rows of one split's triples, into `result`."""
-        for config, (method, pivot_rows) in self.layout.methods.items():
+        languages = self.layout.languages
+        for config, made in self.layout.methods.items():
             rows = [
                 row
                 for t in triples
-                for row in render(method, t, pivot_rows=pivot_rows, languages=self.layout.languages)
+                for row in render(made.method, t, pivot_rows=made.pivot_rows, languages=languages)
             ]
             result.kinds.setdefault(config, {})[split] = Counter(r["kind"] for r in rows)
             result.rows.setdefault(config, {})[split] = Encoded.of_methods(rows)
