@@ -521,7 +521,6 @@ def local_ray():
         env.setenv("LIBRE_API_KEY", "libre-test-key")
         env.setenv("RAY_USAGE_STATS_ENABLED", "0")
         ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="ERROR")
-        ray.data.DataContext.get_current().enable_progress_bars = False
         print(f"\nlocal Ray started in {time.monotonic() - started:.1f} s")
         yield
         ray.shutdown()
