@@ -137,13 +137,11 @@ def test_streamed_demo_build_keeps_the_content_hashes_it_had(tmp_path):
 
 # Chunks of 7 rows, shards of 4, and chunks sent to 2 worker processes however small, in slices
 # of 3 rows (joined again before they are written).
-SMALL_PIECES = RunConfig(
-    chunk_rows=7, task_rows=3, shard_rows=4, inline_rows=0, workers=2, quiet=True
-)
+SMALL_PIECES = RunConfig(chunk_rows=7, task_rows=3, inline_rows=0, workers=2, quiet=True)
 
 
 def test_many_shards_load_and_hash_like_one(tmp_path, demo):
-    build(load_recipe(DEMO), tmp_path, langs=["zh"], config=SMALL_PIECES)
+    build(load_recipe(DEMO), tmp_path, langs=["zh"], config=SMALL_PIECES, shard_rows=4)
     root = tmp_path / "plug-demo"
     manifest = folder.read_manifest(root)
     assert manifest_hashes(root) == {c: h for c, h in DEMO_HASHES.items() if c.startswith("zh")}
@@ -197,7 +195,8 @@ def test_publish_and_verify_take_multi_shard_splits(hub, tmp_path, tiny):
         load_recipe(tiny),
         tmp_path / "out",
         langs=["zh"],
-        config=RunConfig(shard_rows=2, quiet=True),
+        config=RunConfig(quiet=True),
+        shard_rows=2,
     )
     root = tmp_path / "out" / "tiny"
     result = invoke("publish", root, "--repo-id", "plug-org/tiny", "--lang", "zh")

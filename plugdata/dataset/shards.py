@@ -2,7 +2,7 @@
 expects (`train-00000-of-00003.parquet`), a row count, and a content hash that does not depend on
 how the rows were chunked or sharded.
 
-A shard holds at most `shard_rows` rows (a run's `RunConfig.shard_rows`). Rows arrive in chunks;
+A shard holds at most `shard_rows` rows (a build's `--shard-rows`). Rows arrive in chunks;
 each chunk becomes one or more row groups of the open shard, so the writer holds no more than one
 chunk. Shards are written under hidden names and get their final `-of-NNNNN` names once the split
 is complete.

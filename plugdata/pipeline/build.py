@@ -21,6 +21,7 @@ from plugdata.core.redact import scrub_obj
 from plugdata.dataset import folder, staging
 from plugdata.dataset.cards import render_card
 from plugdata.dataset.manifest import ConfigEntry, Manifest, QuarantineEntry
+from plugdata.dataset.shards import SHARD_ROWS
 from plugdata.errors import PlugdataError
 from plugdata.hub.publish import PublishError, PublishOptions, PublishReport, publish
 from plugdata.pipeline.config import RunConfig
@@ -63,6 +64,9 @@ class BuildOptions(BaseModel):
         json_schema_extra={"flag": "--corpus", "metavar": "LANG=PATH"},
     )
     dry_run: bool = Field(False, description="Print the plan and exit without reading data.")
+    shard_rows: int = Field(
+        SHARD_ROWS, ge=1, description="Most rows in one parquet file of a split."
+    )
     push: bool = Field(
         False,
         description="Publish the built languages to the recipe's `publish:` repo afterwards "
@@ -99,6 +103,7 @@ def build_from(options: BuildOptions, config: RunConfig | None = None) -> BuildR
         dry_run=options.dry_run,
         force=options.force,
         config=config,
+        shard_rows=options.shard_rows,
     )
 
 
@@ -205,6 +210,7 @@ def build(
     dry_run: bool = False,
     force: bool = False,
     config: RunConfig | None = None,
+    shard_rows: int = SHARD_ROWS,
 ) -> BuildReport:
     """Build the recipe into `out/<recipe.name>/` and return the report (see `summary()`).
 
@@ -212,6 +218,7 @@ def build(
     plugdata's own, from this recipe (else `force`). A language that keeps no row is not
     written; the others are, and then BuildError says which failed and why. `config` says how
     the run works (its executor, workers, chunk sizes); every executor writes the same folder.
+    A split is written as parquet files of at most `shard_rows` rows.
     """
     started = time.perf_counter()
     config = config or RunConfig()
@@ -235,7 +242,7 @@ def build(
         stage = output.stage()
         with make_executor(config) as executor:
             run = Run(config, executor, validator, slice(limit))
-            built = _build_languages(recipe, langs, out, stage, run)
+            built = _build_languages(recipe, langs, (out, stage), run, shard_rows)
         report = BuildReport(
             recipe.name,
             root,
@@ -268,11 +275,15 @@ class _Built:
     pivot_counts: dict[str, int] = field(default_factory=dict)
 
 
-def _build_languages(recipe: Recipe, langs: list[str], out: Path, stage: Path, run: Run) -> _Built:
-    """Each language into `stage`; one that keeps nothing goes beside `out` for inspection."""
+def _build_languages(
+    recipe: Recipe, langs: list[str], where: tuple[Path, Path], run: Run, shard_rows: int
+) -> _Built:
+    """Each language into the stage (`where`: the output folder and the stage); one that keeps
+    nothing goes beside the output folder for inspection."""
+    out, stage = where
     built = _Built()
     for lang in langs:
-        sink = FolderSink(recipe, stage, Layout.of(recipe, lang), run.config.shard_rows)
+        sink = FolderSink(recipe, stage, Layout.of(recipe, lang), shard_rows)
         result = run_language(recipe, lang, sink, run)
         built.results[lang], built.pivot_counts = result, result.pivot_counts
         rejected = folder.rejected_file(out, recipe.name, lang)

@@ -16,7 +16,6 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from plugdata.core.options import Quiet
-from plugdata.dataset.shards import SHARD_ROWS
 
 _HIDDEN = {"hidden": True}  # tunables for tests and experiments, kept out of `--help`
 
@@ -38,7 +37,7 @@ class RunConfig(BaseModel):
     workers: int | None = Field(
         None,
         ge=1,
-        description="Processes (with --executor ray: Ray actors) that make, check and render "
+        description="Processes (with --executor ray: Ray actors) that make, check and route "
         "the rows of each chunk (default: one per core, or per CPU of the Ray cluster).",
     )
     chunk_rows: int = Field(
@@ -52,9 +51,6 @@ class RunConfig(BaseModel):
         ge=1,
         description="Source rows translated at a time; the cost cap, the cache and the "
         "failure monitors span the windows.",
-    )
-    shard_rows: int = Field(
-        SHARD_ROWS, ge=1, description="Most rows in one parquet file of a split."
     )
     task_rows: int = Field(
         1_024,
