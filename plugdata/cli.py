@@ -71,13 +71,14 @@ class PlugdataGroup(click.Group):
 @click.group(cls=PlugdataGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="plugdata")
 def cli() -> None:
-    """Build PLUG cross-lingual instruction datasets from recipes.
+    """Build, publish, train on and judge PLUG cross-lingual instruction datasets.
 
     \b
     Typical use:
       plugdata build recipes/demo.yaml --out build/
-      plugdata detect answers.jsonl --field output --expect zh
-      plugdata languages
+      plugdata translate en.jsonl --to zh --backend openai-chat --out zh.jsonl --dry-run
+      plugdata publish build/plug-demo --repo-id my-org/plug-demo --dry-run
+      plugdata train --dataset build/plug-demo --config zh-plug --model MODEL --output-dir run
     """
 
 

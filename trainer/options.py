@@ -42,8 +42,8 @@ class TrainOptions(BaseModel):
     preset: Literal["paper", "quick"] = Field(
         "paper",
         description="paper: lr 5e-6, 4 epochs, batch 64, 4096 tokens, example loss average; "
-        "quick: lr 1e-4, 1 epoch, batch 8 (2 per device), 1024 tokens, token loss average, "
-        "for checks on small hardware. Both checkpoint activations.",
+        "quick: lr 1e-4, 1 epoch, batch 8 (1 per device, 8 accumulated), 1024 tokens, token "
+        "loss average, for checks on small hardware. Both checkpoint activations.",
     )
     max_steps: int | None = Field(None, ge=1, description="Stop after N optimizer steps.")
     learning_rate: float | None = Field(None, gt=0, description=_OVERRIDE)

@@ -133,7 +133,10 @@ def click_option(name: str, field: FieldInfo, **extra: Any) -> Callable:
         on = field.default is True
         flag = flag_of(name, field)
         declared = f"{flag}/--no-{flag.removeprefix('--')}" if on else flag
-        return click.option(declared, name, is_flag=True, default=on, help=help_text, **extra)
+        # A flag that is on unless turned off says so; one that is off goes without saying.
+        return click.option(
+            declared, name, is_flag=True, default=on, show_default=on, help=help_text, **extra
+        )
     required = field.is_required()
     if not required:  # a required option has no default: click would take None for a value
         extra = {"default": field.get_default(call_default_factory=True), **extra}

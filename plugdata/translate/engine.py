@@ -2,8 +2,9 @@
 missing, restore, verify, fall back, check quality.
 
 Each row goes through strategies until one succeeds: joint (instruction and response in one
-request, chat backends in joint mode), per segment, then per segment split at protected tokens;
-and the same with each fallback backend. A row that no strategy can translate safely is
+request, chat backends in joint mode), lines (a field's segments packed into newline-joined
+units), per segment, then per segment split at protected tokens; and the same with each fallback
+backend. A row that no strategy can translate safely is
 quarantined with the reason (and the backend's last error), never dropped and never written
 with mangled code. A backend that cannot work as configured stops the whole run instead.
 """
