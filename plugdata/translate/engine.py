@@ -4,9 +4,9 @@ missing, restore, verify, fall back, check quality.
 Each row goes through strategies until one succeeds: joint (instruction and response in one
 request, chat backends in joint mode), lines (a field's segments packed into newline-joined
 units), per segment, then per segment split at protected tokens; and the same with each fallback
-backend. A row that no strategy can translate safely is
-quarantined with the reason (and the backend's last error), never dropped and never written
-with mangled code. A backend that cannot work as configured stops the whole run instead.
+backend. A row that no strategy can translate safely is quarantined with the reason (and the
+backend's last error), never dropped and never written with mangled code. A backend that cannot
+work as configured stops the whole run instead.
 """
 
 from __future__ import annotations
@@ -105,7 +105,7 @@ class TranslateReport:
 
 @dataclass
 class Session:
-    """What a job keeps across its calls of `translate_records` (a build translates its corpus a
+    """What a `Translation` keeps across its calls of `translate` (a run translates its corpus a
     window of rows at a time): one cost budget, so that `max_cost` caps the whole job; per
     backend one failure monitor (its failures on one window count on the next) and one rate
     limiter; one progress bar; and the segments its plan has counted (8 bytes each), so that a

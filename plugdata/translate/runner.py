@@ -35,7 +35,7 @@ class RateLimiter:
 
     def reserve(self, chars: int) -> float:
         """Book the next slot for a request of `chars` characters: seconds to wait for it. A
-        delay rather than a time, so that a limiter serving other machines (the Ray engine's)
+        delay rather than a time, so that a limiter serving other machines (the Ray executor's)
         never compares their clocks with its own."""
         with self._lock:
             now = time.monotonic()

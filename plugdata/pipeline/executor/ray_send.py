@@ -8,14 +8,14 @@ same bytes. What changes is who sends:
   spread over up to one actor per CPU of the cluster (holding no CPU: they wait on the
   network, and a build's checks run beside them). Rate limits and the `--max-cost` budget
   are one actor each (`RateLimiter`, `Budget`, started only when a limit or a cap is set) that
-  every worker books from, so the cluster keeps the limits and the cap of one process. Each
-  actor retries as the local engine does and has its backend's failure monitor.
+  every sending actor books from, so the cluster keeps the limits and the cap of one process.
+  Each actor retries as the local executor's threads do and has its backend's failure monitor.
 - GPU backends (seq2seq): one actor per GPU of the cluster (`num_gpus=1`), each its own model;
   on a cluster without GPUs, one actor on the CPU (`num_gpus=0`), so a laptop runs it too.
 
 The cache: actors return every answer to the driver, which commits it to the one segment cache
 as it arrives (no shared filesystem between machines is needed, and SQLite is written by one
-process). A worker that dies loses only the units it had in flight; the run stops with one
+process). An actor that dies loses only the units it had in flight; the run stops with one
 line, and a rerun sends only what the cache lacks.
 """
 

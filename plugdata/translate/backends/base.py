@@ -49,7 +49,7 @@ class Translator(ABC):
     batch_size: ClassVar[int] = 16
     # Bump when prompts or templates change: it is part of every cache key.
     version: ClassVar[str] = "1"
-    # Whether it computes on a GPU: the Ray engine then gives it one actor per GPU.
+    # Whether it computes on a GPU: the Ray executor then gives it one actor per GPU.
     uses_gpu: ClassVar[bool] = False
     # USD per million source characters when the options do not say; 0 for free services.
     default_price: ClassVar[float] = 0.0
