@@ -217,6 +217,30 @@ def chat_args(server, corpus, tmp_path, *extra):
     return translate_args(corpus, tmp_path, "openai-chat", options, *extra)
 
 
+def test_a_chat_translator_s_preambles_and_notes_are_quarantined_as_commentary(corpus, tmp_path):
+    """A chat model that wraps some translations in chatter: those rows are quarantined with
+    `commentary:<field>`, the others kept as they came."""
+    book = translator(phrase_book())
+    chatty = {
+        ITEMS[4][0]: "Ecco la traduzione:\n\n{}",
+        ITEMS[7][1]: "{}\n\nNota: tradotto alla lettera.",
+    }
+
+    def translate(text: str) -> str:
+        return chatty.get(text, "{}").format(book(text))
+
+    with ChatServer(translate=translate) as server:
+        result = run(*chat_args(server, corpus, tmp_path))
+    assert result.exit_code == 0, result.output
+    quarantined = {q["id"]: q["reasons"] for q in read(tmp_path / "it.quarantine.jsonl")}
+    assert quarantined == {
+        "en/t004": ["commentary:target_instruction"],
+        "en/t007": ["commentary:target_response"],
+    }
+    kept = read(tmp_path / "it.jsonl")
+    assert len(kept) == len(ITEMS) - 2 and not any("Ecco" in r["target_instruction"] for r in kept)
+
+
 def test_chat_backend_per_field(corpus, tmp_path):
     with ChatServer() as server:
         result = run(*chat_args(server, corpus, tmp_path))

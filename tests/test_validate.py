@@ -176,3 +176,91 @@ def test_check_lid_off_skips_language_checks_but_not_the_others():
     verdict = v.check(triple(target_response=IT_R))
     assert verdict.ok and verdict.lid == []
     assert v.check(triple(target_response="")).reasons == ["empty:target_response"]
+
+
+# -- characters and translator chatter ----------------------------------------------------------
+@pytest.mark.parametrize(
+    ("text", "found"),
+    [
+        ("A tab\tand a line\nare text.", None),
+        ("A NUL\x00 in the middle.", "U+0000"),
+        ("An override \u202eabc hides what it reorders.", "U+202E"),
+        ("An isolate \u2066abc\u2069.", "U+2066"),
+        ("A zero-width space\u200bbetween Latin words.", "U+200B"),
+        ("ภาษาไทย\u200bใช้ช่องว่างความกว้างศูนย์", None),  # Thai separates words with it
+        ("नमस्\u200dते and مرحبا\u200cبك", None),  # joiners shape Devanagari and Arabic
+        ("A family 👨\u200d👩\u200d👧 emoji.", None),  # and join emoji
+        ("A right-to-left mark\u200f in English.", "U+200F"),
+        ("A byte order mark \ufeffinside.", "U+FEFF"),
+        ("A C1 control \x85 from a broken decoder.", "U+0085"),
+    ],
+)
+def test_stray_characters_are_named_and_the_scripts_that_need_them_keep_theirs(text, found):
+    from plugdata.checks.characters import stray_character
+
+    assert stray_character(text) == found
+
+
+def test_a_control_character_in_any_field_is_a_reason_of_its_own(validator):
+    verdict = validator.check(triple(target_response=ZH_R[:10] + "\u202e" + ZH_R[10:]))
+    assert verdict.reasons == ["control-character:target_response"]
+    verdict = validator.check(triple(pivot_instruction=EN_I + "\x00"))
+    assert "control-character:pivot_instruction" in verdict.reasons
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        "以下是中文翻译：\n\n" + ZH_R,
+        "翻译：" + ZH_R,
+        "**译文：**\n" + ZH_R,
+        ZH_R + "\n\n注：这是直译，保留了原文的结构。",
+        ZH_R + "\n\n（注意：“散射”是物理学术语。）",
+        EN_R + "\n\n" + ZH_R,  # the source quoted back before the translation
+    ],
+)
+def test_translator_chatter_around_a_translation_is_commentary(validator, target):
+    assert "commentary:target_response" in validator.check(triple(target_response=target)).reasons
+
+
+@pytest.mark.parametrize(
+    ("lang", "target"),
+    [
+        ("it", "Ecco la traduzione in italiano:\n\n" + IT_R),
+        ("it", IT_R + "\n\nNota del traduttore: ho mantenuto il registro formale."),
+        ("es", "Aquí está la traducción:\n\nLa luz del sol se dispersa en el aire."),
+        ("ko", "다음은 한국어 번역입니다:\n\n햇빛은 공기 분자에 의해 산란됩니다."),
+    ],
+)
+def test_chatter_is_found_in_every_language_of_the_table(validator, lang, target):
+    reasons = validator.check(triple(target_lang=lang, target_response=target)).reasons
+    assert "commentary:target_response" in reasons
+
+
+@pytest.mark.parametrize(
+    ("pivot", "target"),
+    [
+        # The pivot has the same framing: translating it is right.
+        (
+            EN_R + "\n\nNote: the sky at sunset is red for the same reason.",
+            ZH_R + "\n\n注：日落时天空发红也是同样的原因。",
+        ),
+        ("Translation: Bonjour means hello.", "翻译：Bonjour 的意思是你好。"),
+        # A word such as "translation" inside the text is not a preamble.
+        ("Machine translation has improved a lot in ten years.", "机器翻译在十年里有了很大进步。"),
+        # A short pivot repeated inside a longer answer is not a quoted source.
+        ("Hello.", "Hello. 你好，这是一个问候。"),
+    ],
+)
+def test_framing_the_pivot_has_or_words_about_translation_are_not_commentary(
+    validator, pivot, target
+):
+    verdict = validator.check(triple(pivot_response=pivot, target_response=target))
+    assert not [r for r in verdict.reasons if r.startswith("commentary")], verdict.reasons
+
+
+def test_the_commentary_check_can_be_turned_off():
+    v = Validator(ValidationSettings(commentary=False))
+    assert (
+        "commentary:target_response" not in v.check(triple(target_response="翻译：" + ZH_R)).reasons
+    )

@@ -18,6 +18,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from plugdata.checks.characters import stray_character
+from plugdata.checks.commentary import commentary
 from plugdata.checks.detect import DEFAULT_DETECTOR, DETECTORS, Detector, get_detector
 from plugdata.core.digests import digest
 from plugdata.core.languages import HAN, KANA, LANGUAGES, Language, LanguageTable
@@ -91,6 +93,11 @@ class ValidationSettings(BaseModel):
         description="zlib ratio below which a long field counts as a repetition loop",
     )
     check_lid: bool = Field(True, description="run language identification at all")
+    commentary: bool = Field(
+        True,
+        description="refuse a target field that opens with a translator's preamble, ends with "
+        "a note its pivot field lacks, or quotes its pivot field before the translation",
+    )
 
     @field_validator("length_ratio")
     @classmethod
@@ -293,13 +300,13 @@ class Validator:
             for reason in (
                 _marker_reason(text, self.languages),
                 _repetition_reason(text, self.settings),
+                "control-character" if stray_character(text) else None,
             ):
                 if reason:
                     verdict.reasons.append(f"{reason}:{name}")
         for pivot_name, target_name in zip(PIVOT_FIELDS, TARGET_FIELDS, strict=True):
             if pivot_name in sound and target_name in sound:
-                reason = self._pair_reason(triple, pivot_name, target_name)
-                if reason:
+                for reason in self._pair_reasons(triple, pivot_name, target_name):
                     verdict.reasons.append(f"{reason}:{target_name}")
         if self.settings.check_lid:
             for name in sound:
@@ -331,6 +338,19 @@ class Validator:
                 self._lid_memo.clear()
             found = self._lid_memo[key] = self.check_language(text, expected, field_name)
         return found
+
+    def _pair_reasons(self, triple: dict, pivot_name: str, target_name: str) -> list[str]:
+        """What comparing a target field with its pivot field finds: a copy or a length out of
+        proportion, and text the translator added around it."""
+        found = [self._pair_reason(triple, pivot_name, target_name)]
+        if self.settings.commentary:
+            languages = self.languages
+            pivot_language = languages.get(triple["pivot_lang"])
+            target_language = languages.get(triple["target_lang"])
+            pivot, target = triple[pivot_name], triple[target_name]
+            if commentary(pivot, target, pivot_language, target_language):
+                found.append("commentary")
+        return [reason for reason in found if reason]
 
     def _pair_reason(self, triple: dict, pivot_name: str, target_name: str) -> str | None:
         """untranslated / length-ratio, comparing a target field with its pivot field."""

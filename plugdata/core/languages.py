@@ -59,6 +59,11 @@ class Language:
     answer_markers: tuple[str, ...] = ()
     # True where a comma marks decimals (3,5) and a dot groups thousands (1.234).
     decimal_comma: bool = False
+    # What a translator (an LLM most of all) writes around a translation in this language,
+    # as regular expressions matched, any case, at the start of a text's first paragraph
+    # ("Here is the translation:") and of its last one ("Note: ..."). `checks.commentary`.
+    preambles: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
 
     @property
     def markers(self) -> tuple[str, str]:
@@ -72,6 +77,21 @@ class Language:
     @cached_property
     def script_excludes_pattern(self) -> re.Pattern[str] | None:
         return re.compile(self.script_excludes) if self.script_excludes is not None else None
+
+    @cached_property
+    def preamble_pattern(self) -> re.Pattern[str] | None:
+        return _any_of(self.preambles)
+
+    @cached_property
+    def note_pattern(self) -> re.Pattern[str] | None:
+        return _any_of(self.notes)
+
+
+def _any_of(patterns: tuple[str, ...]) -> re.Pattern[str] | None:
+    """One pattern matching any of `patterns` at the start of a text, any case."""
+    if not patterns:
+        return None
+    return re.compile("|".join(f"(?:{p})" for p in patterns), re.IGNORECASE)
 
 
 class LanguageTable:
@@ -163,6 +183,17 @@ LANGUAGES = LanguageTable(
             LATIN,
             codes={"mymemory": "en-GB", "nllb": "eng_Latn"},
             answer_markers=("answer is", "answer:", "answer would be", "answer ="),
+            preambles=(
+                r"(?:sure|certainly|of course|okay|ok)\b.{0,40}\btranslat",
+                r"here(?:'s| is| are)\b.{0,40}\btranslat",
+                r"(?:the |my )?(?:\w+ )?translation(?: \w+){0,3}\s*:",
+                r"translated(?: text| version)?\s*:",
+                r"i (?:have )?translated\b",
+            ),
+            notes=(
+                r"\(?(?:note|translator'?s? note|n\.\s?b\.)\s*:",
+                r"\(?(?:this|the) translation\b",
+            ),
         ),
         Language(
             "zh",
@@ -182,6 +213,11 @@ LANGUAGES = LanguageTable(
                 "nllb": "zho_Hans",
             },
             answer_markers=("答案是", "答案为", "答案:", "答:"),
+            preambles=(
+                r"(?:以下是|下面是|这是|如下是|好的).{0,12}(?:翻译|译文)",
+                r"(?:中文)?(?:翻译|译文)(?:如下)?\s*[:：]",
+            ),
+            notes=(r"[（(]?(?:注|注意|说明|译注|译者注|备注)\s*[:：]",),
         ),
         Language(
             "ko",
@@ -193,6 +229,8 @@ LANGUAGES = LanguageTable(
             length_factor=0.45,
             codes={"mymemory": "ko-KR", "nllb": "kor_Hang"},
             answer_markers=("정답은", "답은", "정답:", "답:"),
+            preambles=(r"(?:다음은|여기|아래는|네).{0,20}번역", r"번역(?:문|본)?\s*[:：]"),
+            notes=(r"\(?(?:참고|주의|역자 주|역주|번역 참고|참고 사항)\s*[:：]",),
         ),
         Language(
             "it",
@@ -204,6 +242,11 @@ LANGUAGES = LanguageTable(
             codes={"mymemory": "it-IT", "nllb": "ita_Latn"},
             answer_markers=("risposta è", "risposta finale è", "risposta:", "risposta finale:"),
             decimal_comma=True,
+            preambles=(
+                r"(?:ecco|di seguito|certo)\b.{0,30}\btraduzion",
+                r"(?:la )?traduzione(?: \w+){0,3}\s*:",
+            ),
+            notes=(r"\(?(?:nota(?: del traduttore)?|n\.\s?d\.\s?t\.)\s*:",),
         ),
         Language(
             "es",
@@ -215,6 +258,11 @@ LANGUAGES = LanguageTable(
             codes={"mymemory": "es-ES", "nllb": "spa_Latn"},
             answer_markers=("respuesta es", "respuesta final es", "respuesta:", "respuesta final:"),
             decimal_comma=True,
+            preambles=(
+                r"(?:aquí (?:está|tienes|va)|a continuación|claro|por supuesto)\b.{0,30}\btraducci",
+                r"(?:la )?traducción(?: \w+){0,3}\s*:",
+            ),
+            notes=(r"\(?(?:nota(?: del traductor)?|n\. del t\.)\s*:",),
         ),
         Language(
             "fr",
@@ -226,6 +274,11 @@ LANGUAGES = LanguageTable(
             codes={"nllb": "fra_Latn"},
             answer_markers=("réponse est", "réponse finale est", "réponse :", "réponse finale :"),
             decimal_comma=True,
+            preambles=(
+                r"(?:voici|ci-dessous|bien sûr)\b.{0,30}\btraduction",
+                r"(?:la )?traduction(?: \w+){0,3}\s*:",
+            ),
+            notes=(r"\(?(?:note(?: du traducteur)?|n\.\s?d\.\s?t\.)\s*:",),
         ),
         Language(
             "de",
@@ -237,6 +290,11 @@ LANGUAGES = LanguageTable(
             codes={"nllb": "deu_Latn"},
             answer_markers=("antwort ist", "antwort lautet", "antwort:"),
             decimal_comma=True,
+            preambles=(
+                r"(?:hier ist|im folgenden|gerne|natürlich)\b.{0,30}\bübersetzung",
+                r"(?:die )?übersetzung(?: \w+){0,3}\s*:",
+            ),
+            notes=(r"\(?(?:hinweis|anmerkung(?: des übersetzers)?)\s*:",),
         ),
         Language(
             "pt",
@@ -248,6 +306,11 @@ LANGUAGES = LanguageTable(
             codes={"nllb": "por_Latn"},
             answer_markers=("resposta é", "resposta final é", "resposta:"),
             decimal_comma=True,
+            preambles=(
+                r"(?:aqui está|segue|claro)\b.{0,30}\btradução",
+                r"(?:a )?tradução(?: \w+){0,3}\s*:",
+            ),
+            notes=(r"\(?(?:nota(?: do tradutor)?)\s*:",),
         ),
         Language(
             "ja",
@@ -260,6 +323,8 @@ LANGUAGES = LanguageTable(
             spaces_between_sentences=False,
             codes={"nllb": "jpn_Jpan"},
             answer_markers=("答えは", "答え:", "解答:"),
+            preambles=(r"(?:以下は|こちらは|はい).{0,15}(?:翻訳|訳)", r"(?:翻訳|訳文)\s*[:：]"),
+            notes=(r"[（(]?(?:注|注意|備考|訳注)\s*[:：]",),
         ),
         Language(
             "ru",
@@ -271,6 +336,8 @@ LANGUAGES = LanguageTable(
             codes={"nllb": "rus_Cyrl"},
             answer_markers=("ответ:", "ответ равен", "ответ —"),
             decimal_comma=True,
+            preambles=(r"(?:вот|ниже|конечно)\b.{0,30}\bперевод", r"перевод(?: \w+){0,3}\s*:"),
+            notes=(r"\(?(?:примечание(?: переводчика)?|прим\. пер\.)\s*:",),
         ),
     ]
 )

@@ -134,6 +134,16 @@ class LanguageEntry(Language):
                 raise ValueError(f"not a regular expression ({exc})") from None
         return v
 
+    @field_validator("preambles", "notes")
+    @classmethod
+    def _patterns_ok(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        for pattern in v:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ValueError(f"{pattern!r}: not a regular expression ({exc})") from None
+        return v
+
     @field_validator("length_factor")
     @classmethod
     def _factor_ok(cls, v: float) -> float:
