@@ -63,6 +63,18 @@ def _methods(configs: dict[str, ConfigEntry]) -> list[dict[str, Any]]:
     return out
 
 
+def _decontamination(configs: dict[str, ConfigEntry]) -> list[dict[str, Any]]:
+    """The evaluation sets the data was checked against, with the rows each took out."""
+    sets: dict[str, dict[str, Any]] = {}
+    for info in configs.values():
+        if info.type == "method":
+            continue
+        for entry in info.decontamination:
+            found = sets.setdefault(entry["name"], {**entry, "rows": 0})
+            found["rows"] += info.counts.quarantined.get(f"contaminated:{entry['name']}", 0)
+    return list(sets.values())
+
+
 def render_card(manifest: Manifest, repo_hint: str) -> str:
     """The card of a folder or repo, from its manifest alone."""
     from huggingface_hub import DatasetCard, DatasetCardData
@@ -117,5 +129,6 @@ def render_card(manifest: Manifest, repo_hint: str) -> str:
         example_method_config=next((n for n, i in configs.items() if i.type == "method"), ""),
         methods=_methods(configs),
         min_letters=lid.min_letters if lid else "",
+        decontamination=_decontamination(configs),
     )
     return str(card)

@@ -62,6 +62,8 @@ class ConfigEntry(_Entry):
     validation: dict[str, Any]
     counts: Counts
     on_check_failure: str
+    # The evaluation sets the rows were checked against: name, kind, where from, texts.
+    decontamination: list[dict[str, Any]] = Field(default_factory=list)
     method: str | None = None
     pivot_rows: bool | None = None  # the paper's pivot rows mixed in
     kinds: dict[str, int] | None = None  # rows per kind

@@ -25,6 +25,7 @@ from plugdata.dataset.shards import SHARD_ROWS
 from plugdata.errors import PlugdataError
 from plugdata.hub.publish import PublishError, PublishOptions, PublishReport, publish
 from plugdata.pipeline.config import RunConfig
+from plugdata.pipeline.decontaminate import contamination_index
 from plugdata.pipeline.executor import make_executor
 from plugdata.pipeline.language import TARGET_DUPLICATE, LanguageResult, run_language
 from plugdata.pipeline.layout import Layout
@@ -129,6 +130,7 @@ class BuildReport:
     failures: dict[str, str] = field(default_factory=dict)  # language -> why nothing was kept
     set_aside: list[str] = field(default_factory=list)  # foreign entries kept as *.orig
     dropped: list[str] = field(default_factory=list)  # broken old configs left out (--force)
+    decontamination: dict[str, int] = field(default_factory=dict)  # eval set -> texts indexed
 
     def summary(self) -> str:
         if self.dry_run:
@@ -174,6 +176,19 @@ class BuildReport:
             + ", ".join(f"{c} {sum(s.values())}" for c, s in list(self.configs.items())[:8])
             + (" ..." if len(self.configs) > 8 else "")
         )
+        if self.decontamination:
+            contaminated = Counter()
+            for led in self.ledgers.values():
+                for reason, n in led.quarantined.items():
+                    if reason.startswith("contaminated:"):
+                        contaminated[reason.partition(":")[2]] += n
+            lines.append(
+                "checked against evaluation sets: "
+                + ", ".join(
+                    f"{name} ({texts} texts, {contaminated[name]} rows quarantined)"
+                    for name, texts in self.decontamination.items()
+                )
+            )
         lines.append(f"quarantine: {self.out_dir / 'quarantine'}")
         if self.set_aside:
             lines.append(
@@ -239,9 +254,10 @@ def build(
         staging.check_kept(existing, langs, force=force)
         staging.check_in_the_way(existing, planned_footprint(recipe, langs, existing), force=force)
         validator = Validator(recipe.validation, languages=recipe.language_table)
+        contamination = contamination_index(recipe)
         stage = output.stage()
         with make_executor(config) as executor:
-            run = Run(config, executor, validator, slice(limit))
+            run = Run(config, executor, validator, slice(limit), contamination=contamination)
             built = _build_languages(recipe, langs, (out, stage), run, shard_rows)
         report = BuildReport(
             recipe.name,
@@ -252,6 +268,7 @@ def build(
             0.0,
         )
         report.failures, report.dropped = built.failures, existing.dropped
+        report.decontamination = dict(contamination.items) if contamination else {}
         if len(built.failures) < len(langs):
             manifest = merge_manifest(
                 recipe, existing, built.configs, built.quarantine, built.failures
@@ -293,7 +310,7 @@ def _build_languages(
             continue
         rejected.unlink(missing_ok=True)
         built.quarantine[lang] = sink.quarantine.entry(stage, lang)
-        built.configs.update(sink.finish(result, run.validator))
+        built.configs.update(sink.finish(result, run))
     return built
 
 

@@ -54,9 +54,10 @@ def run_language(recipe: Recipe, lang: str, sink: Sink, run: Run) -> LanguageRes
     """Align (or translate), check and route one target language, `chunk_rows` pivot rows at a
     time, each chunk's rows to `sink` in order."""
     config = run.config
-    checker = PivotChecker(recipe)
+    checker = PivotChecker(recipe, run.contamination)
     target = target_side(recipe, lang, run)
-    runner = ChunkRunner(ChunkJob(recipe, sink.layout, run.validator), run.executor, config)
+    job = ChunkJob(recipe, sink.layout, run.validator, run.contamination)
+    runner = ChunkRunner(job, run.executor, config)
     ledger = Ledger()
     made_by: Counter = Counter()
     seen_targets = DigestSet()
@@ -94,7 +95,7 @@ def plan_translation(recipe: Recipe, lang: str, run: Run) -> TranslateReport:
     as a run (rows that fail anyway are not counted), and nothing sent."""
     side = TranslatedSide(recipe, lang, run, dry_run=True)
     try:
-        return side.plan(pivot_rows(recipe, run, PivotChecker(recipe)))
+        return side.plan(pivot_rows(recipe, run, PivotChecker(recipe, run.contamination)))
     finally:
         side.close()
 

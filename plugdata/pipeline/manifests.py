@@ -9,14 +9,15 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
-from plugdata.checks.validate import Validator
 from plugdata.core.redact import looks_like_local_path, public_path
 from plugdata.dataset import staging
 from plugdata.dataset.folder import FolderError
 from plugdata.dataset.manifest import ConfigEntry, Manifest, QuarantineEntry
+from plugdata.pipeline.decontaminate import describe as describe_eval_set
 from plugdata.pipeline.language import LanguageResult
 from plugdata.pipeline.layout import Layout
 from plugdata.pipeline.recipe import Recipe
+from plugdata.pipeline.run import Run
 from plugdata.sources.corpus import Corpus
 from plugdata.sources.read import describe_corpus
 
@@ -38,8 +39,9 @@ def _dataset_info(recipe: Recipe) -> dict[str, Any]:
     }
 
 
-def config_info(recipe: Recipe, result: LanguageResult, validator: Validator) -> dict[str, Any]:
+def config_info(recipe: Recipe, result: LanguageResult, run: Run) -> dict[str, Any]:
     """What every config of a language built now says of how it was made."""
+    validator, index = run.validator, run.contamination
     lang, ledger, settings = result.lang, result.ledger, recipe.validation
     spec = recipe.targets[lang].align or recipe.targets[lang].translate
     return {
@@ -73,6 +75,12 @@ def config_info(recipe: Recipe, result: LanguageResult, validator: Validator) ->
             "unused_target_rows": ledger.orphans,
         },
         "on_check_failure": recipe.failure_action,
+        "decontamination": [
+            describe_eval_set(spec, recipe.base_dir) | {"items": index.items[spec.name]}
+            for spec in recipe.decontaminate
+        ]
+        if index is not None
+        else [],
     }
 
 

@@ -69,6 +69,38 @@ def _check_backends(spec: Translate, where: str) -> None:
         backend_options(fallback.backend, fallback.options, f"{where}.fallback.{i}")
 
 
+class EvalSet(Strict):
+    """An evaluation set a training build is checked against (`decontaminate:`): a dataset
+    folder plugdata built from an eval recipe, a file of evaluation items, or an eval recipe
+    whose corpora are read as they are. Relative paths are relative to the recipe."""
+
+    name: Text = Field(description="names the set in `contaminated:<name>` and the card")
+    folder: Text | None = Field(None, description="a dataset folder built from an eval recipe")
+    path: Text | None = Field(None, description="a json, jsonl, csv or parquet file of items")
+    column: Text | None = Field(None, description="the instruction column of `path`")
+    recipe: Text | None = Field(None, description="an eval recipe, its corpora read as they are")
+    corpus: dict[str, Text] = Field(
+        default_factory=dict, description="with `recipe`: local files for its languages"
+    )
+
+    @field_validator("name")
+    @classmethod
+    def _name_ok(cls, v: str) -> str:
+        if not _NAME.match(v):
+            raise ValueError("use letters, digits, '.', '_' or '-'")
+        return v
+
+    @model_validator(mode="after")
+    def _one_place(self) -> EvalSet:
+        if sum(x is not None for x in (self.folder, self.path, self.recipe)) != 1:
+            raise ValueError("give exactly one of `folder`, `path` or `recipe`")
+        if self.column is not None and self.path is None:
+            raise ValueError("`column` goes with `path`")
+        if self.corpus and self.recipe is None:
+            raise ValueError("`corpus` goes with `recipe`")
+        return self
+
+
 class Target(Strict):
     align: Align | None = None
     translate: Translate | None = None
@@ -178,6 +210,11 @@ class Recipe(Strict):
         "every item). Unreadable, empty or unmatched rows are always quarantined.",
     )
     splits: Splits = Field(default_factory=Splits)
+    decontaminate: list[EvalSet] = Field(
+        default_factory=list,
+        description="evaluation sets a training row's instructions must not overlap "
+        "(`contaminated:<name>`)",
+    )
     card: Card
     publish: PublishTarget | None = Field(
         None, description="where `plugdata build --push` publishes"
@@ -225,6 +262,11 @@ class Recipe(Strict):
                 )
             if target.translate is not None:
                 _check_backends(target.translate, f"targets.{code}.translate")
+        if self.decontaminate and self.kind != "train":
+            raise ValueError("decontaminate: only a training recipe is checked against eval sets")
+        names = [s.name for s in self.decontaminate]
+        if len(set(names)) != len(names):
+            raise ValueError("decontaminate: every evaluation set needs a name of its own")
         for code in self.validation.thresholds:
             if code != "default":  # a threshold for a code no row has would be silently unused
                 try:

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from itertools import islice
 from typing import NamedTuple
 
+from plugdata.checks.contamination import ContaminationIndex
 from plugdata.checks.validate import Validator
 from plugdata.core.digests import DigestSet, digest
 from plugdata.pipeline.config import RunConfig
@@ -22,14 +23,16 @@ from plugdata.sources.read import Record, iter_records
 class Run:
     """How a run works (`config`), where its parallel work goes (`executor`), the validator its
     languages share (its memory of pivot-field verdicts pays for them once, whatever the number
-    of languages) and which source rows it reads (`rows`: a build's `--limit`, a translate
-    run's `--shard`)."""
+    of languages), which source rows it reads (`rows`: a build's `--limit`, a translate run's
+    `--shard`), and the evaluation sets its rows are checked against."""
 
     config: RunConfig
     executor: Executor
     validator: Validator
     rows: slice = field(default_factory=lambda: slice(None))
     counted: int | None = None  # the rows it reads, once a pass has counted them
+    # The evaluation sets a training row must not overlap (a recipe's `decontaminate:`).
+    contamination: ContaminationIndex | None = None
 
     def source_rows(self, recipe: Recipe) -> int:
         """The pivot rows this run reads, counted by one pass over the corpus the first time
@@ -59,6 +62,9 @@ class PivotChecker:
     not as texts."""
 
     recipe: Recipe
+    # The evaluation sets a pivot instruction must not overlap: found here, before a
+    # contaminated row is translated, paid for or checked.
+    contamination: ContaminationIndex | None = None
     counts: dict[str, int] = field(
         default_factory=lambda: {
             "duplicate ids": 0,
@@ -91,6 +97,10 @@ class PivotChecker:
                 self.counts["duplicate instruction+response pairs"] += 1
             elif repeated_instruction and not repeated_content:
                 self.counts["repeated instructions (different responses, kept)"] += 1
+            if self.contamination is not None and not found:
+                leaked = self.contamination.find(record.instruction)
+                if leaked is not None:
+                    found.append(f"contaminated:{leaked}")
             problems.append(found)
         return problems
 

@@ -10,7 +10,6 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from plugdata.checks.validate import Validator
 from plugdata.core.digests import sha256_file
 from plugdata.core.formats import PIVOT_KIND
 from plugdata.core.jsonl import JsonLinesWriter
@@ -22,6 +21,7 @@ from plugdata.pipeline.language import LanguageResult
 from plugdata.pipeline.layout import ALL, Layout
 from plugdata.pipeline.manifests import config_info
 from plugdata.pipeline.recipe import Recipe
+from plugdata.pipeline.run import Run
 from plugdata.pipeline.stages import ChunkResult
 from plugdata.pipeline.triples import Ledger
 
@@ -57,10 +57,10 @@ class FolderSink:
             for split, kinds in splits.items():
                 self.kinds[config][split].update(kinds)
 
-    def finish(self, result: LanguageResult, validator: Validator) -> dict[str, ConfigEntry]:
+    def finish(self, result: LanguageResult, run: Run) -> dict[str, ConfigEntry]:
         """Close every split and return the configs' manifest entries. A split without rows
         is not written (and not listed)."""
-        base = config_info(self.recipe, result, validator)
+        base = config_info(self.recipe, result, run)
         written = {}
         for config, writers in self.writers.items():
             writers = {split: w for split, w in writers.items() if w.rows}

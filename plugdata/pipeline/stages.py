@@ -18,6 +18,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from plugdata.checks.contamination import ContaminationIndex
 from plugdata.checks.validate import Validator, Verdict
 from plugdata.core.formats import render
 from plugdata.core.schema import METHOD_ROW
@@ -99,6 +100,7 @@ class ChunkJob:
     recipe: Recipe
     layout: Layout
     validator: Validator
+    contamination: ContaminationIndex | None = None
 
     def __post_init__(self) -> None:
         recipe, lang = self.recipe, self.layout.lang
@@ -156,9 +158,17 @@ class ChunkJob:
             result.rows.setdefault(config, {})[split] = Encoded.of_methods(rows)
 
     def check(self, triples: list[dict[str, Any]]) -> list[Verdict]:
-        """The content checks (language ID the costliest of them)."""
+        """The content checks (language ID the costliest of them), and the evaluation sets
+        the target instruction must not overlap."""
         responses = self.layout.responses
-        return [self.validator.check(t, responses=responses) for t in triples]
+        verdicts = [self.validator.check(t, responses=responses) for t in triples]
+        if self.contamination is not None:  # the pivot's was checked as the rows were read
+            for triple, verdict in zip(triples, verdicts, strict=True):
+                text = triple["target_instruction"]
+                found = self.contamination.find(text) if isinstance(text, str) else None
+                if found is not None:
+                    verdict.reasons.append(f"contaminated:{found}")
+        return verdicts
 
     def route(
         self,

@@ -29,6 +29,7 @@ from plugdata.core.options import MaxCost, TranslationCache
 from plugdata.core.outputs import Role, refuse_overwrite
 from plugdata.errors import PlugdataError
 from plugdata.pipeline.config import RunConfig
+from plugdata.pipeline.decontaminate import contamination_index
 from plugdata.pipeline.executor import make_executor
 from plugdata.pipeline.language import plan_translation, run_language
 from plugdata.pipeline.layout import Layout
@@ -83,6 +84,12 @@ class TranslateOptions(BaseModel):
         description="Quarantine exact duplicate instruction+response pairs after the first, "
         "as a recipe's `dedupe` (they are then never sent).",
     )
+    decontaminate: list[str] = Field(
+        default_factory=list,
+        description="An evaluation set whose instructions no kept row may overlap, as NAME=PATH "
+        "(a file of items, or a folder built from an eval recipe); repeatable.",
+        json_schema_extra={"metavar": "NAME=PATH"},
+    )
     shard: str | None = Field(
         None,
         description="Translate only the i-th of N slices (0-based).",
@@ -131,10 +138,24 @@ class TranslateOptions(BaseModel):
             "dedupe": self.dedupe,
             "on_check_failure": "quarantine",  # never kept with a flag: nothing to publish
             "card": {"pretty_name": "translate", "license": "other"},  # no folder, no card
+            "decontaminate": [_eval_set(value) for value in self.decontaminate],
         }
         spec = raw["targets"][self.target]["translate"]
         spec.update(concurrency=self.concurrency, max_cost=self.max_cost, cache=str(cache))
-        return Recipe.model_validate(raw)
+        try:
+            return Recipe.model_validate(raw)
+        except ValidationError as err:  # what the flags above did not refuse already
+            first = err.errors()[0]
+            where = ".".join(str(p) for p in first["loc"])
+            raise PlugdataError(f"translate: {where}: {first['msg']}") from None
+
+
+def _eval_set(value: str) -> dict[str, str]:
+    """`--decontaminate NAME=PATH`: a folder, or a file of items."""
+    name, sep, path = value.partition("=")
+    if not (sep and name and path):
+        raise PlugdataError(f"--decontaminate {value!r}: use NAME=PATH")
+    return {"name": name, ("folder" if Path(path).is_dir() else "path"): path}
 
 
 @dataclass
@@ -187,14 +208,16 @@ def translate_file(options: TranslateOptions, config: RunConfig | None = None) -
     )
     recipe = options.recipe()
     validator = Validator(recipe.validation, languages=recipe.language_table)
+    contamination = contamination_index(recipe)
     with make_executor(config) as executor:
-        run = Run(config, executor, validator)
+        run = Run(config, executor, validator, contamination=contamination)
         # One pass over the input before anything is sent: a bad row anywhere stops the run
         # at no cost, and `--shard` slices by the count.
         shard = shard_bounds(run.source_rows(recipe), options.shard)
         if shard is not None:
             rows = slice(shard.start, shard.end)
-            run = Run(config, executor, validator, rows, shard.end - shard.start)
+            counted = shard.end - shard.start
+            run = Run(config, executor, validator, rows, counted, contamination)
         if options.dry_run:
             return TranslateResult(out, plan_translation(recipe, lang, run), dry_run=True)
         with JsonLinesSink(out, Layout.of(recipe, lang, stream=True)) as sink:
