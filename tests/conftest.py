@@ -124,6 +124,15 @@ ITEMS = [
 ]
 
 
+@pytest.fixture(autouse=True, scope="session")
+def session_caches(tmp_path_factory):
+    """The caches of what the session's shared fixtures build (before any test's own
+    `isolated_caches`): never the user's own either."""
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("PLUGDATA_CACHE_DIR", str(tmp_path_factory.mktemp("session") / "plugdata"))
+        yield
+
+
 @pytest.fixture(autouse=True)
 def isolated_caches(tmp_path_factory, monkeypatch):
     home = tmp_path_factory.mktemp("home")
@@ -185,6 +194,9 @@ def aligned_rows(n: int) -> tuple[list[dict], list[dict]]:
     return en, zh
 
 
+# Generated pairs for the tests of chunks, shards and executors: scoring the alignment of
+# thousands of template sentences would take a minute and tell nothing (it is tested on real
+# text), so it is off.
 GARDEN_RECIPE = """\
 name: garden
 pivot: en
@@ -192,7 +204,7 @@ source: {name: garden, path: en.jsonl, columns: {response: output}}
 targets:
   zh: {align: {path: zh.jsonl, join: id}}
 methods: [plug]
-validation: {detector: fasttext}
+validation: {detector: fasttext, alignment: "off"}
 splits: {validation: 0.05}
 card: {pretty_name: Garden, license: cc-by-4.0}
 """

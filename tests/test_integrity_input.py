@@ -16,7 +16,7 @@ from huggingface_hub import HfApi
 
 from plugdata.core.safe_yaml import safe_yaml_load
 from plugdata.errors import RecipeError
-from plugdata.hub.locations import LocationError, check_dataset
+from plugdata.remote.locations import LocationError, check_dataset
 from plugdata.sources.corpus import Corpus, HubSpec
 from plugdata.sources.read import corpus_label, iter_records
 

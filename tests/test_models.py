@@ -7,7 +7,7 @@ import re
 import pytest
 
 from plugdata.errors import PlugdataError
-from plugdata.hub.locations import check_model
+from plugdata.remote.locations import check_model
 
 from .conftest import generate, one_line_error
 

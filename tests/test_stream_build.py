@@ -25,11 +25,12 @@ from plugdata.sources.read import Record
 from .conftest import invoke, write_garden
 
 DEMO = Path(__file__).parents[1] / "recipes" / "demo.yaml"
-# Content hashes of recipes/demo.yaml as built before the build streamed (main at 18d5016).
+# Content hashes of recipes/demo.yaml: the method configs' as built before the build streamed
+# (main at 18d5016); the triples' since they carry their alignment scores (`meta.alignment`).
 DEMO_HASHES = {
     "es": {
-        "train": "d8eb9decdfbd7d4da28a5cd897fa4b730462f0b8441d01257938feac65a147a2",
-        "validation": "88f24d929f9dd282e04f3af64edb287b0a2a41767796f5af9bfa64e13183b463",
+        "train": "858d70216ea9b3a9d9f4541f346304a8b21311512a6ac6ef48d078a3d40379a3",
+        "validation": "ff6f5dac5ab64479fcda4e1aa25d9b16aeb07277da93256a675b8228ffe8c4c0",
     },
     "es-code-switch": {
         "train": "bdd7964b6f1477b12b29271d77661eaf49b2566bbd5a59cef959ab181a2e373b",
@@ -52,8 +53,8 @@ DEMO_HASHES = {
         "validation": "1fae7ac58f04ae455c4db9874acbdd0b613098b0e317d1d3116884428a7f35c6",
     },
     "it": {
-        "train": "22aff2639919e342263b435dc35315552d601712e43ae42584490cc58e476c40",
-        "validation": "2383898db42bb6ce58d4960b613e8cca3585dff5e9bfff2e0587164feadc0c04",
+        "train": "25ba40177a7d4cd6faad4f1131f12d925ca41c6cf15e7994e4629743ce2dec57",
+        "validation": "bd3fb34b27b59fe1d635a8e3e68281776789953fa97592f59f83de21014b96a4",
     },
     "it-code-switch": {
         "train": "800a7c7ec6d85d2962eacf086000f238939cc57d3eecc3223eb02aafcd35c5d5",
@@ -76,8 +77,8 @@ DEMO_HASHES = {
         "validation": "a95c37235c733bfb99b253b8140043356ad2d62daa97f6ccd254340c372573bf",
     },
     "ko": {
-        "train": "577350496c9fe26dd5b5238a2f27a5c8d7552231296d348d3ee54f07a15ea693",
-        "validation": "e61942d1bb5ade9c8255d5d8acecb84f7ec23f1d060ce4c71d682b12f54a6823",
+        "train": "723d5892b9d96a5abe861b6b56e5deb0e0cb908e1ac964d1016518cded413c35",
+        "validation": "dda80afb91ff1790b10ebecb875a41dccac93ef8b0bbfbedbc04d81e5585eae2",
     },
     "ko-code-switch": {
         "train": "b8c063c305e4a86d6f54e619e437058c4e65ac5e2d5652bfca07591655536293",
@@ -100,8 +101,8 @@ DEMO_HASHES = {
         "validation": "bff709d5f901e239cb0e96956964825872350298c892cf37cea524c3dee4e98e",
     },
     "zh": {
-        "train": "92da3ac76549e8f98a3f2fe184d0f59682ddcd2a4da3dc77e085f9d5d4588dd7",
-        "validation": "2e78ee98463e4fe90bff015997c56cf4c6c12e6e817bd98b87ba0512e7ded918",
+        "train": "81391fbe7c1d1133cc5dcb9a00d6e7afde9fac8d577e73f4c5252ee693fc8bb5",
+        "validation": "20f6ae5321b1dfbaef24dd311337fc2950bfbf1bf44665d1bda9330e13c0e6f1",
     },
     "zh-code-switch": {
         "train": "9a94161c024e22e416e4a7cadf8d50cb3ac250b325c5678484a1f34c3593b836",

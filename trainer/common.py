@@ -9,7 +9,7 @@ import hashlib
 from pathlib import Path
 
 from plugdata.errors import PlugdataError, require
-from plugdata.hub.locations import is_gguf
+from plugdata.remote.locations import is_gguf
 
 # The TULU-style template of the PLUG paper's code, for base models without a template of their
 # own. `{% generation %}` marks the assistant part, eos included, for loss masking.
@@ -133,7 +133,7 @@ def load_tokenizer(model: str, *, for_training: bool = True, flag: str = "--mode
 
 def load_config_split(dataset: str, config: str, split: str):
     """One split of a published config (Hub id or local folder), with one-line errors; check
-    the dataset with `plugdata.hub.locations.check_dataset` first, once, for a quick failure."""
+    the dataset with `plugdata.remote.locations.check_dataset` first, once, for a quick failure."""
     import datasets
 
     try:

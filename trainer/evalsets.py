@@ -9,7 +9,7 @@ from pathlib import Path
 
 from plugdata.core.jsonl import read_json_file, read_json_lines
 from plugdata.errors import PlugdataError
-from plugdata.hub.locations import check_dataset
+from plugdata.remote.locations import check_dataset
 from plugdata.sources.read import has_lone_surrogate
 from trainer.summary import System
 

@@ -10,7 +10,7 @@ and the same lines.
 from __future__ import annotations
 
 from plugdata.core.formats import extract
-from plugdata.hub.locations import check_dataset, check_model
+from plugdata.remote.locations import check_dataset, check_model
 from trainer.answers import GenerateResult, decode, pending, write_line
 from trainer.common import require_train
 from trainer.options import TRANSLATE_TEST, GenerateOptions

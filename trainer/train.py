@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from plugdata.core.jsonl import read_json_file, write_json
 from plugdata.dataset.folder import config_name, parse_config_name, read_manifest
 from plugdata.errors import PlugdataError
-from plugdata.hub.locations import check_dataset, check_model
+from plugdata.remote.locations import check_dataset, check_model
 from trainer.common import (
     load_config_split,
     load_model,

@@ -14,16 +14,19 @@ import re
 import zlib
 from collections import Counter
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from plugdata.checks.agreement import AlignmentCheck
+from plugdata.checks.alignment import AlignmentCache, AlignmentSettings
 from plugdata.checks.characters import stray_character
 from plugdata.checks.commentary import commentary
 from plugdata.checks.detect import DEFAULT_DETECTOR, DETECTORS, Detector, get_detector
 from plugdata.core.digests import digest
 from plugdata.core.languages import HAN, KANA, LANGUAGES, Language, LanguageTable
-from plugdata.core.schema import LidResult
+from plugdata.core.schema import AlignmentResult, LidResult
 from plugdata.core.textproc import (
     has_letters,
     normalize_for_compare,
@@ -93,6 +96,11 @@ class ValidationSettings(BaseModel):
         description="zlib ratio below which a long field counts as a repetition loop",
     )
     check_lid: bool = Field(True, description="run language identification at all")
+    alignment: AlignmentSettings | Literal["off"] = Field(
+        default_factory=AlignmentSettings,
+        description="how each target field is scored against its pivot field "
+        "(`{scorer, min_score, options}`), or `off`",
+    )
     commentary: bool = Field(
         True,
         description="refuse a target field that opens with a translator's preamble, ends with "
@@ -116,6 +124,7 @@ class Verdict:
     reasons: list[str] = field(default_factory=list)
     lid: list[LidResult] = field(default_factory=list)
     flags: list[str] = field(default_factory=list)
+    alignment: list[AlignmentResult] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -126,6 +135,9 @@ class Verdict:
         (memoised results are shared between triples): `asdict` would copy them, at a cost the
         build feels at 50K rows, and nothing writes to them."""
         return [vars(result) for result in self.lid]
+
+    def alignment_rows(self) -> list[dict[str, object]]:
+        return [vars(result) for result in self.alignment]
 
 
 # Han and kana characters are words of their own; other letters group into words. Counting
@@ -240,6 +252,7 @@ class Validator:
         detector: Detector | None = None,
         *,
         languages: LanguageTable = LANGUAGES,
+        alignment_cache: Path | None = None,
     ):
         self.settings = settings or ValidationSettings()
         self.languages = languages
@@ -247,6 +260,36 @@ class Validator:
             get_detector(self.settings.detector) if self.settings.check_lid else None
         )
         self._lid_memo: dict[tuple[bytes, str, str], LidResult] = {}
+        alignment = self.settings.alignment
+        self.alignment = (
+            None
+            if alignment == "off"
+            else AlignmentCheck(alignment, self.judgeable, AlignmentCache(alignment_cache))
+        )
+
+    def spec(self) -> tuple[ValidationSettings, LanguageTable, Path | None]:
+        """What makes an equal validator in another process (a Ray actor, whose environment
+        may name another cache folder): `Validator(*spec[:2], alignment_cache=spec[2])`."""
+        cache = self.alignment.cache.path if self.alignment is not None else None
+        return self.settings, self.languages, cache
+
+    @property
+    def parallel(self) -> bool:
+        """Whether the executor's workers may share the checks: not when a remote service
+        scores alignment (one process, one budget)."""
+        return self.alignment is None or self.alignment.parallel
+
+    def check_batch(self, triples: list[dict], *, responses: bool = True) -> list[Verdict]:
+        """Every check on each triple, then the alignment of the pairs that passed them, as
+        one batch for the scorer."""
+        verdicts = [self.check(t, responses=responses) for t in triples]
+        if self.alignment is not None:
+            self.alignment.apply(triples, verdicts, responses)
+        return verdicts
+
+    def close(self) -> None:
+        if self.alignment is not None:
+            self.alignment.close()
 
     def describe(self) -> str:
         return self.detector.describe() if self.detector else "none (check_lid: false)"
@@ -285,7 +328,8 @@ class Validator:
 
     # -- whole triple ---------------------------------------------------------------------------
     def check(self, triple: dict, *, responses: bool = True) -> Verdict:
-        """Every check on one triple; eval triples (responses=False) have instructions only."""
+        """Every check on one triple but alignment (which scores pairs in batches: see
+        `check_batch`); eval triples (responses=False) have instructions only."""
         verdict = Verdict()
         fields = checked_fields(responses)
         sound = []

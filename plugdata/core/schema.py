@@ -31,6 +31,17 @@ class LidResult:
     basis: str
 
 
+@dataclass
+class AlignmentResult:
+    """A target field scored against its pivot field (a row of `meta.alignment`): by which
+    scorer (`name:model`), the score (higher is closer), and whether it passed."""
+
+    field: str
+    scorer: str
+    score: float
+    passed: bool
+
+
 class MadeBy(TypedDict):
     """How each target field was made: `aligned:<corpus>` or `<backend>:<model>`."""
 
@@ -41,6 +52,7 @@ class MadeBy(TypedDict):
 class Meta(TypedDict):
     made_by: MadeBy
     lid: list[LidResult]
+    alignment: list[AlignmentResult]
     flags: list[str]
 
 

@@ -160,8 +160,7 @@ class ChunkJob:
     def check(self, triples: list[dict[str, Any]]) -> list[Verdict]:
         """The content checks (language ID the costliest of them), and the evaluation sets
         the target instruction must not overlap."""
-        responses = self.layout.responses
-        verdicts = [self.validator.check(t, responses=responses) for t in triples]
+        verdicts = self.validator.check_batch(triples, responses=self.layout.responses)
         if self.contamination is not None:  # the pivot's was checked as the rows were read
             for triple, verdict in zip(triples, verdicts, strict=True):
                 text = triple["target_instruction"]
@@ -186,6 +185,7 @@ class ChunkJob:
             if not reasons:
                 verdict = next(verdicts)
                 triple["meta"]["lid"] = verdict.lid_rows()
+                triple["meta"]["alignment"] = verdict.alignment_rows()
                 triple["meta"]["flags"] += verdict.flags
                 reasons = verdict.reasons
                 if reasons and flag:
@@ -224,8 +224,10 @@ class ChunkRunner:
         self._done = 0
 
     def submit(self, chunk: list[TargetRow], early: list[list[str]]) -> Iterator[ChunkResult]:
-        """Queue a chunk; yields the results that are due (oldest first)."""
-        if self.executor.runs_here(sum(1 for reasons in early if not reasons)):
+        """Queue a chunk; yields the results that are due (oldest first). A job whose checks
+        call a remote service runs here, where its one budget and failure monitor are."""
+        to_check = sum(1 for reasons in early if not reasons)
+        if not self.job.validator.parallel or self.executor.runs_here(to_check):
             parts: list[Any] = [self.job.run(chunk, early)]
         else:
             if self._pool is None:

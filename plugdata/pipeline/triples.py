@@ -72,6 +72,7 @@ class TripleMaker:
                 "target_response": made_by if self.responses else None,
             },
             "lid": [],
+            "alignment": [],
             "flags": list(row.flags),
         }
         return typing.cast(Triple, triple)

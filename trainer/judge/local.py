@@ -8,8 +8,8 @@ from collections.abc import Iterable
 from typing import Any
 
 from plugdata.errors import PlugdataError
-from plugdata.hub.locations import check_model
 from plugdata.remote.calls import Price
+from plugdata.remote.locations import check_model
 from trainer.judge.base import Record, Request
 from trainer.options import JudgeModelOptions
 

@@ -5,6 +5,7 @@ translations sent by `ray_send`'s actors. Ray is imported only inside the functi
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from plugdata.checks.validate import ValidationSettings, Validator
@@ -21,8 +22,8 @@ from plugdata.translate.engine import Sender
 class _Worker:
     """A Ray actor with its own validator: the detector loads once per actor, not per task."""
 
-    def __init__(self, settings: ValidationSettings, languages: LanguageTable):
-        self.validator = Validator(settings, languages=languages)
+    def __init__(self, settings: ValidationSettings, languages: LanguageTable, cache: Path | None):
+        self.validator = Validator(settings, languages=languages, alignment_cache=cache)
 
     def run(self, job: Job, *part: Any) -> Any:
         job.validator = self.validator  # a job travels without one (`ChunkJob.__getstate__`)
@@ -51,7 +52,7 @@ class RayExecutor(Executor):
         return to_check == 0
 
     def pool(self, job: Job) -> _RayPool:
-        settings = (job.validator.settings, job.validator.languages)
+        settings = job.validator.spec()
         if not self._actors:
             connect(self.config.ray_address)
             import ray
