@@ -15,6 +15,7 @@ from typing import ClassVar
 from pydantic import Field
 
 from plugdata.checks.alignment import Scorer, ScorerOptions
+from plugdata.core.digests import digest
 from plugdata.core.languages import LANGUAGES
 from plugdata.errors import require
 from plugdata.remote.calls import (
@@ -159,7 +160,8 @@ class LlmScorer(Scorer):
             answer = retrying.call(
                 lambda: self._client.chat.completions.create(
                     model=o.model, messages=messages, **params
-                )
+                ),
+                key=digest(prompt).hex(),  # the monitor counts distinct requests
             )
         except GaveUp as gave_up:
             self.budget.settle(cost, gave_up.sent)

@@ -136,14 +136,23 @@ def scorer_options(name: str, options: dict[str, Any], where: str) -> ScorerOpti
         close = difflib.get_close_matches(name, known, n=1)
         hint = f"did you mean {close[0]!r}?" if close else f"choose one of: {', '.join(known)}"
         raise PlugdataError(f"{where}.scorer: unknown scorer {name!r}; {hint}")
+    model = known[name].Options
     try:
-        return known[name].Options(**options)
+        return model(**options)
     except ValidationError as err:
         first = err.errors()[0]
         key = ".".join(str(p) for p in first["loc"])
-        problem = "unknown key" if first["type"] == "extra_forbidden" else first["msg"]
-        raise PlugdataError(f"{where}.options.{key}: {problem}") from None
+        if first["type"] != "extra_forbidden":
+            raise PlugdataError(f"{where}.options.{key}: {first['msg']}") from None
+        close = difflib.get_close_matches(key, model.model_fields, n=2)
+        hint = (
+            f"did you mean {' or '.join(map(repr, close))}?"
+            if close
+            else f"options of {name}: {', '.join(model.model_fields) or 'none'}"
+        )
+        raise PlugdataError(f"{where}.options.{key}: unknown key ({hint})") from None
 
 
 def make_scorer(name: str, options: dict[str, Any], where: str = "alignment") -> Scorer:
-    return SCORERS[name](scorer_options(name, options, where))
+    checked = scorer_options(name, options, where)
+    return SCORERS[name](checked)

@@ -24,6 +24,7 @@ from plugdata.checks.alignment import AlignmentCache, AlignmentSettings
 from plugdata.checks.characters import stray_character
 from plugdata.checks.commentary import commentary
 from plugdata.checks.detect import DEFAULT_DETECTOR, DETECTORS, Detector, get_detector
+from plugdata.checks.scorers import scorer_options
 from plugdata.core.digests import digest
 from plugdata.core.languages import HAN, KANA, LANGUAGES, Language, LanguageTable
 from plugdata.core.schema import AlignmentResult, LidResult
@@ -33,6 +34,7 @@ from plugdata.core.textproc import (
     prose_lines,
     strip_code_and_urls,
 )
+from plugdata.errors import PlugdataError
 
 PIVOT_FIELDS = ("pivot_instruction", "pivot_response")
 TARGET_FIELDS = ("target_instruction", "target_response")
@@ -106,6 +108,23 @@ class ValidationSettings(BaseModel):
         description="refuse a target field that opens with a translator's preamble, ends with "
         "a note its pivot field lacks, or quotes its pivot field before the translation",
     )
+
+    @field_validator("alignment", mode="before")
+    @classmethod
+    def _off(cls, v: object) -> object:
+        # YAML reads a bare `off` as false.
+        return "off" if v is False or v == "off" else v
+
+    @field_validator("alignment")
+    @classmethod
+    def _scorer_known(cls, v: AlignmentSettings | str) -> AlignmentSettings | str:
+        # Checked when the settings are read, so that a typo stops a dry run too.
+        if isinstance(v, AlignmentSettings):
+            try:
+                scorer_options(v.scorer, v.options, "alignment")
+            except PlugdataError as exc:
+                raise ValueError(str(exc).removeprefix("alignment.")) from None
+        return v
 
     @field_validator("length_ratio")
     @classmethod

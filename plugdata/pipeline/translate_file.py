@@ -21,6 +21,7 @@ from pydantic import (
     model_validator,
 )
 
+from plugdata.checks.alignment import DEFAULT_SCORER
 from plugdata.checks.validate import Validator
 from plugdata.core.digests import sha256_file
 from plugdata.core.jsonl import read_json_file, read_json_lines, write_json, write_json_lines
@@ -84,6 +85,20 @@ class TranslateOptions(BaseModel):
         description="Quarantine exact duplicate instruction+response pairs after the first, "
         "as a recipe's `dedupe` (they are then never sent).",
     )
+    alignment: str = Field(
+        DEFAULT_SCORER,
+        description="How each translated field is scored against its source: a scorer "
+        "(use-m3, sentence-transformers, llm, round-trip), or off.",
+        json_schema_extra={"metavar": "SCORER|off"},
+    )
+    min_score: float | None = Field(
+        None, description="Least score a kept pair has (default: the scorer's own)."
+    )
+    alignment_options: list[str] = Field(
+        default_factory=list,
+        description="A scorer option, e.g. model=..., base_url=... (repeatable).",
+        json_schema_extra={"flag": "--alignment-option", "metavar": "KEY=VALUE"},
+    )
     decontaminate: list[str] = Field(
         default_factory=list,
         description="An evaluation set whose instructions no kept row may overlap, as NAME=PATH "
@@ -119,6 +134,13 @@ class TranslateOptions(BaseModel):
             raise ValueError(f"--to {self.target}: the same language as --from")
         return self
 
+    def _alignment(self) -> str | dict[str, Any]:
+        if self.alignment == "off":
+            return "off"
+        scores = {} if self.min_score is None else {"default": self.min_score}
+        options = parse_options(self.alignment_options)
+        return {"scorer": self.alignment, "min_score": scores, "options": options}
+
     def recipe(self) -> Recipe:
         """The one-target recipe this run is: IN translated into `--to` by `--backend`."""
         options = parse_options(self.options)
@@ -139,6 +161,7 @@ class TranslateOptions(BaseModel):
             "on_check_failure": "quarantine",  # never kept with a flag: nothing to publish
             "card": {"pretty_name": "translate", "license": "other"},  # no folder, no card
             "decontaminate": [_eval_set(value) for value in self.decontaminate],
+            "validation": {"alignment": self._alignment()},
         }
         spec = raw["targets"][self.target]["translate"]
         spec.update(concurrency=self.concurrency, max_cost=self.max_cost, cache=str(cache))
