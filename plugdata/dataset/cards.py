@@ -75,6 +75,22 @@ def _decontamination(configs: dict[str, ConfigEntry]) -> list[dict[str, Any]]:
     return list(sets.values())
 
 
+def _alignment(configs: dict[str, ConfigEntry]) -> dict[str, Any] | None:
+    """The alignment scorer, its thresholds, and each language's scores per field."""
+    scored = [(n, i) for n, i in configs.items() if i.type != "method" and i.alignment]
+    if not scored:
+        return None
+    rows = [
+        {"language": name, "field": field, **stats, **stats["quantiles"]}
+        for name, info in scored
+        for field, stats in info.alignment["fields"].items()
+    ]
+    first = scored[0][1].alignment
+    thresholds = dict(sorted(first["min_score"].items(), key=lambda kv: kv[0] != "default"))
+    least = ", ".join(f"{lang} {score}" for lang, score in thresholds.items())
+    return {"scorer": first["scorer"], "min_score": least, "rows": rows}
+
+
 def render_card(manifest: Manifest, repo_hint: str) -> str:
     """The card of a folder or repo, from its manifest alone."""
     from huggingface_hub import DatasetCard, DatasetCardData
@@ -130,5 +146,6 @@ def render_card(manifest: Manifest, repo_hint: str) -> str:
         methods=_methods(configs),
         min_letters=lid.min_letters if lid else "",
         decontamination=_decontamination(configs),
+        alignment=_alignment(configs),
     )
     return str(card)

@@ -64,6 +64,9 @@ class ConfigEntry(_Entry):
     on_check_failure: str
     # The evaluation sets the rows were checked against: name, kind, where from, texts.
     decontamination: list[dict[str, Any]] = Field(default_factory=list)
+    # The alignment scorer, its thresholds, and the scores' distribution per target field
+    # (None: the check was off).
+    alignment: dict[str, Any] | None = None
     method: str | None = None
     pivot_rows: bool | None = None  # the paper's pivot rows mixed in
     kinds: dict[str, int] | None = None  # rows per kind

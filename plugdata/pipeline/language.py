@@ -10,9 +10,10 @@ chunk is `stages`' work on the run's executor, and its rows go to the sink in or
 
 from __future__ import annotations
 
+from array import array
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import islice
 from typing import Protocol
 
@@ -48,6 +49,8 @@ class LanguageResult:
     made_by: str
     pivot_counts: dict[str, int]  # duplicates in the pivot corpus, for the summary
     translation: TranslateReport | None = None  # what a translated language sent and cost
+    # Every alignment score, per target field (4 bytes a score: 8 MB at a million rows).
+    alignment: dict[str, array] = field(default_factory=dict)
 
 
 def run_language(recipe: Recipe, lang: str, sink: Sink, run: Run) -> LanguageResult:
@@ -61,6 +64,7 @@ def run_language(recipe: Recipe, lang: str, sink: Sink, run: Run) -> LanguageRes
     ledger = Ledger()
     made_by: Counter = Counter()
     seen_targets = DigestSet()
+    alignment: dict[str, array] = {}
     bar = tqdm(
         desc=f"{lang}",
         unit="row",
@@ -72,6 +76,8 @@ def run_language(recipe: Recipe, lang: str, sink: Sink, run: Run) -> LanguageRes
         for result in done:
             ledger.add(result.ledger)
             sink.write(result)
+            for name, scores in result.scores.items():
+                alignment.setdefault(name, array("f")).extend(scores)
             bar.update(result.ledger.rows_in)
 
     try:
@@ -87,7 +93,8 @@ def run_language(recipe: Recipe, lang: str, sink: Sink, run: Run) -> LanguageRes
         bar.close()
         target.close()
     ledger.check(lang)
-    return LanguageResult(lang, ledger, describe_made_by(made_by), checker.counts, target.report)
+    made = describe_made_by(made_by)
+    return LanguageResult(lang, ledger, made, checker.counts, target.report, alignment)
 
 
 def plan_translation(recipe: Recipe, lang: str, run: Run) -> TranslateReport:

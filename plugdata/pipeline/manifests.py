@@ -9,6 +9,7 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
+from plugdata.checks.validate import Validator
 from plugdata.core.redact import looks_like_local_path, public_path
 from plugdata.dataset import staging
 from plugdata.dataset.folder import FolderError
@@ -75,6 +76,7 @@ def config_info(recipe: Recipe, result: LanguageResult, run: Run) -> dict[str, A
             "unused_target_rows": ledger.orphans,
         },
         "on_check_failure": recipe.failure_action,
+        "alignment": _alignment_info(result, validator),
         "decontamination": [
             describe_eval_set(spec, recipe.base_dir) | {"items": index.items[spec.name]}
             for spec in recipe.decontaminate
@@ -82,6 +84,32 @@ def config_info(recipe: Recipe, result: LanguageResult, run: Run) -> dict[str, A
         if index is not None
         else [],
     }
+
+
+QUANTILES = (0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99)
+
+
+def _alignment_info(result: LanguageResult, validator: Validator) -> dict[str, Any] | None:
+    """The scorer, its thresholds, and the distribution of a language's scores per field
+    (the pairs scored: those no other check had failed)."""
+    if validator.alignment is None:
+        return None
+    import numpy as np
+
+    fields = {}
+    for name, scores in sorted(result.alignment.items()):
+        values = np.frombuffer(scores, dtype=np.float32)
+        fields[name] = {
+            "scored": len(values),
+            "misaligned": result.ledger.quarantined.get(f"misaligned:{name}", 0)
+            + result.ledger.flagged.get(f"misaligned:{name}", 0),
+            "quantiles": {
+                f"p{round(q * 100):02d}": round(float(np.quantile(values, q)), 4)
+                for q in QUANTILES
+                if len(values)
+            },
+        }
+    return {**validator.alignment.describe(), "fields": fields}
 
 
 def public_options(options: dict[str, Any], base_dir: Path) -> dict[str, Any]:

@@ -67,6 +67,7 @@ class ChunkResult:
     rows: dict[str, dict[str, Encoded]] = field(default_factory=dict)  # config -> split -> rows
     kinds: dict[str, dict[str, Counter]] = field(default_factory=dict)  # config -> split -> kinds
     quarantine: pa.Table | None = None
+    scores: dict[str, list[float]] = field(default_factory=dict)  # target field -> alignment
 
     @classmethod
     def join(cls, parts: list[ChunkResult]) -> ChunkResult:
@@ -90,6 +91,9 @@ class ChunkResult:
         quarantined = [p.quarantine for p in parts if p.quarantine is not None]
         if quarantined:
             joined.quarantine = pa.concat_tables(quarantined)
+        for part in parts:
+            for name, scores in part.scores.items():
+                joined.scores.setdefault(name, []).extend(scores)
         return joined
 
 
@@ -134,6 +138,9 @@ class ChunkJob:
         layout = self.layout
         kept, quarantined, ledger = self.route(chunk, early, triples, verdicts)
         result = ChunkResult(ledger)
+        for verdict in verdicts:
+            for scored in verdict.alignment:
+                result.scores.setdefault(scored.field, []).append(scored.score)
         if quarantined:
             result.quarantine = pa.Table.from_pylist(quarantined, schema=layout.quarantine_schema)
         by_split: dict[str, list[dict[str, Any]]] = {split: [] for split in layout.splits}
