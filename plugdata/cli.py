@@ -9,6 +9,7 @@ import click
 
 from plugdata import __version__
 from plugdata.checks.detect_file import DetectOptions
+from plugdata.checks.qe_file import QeOptions
 from plugdata.core.options import click_options, parse_all, parse_options
 from plugdata.errors import PlugdataError
 from plugdata.hub.publish import PublishOptions
@@ -128,6 +129,15 @@ def publish(**values) -> None:
         click.echo("Plan (dry run, nothing written):")
     click.echo(result.summary())
     result.raise_if_failed()
+
+
+@cli.command()
+@click_options(QeOptions)
+def qe(**values) -> None:
+    """Score how well each pair of texts in FILE agrees in meaning (json, jsonl, csv, parquet)."""
+    from plugdata.checks.qe_file import qe_file
+
+    click.echo(qe_file(parse_options(QeOptions, values)).summary())
 
 
 @cli.command()
