@@ -9,6 +9,7 @@ from collections import Counter
 import pyarrow.parquet as pq
 import pytest
 
+from plugdata.checks.agreement import AlignmentCheck
 from plugdata.checks.alignment import AlignmentCache, AlignmentSettings
 from plugdata.checks.scorers import SCORERS, UseScorer, make_scorer
 from plugdata.checks.validate import ValidationSettings, Validator
@@ -47,6 +48,11 @@ def test_thresholds_come_from_the_settings_then_the_scorer(tmp_path):
     assert AlignmentSettings().threshold("it", scorer) == 0.5
     assert AlignmentSettings(min_score={"default": 0.6}).threshold("ko", scorer) == 0.6
     assert AlignmentSettings(min_score={"it": 0.7}).threshold("it", scorer) == 0.7
+    # What the manifest records is what the checks use: a default given overrides the scorer's
+    # own per-language scores.
+    check = AlignmentCheck(AlignmentSettings(min_score={"default": 0.6, "it": 0.7}), bool)
+    assert check.describe()["min_score"] == {"default": 0.6, "it": 0.7}
+    assert AlignmentCheck(AlignmentSettings(), bool).thresholds() == {"default": 0.5, "ko": 0.35}
 
 
 def triple(pivot_i, pivot_r, target_i, target_r, lang="it"):
@@ -133,6 +139,12 @@ def test_the_manifest_and_card_record_the_scorer_thresholds_and_distribution(tmp
     assert all(t["meta"]["alignment"] for t in triples)
     card = (root / "README.md").read_text("utf-8")
     assert "## Cross-lingual agreement" in card and "| it | target_instruction | 8 | 0 |" in card
+    languages = [c for c in read_manifest(root).configs.values() if c.type != "method"]
+    total = sum(f["scored"] for c in languages for f in c.alignment["fields"].values())
+    summary = invoke("build", tiny, "--out", tmp_path / "out").output
+    assert (
+        f"agreement: use-m3 (least score default 0.5, ko 0.35): {total} pairs scored, 0 " in summary
+    )
     assert "least score (default 0.5, ko 0.35)" in card
 
 

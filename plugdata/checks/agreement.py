@@ -56,8 +56,16 @@ class AlignmentCheck:
         return {
             "scorer": self.scorer.label,
             "version": self.scorer.version,
-            "min_score": {**self.scorer.default_min_score, **self.settings.min_score},
+            "min_score": self.thresholds(),
         }
+
+    def thresholds(self) -> dict[str, float]:
+        """The least score of each language the settings or the scorer name, and `default`
+        (a language whose score is the default's is left out)."""
+        keys = {"default", *self.scorer.default_min_score, *self.settings.min_score}
+        scores = {key: self.settings.threshold(key, self.scorer) for key in keys}
+        default = scores.pop("default")
+        return {"default": default} | {k: v for k, v in sorted(scores.items()) if v != default}
 
     def apply(self, triples: list[dict], verdicts: list, responses: bool) -> None:
         """Score the field pairs of the triples no other check has failed, into their

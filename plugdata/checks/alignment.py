@@ -54,6 +54,11 @@ class AlignmentSettings(BaseModel):
         return 0.5
 
 
+def least_scores(thresholds: dict[str, float]) -> str:
+    """`default 0.5, ko 0.35`: the thresholds as the summary and the card print them."""
+    return ", ".join(f"{lang} {score:g}" for lang, score in thresholds.items())
+
+
 class ScorerOptions(BaseModel):
     """Options every scorer accepts; a scorer's own options extend this model."""
 

@@ -11,6 +11,7 @@ from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
+from plugdata.checks.alignment import least_scores
 from plugdata.core.formats import METHODS
 from plugdata.core.languages import LANGUAGES
 from plugdata.dataset.folder import config_entries, dataset_info_entries
@@ -86,8 +87,7 @@ def _alignment(configs: dict[str, ConfigEntry]) -> dict[str, Any] | None:
         for field, stats in info.alignment["fields"].items()
     ]
     first = scored[0][1].alignment
-    thresholds = dict(sorted(first["min_score"].items(), key=lambda kv: kv[0] != "default"))
-    least = ", ".join(f"{lang} {score}" for lang, score in thresholds.items())
+    least = least_scores(first["min_score"])
     return {"scorer": first["scorer"], "min_score": least, "rows": rows}
 
 

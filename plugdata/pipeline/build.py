@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import time
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from plugdata.checks.alignment import least_scores
 from plugdata.checks.validate import Validator
 from plugdata.core.redact import scrub_obj
 from plugdata.dataset import folder, staging
@@ -131,6 +133,7 @@ class BuildReport:
     set_aside: list[str] = field(default_factory=list)  # foreign entries kept as *.orig
     dropped: list[str] = field(default_factory=list)  # broken old configs left out (--force)
     decontamination: dict[str, int] = field(default_factory=dict)  # eval set -> texts indexed
+    alignment: str = ""  # the scorer and what it found, one line
 
     def summary(self) -> str:
         if self.dry_run:
@@ -189,6 +192,8 @@ class BuildReport:
                     for name, texts in self.decontamination.items()
                 )
             )
+        if self.alignment:
+            lines.append(self.alignment)
         lines.append(f"quarantine: {self.out_dir / 'quarantine'}")
         if self.set_aside:
             lines.append(
@@ -269,6 +274,7 @@ def build(
         )
         report.failures, report.dropped = built.failures, existing.dropped
         report.decontamination = dict(contamination.items) if contamination else {}
+        report.alignment = _alignment_line(validator, built.results.values())
         if len(built.failures) < len(langs):
             manifest = merge_manifest(
                 recipe, existing, built.configs, built.quarantine, built.failures
@@ -279,6 +285,23 @@ def build(
     if report.failures:
         raise BuildError("; ".join(report.failures.values()), report)
     return report
+
+
+def _alignment_line(validator: Validator, results: Iterable[LanguageResult]) -> str:
+    if validator.alignment is None:
+        return ""
+    scored = misaligned = 0
+    for result in results:
+        scored += sum(len(scores) for scores in result.alignment.values())
+        led = result.ledger
+        for counts in (led.quarantined, led.flagged):
+            misaligned += sum(n for r, n in counts.items() if r.startswith("misaligned:"))
+    about = validator.alignment.describe()
+    return (
+        f"agreement: {about['scorer'].partition(':')[0]} "
+        f"(least score {least_scores(about['min_score'])}): "
+        f"{scored} pairs scored, {misaligned} misaligned"
+    )
 
 
 @dataclass
