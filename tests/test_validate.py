@@ -246,6 +246,8 @@ def test_chatter_is_found_in_every_language_of_the_table(validator, lang, target
             ZH_R + "\n\n注：日落时天空发红也是同样的原因。",
         ),
         ("Translation: Bonjour means hello.", "翻译：Bonjour 的意思是你好。"),
+        # A labelled last paragraph may become the target language's note.
+        (EN_R + "\n\nImportant: never look at the sun.", ZH_R + "\n\n注意：切勿直视太阳。"),
         # A word such as "translation" inside the text is not a preamble.
         ("Machine translation has improved a lot in ten years.", "机器翻译在十年里有了很大进步。"),
         # A short pivot repeated inside a longer answer is not a quoted source.

@@ -18,15 +18,26 @@ from plugdata.core.textproc import normalize_for_compare
 _WRAPPING = re.compile(r"^[\s*_>\"'“”「『#-]+")
 _PARAGRAPH = re.compile(r"\n\s*\n")
 QUOTED_MIN_CHARS = 20  # a pivot text shorter than this may open its translation legitimately
+# A last paragraph the pivot opens with a label of a few words ("Important:", "Tip:", "Warning:")
+# may be translated into the target language's "note": then the note is the pivot's own.
+_LABEL = re.compile(r"\(?(?:[^\W\d_][\w'’-]*\s?){1,4}[:：]")
 
 
 def _ends(text: str) -> tuple[str, str]:
-    """The first and the last paragraph (the first and last line when there is only one)."""
-    paragraphs = [p for p in _PARAGRAPH.split(text.strip()) if p.strip()]
-    if len(paragraphs) < 2:
-        lines = [line for line in text.strip().splitlines() if line.strip()]
-        paragraphs = lines or [""]
-    return _WRAPPING.sub("", paragraphs[0]), _WRAPPING.sub("", paragraphs[-1])
+    """The first and the last paragraph (the first and last line when there is only one),
+    found without splitting the text: a response may be long."""
+    text = text.strip()
+    first_break = last_break = None
+    for last_break in _PARAGRAPH.finditer(text):
+        first_break = first_break or last_break
+    if first_break is not None:
+        first, last = text[: first_break.start()], text[last_break.end() :]
+    else:
+        first, last = (
+            text[: text.find("\n")] if "\n" in text else text,
+            text[text.rfind("\n") + 1 :],
+        )
+    return _WRAPPING.sub("", first), _WRAPPING.sub("", last)
 
 
 def _framing(text: str, language: Language, of_one_paragraph: bool) -> tuple[bool, bool]:
@@ -40,6 +51,10 @@ def _framing(text: str, language: Language, of_one_paragraph: bool) -> tuple[boo
     return preamble, note
 
 
+def _labelled(text: str) -> bool:
+    return bool(_LABEL.match(_ends(text)[1]))
+
+
 def commentary(pivot: str, target: str, pivot_language: Language, language: Language) -> bool:
     """Whether `target`, the translation of `pivot`, carries text its translator added.
 
@@ -50,12 +65,23 @@ def commentary(pivot: str, target: str, pivot_language: Language, language: Lang
     >>> commentary("A river?\\n\\nNote: any.", "一条河？\\n\\n注：任何。", en, zh)
     False
     """
-    lines = len([line for line in target.strip().splitlines() if line.strip()])
-    one = lines < 2
+    one = "\n" not in target.strip()  # stripped: a line break has a line on either side
     added_preamble, added_note = _framing(target, language, one)
     had_preamble, had_note = _framing(pivot, pivot_language, one)
+    if added_note and not had_note:
+        had_note = _labelled(pivot)
     if (added_preamble and not had_preamble) or (added_note and not had_note):
         return True
-    quoted = normalize_for_compare(pivot)
-    seen = normalize_for_compare(target)
+    return _quotes(pivot, target)
+
+
+def _quotes(pivot: str, target: str) -> bool:
+    """Whether `target` opens with `pivot`, quoted back. Normalising a text's head gives the head
+    of the normalised text, so the heads tell most pairs apart without reading the rest."""
+    head = 2 * QUOTED_MIN_CHARS
+    a, b = normalize_for_compare(pivot[:head]), normalize_for_compare(target[:head])
+    n = min(len(a), len(b))
+    if a[:n] != b[:n]:
+        return False
+    quoted, seen = normalize_for_compare(pivot), normalize_for_compare(target)
     return len(quoted) >= QUOTED_MIN_CHARS and len(seen) > len(quoted) and seen.startswith(quoted)
