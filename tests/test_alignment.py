@@ -42,6 +42,45 @@ def test_scorers_are_picked_by_name_with_their_options_checked():
         make_scorer("labse", {})
 
 
+@pytest.mark.parametrize(
+    ("validation", "message"),
+    [
+        ("{alignment: {scorer: use-m4}}", "alignment: unknown scorer 'use-m4'; did you mean"),
+        (
+            "{alignment: {options: {thread: 2}}}",
+            "options.thread: unknown key (did you mean 'threads",
+        ),
+        ("{alignment: {min_score: {it: high}}}", "validation.alignment.min_score.it: Input"),
+        ("{alignment: on}", "validation.alignment: a mapping {scorer, min_score, options}, or off"),
+    ],
+)
+def test_a_wrong_alignment_setting_stops_a_dry_run_in_one_line(tmp_path, tiny, validation, message):
+    (tiny.parent / "r.yaml").write_text(tiny.read_text("utf-8") + f"validation: {validation}\n")
+    result = invoke("build", tiny.parent / "r.yaml", "--out", tmp_path / "out", "--dry-run")
+    assert message in one_line_error(result)
+
+
+def test_a_recipe_turns_the_check_off_with_a_bare_off(tmp_path, tiny):
+    (tiny.parent / "r.yaml").write_text(tiny.read_text("utf-8") + "validation: {alignment: off}\n")
+    result = invoke("build", tiny.parent / "r.yaml", "--out", tmp_path / "out")
+    assert result.exit_code == 0, result.output
+    assert "agreement:" not in result.output
+    triples = pq.read_table(tmp_path / "out" / "tiny" / "data" / "it").to_pylist()
+    assert all(t["meta"]["alignment"] == [] for t in triples)
+    assert read_manifest(tmp_path / "out" / "tiny").configs["it"].alignment is None
+
+
+def test_translate_refuses_an_unknown_scorer_before_sending_anything(tmp_path):
+    corpus = write_jsonl(tmp_path / "en.jsonl", corpus_rows("en"))
+    with LibreServer(translate=translator(phrase_book())) as server:
+        options = ["provider=libre", f"base_url={server.url}"]
+        args = translate_args(corpus, tmp_path, "deep-translator", options)
+        result = invoke(*args, "--alignment", "use-m4")
+        assert "unknown scorer 'use-m4'; did you mean 'use-m3'?" in one_line_error(result)
+        assert server.requests == []
+    assert not list(tmp_path.glob("it*.jsonl"))
+
+
 def test_thresholds_come_from_the_settings_then_the_scorer(tmp_path):
     scorer = UseScorer(UseScorer.Options())
     assert AlignmentSettings().threshold("ko", scorer) == 0.35

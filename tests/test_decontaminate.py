@@ -201,3 +201,12 @@ def test_an_evaluation_set_without_items_stops_the_build_in_one_line(tmp_path, t
     result = invoke("build", tiny.parent / "r.yaml", "--out", tmp_path / "out", "--quiet")
     assert "decontaminate nothing: no evaluation item found in empty.jsonl" in result.output
     assert result.exit_code == 1
+
+
+def test_an_eval_recipe_is_not_checked_against_eval_sets(tmp_path, tiny):
+    from plugdata.errors import RecipeError
+
+    text = tiny.read_text("utf-8") + "kind: eval\ndecontaminate:\n  - {name: a, path: x.jsonl}\n"
+    (tiny.parent / "r.yaml").write_text(text, "utf-8")
+    with pytest.raises(RecipeError, match="only a training recipe is checked against eval sets"):
+        load_recipe(tiny.parent / "r.yaml")

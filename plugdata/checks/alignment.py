@@ -18,7 +18,7 @@ import os
 import threading
 from abc import ABC, abstractmethod
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
@@ -200,6 +200,3 @@ class AlignmentCache:
             if self._store is not None and self._pid == os.getpid():
                 self._store.close()
             self._store = None
-
-
-Alignment = AlignmentSettings | Literal["off"]

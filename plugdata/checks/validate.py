@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_serializer, field_validator
 
 from plugdata.checks.agreement import AlignmentCheck
 from plugdata.checks.alignment import AlignmentCache, AlignmentSettings
@@ -98,7 +98,9 @@ class ValidationSettings(BaseModel):
         description="zlib ratio below which a long field counts as a repetition loop",
     )
     check_lid: bool = Field(True, description="run language identification at all")
-    alignment: AlignmentSettings | Literal["off"] = Field(
+    # None: off (a recipe writes `off`; an optional field rather than a union keeps its errors
+    # at their own keys, `validation.alignment.min_score.it`).
+    alignment: AlignmentSettings | None = Field(
         default_factory=AlignmentSettings,
         description="how each target field is scored against its pivot field "
         "(`{scorer, min_score, options}`), or `off`",
@@ -113,18 +115,27 @@ class ValidationSettings(BaseModel):
     @classmethod
     def _off(cls, v: object) -> object:
         # YAML reads a bare `off` as false.
-        return "off" if v is False or v == "off" else v
+        if v is False or v == "off":
+            return None
+        if v is None or isinstance(v, dict | AlignmentSettings):
+            return v
+        raise ValueError("a mapping {scorer, min_score, options}, or off")
 
     @field_validator("alignment")
     @classmethod
-    def _scorer_known(cls, v: AlignmentSettings | str) -> AlignmentSettings | str:
+    def _scorer_known(cls, v: AlignmentSettings | None) -> AlignmentSettings | None:
         # Checked when the settings are read, so that a typo stops a dry run too.
-        if isinstance(v, AlignmentSettings):
+        if v is not None:
             try:
                 scorer_options(v.scorer, v.options, "alignment")
             except PlugdataError as exc:
-                raise ValueError(str(exc).removeprefix("alignment.")) from None
+                message = str(exc).removeprefix("alignment.")
+                raise ValueError(message.removeprefix("scorer: ")) from None
         return v
+
+    @field_serializer("alignment")
+    def _show_off(self, v: AlignmentSettings | None) -> AlignmentSettings | str:
+        return "off" if v is None else v
 
     @field_validator("length_ratio")
     @classmethod
@@ -282,7 +293,7 @@ class Validator:
         alignment = self.settings.alignment
         self.alignment = (
             None
-            if alignment == "off"
+            if alignment is None
             else AlignmentCheck(alignment, self.judgeable, AlignmentCache(alignment_cache))
         )
 
