@@ -46,16 +46,30 @@ def _build_function():
         return build, load_recipe, {"progress": False}
 
 
-def one_size(rows: int, runs: int) -> dict:
+def one_size(rows: int, runs: int, alignment: str = "on") -> dict:
+    """`alignment`: `off`, `on` (each run with an empty alignment cache: a cold build) or
+    `warm` (the runs after a first that fills the cache: a rebuild)."""
+    import os
+
     build, load_recipe, quiet = _build_function()
 
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         en, zh = make_pair_files(rows, tmp / "corpus")
-        recipe = write_recipe(tmp, en, zh)
+        if alignment == "off":
+            recipe = write_recipe(tmp, en, zh, alignment=False)
+        else:
+            recipe = write_recipe(tmp, en, zh)
+        os.environ["PLUGDATA_CACHE_DIR"] = str(tmp / "cache")  # never the user's
+        if alignment == "warm":  # one build fills the cache; the timed ones read it
+            build(load_recipe(recipe), tmp / "fill", **quiet)
         times = []
         cpu = resource.getrusage(resource.RUSAGE_SELF)
+        children = resource.getrusage(resource.RUSAGE_CHILDREN)  # not the filling build's
         for run in range(runs):
+            if alignment == "on":  # cold: nothing scored before
+                for old in (tmp / "cache").glob("alignment.sqlite*"):
+                    old.unlink()
             started = time.perf_counter()
             report = build(load_recipe(recipe), tmp / f"out{run}", **quiet)
             times.append(time.perf_counter() - started)
@@ -70,17 +84,19 @@ def one_size(rows: int, runs: int) -> dict:
         "kept": ledger.kept,
         "written": sum(sum(s.values()) for s in report.configs.values()),
         "configs": len(report.configs),
+        "agreement": getattr(report, "alignment", ""),  # the summary's line (none before it)
         "median_s": statistics.median(times),
         "cpu_s": own.ru_utime + own.ru_stime - cpu.ru_utime - cpu.ru_stime,
-        "worker_cpu_s": workers.ru_utime + workers.ru_stime,
+        "worker_cpu_s": workers.ru_utime + workers.ru_stime - children.ru_utime - children.ru_stime,
         "peak_rss_mb": own.ru_maxrss / 1024,  # Linux: kilobytes
         "worker_peak_rss_mb": workers.ru_maxrss / 1024,
     }
 
 
-def measure(code: Path, rows: int, runs: int) -> dict:
+def measure(code: Path, rows: int, runs: int, alignment: str = "on") -> dict:
     """One size in a fresh process on checkout `code`."""
     command = [sys.executable, __file__, "--one", "--rows", str(rows), "--runs", str(runs)]
+    command += ["--alignment", alignment]
     env = {**os.environ, "PYTHONPATH": str(code)}
     done = subprocess.run(command, check=True, capture_output=True, text=True, env=env)
     sys.stderr.write(done.stderr)
@@ -94,6 +110,7 @@ def line(label: str, r: dict, runs: int) -> str:
         f"{r['rows'] / r['median_s']:,.0f} triples/s; CPU {r['cpu_s']:.1f}s here + "
         f"{r['worker_cpu_s']:.1f}s in workers; peak RSS {r['peak_rss_mb']:,.0f} MB "
         f"(largest worker {r['worker_peak_rss_mb']:,.0f} MB); load {os.getloadavg()[0]:.2f}"
+        + (f"; {r['agreement']}" if r.get("agreement") else "")
     )
 
 
@@ -104,20 +121,27 @@ def main() -> None:
     parser.add_argument("--code", type=Path, default=HERE.parent, help="checkout to measure")
     parser.add_argument("--compare", type=Path, help="another checkout, alternated with --code")
     parser.add_argument("--rounds", type=int, default=1, help="alternations with --compare")
+    parser.add_argument(
+        "--alignment",
+        choices=["on", "warm", "off"],
+        default="on",
+        help="on: scored, each run from an empty cache; warm: from a filled cache; off",
+    )
     parser.add_argument("--one", action="store_true", help=argparse.SUPPRESS)  # the child
     args = parser.parse_args()
     if args.one:
-        print(json.dumps(one_size(args.rows[0], args.runs)))
+        print(json.dumps(one_size(args.rows[0], args.runs, args.alignment)))
         return
     code = args.code.resolve()
     for rows in args.rows:
         if args.compare is None:
-            print(line("", measure(code, rows, args.runs), args.runs), flush=True)
+            r = measure(code, rows, args.runs, args.alignment)
+            print(line(f"alignment {args.alignment}: ", r, args.runs), flush=True)
             continue
         for round_ in range(args.rounds):
-            other = measure(args.compare.resolve(), rows, args.runs)
+            other = measure(args.compare.resolve(), rows, args.runs, args.alignment)
             print(line(f"round {round_ + 1} other: ", other, args.runs), flush=True)
-            this = measure(code, rows, args.runs)
+            this = measure(code, rows, args.runs, args.alignment)
             print(line(f"round {round_ + 1} this:  ", this, args.runs), flush=True)
             ratio = other["median_s"] / this["median_s"]
             print(f"round {round_ + 1}: this checkout's throughput / other's = {ratio:.3f}")

@@ -47,15 +47,18 @@ def make_pair_files(n: int, out: Path, *, vary_output: bool = False) -> tuple[Pa
     return en_path, zh_path
 
 
-def write_recipe(folder: Path, en: Path, zh: Path) -> Path:
+def write_recipe(folder: Path, en: Path, zh: Path, *, alignment: bool = True) -> Path:
+    """The benchmark's recipe; `alignment`: whether the pairs' agreement is scored (the default
+    of every build), or the check is off."""
     recipe = folder / "bench.yaml"
+    validation = "" if alignment else "validation: {alignment: off}\n"
     recipe.write_text(
         f"""name: bench-scale
 source: {{name: gpt4-alpaca, path: {en}}}
 targets:
   zh: {{align: {{path: {zh}, join: id}}}}
 card: {{pretty_name: Benchmark, license: cc-by-nc-4.0}}
-""",
+{validation}""",
         encoding="utf-8",
     )
     return recipe

@@ -300,7 +300,7 @@ def _alignment_line(validator: Validator, results: Iterable[LanguageResult]) -> 
     return (
         f"agreement: {about['scorer'].partition(':')[0]} "
         f"(least score {least_scores(about['min_score'])}): "
-        f"{scored} pairs scored, {misaligned} misaligned"
+        f"{scored:,} pairs scored, {misaligned:,} misaligned"
     )
 
 
