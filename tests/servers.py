@@ -107,7 +107,19 @@ class _Server(LoopbackServer):
                 self.end_headers()
                 self.wfile.write(data)
 
+            def do_GET(self):
+                status, body = server.handle_get(self.path)
+                data = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
         super().__init__(Handler)
+
+    def handle_get(self, path: str) -> tuple[int, dict]:
+        return 404, {"error": {"message": f"no GET {path}"}}
 
 
 class LibreServer(_Server):
@@ -129,7 +141,17 @@ class LibreServer(_Server):
 
 
 class ChatServer(_Server):
-    """OpenAI chat completions: translates the user message; usage counted by characters."""
+    """OpenAI chat completions: translates the user message; usage counted by characters.
+    `GET /v1/models` lists one model and is counted in `listings`."""
+
+    listings = 0
+
+    def handle_get(self, path):
+        if path.rstrip("/").endswith("/models"):
+            with self.lock:
+                self.listings += 1
+            return 200, {"object": "list", "data": [{"id": "judge", "object": "model"}]}
+        return super().handle_get(path)
 
     def handle(self, path, headers, raw):
         payload = json.loads(raw or b"{}")

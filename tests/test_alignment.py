@@ -262,6 +262,7 @@ def test_the_llm_scorer_asks_once_per_pair_and_caches(tmp_path, monkeypatch):
         asked = len(server.requests)
         again = validator.check_batch(batch)
         assert len(server.requests) == asked == 4  # two fields of two rows, then none
+        assert server.listings == 1  # the setup checked once, before anything was scored
     assert [v.reasons for v in first] == [[], ["misaligned:target_instruction"]]
     assert [r.score for r in first[0].alignment] == [1.0, 1.0]
     assert again[0].alignment == first[0].alignment
@@ -291,6 +292,20 @@ def test_the_llm_scorer_keeps_its_cost_cap_and_stops_on_a_broken_server(tmp_path
         )
         with pytest.raises(PlugdataError, match=r"llm \(judge\) at 127.0.0.1"):
             broken.score(list(zip(EN[:6], IT[:6], strict=True)), "en", "it")
+
+
+def test_a_missing_scorer_key_stops_a_run_before_anything_is_translated(tmp_path, monkeypatch):
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    corpus = write_jsonl(tmp_path / "en.jsonl", corpus_rows("en"))
+    with LibreServer(translate=translator(phrase_book())) as server:
+        options = ["provider=libre", f"base_url={server.url}"]
+        args = translate_args(corpus, tmp_path, "deep-translator", options)
+        result = invoke(*args, "--alignment", "llm")  # api.openai.com: a key is needed
+        assert "OPENAI_API_KEY" in one_line_error(result)
+        dead = ["--alignment-option", "base_url=http://127.0.0.1:9/v1"]  # nothing listens
+        result = invoke(*args, "--alignment", "llm", *dead)
+        assert "at 127.0.0.1:9: connection refused" in one_line_error(result)
+        assert server.requests == []
 
 
 # -- round trip and sentence-transformers --------------------------------------------------------

@@ -7,6 +7,7 @@ remote call of plugdata has; what it answers is cached with every other score.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -92,7 +93,7 @@ class LlmScorer(Scorer):
     name = "llm"
     Options = LlmOptions
     version = "1"  # the prompt's: bump when PROMPT or SYSTEM change
-    # Below 0.6: a critical error, or two major ones.
+    # Below 0.6: a critical error, or errors that weigh more than two major ones.
     default_min_score: ClassVar[dict[str, float]] = {"default": 0.6}
     parallel = False  # a remote service's work: one process, its own threads, one budget
 
@@ -111,6 +112,29 @@ class LlmScorer(Scorer):
     @property
     def model(self) -> str:
         return self.options.model
+
+    def load(self) -> None:
+        """Check the setup before anything is read or paid for (a build translates before it
+        scores): the key, and that the server answers with it (`GET /models`, which costs
+        nothing). Whether it serves the model is not asked: a server that loads models on
+        demand lists only some; the first request, sent alone, tells."""
+        require("openai", "judge")
+        o = self.options
+        check_openai_key(self.who, o.base_url, o.api_key_env)
+        if self._client is not None:
+            return
+        import openai
+
+        self._client = openai_client(o.base_url, o.api_key_env, o.timeout)
+
+        def listing() -> None:
+            # A server without the listing (404, 501) has nothing to tell here.
+            with contextlib.suppress(openai.NotFoundError, openai.InternalServerError):
+                self._client.models.list()
+
+        # A passing failure (a timeout) is the run's monitor's to judge.
+        with contextlib.suppress(GaveUp):
+            Retrying(self.who, openai_failure, 0, monitor=FailureMonitor(self.who)).call(listing)
 
     @property
     def who(self) -> str:
@@ -133,10 +157,7 @@ class LlmScorer(Scorer):
         if not pairs:
             return []
         o = self.options
-        require("openai", "judge")
-        check_openai_key(self.who, o.base_url, o.api_key_env)
-        if self._client is None:
-            self._client = openai_client(o.base_url, o.api_key_env, o.timeout)
+        self.load()
         retrying = Retrying(self.who, openai_failure, o.max_retries, monitor=self.monitor)
         prompts = [self._prompt(p, t, source, target) for p, t in pairs]
         if not self.monitor.proven:  # one request alone first: a wrong setup fails once

@@ -40,16 +40,13 @@ class RoundTripScorer(Scorer):
     def model(self) -> str:
         return f"chrF after {self.options.backend}"
 
-    def score(self, pairs: list[tuple[str, str]], source: str, target: str) -> list[float | None]:
-        if not pairs:
-            return []
+    def load(self) -> None:
+        # The backend's setup (its key) is checked here, before a build translates anything.
         require("sacrebleu", "qe")
-        from sacrebleu.metrics import CHRF
-
         from plugdata.translate import TextTranslator
 
-        o = self.options
         if self._translator is None:
+            o = self.options
             self._translator = TextTranslator(
                 o.backend,
                 o.backend_options,
@@ -58,6 +55,13 @@ class RoundTripScorer(Scorer):
                 max_cost=o.max_cost,
                 where="alignment.options",
             )
+
+    def score(self, pairs: list[tuple[str, str]], source: str, target: str) -> list[float | None]:
+        if not pairs:
+            return []
+        from sacrebleu.metrics import CHRF
+
+        self.load()
         back = self._translator.translate(
             [t for _, t in pairs], target, source, kind="response", progress=False
         )
