@@ -6,11 +6,12 @@ sentence-transformers model built in the test; scores cached, and a pivot encode
 import json
 from collections import Counter
 
+import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
 from plugdata.checks.agreement import AlignmentCheck
-from plugdata.checks.alignment import AlignmentCache, AlignmentSettings
+from plugdata.checks.alignment import AlignmentCache, AlignmentSettings, cached_scores
 from plugdata.checks.scorers import SCORERS, UseScorer, make_scorer
 from plugdata.checks.validate import ValidationSettings, Validator
 from plugdata.dataset.folder import read_manifest
@@ -79,6 +80,33 @@ def test_translate_refuses_an_unknown_scorer_before_sending_anything(tmp_path):
         assert "unknown scorer 'use-m4'; did you mean 'use-m3'?" in one_line_error(result)
         assert server.requests == []
     assert not list(tmp_path.glob("it*.jsonl"))
+
+
+def test_cache_keys_hold_what_changes_a_score_and_nothing_else(tmp_path):
+    def fingerprint(name, **options):
+        return make_scorer(name, options).fingerprint
+
+    assert fingerprint("use-m3", threads=2) == fingerprint("use-m3")
+    assert fingerprint("use-m3", max_chars=500) != fingerprint("use-m3")
+    assert fingerprint("llm", base_url="http://a/v1") == fingerprint("llm", concurrency=2)
+    assert fingerprint("llm", model="judge-2") != fingerprint("llm")
+    cache = AlignmentCache(tmp_path / "a.sqlite")
+    pairs = list(zip(EN[:3], IT[:3], strict=True))
+    first = cached_scores(make_scorer("use-m3", {}, cache=cache), cache, pairs, "en", "it")
+    assert all(s is not None for s in first)
+    other = make_scorer("use-m3", {"threads": 2}, cache=cache)
+    other.score = None  # any call to score now fails: every score must come from the cache
+    assert cached_scores(other, cache, pairs, "en", "it") == first
+
+
+def test_both_sides_of_a_pair_are_cut_at_the_same_place_in_their_content():
+    scorer = UseScorer(UseScorer.Options(max_chars=100))
+    long_en, long_zh = " ".join([EN[0]] * 20), "".join([ZH[0]] * 20)
+    assert len(long_en) > 100 and len(long_zh) > 32
+    same = np.array_equal
+    assert same(scorer.embed([long_en], "en"), scorer.embed([long_en[:100]], "en"))
+    assert same(scorer.embed([long_zh], "zh"), scorer.embed([long_zh[:32]], "zh"))  # 100 x 0.32
+    assert not same(scorer.embed([long_zh], "en"), scorer.embed([long_zh], "zh"))
 
 
 def test_thresholds_come_from_the_settings_then_the_scorer(tmp_path):
@@ -191,9 +219,9 @@ def test_a_rebuild_scores_nothing_again_and_a_pivot_is_encoded_once(tmp_path, ti
     encoded: Counter = Counter()
     embed = UseScorer.embed
 
-    def counting(self, texts):
+    def counting(self, texts, lang):
         encoded.update(texts)
-        return embed(self, texts)
+        return embed(self, texts, lang)
 
     monkeypatch.setattr(UseScorer, "embed", counting)
     assert invoke("build", tiny, "--out", tmp_path / "a", "--quiet").exit_code == 0

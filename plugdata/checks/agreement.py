@@ -9,9 +9,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from plugdata.checks.alignment import AlignmentCache, AlignmentSettings, Scorer
+from plugdata.checks.alignment import AlignmentCache, AlignmentSettings, Scorer, cached_scores
 from plugdata.checks.scorers import make_scorer
-from plugdata.core.digests import digest
 from plugdata.core.schema import AlignmentResult
 from plugdata.core.textproc import strip_code_and_urls
 
@@ -27,7 +26,6 @@ class _Pair:
     target: str
     source: str
     lang: str
-    key: bytes = b""
 
 
 class AlignmentCheck:
@@ -41,10 +39,10 @@ class AlignmentCheck:
         cache: AlignmentCache | None = None,
     ) -> None:
         self.settings, self.judgeable = settings, judgeable
-        self.scorer: Scorer = make_scorer(settings.scorer, settings.options, "alignment")
         self.cache = cache or AlignmentCache()
-        if hasattr(self.scorer, "cache"):  # an embedding scorer keeps pivot embeddings there
-            self.scorer.cache = self.cache
+        self.scorer: Scorer = make_scorer(
+            settings.scorer, settings.options, "alignment", self.cache
+        )
         self.scorer.load()
 
     @property
@@ -71,9 +69,7 @@ class AlignmentCheck:
         """Score the field pairs of the triples no other check has failed, into their
         verdicts."""
         pairs = self._pairs(triples, verdicts, responses)
-        scores = self._scores(pairs)
-        for pair in pairs:
-            score = scores.get(pair.key)
+        for pair, score in zip(pairs, self._scores(pairs), strict=True):
             verdict = verdicts[pair.row]
             if score is None:
                 verdict.reasons.append(f"unscored:{pair.field}")
@@ -87,7 +83,6 @@ class AlignmentCheck:
 
     def _pairs(self, triples: list[dict], verdicts: list, responses: bool) -> list[_Pair]:
         pairs = []
-        label, version = self.scorer.label, self.scorer.version
         for row, (triple, verdict) in enumerate(zip(triples, verdicts, strict=True)):
             if verdict.reasons:
                 continue  # failed already: nothing to pay for
@@ -96,27 +91,25 @@ class AlignmentCheck:
                 if not self.judgeable(strip_code_and_urls(pivot)):
                     verdict.flags.append(f"alignment-short:{target_name}")
                     continue
-                pair = _Pair(
-                    row, target_name, pivot, target, triple["pivot_lang"], triple["target_lang"]
+                pairs.append(
+                    _Pair(
+                        row, target_name, pivot, target, triple["pivot_lang"], triple["target_lang"]
+                    )
                 )
-                pair.key = digest(label, version, pivot, target)
-                pairs.append(pair)
         return pairs
 
-    def _scores(self, pairs: list[_Pair]) -> dict[bytes, float | None]:
-        """Scores by key: the cache's, then the scorer's for the rest (one call per language
-        pair); what it could not score is None, and never cached."""
-        scores: dict[bytes, float | None] = dict(self.cache.scores([p.key for p in pairs]))
-        todo: dict[tuple[str, str], list[_Pair]] = {}
-        for pair in pairs:
-            if pair.key not in scores:
-                todo.setdefault((pair.source, pair.lang), []).append(pair)
-        for (source, lang), group in todo.items():
-            unique = list({p.key: p for p in group}.values())
-            made = self.scorer.score([(p.pivot, p.target) for p in unique], source, lang)
-            fresh = {p.key: s for p, s in zip(unique, made, strict=True) if s is not None}
-            self.cache.put_scores(fresh)
-            scores.update({p.key: s for p, s in zip(unique, made, strict=True)})
+    def _scores(self, pairs: list[_Pair]) -> list[float | None]:
+        """The pairs' scores (None: not scored), one `cached_scores` call per language pair."""
+        groups: dict[tuple[str, str], list[int]] = {}
+        for i, pair in enumerate(pairs):
+            groups.setdefault((pair.source, pair.lang), []).append(i)
+        scores: list[float | None] = [None] * len(pairs)
+        for (source, lang), members in groups.items():
+            texts = [(pairs[i].pivot, pairs[i].target) for i in members]
+            for i, score in zip(
+                members, cached_scores(self.scorer, self.cache, texts, source, lang), strict=True
+            ):
+                scores[i] = score
         return scores
 
     def close(self) -> None:

@@ -14,6 +14,7 @@ not scored: a one-word answer reads alike in many languages, and an embedding of
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 from abc import ABC, abstractmethod
@@ -78,6 +79,9 @@ class Scorer(ABC):
     # The least score a pair keeps when the settings give none, per target language or
     # `default`.
     default_min_score: ClassVar[dict[str, float]] = {"default": 0.5}
+    # Options that change how a run goes (threads, concurrency, a cost cap) but not what a
+    # score is: left out of the cache keys, so that changing them reuses every score.
+    operational: ClassVar[frozenset[str]] = frozenset()
 
     def __init__(self, options: ScorerOptions) -> None:
         self.options = options
@@ -90,6 +94,13 @@ class Scorer(ABC):
     def label(self) -> str:
         """`name:model`, as `meta.alignment` and the manifest name the scorer."""
         return f"{self.name}:{self.model}"
+
+    @property
+    def fingerprint(self) -> str:
+        """What a score depends on besides its two texts and languages: the scorer, its model
+        and version, and every option that is not `operational`. Part of every cache key."""
+        meaning = self.options.model_dump(mode="json", exclude=set(self.operational))
+        return json.dumps([self.label, self.version, meaning], sort_keys=True)
 
     @abstractmethod
     def score(self, pairs: list[tuple[str, str]], source: str, target: str) -> list[float]:
@@ -112,24 +123,25 @@ class EmbeddingScorer(Scorer):
     cache: AlignmentCache | None = None  # set by the validator that uses the scorer
 
     @abstractmethod
-    def embed(self, texts: list[str]) -> np.ndarray:
-        """Unit-length embeddings, one row per text."""
+    def embed(self, texts: list[str], lang: str) -> np.ndarray:
+        """Unit-length embeddings, one row per text; `lang` is the texts' language."""
 
     def score(self, pairs: list[tuple[str, str]], source: str, target: str) -> list[float]:
         if not pairs:
             return []
-        pivots = self._pivot_embeddings([p for p, _ in pairs])
-        targets = self.embed([t for _, t in pairs])
+        pivots = self._pivot_embeddings([p for p, _ in pairs], source)
+        targets = self.embed([t for _, t in pairs], target)
         return [float(x) for x in np.einsum("ij,ij->i", pivots, targets)]
 
-    def _pivot_embeddings(self, texts: list[str]) -> np.ndarray:
-        keys = [digest(self.label, self.version, text) for text in texts]
+    def _pivot_embeddings(self, texts: list[str], lang: str) -> np.ndarray:
+        fingerprint = self.fingerprint
+        keys = [digest(fingerprint, lang, text) for text in texts]
         known = self.cache.embeddings(keys) if self.cache is not None else {}
         missing = [i for i, key in enumerate(keys) if key not in known]
         if missing:
             # Half precision, as the cache keeps them: a pivot scores the same whether its
             # embedding was made now or read back, in whatever process.
-            made = self.embed([texts[i] for i in missing]).astype(np.float16)
+            made = self.embed([texts[i] for i in missing], lang).astype(np.float16)
             fresh = {keys[i]: row for i, row in zip(missing, made, strict=True)}
             if self.cache is not None:
                 self.cache.put_embeddings(fresh)
@@ -200,3 +212,20 @@ class AlignmentCache:
             if self._store is not None and self._pid == os.getpid():
                 self._store.close()
             self._store = None
+
+
+def cached_scores(
+    scorer: Scorer, cache: AlignmentCache, pairs: list[tuple[str, str]], source: str, lang: str
+) -> list[float | None]:
+    """The scores of `(pivot, target)` pairs in languages `source` and `lang`: the cache's, then
+    the scorer's for the rest, each distinct pair once. What the scorer could not score is
+    None, and is never cached."""
+    fingerprint = scorer.fingerprint
+    keys = [digest(fingerprint, source, lang, pivot, target) for pivot, target in pairs]
+    known: dict[bytes, float | None] = dict(cache.scores(keys))
+    todo = {key: pair for key, pair in zip(keys, pairs, strict=True) if key not in known}
+    if todo:
+        made = dict(zip(todo, scorer.score(list(todo.values()), source, lang), strict=True))
+        cache.put_scores({key: score for key, score in made.items() if score is not None})
+        known.update(made)
+    return [known[key] for key in keys]

@@ -96,6 +96,19 @@ class LlmScorer(Scorer):
     # Below 0.6: a critical error, or errors that weigh more than two major ones.
     default_min_score: ClassVar[dict[str, float]] = {"default": 0.6}
     parallel = False  # a remote service's work: one process, its own threads, one budget
+    # The same model behind another server or key judges alike.
+    operational = frozenset(
+        {
+            "base_url",
+            "api_key_env",
+            "concurrency",
+            "max_cost",
+            "timeout",
+            "max_retries",
+            "price_per_million_input_tokens",
+            "price_per_million_output_tokens",
+        }
+    )
 
     def __init__(self, options: LlmOptions) -> None:
         super().__init__(options)

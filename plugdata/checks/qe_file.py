@@ -8,15 +8,18 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 from tqdm.auto import tqdm
 
-from plugdata.checks.alignment import DEFAULT_SCORER, AlignmentCache, AlignmentSettings
+from plugdata.checks.alignment import (
+    DEFAULT_SCORER,
+    AlignmentCache,
+    AlignmentSettings,
+    cached_scores,
+)
 from plugdata.checks.scorers import make_scorer
 from plugdata.checks.validate import ValidationSettings, has_words
-from plugdata.core.digests import digest
 from plugdata.core.languages import LANGUAGES
 from plugdata.core.outputs import refuse_overwrite
 from plugdata.core.textproc import has_letters, strip_code_and_urls
@@ -116,10 +119,8 @@ def qe_file(options: QeOptions) -> QeReport:
     settings = AlignmentSettings(
         scorer=options.scorer, min_score=min_score, options=parse_options(options.options)
     )
-    scorer = make_scorer(settings.scorer, settings.options, "--option")
     cache = AlignmentCache()
-    if hasattr(scorer, "cache"):
-        scorer.cache = cache
+    scorer = make_scorer(settings.scorer, settings.options, "--option", cache)
     report = QeReport(options.file, settings.threshold(options.target_lang, scorer), scorer.label)
     pairs = _pairs(options, report)
     if options.dry_run:
@@ -166,19 +167,12 @@ def _judgeable(prose: str) -> bool:
 
 
 def _score(scorer, cache, options, pairs, report, out) -> None:
-    label, version = scorer.label, scorer.version
     bar = tqdm(total=len(pairs), desc="qe", unit="pair", disable=None, leave=False)
     for start in range(0, len(pairs), BATCH):
         batch = pairs[start : start + BATCH]
-        keys = [digest(label, version, p, t) for _, (p, t) in batch]
-        known: dict[bytes, Any] = dict(cache.scores(keys))
-        todo = [(k, pair) for k, (_, pair) in zip(keys, batch, strict=True) if k not in known]
-        made = scorer.score([pair for _, pair in todo], options.pivot_lang, options.target_lang)
-        fresh = {k: s for (k, _), s in zip(todo, made, strict=True) if s is not None}
-        cache.put_scores(fresh)
-        known.update({k: s for (k, _), s in zip(todo, made, strict=True)})
-        for key, (row, _) in zip(keys, batch, strict=True):
-            score = known.get(key)
+        texts = [pair for _, pair in batch]
+        scores = cached_scores(scorer, cache, texts, options.pivot_lang, options.target_lang)
+        for (row, _), score in zip(batch, scores, strict=True):
             if score is None:
                 report.unscored += 1
             else:

@@ -31,6 +31,7 @@ class RoundTripScorer(Scorer):
     # chrF / 100: a usual floor for a faithful round trip, not measured here.
     default_min_score: ClassVar[dict[str, float]] = {"default": 0.35}
     parallel = False  # a remote service's work, or one model on a GPU
+    operational = frozenset({"concurrency", "max_cost", "cache"})
 
     def __init__(self, options: RoundTripOptions) -> None:
         super().__init__(options)

@@ -22,9 +22,10 @@ from typing import Any, ClassVar, Literal
 import numpy as np
 from pydantic import Field, ValidationError
 
-from plugdata.checks.alignment import EmbeddingScorer, Scorer, ScorerOptions
+from plugdata.checks.alignment import AlignmentCache, EmbeddingScorer, Scorer, ScorerOptions
 from plugdata.checks.llm_scorer import LlmScorer
 from plugdata.checks.round_trip import RoundTripScorer
+from plugdata.core.languages import LANGUAGES
 from plugdata.errors import PlugdataError, require
 
 _SPACES = re.compile(r"\s+")
@@ -35,8 +36,10 @@ class UseOptions(ScorerOptions):
     max_chars: int = Field(
         2_000,
         ge=100,
-        description="characters of a text that are encoded: a sentence encoder averages over "
-        "its tokens, and the first paragraphs of a long answer say what it is about",
+        description="characters of an English text that are encoded, scaled by each "
+        "language's length factor (600 of Chinese): the two sides of a pair are cut at the "
+        "same place in their content. A sentence encoder averages over its tokens, and the "
+        "first paragraphs of a long answer say what it is about",
     )
 
 
@@ -48,6 +51,7 @@ class UseScorer(EmbeddingScorer):
     # scores lower with this encoder (its 1st percentile of true pairs is 0.43, against 0.52
     # to 0.60), so it gets 0.35, which keeps 99.75% of them and rejects 90.8% of shifted ones.
     default_min_score: ClassVar[dict[str, float]] = {"default": 0.5, "ko": 0.35}
+    operational = frozenset({"threads"})
 
     @property
     def model(self) -> str:
@@ -57,8 +61,9 @@ class UseScorer(EmbeddingScorer):
     def load(self) -> None:
         _use_model(self.options.threads)
 
-    def embed(self, texts: list[str]) -> np.ndarray:
-        limit = self.options.max_chars
+    def embed(self, texts: list[str], lang: str) -> np.ndarray:
+        factor = LANGUAGES.get(lang).length_factor if lang in LANGUAGES else 1.0
+        limit = round(self.options.max_chars * factor)
         model = _use_model(self.options.threads)
         # One text at a time: in a batch, the numbers of a text depend (in the last bits) on
         # which texts share its batch, and a score then on how a run was cut into chunks.
@@ -90,12 +95,13 @@ class SentenceTransformerScorer(EmbeddingScorer):
     Options = SentenceTransformerOptions
     # A usual starting point for LaBSE; not measured here.
     default_min_score: ClassVar[dict[str, float]] = {"default": 0.6}
+    operational = frozenset({"device", "batch_size"})
 
     @property
     def model(self) -> str:
         return self.options.model
 
-    def embed(self, texts: list[str]) -> np.ndarray:
+    def embed(self, texts: list[str], lang: str) -> np.ndarray:
         o = self.options
         model = _sentence_transformer(o.model, o.device)
         vectors = model.encode(
@@ -153,6 +159,16 @@ def scorer_options(name: str, options: dict[str, Any], where: str) -> ScorerOpti
         raise PlugdataError(f"{where}.options.{key}: unknown key ({hint})") from None
 
 
-def make_scorer(name: str, options: dict[str, Any], where: str = "alignment") -> Scorer:
-    checked = scorer_options(name, options, where)
-    return SCORERS[name](checked)
+def make_scorer(
+    name: str,
+    options: dict[str, Any],
+    where: str = "alignment",
+    cache: AlignmentCache | None = None,
+) -> Scorer:
+    """Scorer `name` with its options checked; an embedding scorer keeps its pivot texts'
+    embeddings in `cache`."""
+    checked = scorer_options(name, options, where)  # an unknown name: one line, first
+    scorer = SCORERS[name](checked)
+    if isinstance(scorer, EmbeddingScorer):
+        scorer.cache = cache
+    return scorer
