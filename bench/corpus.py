@@ -16,10 +16,13 @@ ALPACA = SHARED / "alpaca-demo"
 XAE = SHARED / "plug-upstream" / "x-alpacaeval"
 
 
-def make_pair_files(n: int, out: Path, *, vary_output: bool = False) -> tuple[Path, Path]:
+def make_pair_files(
+    n: int, out: Path, *, vary_output: bool = False, unique: bool = False
+) -> tuple[Path, Path]:
     """Write en.jsonl and zh.jsonl with `n` aligned rows (ids en/zh identical). Repeated rows
     get a variant suffix on the instruction (and, with `vary_output`, on the response too, so
-    that no two rows share a text and nothing can be deduplicated)."""
+    that no two English rows share a text). With `unique`, every text of both files carries its
+    row's number: no two rows share a text on either side."""
     en = json.loads((ALPACA / "alpaca_en_demo.json").read_text(encoding="utf-8"))
     zh = json.loads((ALPACA / "alpaca_zh_demo.json").read_text(encoding="utf-8"))
     zh_sorted = sorted(zh, key=lambda r: len(r["output"]))
@@ -36,22 +39,29 @@ def make_pair_files(n: int, out: Path, *, vary_output: bool = False) -> tuple[Pa
             )
             partner = zh_sorted[(j + round_) % len(zh_sorted)] if round_ else zh_sorted[j]
             suffix = f" (variant {round_})" if round_ else ""
+            if unique:
+                suffix = f" (item {i})"
             for fh, row in ((fe, base), (fz, partner)):
                 item = {
                     "id": i,
                     "instruction": row["instruction"] + suffix,
                     "input": row["input"],
-                    "output": row["output"] + (suffix if vary_output else ""),
+                    "output": row["output"] + (suffix if vary_output or unique else ""),
                 }
                 fh.write(json.dumps(item, ensure_ascii=False) + "\n")
     return en_path, zh_path
 
 
-def write_recipe(folder: Path, en: Path, zh: Path, *, alignment: bool = True) -> Path:
-    """The benchmark's recipe; `alignment`: whether the pairs' agreement is scored (the default
-    of every build), or the check is off."""
+# The benchmark's pairs are not translations: a benchmark that needs the rows (training,
+# padding) builds them without the agreement check, which would refuse nearly all of them.
+UNSCORED = "{alignment: off}"
+
+
+def write_recipe(folder: Path, en: Path, zh: Path, *, validation: str = "") -> Path:
+    """The benchmark's recipe; `validation`: the settings, as YAML flow text (e.g.
+    `{alignment: off}`; default: every build's defaults)."""
     recipe = folder / "bench.yaml"
-    validation = "" if alignment else "validation: {alignment: off}\n"
+    validation = f"validation: {validation}\n" if validation else ""
     recipe.write_text(
         f"""name: bench-scale
 source: {{name: gpt4-alpaca, path: {en}}}
