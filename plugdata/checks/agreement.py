@@ -69,15 +69,14 @@ class AlignmentCheck:
         """Score the field pairs of the triples no other check has failed, into their
         verdicts."""
         pairs = self._pairs(triples, verdicts, responses)
+        label = self.scorer.label
         for pair, score in zip(pairs, self._scores(pairs), strict=True):
             verdict = verdicts[pair.row]
             if score is None:
                 verdict.reasons.append(f"unscored:{pair.field}")
                 continue
             passed = score >= self.settings.threshold(pair.lang, self.scorer)
-            verdict.alignment.append(
-                AlignmentResult(pair.field, self.scorer.label, round(score, 4), passed)
-            )
+            verdict.alignment.append(AlignmentResult(pair.field, label, round(score, 4), passed))
             if not passed:
                 verdict.reasons.append(f"misaligned:{pair.field}")
 

