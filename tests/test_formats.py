@@ -2,7 +2,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from plugdata.core.formats import METHODS, extract, prompt_messages, render
+from plugdata.core.formats import METHODS, extract, prompt_messages, render, system_prompt
 from plugdata.core.languages import LANGUAGES
 
 LANGS = ["zh", "ko", "it", "es", "fr", "de", "pt", "ja", "ru"]
@@ -65,6 +65,34 @@ def test_pivot_rows_can_be_switched_off_per_call():
 def test_generation_prompt_equals_training_prompt(method):
     first = render(method, triple(), pivot_rows=False)[0]
     assert prompt_messages(method, triple()) == first["prompt"]
+
+
+def test_a_given_system_prompt_replaces_the_tables_and_none_drops_the_turn():
+    plug, pivot = render("plug", triple(), system_prompts={"plug": "Be brief."})
+    assert plug["prompt"] == [
+        {"role": "system", "content": "Be brief."},
+        {"role": "user", "content": "说出一种颜色。"},
+    ]
+    assert pivot["prompt"] == [{"role": "user", "content": "Name a colour."}]  # never one
+    assert [
+        m["role"] for m in prompt_messages("mono", triple(), system_prompts={"mono": None})
+    ] == ["user"]
+    # Another method's prompt leaves this one's as the table has it.
+    assert (
+        prompt_messages("plug", triple(), system_prompts={"mono": "x"})
+        == render("plug", triple())[0]["prompt"]
+    )
+
+
+def test_system_prompt_fills_in_the_languages_names_of_a_template():
+    assert system_prompt("plug", "en", "ko", template="{pivot} first, then {target}.") == (
+        "English first, then Korean."
+    )
+    assert (
+        system_prompt("mono", "en", "es")
+        == "You are a helpful assistant. Always respond in Spanish."
+    )
+    assert system_prompt("pivot-only", "en", "es") is None
 
 
 def test_extract_statuses():

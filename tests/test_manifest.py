@@ -52,6 +52,18 @@ def _method_config_without_method(m):
     del m["configs"]["zh-plug"]["method"]
 
 
+def _method_config_without_system_prompt(m):
+    del m["configs"]["zh-pivot-only"]["system_prompt"]  # null there, but written
+
+
+def _config_without_features(m):
+    del m["configs"]["zh"]["features"]
+
+
+def _without_default_config(m):
+    del m["default_config"]
+
+
 def _unknown_key(m):
     m["configs"]["zh"]["added_later"] = {"x": 1}
 
@@ -68,6 +80,12 @@ def _unknown_key(m):
             _method_config_without_method,
             "config 'zh-plug' has no `method`, which every method config has",
         ),
+        (
+            _method_config_without_system_prompt,
+            "config 'zh-pivot-only' has no `system_prompt`, which every method config has",
+        ),
+        (_config_without_features, "config 'zh' has no `features`"),
+        (_without_default_config, "no `default_config`"),
         (_unknown_key, "config 'zh' has an unknown key `added_later`"),
     ],
 )

@@ -66,6 +66,21 @@ def test_second_language_later_keeps_the_first(hub, built):
     assert datasets.load_dataset(REPO, "zh-mono", split="train").num_rows > 0
 
 
+def test_a_language_published_later_keeps_the_one_default_config(hub, built):
+    """A new repo takes the first `plug` config it gets (the folder's own default, zh-plug,
+    is not published first); zh published later leaves it where it is."""
+    from datasets.utils.metadata import MetadataConfigs
+    from huggingface_hub import DatasetCard
+
+    assert run("publish", built, "--repo-id", REPO, "--lang", "it").exit_code == 0
+    assert run("publish", built, "--repo-id", REPO, "--lang", "zh").exit_code == 0
+    card = DatasetCard(hub.files(REPO)["README.md"].decode())
+    assert [c["config_name"] for c in card.data.configs if c.get("default")] == ["it-plug"]
+    assert MetadataConfigs.from_dataset_card_data(card.data).get_default_config_name() == "it-plug"
+    loaded = datasets.load_dataset(REPO, split="train")
+    assert loaded.to_list() == datasets.load_dataset(REPO, "it-plug", split="train").to_list()
+
+
 def test_republishing_unchanged_configs_makes_no_commit(hub, built):
     assert run("publish", built, "--repo-id", REPO).exit_code == 0
     commits = len(hub.commits(REPO))

@@ -163,3 +163,60 @@ def test_a_dry_run_refuses_the_typo_before_printing_a_plan(tmp_path):
         line
         == f"Error: {path}: targets.zh.translate.modle: unknown key (did you mean 'mode' or 'model'?)"
     )
+
+
+PROMPTS = "system_prompts: {plug: 'Interpret in {pivot}; answer in {pivot} and {target}.'}\n"
+
+
+def test_system_prompts_resolve_per_language_then_recipe_then_table(tmp_path):
+    from plugdata.core.formats import system_prompt
+
+    own = "system_prompts: {plug: 'Rispondi in {target}.', mono: null}"
+    text = RECIPE.format(join="id").replace("join: id}}\nsplits", f"join: id}}, {own}}}\nsplits")
+    recipe = load_recipe(write(tmp_path, text + PROMPTS))
+    zh, it = recipe.system_prompts_of("zh"), recipe.system_prompts_of("it")
+    assert zh["plug"] == "Interpret in English; answer in English and Chinese."
+    assert it["plug"] == "Rispondi in Italian." and it["mono"] is None
+    assert zh["mono"] == system_prompt("mono", "en", "zh")
+    assert zh["pivot-only"] is None and list(zh) == recipe.methods
+
+
+def test_digest_is_unchanged_by_unset_system_prompts_and_changed_by_set_ones(tmp_path, tiny):
+    plain = load_recipe(tiny).digest()
+    text = RECIPE.format(join="id").replace(
+        "join: id}}\nsplits", "join: id}, system_prompts: {}}\nsplits"
+    )
+    assert load_recipe(write(tmp_path, text + "system_prompts: {}\n")).digest() == plain
+    assert load_recipe(write(tmp_path, text + PROMPTS)).digest() != plain
+
+
+@pytest.mark.parametrize(
+    ("added", "message"),
+    [
+        ("system_prompts: {mno: hi}\n", r"system_prompts\.mno\.\[key\]: Input should be 'plug'"),
+        (
+            "system_prompts: {plug: 'In {targt}.'}\n",
+            r"system_prompts\.plug: unknown placeholder \{targt\}; use \{pivot\} and \{target\}",
+        ),
+        ("system_prompts: {plug: 'In {target.'}\n", r"system_prompts\.plug: not a template"),
+        ("system_prompts: {plug: ' '}\n", r"system_prompts\.plug: empty; write null"),
+        (
+            "methods: [plug]\nsystem_prompts: {mono: 'Hi.'}\n",
+            r"system_prompts\.mono: the recipe does not render 'mono' \(methods: plug\)$",
+        ),
+        ("kind: eval\n" + PROMPTS, r"system_prompts: an eval recipe renders no training rows"),
+    ],
+)
+def test_a_bad_system_prompt_names_file_and_key(tmp_path, added, message):
+    path = write(tmp_path, RECIPE.format(join="id") + added)
+    with pytest.raises(RecipeError, match=message) as err:
+        load_recipe(path)
+    assert str(err.value).startswith(f"{path}: ")
+
+
+def test_a_targets_system_prompt_for_an_unknown_method_names_the_target(tmp_path):
+    text = RECIPE.format(join="id").replace(
+        "join: id}}\nsplits", "join: id}, system_prompts: {plugg: x}}\nsplits"
+    )
+    with pytest.raises(RecipeError, match=r"targets\.it\.system_prompts\.plugg\.\[key\]: Input"):
+        load_recipe(write(tmp_path, text))

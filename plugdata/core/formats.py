@@ -21,7 +21,8 @@ PLUG completion layout (blocks separated by one blank line; a header sits on its
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+import string
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Literal
 
@@ -101,6 +102,8 @@ class Method:
     name: str
     render: Renderer
     # System prompt over the languages' names, {pivot} and {target}; None: no system turn.
+    # plugdata's own wording, not the paper's; a recipe sets its own per method and language
+    # (`system_prompts:`), and the manifest records the text each config was rendered with.
     system_prompt: str | None
     user_field: str  # the triple field the user turn holds, in training and in generation
     pivot_rows: bool  # the paper's mixture adds pivot monolingual rows (kind "pivot")
@@ -169,22 +172,69 @@ METHODS: dict[str, Method] = {
 }
 
 
+# A method's system prompt as a build resolved it for one language pair (see `system_prompt`):
+# the text itself, or None for no system turn. A method it lacks uses the method table's.
+SystemPrompts = Mapping[str, str | None]
+PLACEHOLDERS = ("pivot", "target")  # what a system prompt template may name
+
+
+def placeholders(template: str) -> list[str]:
+    """The `{names}` a template fills in (a doubled brace is a brace); ValueError for a lone
+    brace.
+
+    >>> placeholders("Answer in {target}, not {{braces}}.")
+    ['target']
+    """
+    return [name for _, name, _, _ in string.Formatter().parse(template) if name is not None]
+
+
+def system_prompt(
+    method: str,
+    pivot: str,
+    target: str,
+    languages: LanguageTable = LANGUAGES,
+    template: str | None = None,
+) -> str | None:
+    """The text of `method`'s system turn for one language pair: `template` (a recipe's) or
+    else the method table's, with `{pivot}` and `{target}` filled in with the languages' names;
+    None when the method has no system turn.
+
+    >>> system_prompt("mono", "en", "it")
+    'You are a helpful assistant. Always respond in Italian.'
+    >>> system_prompt("plug", "en", "zh", template="Respond in {pivot}, then in {target}.")
+    'Respond in English, then in Chinese.'
+    """
+    template = template if template is not None else METHODS[method].system_prompt
+    if template is None:
+        return None
+    return template.format(pivot=languages.get(pivot).name, target=languages.get(target).name)
+
+
 def prompt_messages(
-    method: str, triple: Triple, languages: LanguageTable = LANGUAGES
+    method: str,
+    triple: Triple,
+    languages: LanguageTable = LANGUAGES,
+    system_prompts: SystemPrompts | None = None,
 ) -> list[Message]:
     """The prompt a model trained with `method` sees for a target-language instruction.
 
-    Used for training rows and for generation alike, so the two cannot differ.
+    Used for training rows and for generation alike, so the two cannot differ: give generation
+    the `system_prompts` the training rows were rendered with (a method config's
+    `system_prompt` in `manifest.json`).
 
     >>> t = {"pivot_lang": "en", "target_lang": "it", "target_instruction": "Ciao?"}
     >>> [m["content"] for m in prompt_messages("mono", t)]
     ['You are a helpful assistant. Always respond in Italian.', 'Ciao?']
+    >>> prompt_messages("mono", t, system_prompts={"mono": None})
+    [{'role': 'user', 'content': 'Ciao?'}]
     """
     spec = METHODS[method]
+    if system_prompts is not None and method in system_prompts:
+        system = system_prompts[method]
+    else:
+        system = system_prompt(method, triple["pivot_lang"], triple["target_lang"], languages)
     messages: list[Message] = []
-    if spec.system_prompt:
-        pivot, target = languages.get(triple["pivot_lang"]), languages.get(triple["target_lang"])
-        system = spec.system_prompt.format(pivot=pivot.name, target=target.name)
+    if system:
         messages.append({"role": "system", "content": system})
     messages.append({"role": "user", "content": triple[spec.user_field]})
     return messages
@@ -196,8 +246,10 @@ def render(
     *,
     pivot_rows: bool | None = None,
     languages: LanguageTable = LANGUAGES,
+    system_prompts: SystemPrompts | None = None,
 ) -> list[Row]:
-    """All training rows that one triple contributes to a method's config.
+    """All training rows that one triple contributes to a method's config (`system_prompts`
+    as for `prompt_messages`).
 
     >>> t = {"id": "x/1", "pivot_lang": "en", "target_lang": "it",
     ...      "pivot_instruction": "Hi?", "pivot_response": "Hello.",
@@ -208,7 +260,8 @@ def render(
     ['Risposta in italiano:', 'Salve.']
     """
     spec = METHODS[method]
-    rows = spec.render(triple, prompt_messages(method, triple, languages), languages)
+    prompt = prompt_messages(method, triple, languages, system_prompts)
+    rows = spec.render(triple, prompt, languages)
     if spec.pivot_rows if pivot_rows is None else pivot_rows:
         rows.append(_pivot_row(triple))
     return rows

@@ -64,6 +64,18 @@ def _methods(configs: dict[str, ConfigEntry]) -> list[dict[str, Any]]:
     return out
 
 
+def _system_prompts(configs: dict[str, ConfigEntry]) -> list[dict[str, str]]:
+    """Each method config's system turn, as a markdown table cell (None: none)."""
+    return [
+        {
+            "config": name,
+            "text": (info.system_prompt or "(none)").replace("|", "\\|").replace("\n", "<br>"),
+        }
+        for name, info in configs.items()
+        if info.type == "method"
+    ]
+
+
 def _decontamination(configs: dict[str, ConfigEntry]) -> list[dict[str, Any]]:
     """The evaluation sets the data was checked against, with the rows each took out."""
     sets: dict[str, dict[str, Any]] = {}
@@ -122,6 +134,7 @@ def render_card(manifest: Manifest, repo_hint: str) -> str:
     ]
     first = next(iter(configs.values()), None)
     lid = first.lid if first else None
+    example = next((n for n, i in configs.items() if i.type != "method"), "")
     template = Path(str(files("datasets_cards") / TEMPLATE))
     card = DatasetCard.from_template(
         data,
@@ -129,9 +142,11 @@ def render_card(manifest: Manifest, repo_hint: str) -> str:
         pretty_name=manifest.pretty_name,
         description=manifest.description,
         pivot_name=_name(manifest, first.pivot) if first else "English",
+        default_config=manifest.default_config,
         configs=[
             {
                 "name": n,
+                "default": n == manifest.default_config,
                 "what": _what(i),
                 "splits": ", ".join(f"{s}: {k}" for s, k in i.splits.items()),
             }
@@ -141,9 +156,11 @@ def render_card(manifest: Manifest, repo_hint: str) -> str:
         detector=lid.detector if lid else "",
         thresholds=lid.thresholds if lid else {},
         repo_hint=repo_hint,
-        example_config=next((n for n, i in configs.items() if i.type != "method"), ""),
+        example_config=example,
+        example_split=next(iter(configs[example].splits), "train") if example else "train",
         example_method_config=next((n for n, i in configs.items() if i.type == "method"), ""),
         methods=_methods(configs),
+        system_prompts=_system_prompts(configs),
         min_letters=lid.min_letters if lid else "",
         decontamination=_decontamination(configs),
         alignment=_alignment(configs),

@@ -15,6 +15,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.dataset as pads
 import pyarrow.parquet as pq
 from pydantic import ValidationError
 
@@ -185,6 +186,59 @@ def split_bytes(root: Path, files: dict[str, str]) -> dict[str, int]:
     return sizes
 
 
+def arrow_bytes(root: Path, files: dict[str, str]) -> dict[str, int]:
+    """Per split, the bytes `datasets` counts as it loads the split (its `SplitInfo.num_bytes`,
+    the in-memory size): each shard read as its parquet builder reads one, in batches of the
+    shard's first row group, each batch a table whose `nbytes` adds up. Counted over the batches
+    rather than taken from the tables written, because each batch has buffers of its own."""
+    sizes: dict[str, int] = {}
+    parquet = pads.ParquetFileFormat()
+    for rel in files:
+        split = split_of_file(rel) or ""
+        with (root / rel).open("rb") as f:
+            fragment = parquet.make_fragment(f)
+            groups = fragment.row_groups
+            batches = (
+                fragment.to_batches(
+                    batch_size=groups[0].num_rows, batch_readahead=0, fragment_readahead=0
+                )
+                if groups
+                else []
+            )
+            size = sum(pa.Table.from_batches([batch]).nbytes for batch in batches)
+        sizes[split] = sizes.get(split, 0) + size
+    # The decoded batches are freed, but Arrow's allocator keeps their pages, which the next
+    # language's worker processes would inherit.
+    pa.default_memory_pool().release_unused()
+    return sizes
+
+
+def features_of(root: Path, files: dict[str, str]) -> list[dict[str, Any]]:
+    """The columns of a config in `datasets`' YAML form (the card's `dataset_info.features`), as
+    `datasets` infers them from a shard's schema when it loads the config. Written here rather
+    than by `datasets.Features`, whose import would cost every build half a second and its
+    workers' memory; a test compares the two on every kind of config."""
+    return [{"name": f.name, **_feature(f.type)} for f in pq.read_schema(root / next(iter(files)))]
+
+
+# Arrow's type names where `datasets` calls them otherwise.
+_DTYPES = {"double": "float64", "float": "float32", "halffloat": "float16"}
+
+
+def _feature(kind: pa.DataType) -> dict[str, Any]:
+    """One column's type: `dtype`, a `struct` of named fields, or a `list` of one type (of
+    a struct's fields themselves, or a plain dtype's name, as `datasets` shortens them)."""
+    if pa.types.is_struct(kind):
+        return {"struct": [{"name": f.name, **_feature(f.type)} for f in kind]}
+    if pa.types.is_list(kind) or pa.types.is_large_list(kind):
+        inner = _feature(kind.value_type)
+        (key,) = inner if len(inner) == 1 else (None,)
+        return {"list": inner[key] if key in ("dtype", "struct") else inner}
+    if pa.types.is_dictionary(kind) or pa.types.is_fixed_size_list(kind):
+        raise FolderError(f"column type {kind} is not one plugdata writes")
+    return {"dtype": _DTYPES.get(str(kind), str(kind))}
+
+
 # -- checking -------------------------------------------------------------------------------------
 def safe_relative(root: Path, rel: str, what: str) -> Path:
     """`root / rel` for a manifest path that stays inside `root`: relative, no `..`, and no
@@ -284,26 +338,30 @@ def dataset_info_entries(manifest: Manifest) -> list[dict[str, Any]]:
     content keep a rebuilt folder from being served stale rows out of the cache."""
     entries = []
     for name, info in manifest.configs.items():
-        sizes = info.bytes
+        # As `datasets` writes it on a push: a split's `num_bytes` is its in-memory Arrow size,
+        # `dataset_size` their sum, and `download_size` the parquet files'.
         entries.append(
             {
                 "config_name": name,
+                "features": info.features,
                 "splits": [
-                    {"name": split, "num_bytes": sizes.get(split, 0), "num_examples": n}
+                    {"name": split, "num_bytes": info.arrow_bytes[split], "num_examples": n}
                     for split, n in info.splits.items()
                 ],
-                "download_size": sum(sizes.values()),
-                "dataset_size": sum(sizes.values()),
+                "download_size": sum(info.bytes.values()),
+                "dataset_size": sum(info.arrow_bytes.values()),
             }
         )
     return entries
 
 
 def config_entries(manifest: Manifest) -> list[dict[str, Any]]:
-    """The card's `configs:` list, as `datasets` reads it from a README YAML header."""
+    """The card's `configs:` list, as `datasets` reads it from a README YAML header; the
+    default config (`default: true`) is the one `load_dataset(repo)` loads without a name."""
     return [
         {
             "config_name": name,
+            **({"default": True} if name == manifest.default_config else {}),
             "data_files": [
                 {"split": split, "path": split_pattern(name, split)} for split in info.splits
             ],

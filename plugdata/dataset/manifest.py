@@ -14,9 +14,10 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 ConfigType = Literal["triples", "eval", "method"]
-# What a method config records beyond any config, and only a method config (`example` may be
-# None: a config without a row to show).
-METHOD_FIELDS = ("method", "pivot_rows", "kinds", "example")
+# What a method config records beyond any config, and only a method config. `example` may be
+# None (a config without a row to show), and so may `system_prompt` (rows without a system
+# turn), which is written all the same: its absence would not say which.
+METHOD_FIELDS = ("method", "pivot_rows", "kinds", "example", "system_prompt")
 
 
 class _Entry(BaseModel):
@@ -53,7 +54,12 @@ class ConfigEntry(_Entry):
     type: ConfigType
     pivot: str
     sha256: dict[str, str]  # content hash per split
-    bytes: dict[str, int]
+    bytes: dict[str, int]  # parquet bytes per split (what a download costs)
+    # Per split, the bytes of the Arrow table `datasets` makes of the split when it loads it
+    # (`folder.arrow_bytes`): what its `SplitInfo.num_bytes` says.
+    arrow_bytes: dict[str, int]
+    # The columns in `datasets`' YAML form (`features:` of the card's `dataset_info`).
+    features: list[dict[str, Any]]
     recipe: dict[str, str]  # file name and sha256 of the recipe
     source: dict[str, Any]  # the pivot corpus (file or Hub)
     target_source: dict[str, Any]  # aligned corpus or backend
@@ -71,11 +77,13 @@ class ConfigEntry(_Entry):
     pivot_rows: bool | None = None  # the paper's pivot rows mixed in
     kinds: dict[str, int] | None = None  # rows per kind
     example: dict[str, Any] | None = None  # one row for the card
+    system_prompt: str | None = None  # the text of every row's system turn (None: none)
 
     @model_validator(mode="after")
     def _method_fields(self) -> ConfigEntry:
         if self.type == "method":
-            lacking = [f for f in METHOD_FIELDS if f != "example" and getattr(self, f) is None]
+            lacking = [f for f in ("method", "pivot_rows", "kinds") if getattr(self, f) is None]
+            lacking += [] if "system_prompt" in self.model_fields_set else ["system_prompt"]
             if lacking:
                 raise ValueError(f"has no `{lacking[0]}`, which every method config has")
         else:
@@ -111,6 +119,8 @@ class Manifest(_Entry):
     # code -> English name of every language the folder holds, so that the card can be rendered
     # from the manifest alone, for languages a recipe declared too.
     language_names: dict[str, str] = Field(default_factory=dict)
+    # The config `load_dataset(folder)` loads when given no config name ("": no config yet).
+    default_config: str = ""
     configs: dict[str, ConfigEntry] = Field(default_factory=dict)
     quarantine: dict[str, QuarantineEntry] = Field(default_factory=dict)
 
@@ -119,6 +129,21 @@ class Manifest(_Entry):
 
     def languages(self) -> list[str]:
         return sorted({info.language for info in self.configs.values()})
+
+    def choose_default(self, *preferred: str) -> str:
+        """The default config: the first of `preferred` that the manifest holds (the one chosen
+        before comes first, so building or publishing another language never moves it), else
+        the first `plug` config, else the first config.
+
+        >>> Manifest().choose_default("zh-plug")
+        ''
+        """
+        for name in preferred:
+            if name in self.configs:
+                return name
+        names = sorted(self.configs)
+        plug = [name for name in names if self.configs[name].method == "plug"]
+        return (plug or names or [""])[0]
 
     def to_json(self) -> dict[str, Any]:
         data = super().to_json()

@@ -337,6 +337,11 @@ def plan(options: PublishOptions, *, api=None, check: bool = True) -> PublishPla
             merged.configs[name] = info
             _add_config_files(result, name, info, local, remote_files)
     result.kept = [c for c in remote.configs if c not in chosen]
+    # The repo's default config stays where it is; a new repo takes the folder's when it is
+    # published, else the first `plug` config (`Manifest.choose_default`).
+    merged.default_config = merged.choose_default(
+        remote.default_config, local_manifest.default_config
+    )
     for lang in sorted({local_manifest.configs[c].language for c in chosen}):
         entry = merged.quarantine[lang] = local_manifest.quarantine[lang]
         if remote_files.get(entry.file) != entry.sha256:

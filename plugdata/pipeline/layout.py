@@ -20,10 +20,12 @@ ALL = "all"  # the one split of a stream of triples (`plugdata translate`)
 
 
 class MethodConfig(NamedTuple):
-    """A `<lang>-<method>` config: its method, and whether the pivot rows join its mixture."""
+    """A `<lang>-<method>` config: its method, whether the pivot rows join its mixture, and
+    the text of its rows' system turn (None: none), as `Recipe.system_prompts_of` resolves it."""
 
     method: str
     pivot_rows: bool
+    system_prompt: str | None
 
 
 @dataclass(frozen=True)
@@ -52,8 +54,11 @@ class Layout:
             splits: tuple[str, ...] = (ALL,)
         else:
             splits = ("train", "validation") if recipe.responses else ("test",)
+        prompts = recipe.system_prompts_of(lang) if train else {}
         methods = {
-            config_name(lang, m): MethodConfig(m, recipe.pivot_rows.get(m, METHODS[m].pivot_rows))
+            config_name(lang, m): MethodConfig(
+                m, recipe.pivot_rows.get(m, METHODS[m].pivot_rows), prompts[m]
+            )
             for m in (recipe.methods if train else [])
         }
         return cls(

@@ -12,7 +12,7 @@ from typing import Any
 from plugdata.checks.validate import Validator
 from plugdata.core.redact import looks_like_local_path, public_path
 from plugdata.dataset import staging
-from plugdata.dataset.folder import FolderError
+from plugdata.dataset.folder import FolderError, config_name
 from plugdata.dataset.manifest import ConfigEntry, Manifest, QuarantineEntry
 from plugdata.pipeline.decontaminate import describe as describe_eval_set
 from plugdata.pipeline.language import LanguageResult
@@ -149,11 +149,16 @@ def merge_manifest(
         configs.update(existing.manifest.configs_of(lang))
         if lang in old_quarantine:
             kept_quarantine[lang] = old_quarantine[lang]
-    return Manifest(
+    manifest = Manifest(
         **_dataset_info(recipe),
         configs={**configs, **built},
         quarantine=dict(sorted({**kept_quarantine, **quarantine}.items())),
     )
+    # What a user loading the folder without a config name most likely wants: the PLUG rows of
+    # the recipe's first target language (the method the dataset is for), else its triples.
+    firsts = [config_name(lang, "plug") for lang in recipe.targets] + list(recipe.targets)
+    manifest.default_config = manifest.choose_default(existing.manifest.default_config, *firsts)
+    return manifest
 
 
 def planned_footprint(

@@ -12,9 +12,10 @@ import hashlib
 import json
 import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -26,17 +27,43 @@ from pydantic import (
 from pydantic.dataclasses import dataclass as pydantic_dataclass
 
 from plugdata.checks.validate import ValidationSettings
-from plugdata.core.formats import METHODS
+from plugdata.core.formats import METHODS, PLACEHOLDERS, placeholders, system_prompt
 from plugdata.core.languages import LANGUAGES, Language, LanguageTable
 from plugdata.core.safe_yaml import safe_yaml_load
 from plugdata.errors import PlugdataError, RecipeError
 from plugdata.hub.publish import PublishTarget
-from plugdata.sources.corpus import _NAME, Align, Source, Strict, Text, not_blank
+from plugdata.sources.corpus import _NAME, Align, Source, Strict, Text, keep_kind, not_blank
 from plugdata.translate.backends import backend_options
 from plugdata.translate.engine import DEFAULT_CONCURRENCY, Concurrency
 
 METHOD_NAMES = tuple(METHODS)  # the method table's names, in its order
 _CODE = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
+_SYSTEM_PROMPTS = "system_prompts"
+
+
+def _template_ok(v: str) -> str:
+    """A system prompt template fills in only the languages' names: a typo such as `{targt}`
+    would otherwise stop the build at the first row, or a lone brace print as it is."""
+    if not v.strip():
+        raise ValueError("empty; write null for no system turn")
+    hint = "write a literal brace as {{ or }}"
+    try:
+        names = placeholders(v)
+    except ValueError as exc:
+        raise ValueError(f"not a template ({exc}); {hint}") from None
+    unknown = [name for name in names if name not in PLACEHOLDERS]
+    if unknown:
+        raise ValueError(
+            f"unknown placeholder {{{unknown[0]}}}; use {{pivot}} and {{target}} (the languages' "
+            f"names), and {hint}"
+        )
+    return v
+
+
+# A method's system prompt: a template over {pivot} and {target}, or null for no system turn.
+SystemPromptTemplates = dict[
+    Literal[METHOD_NAMES], Annotated[str, AfterValidator(_template_ok)] | None
+]
 
 
 class Fallback(BaseModel):
@@ -104,6 +131,10 @@ class EvalSet(Strict):
 class Target(Strict):
     align: Align | None = None
     translate: Translate | None = None
+    system_prompts: SystemPromptTemplates = Field(
+        default_factory=dict,
+        description="this language's system prompt per method, over the recipe's `system_prompts`",
+    )
 
     @model_validator(mode="after")
     def _one_way(self) -> Target:
@@ -201,6 +232,13 @@ class Recipe(Strict):
         default_factory=dict,
         description="override per method whether pivot monolingual rows join the mixture",
     )
+    system_prompts: SystemPromptTemplates = Field(
+        default_factory=dict,
+        description="the system turn of a method's training rows in every target language: a "
+        "template over {pivot} and {target} (the languages' English names), or null for none; "
+        "a target's own `system_prompts` override it. Unset: plugdata's wording "
+        "(`METHODS` in plugdata/core/formats.py)",
+    )
     validation: ValidationSettings = Field(default_factory=ValidationSettings)
     dedupe: bool = Field(True, description="quarantine exact duplicate instruction+response pairs")
     on_check_failure: Literal["quarantine", "flag"] | None = Field(
@@ -262,6 +300,7 @@ class Recipe(Strict):
                 )
             if target.translate is not None:
                 _check_backends(target.translate, f"targets.{code}.translate")
+        self._check_system_prompts()
         if self.decontaminate and self.kind != "train":
             raise ValueError("decontaminate: only a training recipe is checked against eval sets")
         names = [s.name for s in self.decontaminate]
@@ -276,11 +315,46 @@ class Recipe(Strict):
         self._language_table = table
         return self
 
+    def _check_system_prompts(self) -> None:
+        """A system prompt for a method this recipe does not render would be silently unused."""
+        places = {_SYSTEM_PROMPTS: self.system_prompts}
+        places |= {
+            f"targets.{c}.{_SYSTEM_PROMPTS}": t.system_prompts for c, t in self.targets.items()
+        }
+        for where, prompts in places.items():
+            if prompts and not self.responses:
+                raise RecipeError(
+                    f"{where}: an eval recipe renders no training rows; set system prompts in "
+                    "the training recipe"
+                )
+            for method in prompts:
+                if method not in self.methods:
+                    raise RecipeError(
+                        f"{where}.{method}: the recipe does not render {method!r} "
+                        f"(methods: {', '.join(self.methods)})"
+                    )
+
+    def system_prompts_of(self, lang: str) -> dict[str, str | None]:
+        """The system turn of each method's rows in `lang`, filled in: the target's own
+        template, else the recipe's, else the method table's; None: no system turn."""
+        templates = {**self.system_prompts, **self.targets[lang].system_prompts}
+        resolved: dict[str, str | None] = {}
+        for method in self.methods:
+            if method in templates and templates[method] is None:
+                resolved[method] = None
+            else:
+                resolved[method] = system_prompt(
+                    method, self.pivot, lang, self.language_table, templates.get(method)
+                )
+        return resolved
+
     def kept_columns(self, lang: str) -> dict[str, str]:
         """The extra columns of `lang`'s triples (the source's, then the aligned corpus's) and
-        their kinds."""
+        their kinds (`KEEP_TYPES`: an optional column is a column of its kind, null where it
+        was missing)."""
         align = self.targets[lang].align
-        return {**self.source.keep, **(align.keep if align else {})}
+        kept = {**self.source.keep, **(align.keep if align else {})}
+        return {name: keep_kind(kind)[0] for name, kind in kept.items()}
 
     @property
     def language_table(self) -> LanguageTable:
@@ -302,7 +376,13 @@ class Recipe(Strict):
 
     def digest(self) -> str:
         """Hash of everything that determines the output (not where the recipe lies)."""
-        payload = json.dumps(self.model_dump(mode="json"), sort_keys=True, ensure_ascii=False)
+        data = self.model_dump(mode="json")
+        # Unset system prompts are left out, so that a recipe which sets none hashes as it did
+        # before the setting existed (its rows did not change either).
+        for part in [data, *data["targets"].values()]:
+            if not part[_SYSTEM_PROMPTS]:
+                del part[_SYSTEM_PROMPTS]
+        payload = json.dumps(data, sort_keys=True, ensure_ascii=False)
         return hashlib.sha256(payload.encode()).hexdigest()
 
 

@@ -78,6 +78,7 @@ class FolderSink:
                 extra = {
                     "method": made.method,
                     "pivot_rows": made.pivot_rows,
+                    "system_prompt": made.system_prompt,
                     "kinds": dict(kinds),
                     "example": _example(heads),
                 }
@@ -86,6 +87,8 @@ class FolderSink:
                 type="method" if made is not None else self.type,
                 splits={split: w.rows for split, w in writers.items()},
                 bytes=folder.split_bytes(self.stage, files),
+                arrow_bytes=folder.arrow_bytes(self.stage, files),
+                features=folder.features_of(self.stage, files),
                 files=files,
                 sha256={split: w.hasher.hexdigest() for split, w in writers.items()},
                 **extra,

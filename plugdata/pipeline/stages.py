@@ -156,10 +156,17 @@ class ChunkJob:
         """Every method's training rows of one split's triples, into `result`."""
         languages = self.layout.languages
         for config, made in self.layout.methods.items():
+            prompts = {made.method: made.system_prompt}
             rows = [
                 row
                 for t in triples
-                for row in render(made.method, t, pivot_rows=made.pivot_rows, languages=languages)
+                for row in render(
+                    made.method,
+                    t,
+                    pivot_rows=made.pivot_rows,
+                    languages=languages,
+                    system_prompts=prompts,
+                )
             ]
             result.kinds.setdefault(config, {})[split] = Counter(r["kind"] for r in rows)
             result.rows.setdefault(config, {})[split] = Encoded.of_methods(rows)
