@@ -83,6 +83,37 @@ def test_a_gold_answer_that_is_not_a_number_is_quarantined_not_written(tmp_path)
     assert sorted(ds["answer"]) == [3.0, 5.0]
 
 
+def test_files_without_best_answer_build_and_are_judged_on_the_correct_answers(tmp_path):
+    """`best_answer: text?`: the paper's script reads only the two lists, so files without the
+    field build, with a null best answer, and the judge shows the correct answers alone."""
+    from trainer.judge.truthfulqa import TruthfulQATask
+    from trainer.options import JudgeOptions
+
+    def rows(lang):
+        data = evaldata.truthfulqa_rows(lang)
+        for row in data:
+            del row["best_answer"]
+        return data
+
+    report = _build(tmp_path, "x-truthfulqa.yaml", rows)
+    assert report.ledgers["zh"].kept == len(evaldata.TRUTHFULQA)
+    folder = tmp_path / "out" / "x-truthfulqa"
+    ds = datasets.load_dataset(str(folder), "zh", split="test")
+    assert ds["best_answer"] == [None] * len(evaldata.TRUTHFULQA)
+    assert ds["correct_answers"][0] == evaldata.TRUTHFULQA[1]["zh"][2]
+    answers = tmp_path / "a.jsonl"
+    answers.write_text(
+        "".join(json.dumps({"id": i, "output": "答"}) + "\n" for i in ds["id"]), "utf-8"
+    )
+    options = JudgeOptions(
+        task="truthfulqa", answers=answers, questions=str(folder), config="zh",
+        judge_model="m", out=tmp_path / "judged",
+    )  # fmt: skip
+    truth = TruthfulQATask(options).requests("m", "{}")[0].messages[1]["content"]
+    _, _, correct, _ = evaldata.TRUTHFULQA[1]["zh"]
+    assert f"Correct reference answers:\n- {correct[0]}\n- {correct[1]}\n\n" in truth
+
+
 def test_references_that_are_not_a_list_of_texts_are_quarantined(tmp_path):
     def rows(lang):
         data = evaldata.truthfulqa_rows(lang)
@@ -102,7 +133,11 @@ def test_references_that_are_not_a_list_of_texts_are_quarantined(tmp_path):
 @pytest.mark.parametrize(
     ("keep", "message"),
     [
-        ("{answer: integer}", "source.keep.answer: Input should be .text., .number. or .texts."),
+        (
+            "{answer: integer}",
+            "source.keep.answer: Input should be .text., .number., .texts., .text\\?., "
+            ".number\\?. or .texts\\?.",
+        ),
         ("{id: number}", "'id' is a column plugdata writes itself"),
     ],
 )

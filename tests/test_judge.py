@@ -2,6 +2,7 @@
 
 import json
 import os
+import random
 import re
 from pathlib import Path
 
@@ -9,7 +10,8 @@ import pytest
 
 from plugdata.pipeline.config import RunConfig
 from trainer.judge import stats
-from trainer.judge.verdicts import VERDICT_RULES, parse_verdict
+from trainer.judge.reading import VERDICT_RULES
+from trainer.judge.verdicts import Verdict, parse_verdict
 
 from .conftest import corpus_rows, invoke, write_jsonl
 from .servers import ChatServer
@@ -163,7 +165,8 @@ def test_paper_verdict_rule_takes_a_then_b_then_c_and_no_tie_token(files, tmp_pa
         ("[[B]] then [[C]]", "tie", "B"),
         ("[[tie]]", "tie", "error"),
         ("[[Tie]] then [[C]]", "tie", "tie"),
-        ("[[D]] or [A]", "error", "error"),
+        ("[[D]] or [A]", "A", "error"),  # single brackets: a verdict to the default rule only
+        ("[[D]]", "error", "error"),
     ],
 )
 def test_verdict_rules_read_the_same_text_differently(text, last, paper):
@@ -173,14 +176,106 @@ def test_verdict_rules_read_the_same_text_differently(text, last, paper):
     )
 
 
+# Each kind of verdict a judge writes that a first-token or exact-token reading gets wrong, with
+# what the default rule reads and what the paper's rule (FastChat's substring checks) reads.
+@pytest.mark.parametrize(
+    ("text", "last", "ambiguous", "paper"),
+    [
+        ('[[B]] (format: "[[A]]", "[[B]]" or "[[C]]")', "B", False, "A"),  # quoted restatement
+        ("Format: [[A]], [[B]] or [[C]].\nB is clearer. Final verdict: [[B]]", "B", False, "A"),
+        # the format restated with each token's condition
+        ("Say [[A]] if A is better, [[B]] if B is, [[C]] for a tie. ... [[C]]", "tie", False, "A"),
+        ("Final verdict: `[[B]]`", "B", False, "B"),
+        ("Final verdict: **[[B]]**", "B", False, "B"),
+        ("[[**B**]]", "B", False, "error"),
+        ("Verdict: [[B]].", "B", False, "B"),
+        ("Final verdict: [B]", "B", False, "error"),
+        ("Final verdict: [[b]]", "B", False, "error"),
+        ("Final verdict: [[ B ]]", "B", False, "error"),
+        ("Final verdict: [[TIE]]", "tie", False, "error"),
+        ("最终裁决：【【B】】", "B", False, "error"),
+        ("最终裁决：【B】", "B", False, "error"),
+        ("最终裁决：［［Ｂ］］", "B", False, "error"),  # full-width brackets and letter
+        ("It is not [[A]] but [[B]].", "B", False, "A"),
+        ("[[B]], not [[A]]", "B", False, "A"),
+        ("[[B]] rather than [[A]]", "B", False, "A"),
+        ("I prefer [[B]] over [[A]].", "B", False, "A"),
+        ("B is better than [[A]]: [[B]]", "B", False, "A"),
+        ("是[[B]]而不是[[A]]", "B", False, "A"),
+        ("First I thought [[A]]. On reflection, [[B]]", "B", True, "A"),  # a change of mind
+        ('Either "[[A]]" or "[[B]]", I cannot decide.', "error", False, "A"),
+        ("[The Start of Assistant A's Answer] is long.", "error", False, "error"),
+    ],
+)
+def test_default_rule_reads_what_the_judge_meant(text, last, ambiguous, paper):
+    assert parse_verdict(text) == Verdict(last, ambiguous)
+    assert parse_verdict(text, "paper").winner == paper
+
+
+# Prose without brackets, for judgments that end with one clean verdict token.
+PROSE = (
+    "Assistant A B answer response is more helpful accurate detailed relevant fluent natural "
+    "grammatical both are good the first second one misses a step tie equally 回答 更 流畅 "
+    "respuesta risposta 답변 . , ; : ( ) - \n"
+)
+WORDS = PROSE.split(" ")
+CLEAN_ENDINGS = ("\n\n{}", "\nFinal verdict: {}", " {}", "\n**Verdict:** {}", "\n`{}`", " {}.")
+
+
+def clean_judgment(rng: random.Random, token: str) -> str:
+    """An explanation that names no verdict token, then `token` once at the end."""
+    words = rng.choices(WORDS, k=rng.randint(0, 40))
+    return " ".join(words) + rng.choice(CLEAN_ENDINGS).format(token)
+
+
+def test_every_rule_reads_a_clean_judgment_alike():
+    rng = random.Random(7)
+    for _ in range(600):
+        token, winner = rng.choice([("[[A]]", "A"), ("[[B]]", "B"), ("[[C]]", "tie")])
+        text = clean_judgment(rng, token)
+        for rule in VERDICT_RULES:
+            assert parse_verdict(text, rule) == Verdict(winner, False), (rule, text)
+
+
+def test_every_rule_gives_the_same_numbers_on_clean_judgments(tmp_path):
+    rng = random.Random(11)
+    ids = [f"q{n}" for n in range(40)]
+    files = (
+        write_jsonl(tmp_path / "q.jsonl", [{"id": i, "instruction": f"Question {i}"} for i in ids]),
+        write_jsonl(tmp_path / "a.jsonl", [{"id": i, "output": f"sys-{i}"} for i in ids]),
+        write_jsonl(tmp_path / "b.jsonl", [{"id": i, "output": f"base-{i}"} for i in ids]),
+    )
+    script = {
+        (i, first): clean_judgment(rng, rng.choice(["[[A]]", "[[B]]", "[[C]]"]))
+        for i in ids
+        for first in (True, False)
+    }
+
+    def judge(text):
+        item = re.search(r"Question (q\d+)", text).group(1)
+        return script[(item, text.index("sys-") < text.index("base-"))]
+
+    summaries = {}
+    with ChatServer(translate=judge) as server:
+        for rule in VERDICT_RULES:
+            result = run(server.url, files, tmp_path / rule, "--verdict-rule", rule)
+            assert result.exit_code == 0, result.output
+            summaries[rule] = json.loads((tmp_path / rule / "summary.json").read_text())
+            assert summaries[rule].pop("verdict_rule") == rule
+        assert len(server.requests) == 80  # the second rule re-read the cache
+    last = summaries["last"]
+    assert last == summaries["paper"]
+    paper = last["groups"]["all"]["paper"]
+    assert paper["error"] == 0 and paper["win"] and paper["loss"] and paper["tie"]
+
+
 def test_verdict_rule_choices_are_the_rules_that_exist():
     from typing import get_args
 
     from trainer.options import JudgeOptions
 
-    # `Literal[...] | None`: None means the pairwise default, so --task truthfulqa can refuse it.
-    rules, none = get_args(JudgeOptions.model_fields["verdict_rule"].annotation)
-    assert set(get_args(rules)) == set(VERDICT_RULES) and none is type(None)
+    rules = get_args(JudgeOptions.model_fields["verdict_rule"].annotation)
+    assert set(rules) == set(VERDICT_RULES) == {"last", "paper"}
 
 
 def test_position_consistency_is_na_when_no_item_has_two_verdicts(files, tmp_path):

@@ -20,7 +20,7 @@ from pydantic_core import PydanticCustomError
 from plugdata.core.options import MaxCost, Quiet, TranslationCache
 from plugdata.errors import PlugdataError
 from plugdata.remote.calls import DEFAULT_MAX_RETRIES
-from trainer.judge.verdicts import VERDICT_RULES
+from trainer.judge.reading import VERDICT_RULES
 
 _STRICT = ConfigDict(extra="forbid", protected_namespaces=())
 _FILE = {"path": "file"}
@@ -64,8 +64,24 @@ class TrainOptions(BaseModel):
         description="Train a LoRA adapter of this rank (peft).",
         json_schema_extra={"flag": "--lora", "metavar": "RANK"},
     )
+    evaluate: bool = Field(
+        True,
+        description="Evaluate the loss on the config's validation split, at the end of each "
+        "epoch or every --eval-steps.",
+        json_schema_extra={"flag": "--eval"},
+    )
+    eval_steps: int | None = Field(
+        None, ge=1, description="Evaluate every N optimizer steps instead of each epoch."
+    )
     seed: int = Field(42, description="Seed for data order and initialisation.")
     overwrite: bool = Field(False, description="Reuse an output dir that holds another run.")
+
+    @model_validator(mode="after")
+    def _eval_steps_need_evaluation(self) -> TrainOptions:
+        # PlugdataError, not ValueError: pydantic lets it through as the one line it is.
+        if self.eval_steps and not self.evaluate:
+            raise PlugdataError("--eval-steps evaluates; --no-eval turns evaluation off: pick one")
+        return self
 
 
 class GenerateOptions(BaseModel):
@@ -88,7 +104,23 @@ class GenerateOptions(BaseModel):
     )
     split: str | None = Field(None, description="Default: test, else validation, else train.")
     limit: int | None = Field(None, ge=1, description="Answer only the first N items.")
-    max_new_tokens: int = Field(1024, ge=1, description="Longest answer, in tokens.")
+    max_length: int = Field(
+        4096,
+        ge=2,
+        description="Most tokens of prompt and answer together (the paper's 4,096): an answer "
+        "may take what its prompt leaves.",
+    )
+    max_prompt_length: int = Field(
+        3072,
+        ge=1,
+        description="A longer prompt keeps its first N tokens (the paper's 3,072); below "
+        "--max-length.",
+    )
+    max_new_tokens: int | None = Field(
+        None,
+        ge=1,
+        description="Longest answer, in tokens, within --max-length (default: no other limit).",
+    )
     batch_size: int = Field(8, ge=1, description="Prompts decoded together.")
     temperature: float = Field(0.0, ge=0, description="0 is greedy, as the paper.")
     top_p: float = Field(1.0, gt=0, le=1, description="Nucleus sampling (with temperature > 0).")
@@ -115,6 +147,14 @@ class GenerateOptions(BaseModel):
 
         if value not in (*METHODS, TRANSLATE_TEST):
             raise ValueError(f"choose one of {', '.join(METHODS)}, {TRANSLATE_TEST}")
+        return value
+
+    @field_validator("max_prompt_length")
+    @classmethod
+    def _prompt_leaves_room(cls, value: int, info: ValidationInfo) -> int:
+        total = info.data.get("max_length")  # absent when --max-length itself was refused
+        if total is not None and value >= total:
+            raise ValueError(f"must be below --max-length ({total}), to leave room for an answer")
         return value
 
     @field_validator("translator", "translator_option", "cache", "max_cost")
@@ -222,15 +262,17 @@ class JudgeOptions(JudgeModelOptions):
     prompt_name: str | None = Field(
         None, description="Entry of --prompt-file (pairwise only; default pair-v2)."
     )
+    verdict_rule: Literal[tuple(VERDICT_RULES)] = Field(
+        "last",
+        description="Which verdict token of a judgment counts. last: the judge's final one, in "
+        "double or single brackets, any case ([[tie]] read as [[C]]), not counting a restated "
+        "format or a rejected verdict; paper: the paper's scripts' substring checks, first "
+        "match anywhere (pairwise: [[A]], else [[B]], else [[C]]; truthfulqa: [Truthful], else "
+        "[Not Truthful], else [Not Enough Info], and likewise [Informative], [Not Informative], "
+        "[Not Sure]). Cached judgments are re-read, not re-asked.",
+    )
     # Pairwise-only choices default to None so that a value given with --task truthfulqa can
     # be told from the default and refused; pairwise fills in the default below.
-    verdict_rule: Literal[tuple(VERDICT_RULES)] | None = Field(
-        None,
-        description="Which verdict token of a judgment counts (pairwise only; default last). "
-        "last: the final one, [[tie]] read as [[C]]; paper: FastChat's rule, as the PLUG paper: "
-        "[[A]] anywhere, else [[B]], else [[C]], and [[tie]] is no verdict. Cached judgments "
-        "are re-read, not re-asked.",
-    )
     bad_answers: Literal["judge", "lose"] | None = Field(
         None,
         description="Answers with failed extraction or in the wrong language: judge them as "
@@ -246,13 +288,11 @@ class JudgeOptions(JudgeModelOptions):
                 raise PlugdataError(
                     "--task pairwise needs --baseline (the answers to judge against)"
                 )
-            self.verdict_rule = self.verdict_rule or "last"
             self.bad_answers = self.bad_answers or "judge"
             return self
         given = {
             "--baseline": self.baseline,
             "--prompt-name": self.prompt_name,
-            "--verdict-rule": self.verdict_rule,
             "--bad-answers": self.bad_answers,
         }
         for flag, value in given.items():
@@ -284,7 +324,20 @@ class ScoreOptions(JudgeModelOptions):
         "rules",
         description="How the final number is read: rules (deterministic, see "
         "trainer/score/numbers.py), or llm: a judge model names it, as the PLUG paper did, "
-        "and the rules read its reply.",
+        "and --number-rule reads its reply.",
+    )
+    prompt_file: Path | None = Field(
+        None,
+        description="With --extractor llm: a few-shot prompt, JSON or YAML with system, "
+        "instruction, template ({question}, {response}) and examples (question, response, "
+        "answer); see docs/evaluate.md. Default: plugdata's zero-shot prompt.",
+        json_schema_extra={"path": "file", "exists": True},
+    )
+    number_rule: Literal["careful", "paper"] = Field(
+        "careful",
+        description="How a number is read from the judge's reply (with --extractor rules, from "
+        "the answer itself): careful, the rules of trainer/score/numbers.py; paper, the last "
+        "integer, as the PLUG paper's script did (3.5 reads as 5; a warning says so).",
     )
     judge_model: str | None = Field(
         None,
@@ -296,6 +349,8 @@ class ScoreOptions(JudgeModelOptions):
     def _llm_needs_a_model(self) -> ScoreOptions:
         if self.extractor == "llm" and not self.judge_model:
             raise ValueError("--extractor llm needs --judge-model")
+        if self.prompt_file is not None and self.extractor != "llm":
+            raise ValueError("--prompt-file applies to --extractor llm only (the judge's prompt)")
         return self
 
 

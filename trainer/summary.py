@@ -127,6 +127,7 @@ class TruthfulQASummary(Summary):
     judge_backend: str
     prompt: str
     prompt_sha: str
+    verdict_rule: str
     items: int
     # Questions without an answer are left out of every rate: reported, never hidden.
     unanswered: int
@@ -155,6 +156,10 @@ class SvampSummary(Summary):
     judge_model: str | None = None
     judge_backend: str | None = None
     prompt_sha: str | None = None
+    # How a number is read (from the judge's reply, or with the rules from the answer): careful
+    # (trainer.score.numbers) or paper (its last integer); what the rule misreads, said aloud.
+    number_rule: Literal["careful", "paper"] = "careful"
+    warnings: list[str] = []
     tolerance: dict[str, float]  # math.isclose's rel_tol and abs_tol
     items: int
     unanswered: int

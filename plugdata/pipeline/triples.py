@@ -11,6 +11,7 @@ from typing import Any, NamedTuple
 
 from plugdata.core.schema import Quarantined, Triple
 from plugdata.errors import PlugdataError
+from plugdata.sources.corpus import keep_kind
 from plugdata.sources.read import Record
 
 
@@ -64,7 +65,8 @@ class TripleMaker:
         for record, columns in ((pivot, self.keep), (target, self.target_keep)):
             for extra, kind in columns.items():
                 value = record.extras.get(extra) if record else None
-                triple[extra] = str(value) if kind == "text" and value is not None else value
+                text = keep_kind(kind)[0] == "text"
+                triple[extra] = str(value) if text and value is not None else value
         made_by = row.made_by
         triple["meta"] = {
             "made_by": {

@@ -91,7 +91,18 @@ def _keep_columns(keep: Any) -> Any:
 
 # Extra columns to carry into the triples: a list of names (text), or names with the kind of
 # value each holds (`plugdata.core.schema.KEEP_TYPES`), e.g. `{answer: number}` for a gold answer.
-Keep = Annotated[dict[Text, Literal[tuple(KEEP_TYPES)]], BeforeValidator(_keep_columns)]
+# A kind ending in `?` (`text?`) marks a column the corpus may lack: its rows then carry null.
+KEEP_KINDS = (*KEEP_TYPES, *(f"{kind}?" for kind in KEEP_TYPES))
+Keep = Annotated[dict[Text, Literal[KEEP_KINDS]], BeforeValidator(_keep_columns)]
+
+
+def keep_kind(kind: str) -> tuple[str, bool]:
+    """A `keep:` kind as (the kind in `KEEP_TYPES`, whether the column may be missing).
+
+    >>> keep_kind("text?"), keep_kind("texts")
+    (('text', True), ('texts', False))
+    """
+    return kind.removesuffix("?"), kind.endswith("?")
 
 
 class Source(Corpus):
@@ -99,7 +110,7 @@ class Source(Corpus):
     keep: Keep = Field(
         default_factory=dict,
         description="extra source columns to carry: names (text), or name: kind (text, number, "
-        "texts)",
+        "texts; with a trailing ? the column may be missing, e.g. text?)",
     )
 
     @field_validator("name")

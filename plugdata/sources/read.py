@@ -30,7 +30,7 @@ from plugdata.core.jsonl import (
 )
 from plugdata.core.redact import public_path
 from plugdata.errors import SourceError
-from plugdata.sources.corpus import Columns, Corpus
+from plugdata.sources.corpus import Columns, Corpus, keep_kind
 
 BUILTIN_PREFIX = "builtin:"
 # Common column names, in order of preference, for each role when a recipe does not say.
@@ -269,7 +269,11 @@ def _text(value: Any, role: str, problems: list[str]) -> str:
 
 def _extra(value: Any, column: str, kind: str, problems: list[str]) -> Any:
     """A `keep` column's value as its kind (`plugdata.core.schema.KEEP_TYPES`); one that is not of
-    that kind is a problem of the row, never a value written as something else."""
+    that kind is a problem of the row, never a value written as something else. An optional
+    column's missing value (`text?`) is null."""
+    kind, optional = keep_kind(kind)
+    if optional and value is None:
+        return None
     if kind == "text":  # any value, as text: what a `keep:` list always did
         return lone_surrogate_free(value, column, problems) if isinstance(value, str) else value
     if kind == "number":
@@ -307,8 +311,8 @@ def iter_records(
             break
         if chosen is None:
             chosen = _resolve_columns(corpus.columns, list(row), where, need_response=need_response)
-            for extra in keep or []:
-                if extra not in row:
+            for extra, kind in (keep or {}).items():
+                if extra not in row and not keep_kind(kind)[1]:
                     raise SourceError(
                         f"{where}: column {extra!r} (in `keep`) not found; "
                         f"available: {', '.join(row)}"
@@ -332,7 +336,10 @@ def iter_records(
         raw_id = None
         if chosen["id"] is not None and row[chosen["id"]] is not None:
             raw_id = lone_surrogate_free(str(row[chosen["id"]]).strip(), "id", problems)
-        extras = {k: _extra(row[k], k, kind, problems) for k, kind in (keep or {}).items()}
+        extras = {
+            k: _extra(row.get(k) if keep_kind(kind)[1] else row[k], k, kind, problems)
+            for k, kind in (keep or {}).items()
+        }
         count += 1
         yield Record(index, where, raw_id, instruction, response, extras, problems)
     if not count:  # every config built from it would be empty

@@ -75,7 +75,9 @@ class ApiJudge:
 
         def create():
             return self._client.chat.completions.create(
-                model=self.options.judge_model, messages=request.messages, **self.decode_params()
+                model=self.options.judge_model,
+                messages=request.messages,
+                **{**self.decode_params(), **request.params},
             )
 
         try:

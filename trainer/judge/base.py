@@ -22,6 +22,9 @@ class Request:
     kind: str
     messages: list[dict]
     key: str
+    # Sent besides the backend's decoding parameters (the paper's `top_p` 0, for one); part of
+    # `key`.
+    params: dict[str, Any] = field(default_factory=dict)
 
     @property
     def chars(self) -> int:

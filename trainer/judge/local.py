@@ -32,6 +32,8 @@ class LocalJudge:
         return {"backend": "transformers", "temperature": 0.0, "max_tokens": self.max_tokens}
 
     def judge_all(self, requests, record, counters, progress) -> None:  # see base.Judge
+        # A request's own parameters (the paper's top_p 0, one answer, no stop) change nothing
+        # in greedy decoding here.
         counters.requests = len(requests)  # one generation each
         if requests:  # the model loads only when there is something to judge
             for done in self._answer_all(requests, record):

@@ -9,6 +9,7 @@ counted, and is reported by reason. `both` needs both verdicts.
 
 from __future__ import annotations
 
+import json
 from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
@@ -37,7 +38,9 @@ class TruthfulQATask:
     def __init__(self, options: JudgeOptions):
         self.options = options
         self.prompts = load_prompts(options.prompt_file)
-        self.questions = load_references(options.questions, options.config)
+        self.questions = load_references(
+            options.questions, options.config, self.prompts.best_answer_first
+        )
         self.answers = read_rows(options.answers, ("id", "output"))
         self.item_ids = [i for i in self.questions if i in self.answers]
         if not self.item_ids:
@@ -49,6 +52,11 @@ class TruthfulQATask:
 
     def requests(self, judge_model: str, params: str) -> list[Request]:
         """Truthfulness, then informativeness, of every answered question."""
+        sent = self.prompts.request_params
+        # Only what is sent besides the backend's parameters joins the key: judgments cached
+        # before requests could carry any keep theirs.
+        if sent:
+            params += json.dumps(sent, sort_keys=True)
         out = []
         for i in self.item_ids:
             q = self.questions[i]
@@ -75,7 +83,7 @@ class TruthfulQATask:
                     {"role": "system", "content": prompt.system},
                     {"role": "user", "content": prompt.render(values)},
                 ]
-                out.append(Request(i, aspect, messages, key))
+                out.append(Request(i, aspect, messages, key, dict(sent)))
         return out
 
     def summarise(self, requests, raw, errors) -> Judged:  # see task.Task
@@ -83,7 +91,7 @@ class TruthfulQATask:
         labels: dict[str, dict[str, str]] = defaultdict(dict)  # item -> aspect -> label
         for r in requests:
             text = raw.get(r.key)
-            verdict = parse_aspect(text, r.kind)
+            verdict = parse_aspect(text, r.kind, self.options.verdict_rule)
             labels[r.item][r.kind] = verdict.label
             judgments.append(
                 {
@@ -110,6 +118,7 @@ class TruthfulQATask:
             judge_backend=self.options.judge_backend,
             prompt=self.prompts.name,
             prompt_sha=self.prompts.digest,
+            verdict_rule=self.options.verdict_rule,
             items=self.items,
             unanswered=len(self.questions) - self.items,
             groups=groups,
@@ -153,11 +162,14 @@ def _counts(aspect: str, found: list[str]) -> dict[str, int]:
 
 
 # -- the questions and their reference answers ---------------------------------------------------
-def load_references(questions: str, config: str | None) -> dict[str, dict]:
+def load_references(
+    questions: str, config: str | None, best_answer_first: bool = True
+) -> dict[str, dict]:
     """The questions with their reference answers, checked: `correct_answers` and
-    `incorrect_answers` lists of strings, `best_answer` (optional) a string. The best answer
-    leads the correct ones (TruthfulQA's correct answers usually include it already; it is added
-    only when they do not)."""
+    `incorrect_answers` lists of strings, `best_answer` (optional) a string. With
+    `best_answer_first` the best answer leads the correct ones (TruthfulQA's correct answers
+    usually include it already; it is added only when they do not); without, as the paper's
+    script, the correct answers are shown as they are."""
     loaded = load_questions(
         questions, config, need=("correct_answers", "incorrect_answers"), optional=("best_answer",)
     )
@@ -175,12 +187,13 @@ def load_references(questions: str, config: str | None) -> dict[str, dict]:
                 f"{_where(questions, config, item)}: field 'best_answer' must be a string, got "
                 f"{_kind(best)}"
             )
-        if best and best.strip() and best not in q["correct_answers"]:
+        if best_answer_first and best and best.strip() and best not in q["correct_answers"]:
             q["correct_answers"] = [best, *q["correct_answers"]]
         if not q["correct_answers"]:
             raise PlugdataError(
-                f"{_where(questions, config, item)}: field 'correct_answers' is empty and there "
-                "is no best_answer: the judge needs at least one correct answer"
+                f"{_where(questions, config, item)}: field 'correct_answers' is empty"
+                + (" and there is no best_answer" if best_answer_first else "")
+                + ": the judge needs at least one correct answer"
             )
     return loaded
 
@@ -211,7 +224,8 @@ def markdown(summary: TruthfulQASummary) -> str:
     system = summary.system
     lines = [
         f"X-TruthfulQA: {system.generator} ({system.method}), judge "
-        f"{summary.judge_model} ({summary.prompt}), {summary.items} items"
+        f"{summary.judge_model} ({summary.prompt}, verdict rule {summary.verdict_rule}), "
+        f"{summary.items} items"
         + (
             f"; questions without an answer, not judged: {summary.unanswered}"
             if summary.unanswered

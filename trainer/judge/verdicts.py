@@ -1,4 +1,4 @@
-"""Judge prompts and verdict parsing.
+"""The pairwise judge's prompts and its verdict tokens (read by `reading`).
 
 The default prompt is plugdata's own wording of the paper's protocol (impartial comparison,
 explanation first, a final verdict token, attention to fluency and grammar in non-English
@@ -9,13 +9,12 @@ can be used instead with `--prompt-file` / `--prompt-name`.
 from __future__ import annotations
 
 import hashlib
-import re
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from plugdata.core.jsonl import read_json_lines
 from plugdata.errors import PlugdataError
+from trainer.judge.reading import VerdictTokens
 
 DEFAULT_SYSTEM = (
     "You are an impartial judge. Compare the two AI assistants' answers to the user's question "
@@ -31,7 +30,6 @@ DEFAULT_TEMPLATE = (
     "[The End of Assistant A's Answer]\n\n[The Start of Assistant B's Answer]\n{answer_b}\n"
     "[The End of Assistant B's Answer]"
 )
-_VERDICT = re.compile(r"\[\[(A|B|C|tie|Tie|TIE)\]\]")
 
 
 @dataclass(frozen=True)
@@ -77,27 +75,15 @@ class Verdict:
     ambiguous: bool  # several different verdict tokens: the rule chose among them
 
 
-@dataclass(frozen=True)
-class VerdictRule:
-    """Which verdict tokens a rule reads (as written between the brackets), and which of those
-    found it takes."""
-
-    accepts: tuple[str, ...]
-    pick: Callable[[list[str]], str]
-
-
-# By `--verdict-rule` name. `last`: the judge's final word, `[[tie]]` read as `[[C]]`. `paper`:
-# FastChat's, which the PLUG paper used: `[[A]]` if present anywhere, else `[[B]]`, else `[[C]]`,
-# and `[[tie]]` is no verdict.
-VERDICT_RULES: dict[str, VerdictRule] = {
-    "last": VerdictRule(("A", "B", "C", "tie", "Tie", "TIE"), lambda found: found[-1]),
-    "paper": VerdictRule(("A", "B", "C"), lambda found: min(found, key="ABC".index)),
-}
-_WINNER = {"A": "A", "B": "B"}  # anything else accepted is a tie
+# `[[tie]]` is a tie to the default rule only: FastChat's checks for `[[A]]`, `[[B]]`, `[[C]]`.
+PAIRWISE = VerdictTokens(
+    {"a": "A", "b": "B", "c": "tie", "tie": "tie"},
+    (("[[A]]", "A"), ("[[B]]", "B"), ("[[C]]", "tie")),
+)
 
 
 def parse_verdict(text: str | None, rule: str = "last") -> Verdict:
-    """The verdict under `rule` (see VERDICT_RULES); conflicting tokens mark it ambiguous.
+    """The verdict under `rule` (see `reading`); conflicting tokens mark it ambiguous.
 
     >>> parse_verdict("A is vague. [[B]]"), parse_verdict("[[A]] ... on reflection [[C]]")
     (Verdict(winner='B', ambiguous=False), Verdict(winner='tie', ambiguous=True))
@@ -106,9 +92,5 @@ def parse_verdict(text: str | None, rule: str = "last") -> Verdict:
     >>> parse_verdict("I cannot decide.").winner, parse_verdict("[[tie]]", "paper").winner
     ('error', 'error')
     """
-    chosen = VERDICT_RULES[rule]
-    found = [t for t in _VERDICT.findall(text or "") if t in chosen.accepts]
-    if not found:
-        return Verdict("error", False)
-    winners = {_WINNER.get(t, "tie") for t in found}
-    return Verdict(_WINNER.get(chosen.pick(found), "tie"), len(winners) > 1)
+    reading = PAIRWISE.read(text, rule)
+    return Verdict(reading.label or "error", reading.ambiguous)
