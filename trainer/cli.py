@@ -72,4 +72,7 @@ def svamp(**values) -> None:
     """X-SVAMP accuracy: read the final number of each answer and compare it with the gold."""
     from trainer.score.svamp import score_svamp
 
-    click.echo(score_svamp(parse_options(ScoreOptions, values)).text())
+    report = score_svamp(parse_options(ScoreOptions, values))
+    for warning in report.warnings:  # before the summary, where a reader of stderr sees it
+        click.echo(f"Warning: {warning}", err=True)
+    click.echo(report.text())

@@ -2,6 +2,7 @@
 
 Top to bottom: questions with their gold numbers and the system's answers (`trainer.evalsets`)
 -> the final number of each answer, by rules (`numbers`) or by a judge model (`llm`, cached)
+whose reply a number rule reads (`--number-rule`: careful, or the paper's last integer)
 -> compared with the gold (`numbers.same`) -> scores.jsonl, summary.json (`SvampSummary`, the
 contract of `trainer.summary`) and summary.md.
 
@@ -26,7 +27,7 @@ from trainer.judge.base import Counters, Judge
 from trainer.judge.run import JudgmentCache, ask_all, default_cache_path, plan_text
 from trainer.options import ScoreOptions
 from trainer.score import llm
-from trainer.score.numbers import ABS_TOL, REL_TOL, extract, parse_number, same
+from trainer.score.numbers import ABS_TOL, REL_TOL, extract, last_integer, parse_number, same
 from trainer.summary import SvampGroup, SvampSummary, write_summary
 
 UNANSWERED = "unanswered"
@@ -38,6 +39,7 @@ class ScoreReport:
     summary: SvampSummary | None  # None for a dry run
     counters: Counters
     estimate: dict[str, Any] = field(default_factory=dict)  # set by a dry run
+    warnings: list[str] = field(default_factory=list)  # for stderr, one line each
 
     def text(self) -> str:
         if self.summary is None:
@@ -54,6 +56,8 @@ def score_svamp(options: ScoreOptions) -> ScoreReport:
     require("math_verify", "judge")  # LaTeX in \boxed{}
     # Before reading anything: a judge that cannot be built stops the run at once.
     backend = JUDGES[options.judge_backend](options) if options.extractor == "llm" else None
+    prompt = llm.load_prompt(options.prompt_file) if backend is not None else None
+    warnings = [llm.PAPER_WARNING] if options.number_rule == "paper" else []
     questions = load_questions(options.questions, options.config, need=("answer",))
     source = (
         options.questions
@@ -69,18 +73,24 @@ def score_svamp(options: ScoreOptions) -> ScoreReport:
         if options.dry_run:  # the rules send nothing; a dry run writes nothing
             none = {"requests": 0, "cached": 0, "to_send": 0, "priced": True, "tokens": 0}
             plan = {"items": len(questions), **none, "cost": 0.0}
-            return ScoreReport(options.out, None, counters, plan)
-        found = {i: (*_rules(texts[i], lang[i]), None, None) for i in texts}
+            return ScoreReport(options.out, None, counters, plan, warnings)
+        found = {
+            i: (*_rules(texts[i], lang[i], questions[i], options.number_rule), None, None)
+            for i in texts
+        }
     else:
-        found = _ask(options, backend, questions, texts, lang, counters)
+        found = _ask(options, backend, prompt, questions, texts, lang, counters)
         if isinstance(found, ScoreReport):  # the plan of a dry run
+            found.warnings = warnings
             return found
     rows = [{"id": i, "lang": lang[i], **_scored(found.get(i), gold[i])} for i in questions]
-    summary = summarise(options, rows, answers, set(questions))
+    summary = summarise(options, rows, answers, set(questions), prompt, warnings)
     write_json_lines(options.out / "scores.jsonl", rows)
     write_summary(options.out, summary)
-    (options.out / "summary.md").write_text(markdown(summary) + "\n", "utf-8")
-    return ScoreReport(options.out, summary, counters)
+    # The warnings go to stderr as the run ends, and stay with its summary.
+    notes = "".join(f"\nWarning: {w}" for w in warnings)
+    (options.out / "summary.md").write_text(markdown(summary) + notes + "\n", "utf-8")
+    return ScoreReport(options.out, summary, counters, warnings=warnings)
 
 
 def _gold(value: Any, source: str, item: str) -> float:
@@ -102,8 +112,13 @@ def _text(output: Any) -> str:
     return "" if output is None else str(output)
 
 
-def _rules(text: str, lang: str | None) -> tuple[float | None, str]:
-    found = extract(text, lang)
+def _rules(
+    text: str, lang: str | None, question: dict, number_rule: str
+) -> tuple[float | None, str]:
+    if number_rule == "paper":  # the paper's script without its judge: the last integer
+        value = last_integer(text)
+        return value, "none" if value is None else "last-integer"
+    found = extract(text, lang, str(question.get("instruction") or ""))
     return found.value, found.how
 
 
@@ -114,6 +129,7 @@ Found = dict[str, tuple[float | None, str, str | None, str | None]]
 def _ask(
     options: ScoreOptions,
     backend: Judge,
+    prompt: llm.Prompt,
     questions: dict[str, dict],
     texts: dict[str, str],
     lang: dict[str, str | None],
@@ -124,6 +140,7 @@ def _ask(
     requests = llm.requests(
         options.judge_model,
         backend,
+        prompt,
         [(i, str(questions[i]["instruction"]), texts[i]) for i in texts],
     )
     # The judge's cache (not in OUT): the same answers scored into another folder cost nothing.
@@ -145,7 +162,7 @@ def _ask(
     found: Found = {}
     for r in requests:
         reply = raw.get(r.key)
-        value = None if reply is None else llm.read_reply(reply, lang[r.item])
+        value = None if reply is None else llm.read_reply(reply, lang[r.item], options.number_rule)
         found[r.item] = (value, "llm", reply, errors.get(r.key))
     return found
 
@@ -162,14 +179,19 @@ def _scored(found: tuple | None, gold: float) -> dict[str, Any]:
 
 
 def summarise(
-    options: ScoreOptions, rows: list[dict], answers: dict[str, dict], asked: set[str]
+    options: ScoreOptions,
+    rows: list[dict],
+    answers: dict[str, dict],
+    asked: set[str],
+    prompt: llm.Prompt | None = None,
+    warnings: list[str] | None = None,
 ) -> SvampSummary:
     without_question = sorted(set(answers) - asked)
     judge = (
         {
             "judge_model": public_path(options.judge_model),
             "judge_backend": options.judge_backend,
-            "prompt_sha": llm.PROMPT_DIGEST,
+            "prompt_sha": (prompt or llm.DEFAULT_PROMPT).digest,
         }
         if options.extractor == "llm"
         else {}
@@ -178,6 +200,8 @@ def summarise(
         system=answered_by(answers, options.answers),
         extractor=options.extractor,
         **judge,
+        number_rule=options.number_rule,
+        warnings=warnings or [],
         tolerance={"rel_tol": REL_TOL, "abs_tol": ABS_TOL},
         items=len(rows),
         unanswered=sum(r["how"] == UNANSWERED for r in rows),
@@ -213,6 +237,8 @@ def markdown(summary: SvampSummary) -> str:
     extractor = summary.extractor + (
         f" ({summary.judge_model})" if summary.extractor == "llm" else ""
     )
+    if summary.number_rule != "careful":
+        extractor += f", number rule {summary.number_rule}"
     lines = [
         f"X-SVAMP accuracy of {system.generator} ({system.method}), extractor {extractor}",
         "",
