@@ -48,7 +48,7 @@ def test_generate_reports_rows_and_tokens_per_second(demo, tiny_llama, tmp_path)
     extra = ["--limit", 3, "--max-new-tokens", 5, "--batch-size", 2, "--quiet"]
     result = generate(tiny_llama, demo, answers, *extra, method="mono")
     assert result.exit_code == 0, result.output
-    summary = result.output.strip().splitlines()[-1]
+    summary = result.output.strip().splitlines()[-2]  # the budget's line comes last
     got = re.search(
         r"generated 3 answers in [\d.]+ s, ([\d,]+) tokens at ([\d.]+) tokens/s \(", summary
     )

@@ -42,6 +42,10 @@ def test_labels_cover_exactly_the_assistant_tokens_and_eos(demo, tiny_llama, tmp
     assert answer.startswith(raw[0]["completion"][0]["content"][:20])
     assert tokenizer.pad_token_id != tokenizer.eos_token_id
     assert hp["loss_average"] == "token" and hp["effective_batch_size"] == 8
+    # The validation split is evaluated at the end of each epoch unless told otherwise.
+    assert trainer.args.eval_strategy == "epoch" and len(trainer.eval_dataset) == len(
+        setup.validation
+    )
 
 
 def test_generation_prompt_equals_training_prefix(demo, tiny_llama):
@@ -67,7 +71,7 @@ def test_generation_prompt_equals_training_prefix(demo, tiny_llama):
 def trained(demo, tiny_llama, tmp_path_factory):
     out = tmp_path_factory.mktemp("run") / "model"
     hp = ["--preset", "quick", "--max-steps", 20, "--learning-rate", "1e-2"]
-    hp += ["--per-device-batch-size", 4, "--global-batch-size", 4]
+    hp += ["--per-device-batch-size", 4, "--global-batch-size", 4, "--eval-steps", 10]
     result = train(demo, tiny_llama, out, *hp)
     assert result.exit_code == 0, result.output
     return out, result.output
@@ -83,8 +87,21 @@ def test_loss_falls_over_20_steps_and_the_run_is_recorded(trained):
     assert set(manifest["tokens_seen_per_language"]) == {"zh", "en"}
     assert len(manifest["template_sha256"]) == 64 and len(manifest["dataset"]["sha256"]) == 64
     assert manifest["hyperparameters"]["learning_rate"] == 1e-2
+    assert manifest["sequence_start"] == ""  # the tiny Llama's byte-level BPE adds no BOS
     # Given absolute local paths, the record names only the folders, never where they lie.
     assert "/" not in manifest["model"] and "/" not in manifest["dataset"]["id"]
+
+
+def test_the_validation_loss_is_shown_and_recorded_every_eval_steps(trained):
+    out, output = trained
+    evaluation = json.loads((out / "plugdata_run.json").read_text())["evaluation"]
+    assert evaluation["split"] == "validation" and evaluation["every"] == "10 steps"
+    assert [e["step"] for e in evaluation["losses"]] == [10, 20]
+    first, last = (e["loss"] for e in evaluation["losses"])
+    assert last < first, evaluation
+    rows = evaluation["rows"]
+    assert f"validation ({rows} rows) loss {first:.3f} -> {last:.3f} (2 evaluations)" in output
+    assert output.count("'eval_loss'") == 2  # in the progress output, as each one ends
 
 
 def test_generate_from_the_saved_model_extracts_and_resumes(trained, demo, tmp_path):
@@ -101,10 +118,48 @@ def test_generate_from_the_saved_model_extracts_and_resumes(trained, demo, tmp_p
     assert "generated 0 answers (5 already in" in again.output
 
 
+def test_generation_prompts_with_the_system_turn_the_model_was_trained_with(trained, demo):
+    import shutil
+
+    import datasets
+
+    from trainer.answers import prompt_text
+    from trainer.common import load_tokenizer, trained_system_prompts
+
+    out, _ = trained
+    row = datasets.load_dataset(str(demo), "zh-plug", split="train")[0]
+    recorded = json.loads((out / "plugdata_run.json").read_text())["system_prompt"]
+    assert recorded == row["prompt"][0]["content"]  # what the training rows held
+    # A recipe of its own wording (or none) reaches generation through the run manifest.
+    other = out.parent / "own-prompt"
+    shutil.copytree(out, other, dirs_exist_ok=True)
+    manifest = json.loads((other / "plugdata_run.json").read_text())
+    manifest["system_prompt"] = "Interpret in English, then answer in both."
+    (other / "plugdata_run.json").write_text(json.dumps(manifest))
+    tokenizer, _ = load_tokenizer(str(other))
+    triple = datasets.load_dataset(str(demo), "zh", split="train")[0]
+    text = prompt_text(tokenizer, "plug", triple, trained_system_prompts(str(other), "plug"))
+    assert "Interpret in English, then answer in both." in text and recorded not in text
+    assert trained_system_prompts(str(other), "mono") is None  # trained on another method
+    manifest["system_prompt"] = None
+    (other / "plugdata_run.json").write_text(json.dumps(manifest))
+    bare = prompt_text(tokenizer, "plug", triple, trained_system_prompts(str(other), "plug"))
+    assert "<|system|>" not in bare and triple["target_instruction"] in bare
+
+
 def test_other_run_in_output_dir_is_refused(trained, demo, tiny_llama):
     out, _ = trained
     result = train(demo, tiny_llama, out, config="zh-mono")
     assert result.exit_code == 1 and "holds another run" in result.output
+
+
+def test_eval_steps_without_evaluation_is_a_one_line_error(demo, tiny_llama, tmp_path):
+    from .conftest import one_line_error
+
+    result = train(demo, tiny_llama, tmp_path / "o", "--no-eval", "--eval-steps", 5)
+    assert one_line_error(result) == (
+        "Error: --eval-steps evaluates; --no-eval turns evaluation off: pick one"
+    )
 
 
 def test_bad_inputs_are_one_line_errors(demo, tiny_llama, tmp_path):
@@ -133,8 +188,9 @@ def test_per_example_loss_weights_examples_equally():
     assert per_example_losses(packed, packed_mask, positions).tolist() == [1.0, 5.0]
 
 
-def one_step(demo, model, out, per_device: int, average: str) -> tuple[float, float]:
-    """Logged loss and gradient norm of one optimizer step over the same 4 rows."""
+def one_step(demo, model, out, per_device: int, average: str) -> tuple[float, float, float]:
+    """Logged loss and gradient norm of one optimizer step over the same 4 rows, and the
+    validation loss after it (evaluated in batches of `per_device`)."""
     import torch
 
     from trainer.train import build_trainer
@@ -148,24 +204,28 @@ def one_step(demo, model, out, per_device: int, average: str) -> tuple[float, fl
     trainer.train_dataset = trainer.train_dataset.select(range(4))
     trainer.train()
     log = next(e for e in trainer.state.log_history if "loss" in e)
-    return log["loss"], log["grad_norm"]
+    evaluated = next(e for e in trainer.state.log_history if "eval_loss" in e)
+    return log["loss"], log["grad_norm"], evaluated["eval_loss"]
 
 
 @pytest.mark.parametrize("average", ["example", "token"])
 def test_loss_and_gradients_do_not_depend_on_the_batch_split(demo, tiny_llama, tmp_path, average):
-    (loss, norm), *others = [
+    (loss, norm, valid), *others = [
         one_step(demo, tiny_llama, tmp_path / str(n), n, average) for n in (1, 2, 4)
     ]
-    for other_loss, other_norm in others:
+    for other_loss, other_norm, other_valid in others:
         assert abs(other_loss - loss) / loss < 1e-4, (average, loss, other_loss)
         assert abs(other_norm - norm) / norm < 1e-4, (average, norm, other_norm)
+        if average == "example":  # a mean over examples, however they are batched
+            assert abs(other_valid - valid) / valid < 1e-4, (valid, other_valid)
 
 
 def test_loss_ends_at_eos_in_every_row(demo, tiny_llama, tmp_path):
     from trainer.train import build_trainer
 
-    setup = build_trainer(options(demo, tiny_llama, tmp_path, max_steps=1))
+    setup = build_trainer(options(demo, tiny_llama, tmp_path, max_steps=1, evaluate=False))
     trainer, tokenizer = setup.trainer, setup.tokenizer
+    assert trainer.args.eval_strategy == "no" and trainer.eval_dataset is None
     batch = trainer.data_collator([trainer.train_dataset[i] for i in range(8)])
     for labels in batch["labels"].tolist():
         labelled = [t for t in labels if t != -100]
@@ -192,11 +252,15 @@ def test_smollm2_fine_tunes_from_its_gguf_file_and_generates(demo, smollm2_gguf,
     model, then generating; a folder is what the tiny models' tests train from."""
     out = tmp_path / "smol"
     hp = ["--preset", "quick", "--max-steps", 2, "--max-length", 128, "--learning-rate", "1e-5"]
-    hp += ["--per-device-batch-size", 2, "--global-batch-size", 2]
+    hp += ["--per-device-batch-size", 2, "--global-batch-size", 2, "--no-eval"]
     result = train(demo, smollm2_gguf, out, *hp)
     assert result.exit_code == 0, result.output
+    assert result.output.rstrip().endswith("not evaluated: --no-eval")
     manifest = json.loads((out / "plugdata_run.json").read_text())
     assert manifest["steps"] == 2 and manifest["model"] == smollm2_gguf.name  # no local path
+    assert manifest["evaluation"] == {"skipped": "--no-eval"}
+    # SmolLM2's tokenizer names a BOS but puts none before a text: nothing is added.
+    assert manifest["sequence_start"] == ""
     config = json.loads((out / "config.json").read_text())
     assert "quantization_config" not in config
     answers = tmp_path / "a.jsonl"

@@ -6,13 +6,17 @@ from __future__ import annotations
 
 import functools
 import hashlib
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 from plugdata.errors import PlugdataError, require
 from plugdata.remote.locations import is_gguf
+from trainer.sequences import decode_answer, start_like_the_tokenizer, stop_ids, until_stop
 
 # The TULU-style template of the PLUG paper's code, for base models without a template of their
-# own. `{% generation %}` marks the assistant part, eos included, for loss masking.
+# own. `{% generation %}` marks the assistant part, eos included, for loss masking. The BOS that
+# the paper's tokenization put before it is written by `start_like_the_tokenizer`.
 TULU_TEMPLATE = (
     "{% for message in messages %}"
     "{% if message['role'] == 'system' %}{{ '<|system|>\n' + message['content'] + '\n' }}"
@@ -23,6 +27,8 @@ TULU_TEMPLATE = (
     "{% if add_generation_prompt %}{{ '<|assistant|>\n' }}{% endif %}"
 )
 PAD_TOKEN = "<|pad|>"
+# What `train` writes beside the model it saves: how the model was trained.
+RUN_MANIFEST = "plugdata_run.json"
 
 
 def require_train() -> None:
@@ -32,6 +38,29 @@ def require_train() -> None:
 
 def template_hash(tokenizer) -> str:
     return hashlib.sha256((tokenizer.chat_template or "").encode()).hexdigest()
+
+
+def trained_system_prompts(model: str, method: str) -> dict[str, str | None] | None:
+    """`{method: text}`: the system turn a model trained by `plugdata train` saw, read from its
+    run manifest when it was trained on `method` (a recipe can set its own, or none), so that
+    generation prompts it as it was trained; None where the model has no such record.
+
+    The manifest records its training rows' system turn since it was written by this version;
+    an older one has no `system_prompt` and the method's default applies, as it did then.
+    """
+    import json
+
+    manifest = Path(model) / RUN_MANIFEST
+    if not manifest.is_file():
+        return None
+    try:
+        run = json.loads(manifest.read_text(encoding="utf-8"))
+        trained_on = run["dataset"]["config"]
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        raise PlugdataError(f"{manifest}: not a run manifest plugdata can read ({err})") from None
+    if "system_prompt" not in run or not trained_on.endswith(f"-{method}"):
+        return None
+    return {method: run["system_prompt"]}
 
 
 def model_source(model: str, flag: str = "--model") -> str:
@@ -107,7 +136,8 @@ def load_model(model: str, flag: str = "--model", **kwargs):
 
 
 def load_tokenizer(model: str, *, for_training: bool = True, flag: str = "--model"):
-    """The model's tokenizer with a chat template (its own, else TULU).
+    """The model's tokenizer with a chat template (its own, else TULU) that starts with the
+    tokenizer's own special prefix (BOS, where it adds one; see `trainer.sequences`).
 
     For training, the pad token is made distinct from eos (added, and the caller resizes the
     embeddings), so that the model learns to stop. For generation nothing is added: the model
@@ -121,6 +151,7 @@ def load_tokenizer(model: str, *, for_training: bool = True, flag: str = "--mode
         raise PlugdataError(f"{flag} {model}: cannot load a tokenizer ({_first(exc)})") from None
     if not tokenizer.chat_template:
         tokenizer.chat_template = TULU_TEMPLATE
+    start_like_the_tokenizer(tokenizer)
     added = 0
     if not for_training:
         if tokenizer.pad_token is None:
@@ -131,9 +162,10 @@ def load_tokenizer(model: str, *, for_training: bool = True, flag: str = "--mode
     return tokenizer, added
 
 
-def load_config_split(dataset: str, config: str, split: str):
-    """One split of a published config (Hub id or local folder), with one-line errors; check
-    the dataset with `plugdata.remote.locations.check_dataset` first, once, for a quick failure."""
+def load_config_split(dataset: str, config: str, split: str | None):
+    """One split of a published config (Hub id or local folder), or with None all of them (a
+    DatasetDict), with one-line errors; check the dataset with
+    `plugdata.remote.locations.check_dataset` first, once, for a quick failure."""
     import datasets
 
     try:
@@ -163,6 +195,59 @@ def load_for_generation(model: str, flag: str = "--model"):
     return tokenizer, load_model(model, flag, dtype=dtype).to(device).eval()
 
 
+@dataclass
+class Generated:
+    index: int  # into the prompts
+    text: str  # special tokens skipped, no unfinished character at the end
+    tokens: int  # the answer's tokens, the stop token included
+    finish: str  # "stop": the model ended it; "length": the budget did
+
+
+def generate_ids(
+    tokenizer,
+    model,
+    prompts: list[list[int]],
+    allowances: list[int],
+    *,
+    batch_size: int,
+    temperature: float = 0.0,
+    top_p: float = 1.0,
+) -> Iterator[list[Generated]]:
+    """Answers to token-id prompts, batch by batch, each with at most its own allowance of new
+    tokens; longest prompts first, so that each batch pads little and an out-of-memory error
+    shows in the first batch."""
+    import torch
+
+    order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]), reverse=True)
+    sampling = temperature > 0
+    stop = stop_ids(tokenizer, model)
+    for start in range(0, len(order), batch_size):
+        batch = order[start : start + batch_size]
+        width = max(len(prompts[i]) for i in batch)
+        # Padded on the left: generation continues every row from the right edge.
+        pads = [width - len(prompts[i]) for i in batch]
+        ids = [[tokenizer.pad_token_id] * n + prompts[i] for n, i in zip(pads, batch, strict=True)]
+        mask = [[0] * n + [1] * (width - n) for n in pads]
+        with torch.inference_mode():
+            output = model.generate(
+                input_ids=torch.tensor(ids, device=model.device),
+                attention_mask=torch.tensor(mask, device=model.device),
+                # The batch runs to its most generous allowance; each row is cut to its own
+                # below, as if it had been decoded alone.
+                max_new_tokens=max(allowances[i] for i in batch),
+                do_sample=sampling,
+                temperature=temperature if sampling else None,
+                top_p=top_p if sampling else None,
+                pad_token_id=tokenizer.pad_token_id,
+            )
+        rows = output[:, width:].tolist()
+        answers = []
+        for i, row in zip(batch, rows, strict=True):
+            kept, finish = until_stop(row, stop, allowances[i])
+            answers.append(Generated(i, decode_answer(tokenizer, kept), len(kept), finish))
+        yield answers
+
+
 def generate_batches(
     tokenizer,
     model,
@@ -173,32 +258,16 @@ def generate_batches(
     temperature: float = 0.0,
     top_p: float = 1.0,
 ):
-    """Yield [(index into prompts, generated text, new tokens)] per batch; longest prompts
-    first, so that each batch pads little and an out-of-memory error shows in the first batch."""
-    import torch
-
-    order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]), reverse=True)
-    sampling = temperature > 0
-    for start in range(0, len(order), batch_size):
-        batch = order[start : start + batch_size]
-        encoded = tokenizer(
-            [prompts[i] for i in batch],
-            return_tensors="pt",
-            padding=True,
-            add_special_tokens=False,
-        ).to(model.device)
-        with torch.inference_mode():
-            output = model.generate(
-                **encoded,
-                max_new_tokens=max_new_tokens,
-                do_sample=sampling,
-                temperature=temperature if sampling else None,
-                top_p=top_p if sampling else None,
-                pad_token_id=tokenizer.pad_token_id,
-            )
-        new_tokens = output[:, encoded["input_ids"].shape[1] :]
-        texts = tokenizer.batch_decode(new_tokens, skip_special_tokens=True)
-        # Padding after an answer that stopped early is not generated work (a pad that is also
-        # eos drops the final eos from the count too: one token in a rate).
-        counts = (new_tokens != tokenizer.pad_token_id).sum(dim=1).tolist()
-        yield list(zip(batch, texts, counts, strict=True))
+    """Yield [(index into prompts, generated text, new tokens)] per batch for rendered text
+    prompts (the in-process judge's), each answer at most `max_new_tokens` long."""
+    ids = tokenizer(prompts, add_special_tokens=False)["input_ids"]
+    for batch in generate_ids(
+        tokenizer,
+        model,
+        ids,
+        [max_new_tokens] * len(prompts),
+        batch_size=batch_size,
+        temperature=temperature,
+        top_p=top_p,
+    ):
+        yield [(g.index, g.text, g.tokens) for g in batch]

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from plugdata.core.formats import extract
 from plugdata.remote.locations import check_dataset, check_model
-from trainer.answers import GenerateResult, decode, pending, write_line
+from trainer.answers import Answer, GenerateResult, decode, pending, write_line
 from trainer.common import require_train
 from trainer.options import TRANSLATE_TEST, GenerateOptions
 from trainer.translate_test import answer_through_translation
@@ -29,11 +29,20 @@ def generate(options: GenerateOptions) -> GenerateResult:
     options.out.parent.mkdir(parents=True, exist_ok=True)
     with options.out.open("a", encoding="utf-8") as fh:
         for batch in decode(options, options.method, todo, result):
-            for i, raw in batch:
-                _write_answer(fh, options, todo[i], raw, result)
+            for answer in batch:
+                _write_answer(fh, options, todo[answer.index], answer, result)
     return result
 
 
-def _write_answer(fh, options: GenerateOptions, q: dict, raw: str, result: GenerateResult):
-    got = extract(raw, options.method, q["target_lang"])
-    write_line(fh, options, q, result, raw_output=raw, output=got.output, extraction=got.status)
+def _write_answer(fh, options: GenerateOptions, q: dict, answer: Answer, result: GenerateResult):
+    got = extract(answer.raw, options.method, q["target_lang"])
+    write_line(
+        fh,
+        options,
+        q,
+        result,
+        raw_output=answer.raw,
+        output=got.output,
+        extraction=got.status,
+        **answer.fields(),
+    )

@@ -1,9 +1,10 @@
 """Fine-tune a causal LM on a published PLUG training config with TRL's SFTTrainer.
 
-Top to bottom: options and presets -> data -> model and tokenizer -> trainer -> train -> save
-and write the run manifest. Loss is on the completion only (TRL's prompt-completion handling):
-for `plug` that is the pivot instruction, the pivot answer and the target answer; system and
-user turns never carry loss. Multi-GPU and multi-node runs are this same file under
+Top to bottom: options and presets -> data -> model and tokenizer -> trainer -> train (the
+validation loss evaluated each epoch or every N steps) -> save and write the run manifest. Loss
+is on the completion only (TRL's prompt-completion handling): for `plug` that is the pivot
+instruction, the pivot answer and the target answer; system and user turns never carry loss.
+Multi-GPU and multi-node runs are this same file under
 `accelerate launch --config_file trainer/configs/<ddp|zero3|fsdp2>.yaml`.
 """
 
@@ -21,6 +22,7 @@ from plugdata.dataset.folder import config_name, parse_config_name, read_manifes
 from plugdata.errors import PlugdataError
 from plugdata.remote.locations import check_dataset, check_model
 from trainer.common import (
+    RUN_MANIFEST,
     load_config_split,
     load_model,
     load_tokenizer,
@@ -28,13 +30,12 @@ from trainer.common import (
     template_hash,
 )
 from trainer.options import TrainOptions
+from trainer.sequences import special_prefix
 
 if TYPE_CHECKING:  # the libraries load when a run starts, not when this module is imported
     from datasets import Dataset
     from transformers import PreTrainedTokenizerBase
     from trl import SFTTrainer
-
-RUN_MANIFEST = "plugdata_run.json"
 
 
 # -- presets ---------------------------------------------------------------------------------------
@@ -88,16 +89,25 @@ def resolve(options: TrainOptions, world_size: int) -> dict:
 
 # -- data ----------------------------------------------------------------------------------------
 def load_training_data(options: TrainOptions):
-    """The config's train split, checked to be training rows (prompt and completion)."""
-    train = load_config_split(options.dataset, options.config, "train")
-    missing = {"prompt", "completion"} - set(train.column_names)
+    """The config's train split, checked to be training rows (prompt and completion), and its
+    validation split where evaluation is on and the config has one (None otherwise)."""
+    splits = load_config_split(options.dataset, options.config, None)
+    columns = set(splits["train"].column_names) if "train" in splits else set()
+    missing = {"prompt", "completion"} - columns
     if missing:
+        lacks = f"{'/'.join(sorted(missing))} column" if columns else "train split"
         raise PlugdataError(
-            f"--config {options.config}: not a training config (no "
-            f"{'/'.join(sorted(missing))} column); use a method config such as "
-            f"{config_name(parse_config_name(options.config)[0], 'plug')}"
+            f"--config {options.config}: not a training config (no {lacks}); use a method "
+            f"config such as {config_name(parse_config_name(options.config)[0], 'plug')}"
         )
-    return train
+    train = splits["train"]
+    validation = splits.get("validation") if options.evaluate else None
+    if options.eval_steps and validation is None:
+        raise PlugdataError(
+            f"--eval-steps: --config {options.config} has no validation split to evaluate on; "
+            "drop --eval-steps or pass --no-eval"
+        )
+    return train, validation
 
 
 # -- the run -------------------------------------------------------------------------------------
@@ -111,10 +121,19 @@ class TrainResult:
     def summary(self) -> str:
         first = f"{self.losses[0]:.3f}" if self.losses else "-"
         last = f"{self.losses[-1]:.3f}" if self.losses else "-"
-        return (
+        head = (
             f"trained {self.steps} steps, loss {first} -> {last}; model and "
             f"{RUN_MANIFEST} in {self.output_dir}"
         )
+        evaluation = self.manifest["evaluation"]
+        losses = [e["loss"] for e in evaluation.get("losses", [])]
+        if losses:
+            where = f"{evaluation['split']} ({evaluation['rows']} rows)"
+            times = f"{len(losses)} evaluation{'s' if len(losses) > 1 else ''}"
+            tail = f"{where} loss {losses[0]:.3f} -> {losses[-1]:.3f} ({times})"
+        else:
+            tail = f"not evaluated: {evaluation['skipped']}" if "skipped" in evaluation else ""
+        return "\n".join(line for line in (head, tail) if line)
 
 
 def _check_output_dir(options: TrainOptions) -> None:
@@ -143,6 +162,7 @@ class TrainingSetup:
     hyperparameters: dict[str, Any]  # `resolve`'s: the preset, the overrides, the batch split
     train_data: Dataset  # the config's train split, as loaded
     tokenizer: PreTrainedTokenizerBase  # with the chat template and pad token it trains with
+    validation: Dataset | None  # the split evaluated on; None when evaluation is off or has none
 
 
 def build_trainer(
@@ -159,7 +179,7 @@ def build_trainer(
 
     world_size = int(os.environ.get("WORLD_SIZE", "1"))
     hp = resolve(options, world_size)
-    train = load_training_data(options)
+    train, validation = load_training_data(options)
     tokenizer, added = load_tokenizer(options.model)
     flash = torch.cuda.is_available() and is_flash_attn_2_available()
     bf16 = torch.cuda.is_available() and torch.cuda.is_bf16_supported()
@@ -204,6 +224,11 @@ def build_trainer(
         packing=flash,
         train_sampling_strategy="random" if flash else "group_by_length",
         logging_steps=logging_steps,
+        # The paper's script could evaluate only at its checkpoints (--do_valid) and its
+        # published command did not; a loss on held-out rows costs little and shows overfitting.
+        eval_strategy="no" if validation is None else "steps" if options.eval_steps else "epoch",
+        eval_steps=options.eval_steps,
+        per_device_eval_batch_size=hp["per_device_batch_size"],
         save_strategy="no",
         report_to=report_to,
         dataloader_pin_memory=torch.cuda.is_available(),  # pinning needs an accelerator
@@ -212,12 +237,13 @@ def build_trainer(
         model=model,
         args=args,
         train_dataset=train,
+        eval_dataset=validation,
         processing_class=tokenizer,
         peft_config=peft_config,
         loss_average=hp["loss_average"],
     )
     trainer.data_collator = LabelsEndAtEos(trainer.data_collator, tokenizer.eos_token_id)
-    return TrainingSetup(trainer, hp, train, tokenizer)
+    return TrainingSetup(trainer, hp, train, tokenizer, validation)
 
 
 # -- loss ------------------------------------------------------------------------------------------
@@ -357,7 +383,9 @@ def _trainer_class():
             losses = per_example_losses(
                 outputs.log_probs, outputs.label_mask, inputs.get("position_ids")
             )
-            if num_items_in_batch is None:  # evaluation: this batch alone
+            # Evaluation (TRL's prediction_step passes no count): this batch's mean; the
+            # evaluation loop weights the batches by their rows.
+            if num_items_in_batch is None:
                 return losses.mean() if len(losses) else losses.sum()
             loss = losses.sum() / num_items_in_batch.clamp(min=1)
             if self.args.average_tokens_across_devices:
@@ -378,6 +406,7 @@ def train(options: TrainOptions) -> TrainResult:
     losses = [e["loss"] for e in trainer.state.log_history if "loss" in e]
     steps = trainer.state.global_step
     manifest = _run_manifest(options, setup.hyperparameters, setup.train_data, tokenizer, steps)
+    manifest["evaluation"] = _evaluation(options, setup.validation, trainer.state.log_history)
     write_json(options.output_dir / RUN_MANIFEST, manifest)
     return TrainResult(options.output_dir, steps, losses, manifest)
 
@@ -407,6 +436,11 @@ def _run_manifest(options: TrainOptions, hp: dict, data, tokenizer, steps: int) 
         },
         "model": public_path(options.model),
         "template_sha256": template_hash(tokenizer),
+        # The system turn of the method's rows (None: none), which generation prompts with.
+        "system_prompt": _system_turn(options.config, data),
+        # What every training sequence starts with: the tokenizer's own prefix (Llama's BOS),
+        # as the paper's tokenization; "" where the tokenizer adds none.
+        "sequence_start": tokenizer.decode(special_prefix(tokenizer)),
         "hyperparameters": {
             **hp,
             "max_steps": options.max_steps,
@@ -424,6 +458,34 @@ def _run_manifest(options: TrainOptions, hp: dict, data, tokenizer, steps: int) 
             lib: version(lib)
             for lib in ("plugdata", "torch", "transformers", "trl", "accelerate", "datasets")
         },
+    }
+
+
+def _system_turn(config: str, data) -> str | None:
+    """The system turn of the config's own rows (not the pivot-language rows of its mixture),
+    as its recipe rendered them: one text for every row of a method config."""
+    method = parse_config_name(config)[1]
+    for row in data:
+        if row.get("kind", method) != "pivot":
+            first = row["prompt"][0]
+            return first["content"] if first["role"] == "system" else None
+    return None
+
+
+def _evaluation(options: TrainOptions, validation, log_history: list[dict]) -> dict:
+    """The run manifest's record of evaluation: where and how often, and each validation loss
+    (averaged as the training loss is, per --loss-average); or why there was none."""
+    if validation is None:
+        return {"skipped": "--no-eval" if not options.evaluate else "no validation split"}
+    return {
+        "split": "validation",
+        "rows": len(validation),
+        "every": f"{options.eval_steps} steps" if options.eval_steps else "epoch",
+        "losses": [
+            {"step": e["step"], "epoch": round(e["epoch"], 4), "loss": e["eval_loss"]}
+            for e in log_history
+            if "eval_loss" in e
+        ],
     }
 
 

@@ -50,9 +50,11 @@ def _answer(
     asked = [i for i, t in enumerate(questions) if not t.reason]
     rows = [{**todo[i], "pivot_instruction": questions[i].text} for i in asked]
     pivot = [""] * len(todo)
+    budget: dict[int, dict] = {}  # what the token budget did to each pivot answer
     for batch in decode(options, PIVOT_METHOD, rows, result):
-        for j, raw in batch:
-            pivot[asked[j]] = raw
+        for answer in batch:
+            pivot[asked[answer.index]] = answer.raw
+            budget[asked[answer.index]] = answer.fields()
     # An empty answer is not sent: the line says `empty`, as generation's extractor would.
     answered = [i for i in asked if pivot[i].strip()]
     back = dict(
@@ -78,6 +80,7 @@ def _answer(
                 "raw_output": pivot[i],
                 "extraction": "ok" if answer.text else "empty",
                 "translator": translator.label,
+                **budget.get(i, {}),
             }
             for step, got in (("question", questions[i]), ("answer", answer)):
                 if got.reason:
