@@ -28,7 +28,12 @@ CHILD = """
 import json, sys
 from trainer.options import TrainOptions
 from trainer.train import build_trainer
-built = build_trainer(TrainOptions(**json.loads(sys.argv[1])))
+options = json.loads(sys.argv[1])
+# Training alone is timed: no validation pass inside train_runtime (a checkout from before
+# evaluation during training has no such option).
+if "evaluate" in TrainOptions.model_fields:
+    options["evaluate"] = False
+built = build_trainer(TrainOptions(**options))
 # A checkout from before build_trainer returned a TrainingSetup (--code) gave a tuple.
 trainer, hp = (built.trainer, built.hyperparameters) if hasattr(built, "trainer") else built[:2]
 metrics = trainer.train().metrics
