@@ -15,7 +15,6 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.dataset as pads
 import pyarrow.parquet as pq
 from pydantic import ValidationError
 
@@ -183,33 +182,6 @@ def split_bytes(root: Path, files: dict[str, str]) -> dict[str, int]:
     for rel in files:
         split = split_of_file(rel) or ""
         sizes[split] = sizes.get(split, 0) + (root / rel).stat().st_size
-    return sizes
-
-
-def arrow_bytes(root: Path, files: dict[str, str]) -> dict[str, int]:
-    """Per split, the bytes `datasets` counts as it loads the split (its `SplitInfo.num_bytes`,
-    the in-memory size): each shard read as its parquet builder reads one, in batches of the
-    shard's first row group, each batch a table whose `nbytes` adds up. Counted over the batches
-    rather than taken from the tables written, because each batch has buffers of its own."""
-    sizes: dict[str, int] = {}
-    parquet = pads.ParquetFileFormat()
-    for rel in files:
-        split = split_of_file(rel) or ""
-        with (root / rel).open("rb") as f:
-            fragment = parquet.make_fragment(f)
-            groups = fragment.row_groups
-            batches = (
-                fragment.to_batches(
-                    batch_size=groups[0].num_rows, batch_readahead=0, fragment_readahead=0
-                )
-                if groups
-                else []
-            )
-            size = sum(pa.Table.from_batches([batch]).nbytes for batch in batches)
-        sizes[split] = sizes.get(split, 0) + size
-    # The decoded batches are freed, but Arrow's allocator keeps their pages, which the next
-    # language's worker processes would inherit.
-    pa.default_memory_pool().release_unused()
     return sizes
 
 

@@ -55,8 +55,9 @@ class ConfigEntry(_Entry):
     pivot: str
     sha256: dict[str, str]  # content hash per split
     bytes: dict[str, int]  # parquet bytes per split (what a download costs)
-    # Per split, the bytes of the Arrow table `datasets` makes of the split when it loads it
-    # (`folder.arrow_bytes`): what its `SplitInfo.num_bytes` says.
+    # Per split, the in-memory Arrow size of its rows as written (`SplitWriter.arrow_bytes`):
+    # what `datasets` records as `SplitInfo.num_bytes`, within the few bytes by which the
+    # buffers of the tables it reads back differ from those written.
     arrow_bytes: dict[str, int]
     # The columns in `datasets`' YAML form (`features:` of the card's `dataset_info`).
     features: list[dict[str, Any]]

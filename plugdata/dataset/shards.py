@@ -110,6 +110,8 @@ class SplitWriter:
     ) -> None:
         self.folder, self.split, self.schema = folder, split, schema
         self.rows = 0
+        # The rows' in-memory Arrow size, which `datasets` records as a split's `num_bytes`.
+        self.arrow_bytes = 0
         self.hasher = RowHasher()
         self.head: list[dict[str, Any]] = []  # the first HEAD_ROWS rows, as written
         self._limit = shard_rows
@@ -139,6 +141,7 @@ class SplitWriter:
             if self._in_shard >= self._limit:
                 self._close_shard()
         self.rows += table.num_rows
+        self.arrow_bytes += table.nbytes
 
     def _close_shard(self) -> None:
         if self._writer is not None:

@@ -87,7 +87,7 @@ class FolderSink:
                 type="method" if made is not None else self.type,
                 splits={split: w.rows for split, w in writers.items()},
                 bytes=folder.split_bytes(self.stage, files),
-                arrow_bytes=folder.arrow_bytes(self.stage, files),
+                arrow_bytes={split: w.arrow_bytes for split, w in writers.items()},
                 features=folder.features_of(self.stage, files),
                 files=files,
                 sha256={split: w.hasher.hexdigest() for split, w in writers.items()},
