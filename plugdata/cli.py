@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+import os
 import sys
 from typing import Any
 
@@ -24,6 +26,40 @@ class OneLineUsageError(click.ClickException):
     the usage block (the message names the option; `-h` lists them all)."""
 
     exit_code = 2
+
+
+class Interrupted(click.ClickException):
+    """Ctrl-C (SIGINT): one line and the shell's exit code for it, 130, after each command's
+    own cleanup has run (a build's folder is replaced only at its end; its workers are ended)."""
+
+    exit_code = 130
+
+    def show(self, file: Any = None) -> None:
+        click.echo(f"Interrupted: {self.message}", err=True)
+
+
+# Failures of the machine, not of plugdata: said in one line like a user error.
+FULL_DISK = {errno.ENOSPC, errno.EFBIG, errno.EDQUOT, errno.EROFS}
+
+
+def system_fault(err: BaseException) -> str | None:
+    """The one line for a full disk, a file-size limit (`ulimit -f`) or a read-only disk, as
+    an OSError or as SQLite's and Arrow's own errors say it; None for anything else (a bug)."""
+    if isinstance(err, OSError):
+        code = err.errno
+        if code is None:  # Arrow's errors carry the code in their text only
+            text = str(err).lower()
+            code = next((c for c in FULL_DISK if f"errno {c}]" in text), None)
+        if code in FULL_DISK:
+            where = f"{err.filename}: " if err.filename else ""
+            return f"{where}{os.strerror(code)}; nothing was half-written: free space and run again"
+    # SQLite names no file, and says "disk I/O error" for a write the size limit refused.
+    if getattr(err, "sqlite_errorname", None) in ("SQLITE_FULL", "SQLITE_IOERR_WRITE"):
+        return (
+            f"a write failed (SQLite: {err}): the disk is full or a file-size limit was "
+            "reached; nothing was half-written: free space and run again"
+        )
+    return None
 
 
 class PlugdataGroup(click.Group):
@@ -67,6 +103,13 @@ class PlugdataGroup(click.Group):
 
             lines = str(err).strip().splitlines() or [type(err).__name__]
             raise click.ClickException(scrub(" ".join(line.strip() for line in lines))) from err
+        except KeyboardInterrupt as err:
+            raise Interrupted("stopped by Ctrl-C; run the command again to finish") from err
+        except Exception as err:  # a full disk is the machine's fault, anything else a bug
+            line = system_fault(err)
+            if line is None:
+                raise
+            raise click.ClickException(line) from err
 
 
 @click.group(cls=PlugdataGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -203,11 +246,7 @@ def languages() -> None:
     """List the language table: codes, names and PLUG markers."""
     from plugdata.core.languages import LANGUAGES
 
-    click.echo(f"{'code':<6}{'name':<12}{'response header':<28}instruction header")
-    for lang in LANGUAGES:
-        click.echo(
-            f"{lang.code:<6}{lang.name:<12}{lang.response_header:<28}{lang.instruction_header}"
-        )
+    click.echo("\n".join(LANGUAGES.listing()))
 
 
 def _unloadable(name: str, target: str, exc: Exception) -> click.Command:

@@ -133,7 +133,7 @@ def test_ctrl_c_in_the_second_window_keeps_the_old_outputs_and_the_answers(
     monkeypatch.setattr(Translation, "translate", interrupted)
     with LibreServer() as server:
         result = run(*args(server, corpus, tmp_path, "--window-rows", 3))
-        assert result.exit_code == 1 and "Aborted" in result.output
+        assert result.exit_code == 130 and "Interrupted" in result.output
         assert outputs(tmp_path) == old and leftovers(tmp_path) == []
         monkeypatch.setattr(Translation, "translate", real)
         first = [r["q"] for r in server.requests]

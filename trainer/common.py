@@ -96,10 +96,11 @@ def _dequantised(path: str) -> str:
 def dequantise_gguf(path: str, folder: Path) -> Path:
     """Write the model and tokenizer of the GGUF file `path` into `folder` as a plain
     transformers model with fp32 weights."""
+    file = Path(path)
+    _check_gguf(file)  # in a second, before torch and transformers load
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer, GgufConfig
 
-    file = Path(path)
     try:
         tokenizer = AutoTokenizer.from_pretrained(file.parent, gguf_file=file.name)
         # dequantize=True: dense weights even where a GGUF matmul kernel would keep the blocks
@@ -121,6 +122,27 @@ def dequantise_gguf(path: str, folder: Path) -> Path:
     model.save_pretrained(folder)
     tokenizer.save_pretrained(folder)
     return folder
+
+
+def _check_gguf(file: Path) -> None:
+    """Refuse a damaged GGUF file (cut short by a failed download or copy) in one line, before
+    transformers spends minutes on it and fails with whatever its parser meets first."""
+    from gguf import GGUFReader
+
+    try:
+        reader = GGUFReader(file)
+        needed = max((t.data_offset + int(t.n_bytes) for t in reader.tensors), default=0)
+    # The file is the user's input: whatever its parser fails with (struct.error, ValueError
+    # from a short tensor, IndexError, ...) means it is not a whole GGUF file.
+    except Exception as exc:
+        raise GgufError(
+            f"cannot load the GGUF file (not a GGUF file, or one cut short: {_first(exc)})"
+        ) from None
+    size = file.stat().st_size
+    if needed > size:
+        raise GgufError(
+            f"cannot load the GGUF file (cut short: {size} bytes, its tensors end at {needed})"
+        )
 
 
 def load_model(model: str, flag: str = "--model", **kwargs):
@@ -162,21 +184,22 @@ def load_tokenizer(model: str, *, for_training: bool = True, flag: str = "--mode
     return tokenizer, added
 
 
-def load_config_split(dataset: str, config: str, split: str | None):
+def load_config_split(dataset: str, config: str, split: str | None, flag: str = "--dataset"):
     """One split of a published config (Hub id or local folder), or with None all of them (a
-    DatasetDict), with one-line errors; check the dataset with
-    `plugdata.remote.locations.check_dataset` first, once, for a quick failure."""
+    DatasetDict), with one-line errors naming `flag`, the option of the command that gave
+    `dataset`; check the dataset with `plugdata.remote.locations.check_dataset` first, once,
+    for a quick failure."""
     import datasets
 
     try:
         return datasets.load_dataset(dataset, config, split=split)
     except ValueError as exc:  # unknown config or split: datasets lists the choices
-        raise PlugdataError(f"--dataset {dataset} --config {config}: {_first(exc)}") from None
+        raise PlugdataError(f"{flag} {dataset} --config {config}: {_first(exc)}") from None
     except (FileNotFoundError, datasets.exceptions.DatasetNotFoundError) as exc:
-        raise PlugdataError(f"--dataset {dataset}: not found ({_first(exc)})") from None
+        raise PlugdataError(f"{flag} {dataset}: not found ({_first(exc)})") from None
     # Offline without a usable cached copy, or the network went down after the check.
     except ConnectionError as exc:
-        raise PlugdataError(f"--dataset {dataset}: {_first(exc)}") from None
+        raise PlugdataError(f"{flag} {dataset}: {_first(exc)}") from None
 
 
 def _first(exc: Exception) -> str:

@@ -2,9 +2,11 @@
 
 Reading: every refusal (bad syntax, bad UTF-8, integers past Python's digit limit, nesting past
 the recursion limit) is a one-line `SourceError` naming the file and line; a byte-order mark is
-ignored. A JSON list (a corpus) is read item by item, a JSON Lines file line by line. Writing:
-UTF-8 without escapes, one object per line, and whole files replaced at once so that no reader
-ever sees half of one.
+ignored. A corpus reader may ask instead for a `Refused` in place of a row that is valid JSON but
+that Python's decoder refuses (a huge integer, deep nesting), so that the row is quarantined and
+the others are read. A JSON list (a corpus) is read item by item, a JSON Lines file line by line.
+Writing: UTF-8 without escapes, one object per line, and whole files replaced at once so that no
+reader ever sees half of one.
 """
 
 from __future__ import annotations
@@ -12,13 +14,30 @@ from __future__ import annotations
 import codecs
 import itertools
 import json
-import os
 import re
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
+from plugdata.core import leftovers
 from plugdata.errors import SourceError
+
+
+@dataclass(frozen=True)
+class Refused:
+    """Stands for a value that is valid JSON but that Python's decoder refuses; `reason` is a
+    quarantine reason code (`integer-too-long`, `nested-too-deeply`)."""
+
+    reason: str
+
+
+class RefusedJson(SourceError):
+    """`parse_json` refused a value beyond its syntax (see `Refused`)."""
+
+    def __init__(self, message: str, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 def parse_json(text: str, path: Path | str, line: int | None = None) -> Any:
@@ -31,7 +50,7 @@ def parse_json(text: str, path: Path | str, line: int | None = None) -> Any:
     except json.JSONDecodeError as exc:
         raise _invalid_json(path, line or exc.lineno, f"{exc.msg} at column {exc.colno}") from None
     except (RecursionError, ValueError) as exc:
-        raise _invalid_json(path, line, _refusal(exc)) from None
+        raise _refused(path, line, exc) from None
 
 
 def _refusal(exc: RecursionError | ValueError) -> str:
@@ -39,6 +58,17 @@ def _refusal(exc: RecursionError | ValueError) -> str:
     if isinstance(exc, RecursionError):
         return "nested too deeply"
     return str(exc).split(":")[0].strip()  # "Exceeds the limit (4300 digits) for integer ..."
+
+
+def _refusal_reason(exc: RecursionError | ValueError) -> str:
+    if isinstance(exc, RecursionError):
+        return "nested-too-deeply"
+    return "integer-too-long" if "digits" in str(exc) else "unreadable-json"
+
+
+def _refused(path: Path | str, line: int | None, exc: Exception, suffix: str = "") -> RefusedJson:
+    detail = _refusal(exc)
+    return RefusedJson(f"{_at(path, line)}: invalid JSON ({detail}){suffix}", _refusal_reason(exc))
 
 
 def _invalid_json(path: Path | str, line: int | None, detail: str, suffix: str = "") -> SourceError:
@@ -53,13 +83,21 @@ def _at(path: Path | str, line: int | None) -> str:
     return f"{path}:{line}" if line else str(path)
 
 
-def read_json_lines(path: Path) -> Iterator[tuple[int, Any]]:
-    """(line number, value) for each non-blank line of a JSON Lines file."""
+def read_json_lines(path: Path, *, refused: bool = False) -> Iterator[tuple[int, Any]]:
+    """(line number, value) for each non-blank line of a JSON Lines file; with `refused`, a
+    `Refused` for a line Python's decoder refuses beyond syntax instead of an error."""
     with path.open("rb") as fh:
         for lineno, raw in enumerate(fh, 1):
             text = decode_line(path, lineno, raw).strip()
-            if text:
-                yield lineno, parse_json(text, path, lineno)
+            if not text:
+                continue
+            try:
+                value = parse_json(text, path, lineno)
+            except RefusedJson as exc:
+                if not refused:
+                    raise
+                value = Refused(exc.reason)
+            yield lineno, value
 
 
 def read_json_file(path: Path) -> Any:
@@ -132,6 +170,38 @@ class _Window:
         column = pos - newline if newline >= 0 else self._column + pos + 1
         return _invalid_json(self.path, self.line(pos), f"{detail} at column {column}", suffix)
 
+    def skip(self) -> None:
+        """Move past the next value without decoding it: strings, brackets and braces are
+        followed by a loop, not by recursion, so a value too deep or too long for the decoder is
+        passed over all the same. Its syntax is checked when it is read, not here."""
+        depth, quoted, i = 0, False, self.pos
+        while True:
+            if i + 1 >= len(self.text) and not self.eof:  # an escape needs its next character
+                i -= self.pos
+                self._fill()
+                continue
+            if i >= len(self.text):
+                raise self.error("Unterminated value", i)
+            char = self.text[i]
+            if quoted:
+                if char == "\\":
+                    i += 1
+                elif char == '"':
+                    quoted = False
+            elif char == '"':
+                quoted = True
+            elif char in "[{":
+                depth += 1
+            elif char in "]}" or (depth == 0 and char in ", \t\n\r"):
+                if depth == 0:
+                    break
+                depth -= 1
+                if depth == 0:
+                    i += 1
+                    break
+            i += 1
+        self.pos = i
+
     def peek(self) -> str:
         """The next character that is not whitespace ("" at the end of the file), not taken."""
         while True:
@@ -148,8 +218,9 @@ class _Window:
         self.pos += 1
         return char
 
-    def value(self, suffix: str = "") -> Any:
-        """The next JSON value, read whole."""
+    def value(self, suffix: str = "", *, refused: bool = False) -> Any:
+        """The next JSON value, read whole; with `refused`, a `Refused` in place of one that
+        Python's decoder refuses beyond syntax, which is then skipped."""
         self.peek()
         while True:
             try:
@@ -161,7 +232,10 @@ class _Window:
                     continue
                 raise self.error(exc.msg, exc.pos, suffix) from None
             except (RecursionError, ValueError) as exc:  # more text would not help
-                raise _invalid_json(self.path, self.line(), _refusal(exc), suffix) from None
+                if not refused:
+                    raise _refused(self.path, self.line(), exc, suffix) from None
+                self.skip()
+                return Refused(_refusal_reason(exc))
             if end == len(self.text) and not self.eof:  # a number may go on: "12" of "123"
                 self._fill()
                 continue
@@ -169,15 +243,18 @@ class _Window:
             return value
 
 
-def read_json_items(path: Path, *, window: int = _WINDOW) -> Iterator[tuple[int, Any]]:
+def read_json_items(
+    path: Path, *, window: int = _WINDOW, refused: bool = False
+) -> Iterator[tuple[int, Any]]:
     """(line, item) for each item of the JSON list a file holds, or of the `data` list of the
     object it holds (its other keys are parsed and skipped), in `json.load`'s order, holding
-    one item at a time. Errors are `read_json_file`'s, each naming its line (and item)."""
+    one item at a time. Errors are `read_json_file`'s, each naming its line (and item); with
+    `refused`, an item Python's decoder refuses beyond syntax is a `Refused`."""
     with path.open("rb") as fh:
         text = _Window(path, fh, window)
         found = False
         if text.peek() == "[":
-            yield from _items(text)
+            yield from _items(text, refused)
             found = True
         elif text.peek() == "{":
             for name in _members(text):
@@ -186,7 +263,7 @@ def read_json_items(path: Path, *, window: int = _WINDOW) -> Iterator[tuple[int,
                 elif found:  # json.load would keep the last list, whose rows are not yet read
                     raise SourceError(f"{path}:{text.line()}: a second {_ROWS_KEY!r} list")
                 else:
-                    yield from _items(text)
+                    yield from _items(text, refused)
                     found = True
         else:
             text.value()
@@ -196,14 +273,14 @@ def read_json_items(path: Path, *, window: int = _WINDOW) -> Iterator[tuple[int,
         raise SourceError(f"{path}: expected a JSON list of objects (or JSON Lines)")
 
 
-def _items(text: _Window) -> Iterator[tuple[int, Any]]:
+def _items(text: _Window, refused: bool = False) -> Iterator[tuple[int, Any]]:
     text.take("[", "Expecting value")
     if text.peek() == "]":
         text.pos += 1
         return
     for index in itertools.count():
         text.peek()
-        yield text.line(), text.value(f" in item {index}")
+        yield text.line(), text.value(f" in item {index}", refused=refused)
         if text.take(",]", "Expecting ',' delimiter") == "]":
             return
 
@@ -286,18 +363,22 @@ def write_json(path: Path, value: Any) -> None:
 
 
 def _replace(path: Path, text: str) -> None:
-    tmp = _temporary(path)
+    tmp, fd = _temporary(path)
     try:
-        tmp.write_text(text, encoding="utf-8")
+        with open(fd, "w", encoding="utf-8", closefd=False) as fh:
+            fh.write(text)
         tmp.replace(path)
     finally:
         tmp.unlink(missing_ok=True)
+        leftovers.release(fd)
 
 
-def _temporary(path: Path) -> Path:
-    """The name a file is written under before it replaces `path` (same folder: same disk)."""
+def _temporary(path: Path) -> tuple[Path, int]:
+    """The file (and its open descriptor) written before it replaces `path`, beside it (same
+    disk), named and held as `leftovers` does: the next writer of `path` removes one a killed
+    run left."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    return path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    return leftovers.create(path.parent, f".{path.name}.", ".tmp")
 
 
 class JsonLinesWriter:
@@ -306,17 +387,18 @@ class JsonLinesWriter:
     `close()` removes, so a run that fails leaves `path` as it was."""
 
     def __init__(self, path: Path) -> None:
-        self.path, self._tmp = path, _temporary(path)
-        self._fh: IO[str] | None = self._tmp.open("w", encoding="utf-8")
+        self.path, (self._tmp, fd) = path, _temporary(path)
+        self._fh: IO[str] | None = open(fd, "w", encoding="utf-8")  # noqa: SIM115 - closed by close()
 
     def write(self, rows: Iterable[Any]) -> None:
         self._fh.writelines(json_line(row) for row in rows)
 
     def commit(self) -> None:
         """Replace `path` with every row written."""
+        self._fh.flush()
+        self._tmp.replace(self.path)  # before the lock goes with the descriptor
         self._fh.close()
         self._fh = None
-        self._tmp.replace(self.path)
 
     def close(self) -> None:
         """Without a commit, drop what was written; after one, nothing to do."""

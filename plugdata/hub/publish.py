@@ -15,6 +15,7 @@ from it (`plugdata.core.options`), and `plugdata build --push` fills it from a r
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import hashlib
 import json
@@ -73,7 +74,13 @@ class PublishOptions(PublishTarget):
 
     folder: Path = Field(
         description="The built dataset folder.",
-        json_schema_extra={"argument": True, "path": "dir", "exists": True},
+        json_schema_extra={
+            "argument": True,
+            "path": "dir",
+            "exists": True,
+            "io": "read",
+            "role": "the folder",
+        },
     )
     langs: list[str] = Field(
         default_factory=list,
@@ -174,6 +181,8 @@ class PublishReport:
     pr_url: str | None = None
     attempts: int = 0
     checks: list[ConfigCheck] = field(default_factory=list)
+    dry_run: bool = False  # the plan only: what a real run would do
+    create_pr: bool = False
 
     def raise_if_failed(self) -> None:
         """One line for a commit whose configs did not load back as they were built."""
@@ -188,7 +197,18 @@ class PublishReport:
 
     def summary(self) -> str:
         lines = [self.plan.summary(), ""]
-        if self.commit is None:
+        plan = self.plan
+        if self.dry_run and plan.changes:
+            lines.append(
+                f"dry run, nothing sent: a real run would commit {len(plan.uploads)} files "
+                f"({plan.upload_bytes:,} bytes) and delete {len(plan.deletes)} to "
+                f"{plan.repo_id}@{plan.revision}"
+                + (" as a pull request" if self.create_pr else "")
+                + ("" if plan.repo_exists else ", creating the repo")
+            )
+        elif self.dry_run:
+            lines.append("dry run, nothing sent: a real run would make no commit (no change)")
+        elif self.commit is None:
             lines.append("nothing changed: no commit made")
         else:
             lines.append(
@@ -401,7 +421,9 @@ def publish(options: PublishOptions) -> PublishReport:
         nonlocal attempts
         attempts += 1
         current = plan(options, api=api, check=attempts == 1)
-        report = PublishReport(current, attempts=attempts)
+        report = PublishReport(
+            current, attempts=attempts, dry_run=options.dry_run, create_pr=options.create_pr
+        )
         if current.blocked:
             raise PublishError(
                 f"{repo_id}: {', '.join(current.blocked)} changed since they were published; "
@@ -566,6 +588,12 @@ def _hub_failure(exc: Exception) -> Failure | None:
             return Failure(reason, ROW)
         retry_after = parse_retry_after(exc.response.headers.get("Retry-After"))
         return Failure(reason, TRANSIENT, retry_after=retry_after)
+    upload = _lfs_upload(exc)
+    if upload is not None:  # an LFS upload failed: it is retried as the commit it is part of
+        path, cause = upload
+        failure = _hub_failure(cause)
+        if failure is not None:
+            return dataclasses.replace(failure, reason=f"uploading {path}: {failure.reason}")
     if isinstance(exc, OfflineModeIsEnabled):
         reason = "HF_HUB_OFFLINE is set: publishing needs the Hub; unset it to publish"
         return Failure(reason, SETUP, sent=False)
@@ -575,6 +603,15 @@ def _hub_failure(exc: Exception) -> Failure | None:
     if is_transport_error(exc):
         return Failure(f"{_hub()}: {type(exc).__name__}: {_first_line(exc)}", TRANSIENT)
     return None  # not the Hub's doing: a bug, with its traceback
+
+
+def _lfs_upload(exc: Exception) -> tuple[str, BaseException] | None:
+    """(path, the failure under it) for huggingface_hub's wrapper of a failed LFS upload
+    (`RuntimeError: Error while uploading '<path>' to the Hub.`, raised from the HTTP error)."""
+    found = re.fullmatch(r"Error while uploading '(.+)' to the Hub\.", str(exc))
+    if not isinstance(exc, RuntimeError) or found is None or exc.__cause__ is None:
+        return None
+    return found[1], exc.__cause__
 
 
 def _conflict_failure(exc: Exception) -> Failure | None:

@@ -9,7 +9,6 @@ is marked in the file, to count the target rows no pivot row used.
 
 from __future__ import annotations
 
-import os
 import pickle
 import sqlite3
 import tempfile
@@ -17,10 +16,12 @@ from collections.abc import Iterable
 from itertools import islice
 from pathlib import Path
 
+from plugdata.core import leftovers
 from plugdata.errors import SourceError
 from plugdata.sources.corpus import Align
 from plugdata.sources.read import Record
 
+SPILL_NAME = ("plugdata-align-", ".sqlite")  # a spilled target corpus, in the temp folder
 _BATCH = 2_000  # target records inserted per statement
 _LOOKUP = 900  # keys looked up per statement (SQLite allows 999 parameters at the least)
 
@@ -41,32 +42,49 @@ def _key(record: Record, spec: Align, side: str) -> str | None:
     return None if value is None else str(value).strip()
 
 
+def _refused(record: Record) -> bool:
+    return any(p.endswith(":row") for p in record.problems)
+
+
 class TargetIndex:
     """A target corpus by join key, on disk; `matches` finds pivot records' partners."""
 
     def __init__(self, target: Iterable[Record], spec: Align, label: str) -> None:
         self.spec, self.label = spec, label
-        handle, name = tempfile.mkstemp(prefix="plugdata-align-", suffix=".sqlite")
-        os.close(handle)
-        self._file = Path(name)
-        self._db = sqlite3.connect(self._file)
-        self._db.execute("PRAGMA journal_mode=OFF")
-        self._db.execute("PRAGMA synchronous=OFF")
-        self._db.execute(
-            "CREATE TABLE target (key TEXT PRIMARY KEY, record BLOB, used INTEGER DEFAULT 0)"
-        )
-        self.rows = 0  # target rows read
-        self.duplicates = 0  # target rows whose join key was already taken
-        records = iter(target)
-        while batch := list(islice(records, _BATCH)):
-            before = self._db.total_changes
-            self._db.executemany(
-                "INSERT OR IGNORE INTO target (key, record) VALUES (?, ?)",
-                ((self._target_key(r), _dumps(r)) for r in batch),
+        # Held (locked) by this process while it lives: a killed build's file is removed by
+        # the next build's (`leftovers`).
+        self._file, self._owned = leftovers.create(Path(tempfile.gettempdir()), *SPILL_NAME)
+        self._db: sqlite3.Connection | None = None
+        try:
+            self._db = sqlite3.connect(self._file)
+            self._db.execute("PRAGMA journal_mode=OFF")
+            self._db.execute("PRAGMA synchronous=OFF")
+            self._db.execute(
+                "CREATE TABLE target (key TEXT PRIMARY KEY, record BLOB, used INTEGER DEFAULT 0)"
             )
-            self.rows += len(batch)
-            self.duplicates += len(batch) - (self._db.total_changes - before)
-        self._db.commit()
+            self.rows = 0  # target rows read
+            self.duplicates = 0  # target rows whose join key was already taken
+            # Target rows the JSON decoder refused (`Refused`): their key is unknown, so the pivot
+            # row they belong to finds no partner and is quarantined for that.
+            self.unreadable = 0
+            records = iter(target)
+            while batch := list(islice(records, _BATCH)):
+                if spec.join != "index":
+                    whole = [r for r in batch if not (r.raw_id is None and _refused(r))]
+                    self.unreadable += len(batch) - len(whole)
+                    self.rows += len(batch) - len(whole)
+                    batch = whole
+                before = self._db.total_changes
+                self._db.executemany(
+                    "INSERT OR IGNORE INTO target (key, record) VALUES (?, ?)",
+                    ((self._target_key(r), _dumps(r)) for r in batch),
+                )
+                self.rows += len(batch)
+                self.duplicates += len(batch) - (self._db.total_changes - before)
+            self._db.commit()
+        except BaseException:  # a row without a key, a Ctrl-C: no spill file outlives it
+            self.close()
+            raise
 
     def _target_key(self, record: Record) -> str:
         key = _key(record, self.spec, "target")
@@ -112,8 +130,11 @@ class TargetIndex:
     @property
     def orphans(self) -> int:
         """Target rows (one per key) that no pivot row matched so far."""
-        return self._db.execute("SELECT count(*) FROM target WHERE used = 0").fetchone()[0]
+        unused = self._db.execute("SELECT count(*) FROM target WHERE used = 0").fetchone()[0]
+        return unused + self.unreadable
 
     def close(self) -> None:
-        self._db.close()
+        if self._db is not None:
+            self._db.close()
         self._file.unlink(missing_ok=True)
+        leftovers.release(self._owned)

@@ -160,7 +160,8 @@ def last_integer(text: str) -> float | None:
     (5.0, -2.0, 0.0, None)
     """
     found = _PAPER_INTEGER.findall(text)
-    return float(found[-1].replace(",", "")) if found else None
+    value = float(found[-1].replace(",", "")) if found else None
+    return value if value is not None and math.isfinite(value) else None
 
 
 def same(value: float | None, gold: float) -> bool:

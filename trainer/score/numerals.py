@@ -11,6 +11,7 @@ that word: "un"/"una" are articles, "each one" and "cada uno" pronouns, 一共 i
 from __future__ import annotations
 
 import functools
+import math
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -181,7 +182,10 @@ _KO_NUMBER = re.compile(
     rf"(?<![\uac00-\ud7af])(?P<tens>{_alternation(_KO_TENS)})?(?P<ones>{_alternation(_KO_ONES)})?"
     rf"(?P<after>\s*(?:{_alternation(_KO_COUNTERS)})(?!째)|(?=[{_KO_PARTICLE}]|[^\uac00-\ud7af]|$))"
 )
+# Only from the start of a run of digits: tried from inside one too, it backtracks over the rest
+# of the run at every digit (a 100,000-digit number took minutes).
 _FRACTION = re.compile(
+    rf"(?<![0-9{''.join(_HAN_DIGITS)}{''.join(_HAN_UNITS)}])"
     rf"(?P<bottom>[0-9]+|[{''.join(_HAN_DIGITS)}{''.join(_HAN_UNITS)}]+)\s*(?:分之|분의)\s*"
     rf"(?P<top>[0-9]+(?:\.[0-9]+)?|[{''.join(_HAN_DIGITS)}{''.join(_HAN_UNITS)}]+)"
 )
@@ -196,7 +200,9 @@ def han_value(run: str) -> float | None:
     (120000, 2)
     """
     if len(run) > 1 and not any(c in _HAN_UNITS for c in run):  # 二〇二三: digit by digit
-        return int("".join(str(_HAN_DIGITS[c]) for c in run))
+        written = "".join(str(_HAN_DIGITS[c]) for c in run)
+        # Past a float's range (and int()'s 4,300 digits) it cannot be an answer.
+        return int(written) if len(written) <= 308 else math.inf
     pieces = [(_HAN_DIGITS[c], None) if c in _HAN_DIGITS else (None, _HAN_UNITS[c]) for c in run]
     return _sections(pieces)
 
@@ -217,7 +223,7 @@ def _sections(pieces: list[tuple[float | None, int | None]]) -> float | None:
             total += (section or 1) * unit
             section, current = 0.0, None
     value = total + section + (current or 0)
-    return int(value) if value == int(value) else value
+    return int(value) if math.isfinite(value) and value == int(value) else value
 
 
 def _han(text: str) -> Iterator[tuple[float, int, int]]:

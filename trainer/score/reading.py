@@ -27,6 +27,7 @@ How numbers are written:
 from __future__ import annotations
 
 import functools
+import math
 import re
 from dataclasses import dataclass
 
@@ -80,9 +81,9 @@ def number_value(body: str, decimal_comma: bool = False) -> float:
     >>> number_value("3/4")
     0.75
     """
-    if "/" in body:
-        top, bottom = body.split("/")
-        return int(top) / int(bottom)
+    if "/" in body:  # floats: 5,000 digits are past int()'s limit; x/0 is not a number
+        top, bottom = (float(part) for part in body.split("/"))
+        return top / bottom if bottom else math.nan
     text = re.sub(_GROUP_SPACE, "", body)
     if decimal_comma and re.fullmatch(r"[1-9][0-9]{0,2}(?:\.[0-9]{3})+(?:,[0-9]+)?", text):
         return float(text.replace(".", "").replace(",", "."))  # 1.234,5
@@ -107,6 +108,8 @@ def digits(text: str, lang: str | None) -> list[Number]:
     for m in _NUMBERS[comma].finditer(text):
         value = number_value(m.group("body"), comma)
         value, end = numerals.scaled(text, m.end(), value, lang)
+        if not math.isfinite(value):  # past a float's range (hundreds of digits), or x/0
+            continue
         found.append(Number(float(-value if m.group("sign") else value), m.start(), end))
     return found
 
@@ -114,7 +117,8 @@ def digits(text: str, lang: str | None) -> list[Number]:
 def read(text: str, lang: str | None = None) -> list[Number]:
     """Every number of a normalized text, in digits or words, in order; where two readings
     overlap, the one that starts first and reaches furthest (四分之三 is 0.75, not 4 and 3)."""
-    spans = digits(text, lang) + [Number(float(v), s, e) for v, s, e in numerals.words(text, lang)]
+    words = [Number(float(v), s, e) for v, s, e in numerals.words(text, lang)]
+    spans = digits(text, lang) + [n for n in words if math.isfinite(n.value)]
     spans.sort(key=lambda n: (n.start, -n.end))
     kept: list[Number] = []
     for n in spans:
@@ -177,7 +181,7 @@ def _aside(text: str, n: Number, steps: list[tuple[int, int]]) -> bool:
         p["year_after"].match(after) or p["year_before"].search(before)
     ):
         return True
-    if body.isdigit() and 1 <= int(body) <= 31 and _is_date(before, after):
+    if body.isdigit() and len(body) <= 2 and 1 <= int(body) <= 31 and _is_date(before, after):
         return True
     if p["step_before"].search(before) or p["step_after"].match(after):
         return True
