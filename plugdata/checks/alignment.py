@@ -18,12 +18,14 @@ import json
 import os
 import threading
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
+from plugdata.core.claims import CLAIMS_SCHEMA, Claims
 from plugdata.core.digests import digest
 from plugdata.core.store import Store, cache_dir
 
@@ -153,21 +155,24 @@ class AlignmentCache:
     """Scores by (scorer, version, pivot text, target text), and pivot embeddings by (scorer,
     version, text), in one SQLite file (`alignment.sqlite` in the cache folder). Opened in
     each process that uses it, on first use: worker processes write beside the build's own
-    process, and SQLite's locks keep them apart."""
+    process, and SQLite's locks keep them apart; what one of them is scoring, the others wait
+    for (`settle`), so a paid scorer (an LLM's) is paid once. `claims` (clock, ...): for tests."""
 
     SCHEMA = (
         "CREATE TABLE IF NOT EXISTS scores (key BLOB PRIMARY KEY, score REAL NOT NULL)",
         "CREATE TABLE IF NOT EXISTS embeddings (key BLOB PRIMARY KEY, vector BLOB NOT NULL)",
+        *CLAIMS_SCHEMA,
     )
 
-    def __init__(self, path: Path | None = None) -> None:
+    def __init__(self, path: Path | None = None, **claims: Any) -> None:
         self.path = Path(path) if path else cache_dir() / "alignment.sqlite"
         self._store: Store | None = None
         self._pid = 0
         self._lock = threading.Lock()
+        self._claims = claims
 
     def __getstate__(self) -> dict[str, Any]:
-        return {"path": self.path, "_store": None, "_pid": 0}
+        return {"path": self.path, "_store": None, "_pid": 0, "_claims": self._claims}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
@@ -197,6 +202,13 @@ class AlignmentCache:
         with self._lock:
             self._db().write_many("INSERT OR REPLACE INTO scores VALUES (?, ?)", scores.items())
 
+    def settle(self, todo: dict[bytes, Any], score: Callable[[dict[bytes, Any]], object]) -> None:
+        """`score` the keys of `todo` that no other process sharing the file is scoring; wait
+        for the scores of those it is (`plugdata.core.claims`)."""
+        with self._lock:
+            claims = Claims(self._db(), self._lock, "scores", **self._claims)
+        claims.settle(todo, score)
+
     def embeddings(self, keys: list[bytes]) -> dict[bytes, np.ndarray]:
         found = self._select("embeddings", "vector", keys)
         return {key: np.frombuffer(blob, dtype=np.float16) for key, blob in found.items()}
@@ -225,7 +237,14 @@ def cached_scores(
     known: dict[bytes, float | None] = dict(cache.scores(keys))
     todo = {key: pair for key, pair in zip(keys, pairs, strict=True) if key not in known}
     if todo:
-        made = dict(zip(todo, scorer.score(list(todo.values()), source, lang), strict=True))
-        cache.put_scores({key: score for key, score in made.items() if score is not None})
+        made: dict[bytes, float | None] = {}
+
+        def score(mine: dict[bytes, tuple[str, str]]) -> None:
+            got = dict(zip(mine, scorer.score(list(mine.values()), source, lang), strict=True))
+            cache.put_scores({key: score for key, score in got.items() if score is not None})
+            made.update(got)
+
+        cache.settle(todo, score)
+        known.update(cache.scores([key for key in todo if key not in made]))  # another's
         known.update(made)
-    return [known[key] for key in keys]
+    return [known.get(key) for key in keys]

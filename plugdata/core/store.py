@@ -108,5 +108,18 @@ class Store:
                 raise
             self._db.execute("COMMIT")
 
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """The connection inside one write transaction, for reads and writes that must see
+        and change the file together (claims): committed at the end, rolled back on error."""
+        with self._errors():
+            self._db.execute("BEGIN IMMEDIATE")  # the write lock first: no upgrade deadlock
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
     def close(self) -> None:
         self._db.close()

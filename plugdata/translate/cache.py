@@ -2,8 +2,10 @@
 everything that determines the answer (backend, model, languages, prompt version, text).
 
 Each answer is committed as soon as it arrives, so a run killed at any point loses nothing
-finished; failures are never stored. `export`/`import_` move a cache as a parquet file so that
-anyone can rebuild a published dataset without paying for a single request.
+finished; failures are never stored. Processes sharing the file claim what they send
+(`plugdata.core.claims`), so that none pays for a segment another is translating.
+`export`/`import_` move a cache as a parquet file so that anyone can rebuild a published
+dataset without paying for a single request.
 """
 
 from __future__ import annotations
@@ -14,10 +16,11 @@ import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from plugdata.core.claims import CLAIMS_SCHEMA, Claims
 from plugdata.core.options import TranslationCache
 from plugdata.core.outputs import refuse_overwrite
 from plugdata.core.store import Store, cache_dir
@@ -36,6 +39,13 @@ CREATE TABLE IF NOT EXISTS segments (
 )
 """
 _INSERT = "INSERT OR REPLACE INTO segments VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+# Answers the content checks rejected (an echo of the source, the wrong language), by key: a
+# note beside the answer, never part of it. Written after the answer and rewritten whenever a
+# row made of it is checked again, so a run killed in between leaves at worst a note that the
+# next check corrects.
+_REJECTED_SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS rejected (key TEXT PRIMARY KEY, reason TEXT NOT NULL)"
+)
 _SPACES = re.compile(r"[ \t]+")
 
 
@@ -83,10 +93,13 @@ def segment_key(
 class SegmentCache:
     """Thread-safe: sending threads `put` as answers arrive; one connection, one lock."""
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, **claims: Any):
         self.path = Path(path)
-        self._db = Store(self.path, _SCHEMA)
+        self._db = Store(self.path, _SCHEMA, *CLAIMS_SCHEMA, _REJECTED_SCHEMA)
         self._lock = threading.Lock()
+        # What processes sharing this file are sending now; `claims` (clock, sleep, ...) are
+        # for tests.
+        self.claims = Claims(self._db, self._lock, "segments", **claims)
 
     def _select_in(self, sql: str, keys: list[str]) -> dict[str, str]:
         """`sql` (with `{marks}` for the keys) over `keys` in chunks SQLite accepts."""
@@ -106,6 +119,36 @@ class SegmentCache:
     def put(self, segment: Segment) -> None:
         with self._lock:
             self._db.execute(_INSERT, segment)
+
+    def note_checks(self, rejected: dict[str, str], passed: Iterable[str]) -> None:
+        """What the content checks said of rows made of these answers: `rejected` (key ->
+        reason) are marked, `passed` are unmarked; one transaction."""
+        passed = [(key,) for key in passed if key not in rejected]
+        if not rejected and not passed:
+            return
+        with self._lock, self._db.transaction() as db:
+            db.executemany("DELETE FROM rejected WHERE key = ?", passed)
+            db.executemany("INSERT OR REPLACE INTO rejected VALUES (?, ?)", rejected.items())
+
+    def forget_rejected(self, keys: Iterable[str]) -> list[str]:
+        """Drop the answers among `keys` that the checks rejected, so that they are asked for
+        again (and claimed like any missing segment); returns their keys."""
+        found = list(self.rejected(keys))
+        if not found:
+            return found
+        with self._lock, self._db.transaction() as db:
+            for i in range(0, len(found), 500):
+                chunk = found[i : i + 500]
+                marks = ",".join("?" * len(chunk))
+                db.execute(f"DELETE FROM segments WHERE key IN ({marks})", chunk)
+                db.execute(f"DELETE FROM rejected WHERE key IN ({marks})", chunk)
+        return found
+
+    def rejected(self, keys: Iterable[str]) -> dict[str, str]:
+        """Those of `keys` whose answers the checks rejected, with the reason."""
+        return self._select_in(
+            "SELECT key, reason FROM rejected WHERE key IN ({marks})", list(dict.fromkeys(keys))
+        )
 
     def put_many(self, segments: list[Segment]) -> None:
         """Segments as `put` takes them, in one transaction: answers that Ray's sending actors
@@ -172,7 +215,13 @@ class CacheExportOptions(BaseModel):
 
     file: Path = Field(
         description="The parquet file to write.",
-        json_schema_extra={"argument": True, "metavar": "FILE", "path": "file"},
+        json_schema_extra={
+            "argument": True,
+            "metavar": "FILE",
+            "path": "file",
+            "io": "write",
+            "role": "the export",
+        },
     )
     cache_path: TranslationCache = None
 
@@ -186,7 +235,14 @@ class CacheImportOptions(CacheExportOptions):
 
     file: Path = Field(
         description="A parquet file from `plugdata cache export`.",
-        json_schema_extra={"argument": True, "metavar": "FILE", "path": "file", "exists": True},
+        json_schema_extra={
+            "argument": True,
+            "metavar": "FILE",
+            "path": "file",
+            "exists": True,
+            "io": "read",
+            "role": "the imported file",
+        },
     )
 
 

@@ -11,7 +11,7 @@ work as configured stops the whole run instead.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
@@ -20,7 +20,7 @@ from tqdm.auto import tqdm
 
 from plugdata.core.languages import LANGUAGES, LanguageTable
 from plugdata.core.redact import scrub
-from plugdata.errors import PlugdataError
+from plugdata.errors import ConfigurationError, PlugdataError
 from plugdata.remote.calls import Budget
 from plugdata.remote.retrying import FailureMonitor
 from plugdata.sources.read import Record
@@ -35,6 +35,14 @@ from plugdata.translate.strategies import FIELDS, Strategy, strategies_for
 # once for the recipe and the command.
 DEFAULT_CONCURRENCY = 8
 Concurrency = Annotated[int, Field(ge=1, description="Requests in flight for each backend.")]
+# Rows a job translates (sent, not from the cache) before the content checks' verdicts on them
+# decide whether the backend works: all rejected for the same reason stops the job. Until then
+# rows are sent this many at a time, so that a broken service is paid for no more.
+FIRST_ROWS = 8
+# Why a translated row's target fields fail the content checks (`untranslated:target_response`),
+# or None: the job's checks (the pipeline's validator), given the source record and the fields
+# made.
+ContentCheck = Callable[[Record, dict[str, str]], str | None]
 
 
 class Sender:
@@ -65,6 +73,7 @@ class Outcome:
     reason: str | None = None
     made_by: str = ""
     error: str | None = None
+    keys: list[str] = field(default_factory=list)  # cache keys of the answers it was made of
 
     @property
     def flags(self) -> list[str]:
@@ -86,12 +95,32 @@ class TranslateReport:
     estimated_seconds: float | None = None
     stats: RunStats = field(default_factory=RunStats)
     failures: dict[str, int] = field(default_factory=dict)
+    # Rows made from cached answers that the content checks reject (asked again only with
+    # `retry_rejected`).
+    rejected_cached: int = 0
+
+    def rejected_note(self) -> str | None:
+        """The summary's line about rejected answers replayed from the cache, if any."""
+        if not self.rejected_cached:
+            return None
+        return (
+            f"{self.rejected_cached} rows came from cached answers that the checks reject: "
+            "--retry-rejected asks the backend for them again"
+        )
 
     def add(self, other: TranslateReport) -> None:
         """Count another call of the same session into this report (`plugdata translate`
         translates its input a window at a time); `Session.not_counted` sees that a segment in
         two windows is counted in one."""
-        for name in ("rows", "cached_rows", "units", "unique_units", "chars", "cache_hits"):
+        for name in (
+            "rows",
+            "cached_rows",
+            "units",
+            "unique_units",
+            "chars",
+            "cache_hits",
+            "rejected_cached",
+        ):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.estimated_cost += other.estimated_cost
         self.requests_needed += other.requests_needed
@@ -117,6 +146,8 @@ class Session:
     limiters: dict[Translator, RateLimiter] = field(default_factory=dict)
     bar: Any = None
     counted: Any = None  # a `digests.DigestSet`, made with the first plan
+    # The content checks' verdicts on the job's first rows sent (see `FIRST_ROWS`).
+    first: list[str | None] = field(default_factory=list)
 
     def not_counted(self, units: dict[str, str]) -> dict[str, str]:
         """The units no earlier call of this session has counted in its plan."""
@@ -174,6 +205,10 @@ class TranslationSettings:
     dry_run: bool = False
     progress: bool = True
     languages: LanguageTable = LANGUAGES
+    # The content checks run on every row as it is made (None: not here, e.g. plain texts);
+    # `retry_rejected` asks again for cached answers they rejected before.
+    check: ContentCheck | None = None
+    retry_rejected: bool = False
 
 
 class Translation:
@@ -202,7 +237,37 @@ class Translation:
         """The settings' fields of every record, outcomes in record order, and the report of
         this call (`report` adds it up; its `stats.cost` is what the whole job spent). Records
         marked in `skip` (quarantined whatever their translation) are not sent: nobody pays;
-        their outcome is empty."""
+        their outcome is empty. While the content checks have not seen the job's first rows,
+        rows go `FIRST_ROWS` at a time."""
+        skip = list(skip) if skip else [False] * len(records)
+        if not self._probing():
+            return self._translate(records, skip)
+        outcomes: list[Outcome] = []
+        total = TranslateReport(stats=RunStats(budget=self.session.budget))
+        start, size = 0, FIRST_ROWS
+        while start < len(records):
+            end = start + size if self._probing() else len(records)
+            seen = len(self.session.first)
+            part, report = self._translate(records[start:end], skip[start:end])
+            outcomes += part
+            total.add(report)
+            start = end
+            if len(self.session.first) == seen:  # all from the cache: a rerun goes faster
+                size *= 4
+        return outcomes, total
+
+    def _probing(self) -> bool:
+        s = self.settings
+        return (
+            s.check is not None
+            and not s.dry_run
+            and self.translators[0].service
+            and len(self.session.first) < FIRST_ROWS
+        )
+
+    def _translate(
+        self, records: list[Record], skip: list[bool]
+    ) -> tuple[list[Outcome], TranslateReport]:
         s = self.settings
         report = TranslateReport(rows=len(records), stats=RunStats(budget=self.session.budget))
         texts = [{name: _field(r, name) for name in s.fields} for r in records]
@@ -216,6 +281,9 @@ class Translation:
             runner = self._runner(translator, report.stats)
             row_keys, units = _units(strategy, runner, texts, pending)
             cached = self.cache.get_many(units)
+            if s.retry_rejected and not s.dry_run:
+                for key in self.cache.forget_rejected(cached):
+                    del cached[key]
             missing = {k: v for k, v in units.items() if k not in cached}
             sent.update(i for i, keys in row_keys.items() if any(k in missing for k in keys))
             if step == 0:
@@ -235,10 +303,56 @@ class Translation:
         )
         if not s.dry_run:
             _give_up(outcomes, pending, report)
+            self._check(records, outcomes, sent, skipped, report)
         for i in skipped:
             outcomes[i] = Outcome()
         self.report.add(report)
         return outcomes, report
+
+    def _check(
+        self,
+        records: list[Record],
+        outcomes: list[Outcome],
+        sent: set[int],
+        skipped: set[int],
+        report: TranslateReport,
+    ) -> None:
+        """The content checks on every row sent (the pipeline checks every row again, for the
+        record): the cache notes which answers they rejected, so that `retry_rejected` asks
+        again and the summary counts the rows replayed from them; the job's first rows sent
+        decide whether the backend works at all."""
+        check = self.settings.check
+        if check is None:
+            return
+        first = self.session.first
+        deciding = len(first) < FIRST_ROWS and self.translators[0].service
+        rejected: dict[str, str] = {}
+        passed: list[str] = []
+        replayed: list[Outcome] = []
+        for i, outcome in enumerate(outcomes):
+            if outcome.reason is not None or i in skipped or not outcome.keys:
+                continue
+            if i not in sent:  # checked when it was sent: its answers' notes say
+                replayed.append(outcome)
+                continue
+            why = check(records[i], outcome.fields)
+            if why is None:
+                passed += outcome.keys
+            else:
+                rejected.update(dict.fromkeys(outcome.keys, why))
+            if len(first) < FIRST_ROWS:
+                first.append(why)
+        marked = self.cache.rejected(k for o in replayed for k in o.keys)
+        report.rejected_cached += sum(any(k in marked for k in o.keys) for o in replayed)
+        self.cache.note_checks(rejected, passed)
+        reasons = set(first)
+        if deciding and len(first) == FIRST_ROWS and len(reasons) == 1 and None not in reasons:
+            raise ConfigurationError(
+                f"{self.translators[0].who}: the first {FIRST_ROWS} rows translated were all "
+                f"rejected by the checks ({first[0]}); stopped before sending the rest. Check "
+                "the backend (model, prompt, languages); once it is fixed, run again with "
+                "--retry-rejected to ask again for the answers it gave"
+            )
 
     def _plan(self) -> Iterator[tuple[Translator, Strategy]]:
         """Every strategy of every backend, in the order they are tried."""
@@ -269,10 +383,18 @@ class Translation:
                 f"{self.cache.path}; first: {next(iter(missing.values()))[:80]!r}"
             )
         t = runner.translator
-        requests = -(-len(missing) // t.batch_size)
         label = f"{t.model}, {strategy.name}"
-        bar = self.session.progress(self.settings.target, label, requests, self.settings.progress)
-        self.send(runner, missing, bar)
+
+        def send(units: dict[str, str]) -> None:
+            requests = -(-len(units) // t.batch_size)
+            s = self.settings
+            self.send(runner, units, self.session.progress(s.target, label, requests, s.progress))
+
+        if missing:
+            # Processes sharing the cache send each segment once between them.
+            self.cache.claims.settle(missing, send)
+        else:
+            send(missing)
 
     def close(self) -> None:
         self.session.close()
@@ -363,6 +485,7 @@ def _assemble_rows(
             outcome.reason = "protection-lost"
             continue
         outcome.made_by, outcome.reason, outcome.error = f"{t.name}:{t.model}", None, None
+        outcome.keys = list(dict.fromkeys(keys))
         done.add(i)
     return done
 

@@ -18,16 +18,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from plugdata.core.claims import CLAIMS_SCHEMA, Claims
 from plugdata.core.jsonl import write_json_lines
+from plugdata.core.options import refuse_overwrite_of
 from plugdata.core.store import Store, cache_dir
 from plugdata.remote.calls import CHARS_PER_TOKEN, Price
-from trainer.judge.backends import EXPECTED_OUTPUT_TOKENS, JUDGES
+from trainer.judge.aspects import parse_aspect
+from trainer.judge.backends import EXPECTED_OUTPUT_TOKENS, JUDGES, ApiJudge, Usable
 from trainer.judge.base import Counters, Judge, Request
 from trainer.judge.pairwise import PairwiseTask
 from trainer.judge.task import Task
 from trainer.judge.truthfulqa import TruthfulQATask
+from trainer.judge.verdicts import parse_verdict
 from trainer.options import JudgeModelOptions, JudgeOptions
 from trainer.summary import Summary, write_summary
+from trainer.tables import count
 
 __all__ = ["JudgeOptions", "JudgeReport", "judge"]
 
@@ -38,14 +43,30 @@ TASKS: dict[str, Callable[[JudgeOptions], Task]] = {
 }
 
 
+def verdict_check(options: JudgeOptions) -> Usable:
+    """The task's test of an answer: one without a verdict is a failed request, counted by the
+    failure monitor (a judge that never gives one stops after a few, not after all are paid)
+    and never cached."""
+    rule = options.verdict_rule
+    if options.task == "truthfulqa":
+        return lambda r, text: (
+            None if parse_aspect(text, r.kind, rule).label != "error" else ("no verdict")
+        )
+    return lambda r, text: None if parse_verdict(text, rule).winner != "error" else "no verdict"
+
+
 class JudgmentCache:
     """SQLite (WAL): judgment key -> raw judge output. Only successful answers are stored."""
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, **claims: Any):
         self._db = Store(
-            path, "CREATE TABLE IF NOT EXISTS judgments (key TEXT PRIMARY KEY, raw TEXT)"
+            path,
+            "CREATE TABLE IF NOT EXISTS judgments (key TEXT PRIMARY KEY, raw TEXT)",
+            *CLAIMS_SCHEMA,
         )
         self._lock = threading.Lock()
+        # Judges sharing the file ask for each judgment once; `claims` (clock, ...): for tests.
+        self.claims = Claims(self._db, self._lock, "judgments", **claims)
 
     def get(self, key: str) -> str | None:
         with self._lock:
@@ -67,7 +88,11 @@ def default_cache_path() -> Path:
 
 
 def judge(options: JudgeOptions) -> JudgeReport:
+    # As the command does when it parses them: options built in Python are checked too.
+    refuse_overwrite_of(options)
     backend = JUDGES[options.judge_backend](options)
+    if isinstance(backend, ApiJudge):
+        backend.usable = verdict_check(options)
     task = TASKS[options.task](options)
     # Beside the translation cache, not in OUT: the same judgments asked for into another folder
     # cost nothing again.
@@ -103,10 +128,11 @@ class JudgeReport:
 
     def text(self) -> str:
         if self.summary is None:
-            return plan_text(self.estimate, "judgments", self.estimate["model"])
+            return plan_text(self.estimate, "judgment", self.estimate["model"])
+        c = self.counters
         return self.table + (
-            f"\n\n{self.counters.requests} requests ({self.counters.retries} retries, "
-            f"{self.counters.cached} judgments from the cache) -> {self.out}"
+            f"\n\n{count(c.requests, 'request')} ({count(c.retries, 'retry', 'retries')}, "
+            f"{count(c.cached, 'judgment')} from the cache) -> {self.out}"
         )
 
 
@@ -144,10 +170,11 @@ def estimate_cost(
 
 
 def plan_text(e: dict[str, Any], unit: str, model: str) -> str:
-    """A dry run's plan in one line."""
+    """A dry run's plan in one line; `unit`: what a request is called, in the singular."""
     return (
-        f"Plan (dry run, nothing sent): {e['items']} items, {e['requests']} {unit}, "
-        f"{e['cached']} cached, {e['to_send']} to send, about {e['tokens']:,} tokens, "
+        f"Plan (dry run, nothing sent): {count(e['items'], 'item')}, "
+        f"{count(e['requests'], unit)}, {e['cached']} cached, {e['to_send']} to send, about "
+        f"{e['tokens']:,} tokens, "
         f"estimated cost {e['cost']:.4f} USD"
         + ("" if e["priced"] else f" (no price known for {model}: give --price-in and --price-out)")
     )
@@ -176,5 +203,16 @@ def ask_all(
 
     # disable=None: a bar on a terminal, silence in logs and pipes.
     with tqdm(total=len(to_send), desc="judging", unit="req", disable=options.quiet or None) as bar:
-        backend.judge_all(to_send, record, counters, bar.update)
+        # Another process sharing the cache may be asking for some of these: wait for its
+        # answers rather than pay for them again.
+        cache.claims.settle(
+            {r.key: r for r in to_send},
+            lambda mine: backend.judge_all(list(mine.values()), record, counters, bar.update),
+        )
+        for r in to_send:
+            if raw.get(r.key) is None and r.key not in errors:
+                raw[r.key] = cache.get(r.key)
+                if raw[r.key] is not None:  # answered by another process
+                    counters.cached += 1
+                    bar.update(1)
     return errors
