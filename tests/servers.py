@@ -49,6 +49,18 @@ def translator(book: dict[str, str]) -> Callable[[str], str]:
     return translate
 
 
+# Answers of the wrong shape with a 200 status, as `Script.add` takes them (body, headers): what
+# a base_url pointing at a web page, a proxy or another API sends back.
+WRONG_SHAPES = {
+    "html page": (
+        b"<!DOCTYPE html><html><body>Welcome</body></html>",
+        {"Content-Type": "text/html"},
+    ),
+    "other json": ({"result": "ok", "data": [1, 2]}, {}),
+    "truncated json": (b'{"id": "cmpl-1", "choices": [{"message": {"content": "Ci', {}),
+}
+
+
 class Script:
     """Forced answers: `(status, headers, body)` handed out in order before normal answers,
     optionally only for requests whose text contains `when`, or only once `after` requests
@@ -100,7 +112,8 @@ class _Server(LoopbackServer):
                 status, headers, body = server.handle(self.path, self.headers, raw)
                 data = body if isinstance(body, bytes) else json.dumps(body).encode()
                 self.send_response(status)
-                self.send_header("Content-Type", "application/json")
+                if "Content-Type" not in headers:  # a scripted answer may say it is a page
+                    self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))
                 for k, v in headers.items():
                     self.send_header(k, v)

@@ -17,7 +17,7 @@ from plugdata.errors import ConfigurationError
 
 from .conftest import corpus_rows, one_line_error, translate_args, write_jsonl
 from .conftest import invoke as run
-from .servers import ChatServer, LibreServer
+from .servers import WRONG_SHAPES, ChatServer, LibreServer
 
 
 @pytest.fixture(autouse=True)
@@ -355,8 +355,8 @@ def test_merge_refuses_to_overwrite_a_part(tmp_path, target):
 
 
 # -- the judge's files ---------------------------------------------------------------------------
-def judge_files(folder):
-    ids = ["q1", "q2"]
+def judge_files(folder, items=2):
+    ids = [f"q{i + 1}" for i in range(items)]
     return (
         write_jsonl(folder / "q.jsonl", [{"id": i, "instruction": f"Question {i}"} for i in ids]),
         write_jsonl(folder / "a.jsonl", [{"id": i, "output": f"sys-{i}"} for i in ids]),
@@ -369,3 +369,301 @@ def judge(url, files, out, *extra, model="judge-1"):
     args = ["judge", "--answers", a, "--baseline", b, "--questions", q, "--judge-model", model]
     args += [*(["--base-url", f"{url}/v1"] if url else []), "--out", out, "--quiet", *extra]
     return run(*args)
+
+
+# -- services that answer badly ------------------------------------------------------------------
+def host(server) -> str:
+    return server.url.removeprefix("http://")
+
+
+SHAPE_CAUSES = {
+    "html page": "an HTML page",
+    "other json": "JSON without choices",
+    "truncated json": "truncated or invalid JSON",
+}
+LIBRE_SHAPE_CAUSES = {**SHAPE_CAUSES, "other json": "JSON without translatedText"}
+
+
+@pytest.mark.parametrize("shape", list(WRONG_SHAPES))
+def test_translate_chat_answer_of_the_wrong_shape_is_one_line(corpus, tmp_path, shape):
+    body, headers = WRONG_SHAPES[shape]
+    with ChatServer() as server:
+        server.script.add(200, body, headers=headers, times=100)
+        result = run(*chat(server.url, corpus, tmp_path, "--concurrency", 4))
+    line = one_line_error(result)
+    assert line == (
+        f"Error: openai-chat (m) at {host(server)}: "
+        f"the answer is not a chat completion ({SHAPE_CAUSES[shape]})"
+    )
+    assert len(server.requests) == 1 and nothing_written(tmp_path)
+
+
+@pytest.mark.parametrize("shape", list(WRONG_SHAPES))
+def test_translate_libre_answer_of_the_wrong_shape_is_one_line(corpus, tmp_path, shape):
+    body, headers = WRONG_SHAPES[shape]
+    with LibreServer() as server:
+        server.script.add(200, body, headers=headers, times=100)
+        result = run(*libre(server.url, corpus, tmp_path))
+    line = one_line_error(result)
+    assert line == (
+        f"Error: deep-translator (libre) at {host(server)}: "
+        f"the answer is not a libre translation ({LIBRE_SHAPE_CAUSES[shape]})"
+    )
+    assert len(server.requests) == 1 and nothing_written(tmp_path)
+
+
+def test_wrong_shapes_after_a_success_are_counted_by_the_failure_monitor(corpus, tmp_path):
+    body, headers = WRONG_SHAPES["html page"]
+    with ChatServer() as server:
+        server.script.add(200, body, headers=headers, after=2, times=100)
+        result = run(*chat(server.url, corpus, tmp_path, "--concurrency", 1))
+    line = one_line_error(result)
+    assert line == (
+        f"Error: openai-chat (m) at {host(server)}: 5 requests in a row failed (the answer is "
+        "not a chat completion (an HTML page)); stopped. Finished work is cached: run again to "
+        "continue"
+    )
+    assert len(server.requests) == 7 and nothing_written(tmp_path)
+
+
+@pytest.mark.parametrize("shape", list(WRONG_SHAPES))
+def test_judge_answer_of_the_wrong_shape_is_one_line(tmp_path, shape):
+    body, headers = WRONG_SHAPES[shape]
+    files = judge_files(tmp_path)
+    with ChatServer() as server:
+        server.script.add(200, body, headers=headers, times=100)
+        result = judge(server.url, files, tmp_path / "out")
+    line = one_line_error(result)
+    assert line == (
+        f"Error: judge (judge-1) at {host(server)}: "
+        f"the answer is not a chat completion ({SHAPE_CAUSES[shape]})"
+    )
+    assert len(server.requests) == 1 and not (tmp_path / "out" / "summary.json").exists()
+
+
+@pytest.mark.parametrize(
+    "answer, cause", [("", "empty answer"), ("Both answers are fine.", "no verdict")]
+)
+def test_judge_that_never_gives_a_verdict_stops_after_five_requests(tmp_path, answer, cause):
+    files = judge_files(tmp_path, items=8)  # 16 judgments
+    with ChatServer(translate=lambda text: answer) as server:
+        result = judge(server.url, files, tmp_path / "out", "--concurrency", 1)
+    line = one_line_error(result)
+    assert (
+        line
+        == f"Error: judge (judge-1) at {host(server)}: the first 5 requests all failed ({cause})"
+    )
+    assert len(server.requests) == 5 and not (tmp_path / "out" / "summary.json").exists()
+
+
+def test_judge_that_stops_giving_verdicts_stops_after_five_in_a_row(tmp_path):
+    files = judge_files(tmp_path, items=8)
+    answers = iter(["[[A]]", "[[B]]"])
+    with ChatServer(translate=lambda text: next(answers, "No idea.")) as server:
+        result = judge(server.url, files, tmp_path / "out", "--concurrency", 1)
+        line = one_line_error(result)
+        assert line == (
+            f"Error: judge (judge-1) at {host(server)}: 5 answers in a row failed (no verdict); "
+            "stopped. Finished work is cached: run again to continue"
+        )
+        assert len(server.requests) == 7
+        server.translate = lambda text: "[[C]]"  # the judge recovered
+        result = judge(server.url, files, tmp_path / "out", "--concurrency", 1)
+    assert result.exit_code == 0, result.output
+    # The two judgments with a verdict and four kept without one (the fifth stopped the run)
+    # are not asked again.
+    assert len(server.requests) == 7 + 16 - 6
+
+
+# -- Retry-After ---------------------------------------------------------------------------------
+def _libre_backend(url):
+    from plugdata.translate.backends.deep import DeepOptions, DeepTranslatorBackend
+
+    return DeepTranslatorBackend(DeepOptions(provider="libre", base_url=url))
+
+
+def _chat_backend(url):
+    from plugdata.translate.backends.chat import ChatBackend, ChatOptions
+
+    return ChatBackend(ChatOptions(base_url=f"{url}/v1", model="m"))
+
+
+@pytest.mark.parametrize(
+    "server_type, make",
+    [(LibreServer, _libre_backend), (ChatServer, _chat_backend)],
+    ids=["libre", "openai-chat"],
+)
+@pytest.mark.parametrize("status", [429, 503])
+def test_every_backend_passes_retry_after_to_the_shared_retries(server_type, make, status):
+    from plugdata.translate.backends.base import RequestFailed
+
+    with server_type() as server:
+        server.script.add(status, {"error": "slow down"}, headers={"Retry-After": "7"})
+        backend = make(server.url)
+        with pytest.raises(RequestFailed) as failed:
+            backend.translate_batch(["One."], "en", "it")
+    assert failed.value.failure.kind == "transient"
+    assert failed.value.failure.retry_after == 7.0
+
+
+WAIT_TOO_LONG = (
+    "the server asks to wait 100000 s; try again later "
+    "(plugdata waits up to 120 s: $PLUGDATA_MAX_RETRY_AFTER)"
+)
+
+
+@pytest.mark.parametrize("kind", ["libre", "openai-chat", "judge"])
+def test_a_retry_after_past_the_cap_stops_every_client_with_one_line(corpus, tmp_path, kind):
+    server_type = LibreServer if kind == "libre" else ChatServer
+    with server_type() as server:
+        server.script.add(429, {"error": "later"}, headers={"Retry-After": "100000"}, times=100)
+        if kind == "judge":
+            result = judge(server.url, judge_files(tmp_path), tmp_path / "out")
+            who = f"judge (judge-1) at {host(server)}"
+        elif kind == "libre":
+            result = run(*libre(server.url, corpus, tmp_path))
+            who = f"deep-translator (libre) at {host(server)}"
+        else:
+            result = run(*chat(server.url, corpus, tmp_path))
+            who = f"openai-chat (m) at {host(server)}"
+    assert one_line_error(result) == f"Error: {who}: {WAIT_TOO_LONG}"
+    assert len(server.requests) == 1
+
+
+# -- answers the checks reject -------------------------------------------------------------------
+def test_a_translator_that_echoes_the_source_stops_after_the_first_rows(corpus, tmp_path):
+    with LibreServer(translate=lambda text: text) as server:
+        result = run(*libre(server.url, corpus, tmp_path))
+    line = one_line_error(result)
+    assert line.startswith(
+        f"Error: deep-translator (libre) at {host(server)}: the first 8 rows translated were "
+        "all rejected by the checks (untranslated:target_instruction); stopped"
+    )
+    assert nothing_written(tmp_path)
+
+
+def test_an_echo_stops_before_the_rest_is_paid_for(tmp_path):
+    rows = [
+        {
+            **row,
+            "id": f"{row['id']}-{k}",
+            "instruction": f"{row['instruction']} Variant {k}.",
+            "output": f"{row['output']} Variant {k}.",
+        }
+        for k in range(3)
+        for row in corpus_rows("en")
+    ]
+    source = write_jsonl(tmp_path / "en.jsonl", rows)
+    with LibreServer(translate=lambda text: text) as server:
+        line = one_line_error(run(*libre(server.url, source, tmp_path)))
+    assert "the first 8 rows translated were all rejected by the checks" in line
+    assert server.requests and not any(
+        "Variant 1" in r["q"] or "Variant 2" in r["q"] for r in server.requests
+    )
+
+
+def test_rejected_answers_are_counted_and_asked_again_only_when_told(corpus, tmp_path):
+    from .servers import phrase_book, translator
+
+    with LibreServer(translate=lambda text: text) as server:
+        assert run(*libre(server.url, corpus, tmp_path)).exit_code == 1
+        paid = len(server.requests)
+        server.translate = translator(phrase_book())  # the service is fixed
+        replay = run(*libre(server.url, corpus, tmp_path))
+        assert replay.exit_code == 0, replay.output
+        assert len(server.requests) == paid  # nothing asked again unless told
+        assert "kept 0, quarantined 8" in replay.output
+        assert (
+            "8 rows came from cached answers that the checks reject: --retry-rejected asks "
+            "the backend for them again" in replay.output
+        )
+        retried = run(*libre(server.url, corpus, tmp_path, "--retry-rejected"))
+        assert retried.exit_code == 0, retried.output
+        assert len(server.requests) > paid
+    assert "kept 8, quarantined 0" in retried.output
+    assert "--retry-rejected asks" not in retried.output
+
+
+@pytest.mark.parametrize("shape", list(WRONG_SHAPES))
+def test_llm_alignment_scorer_answer_of_the_wrong_shape_is_one_line(shape):
+    from plugdata.checks.scorers import make_scorer
+
+    body, headers = WRONG_SHAPES[shape]
+    with ChatServer() as server:
+        server.script.add(200, body, headers=headers, times=100)
+        scorer = make_scorer("llm", {"base_url": f"{server.url}/v1", "model": "judge"})
+        with pytest.raises(ConfigurationError) as stopped:
+            scorer.score([("Hello there, friend.", "Ciao, amico.")] * 3, "en", "it")
+    assert str(stopped.value) == (
+        f"llm (judge) at {host(server)}: the answer is not a chat completion "
+        f"({SHAPE_CAUSES[shape]})"
+    )
+    assert len(server.requests) == 1
+
+
+def test_svamp_llm_extractor_judge_that_answers_nothing_stops(tmp_path):
+    """The scorer's LLM extractor asks through the judge backend with no verdict to look for:
+    an empty answer is still no answer, and a judge that gives only those stops."""
+    from trainer.judge.backends import ApiJudge
+    from trainer.judge.base import Counters, Request
+    from trainer.options import JudgeModelOptions
+
+    with ChatServer(translate=lambda text: "") as server:
+        options = JudgeModelOptions(
+            judge_model="extractor-1", base_url=f"{server.url}/v1", concurrency=1
+        )
+        requests = [
+            Request(f"e{i}", "extract", [{"role": "user", "content": f"{i}"}], f"k{i}")
+            for i in range(12)
+        ]
+        recorded = []
+        with pytest.raises(ConfigurationError) as stopped:
+            ApiJudge(options).judge_all(
+                requests, lambda *r: recorded.append(r), Counters(), lambda n: None
+            )
+    assert str(stopped.value) == (
+        f"judge (extractor-1) at {host(server)}: the first 5 requests all failed (empty answer)"
+    )
+    assert len(server.requests) == 5
+    assert [answer for _, answer, error in recorded if error is None] == [""] * 4
+
+
+def test_a_build_stops_on_an_echo_and_retries_rejected_answers_when_told(corpus, tmp_path):
+    from .servers import phrase_book, translator
+
+    def build(server, *extra):
+        recipe = {
+            "name": "echo",
+            "source": {"name": "en", "path": corpus.name},
+            "targets": {
+                "it": {
+                    "translate": {
+                        "backend": "deep-translator",
+                        "provider": "libre",
+                        "base_url": server.url,
+                        "cache": "cache.sqlite",
+                    }
+                }
+            },
+            "card": {"pretty_name": "Echo", "license": "cc-by-4.0"},
+        }
+        path = tmp_path / "echo.yaml"
+        path.write_text(json.dumps(recipe), "utf-8")  # JSON is YAML
+        return run("build", path, "--out", tmp_path / "out", "--quiet", *extra)
+
+    with LibreServer(translate=lambda text: text) as server:
+        line = one_line_error(build(server))
+        assert "the first 8 rows translated were all rejected by the checks" in line
+        assert not (tmp_path / "out" / "manifest.json").exists()
+        server.translate = translator(phrase_book())
+        paid = len(server.requests)
+        replay = build(server)
+        assert len(server.requests) == paid
+        retried = build(server, "--retry-rejected")
+    # Every row quarantined: the build keeps nothing, and says where the rows came from.
+    assert one_line_error(replay).endswith(
+        "; 8 rows came from cached answers the checks reject: --retry-rejected asks the "
+        "backend again"
+    )
+    assert retried.exit_code == 0, retried.output
+    assert "--retry-rejected" not in retried.output

@@ -279,8 +279,13 @@ def test_verdict_rule_choices_are_the_rules_that_exist():
 
 
 def test_position_consistency_is_na_when_no_item_has_two_verdicts(files, tmp_path):
-    with ChatServer(translate=lambda text: "I cannot decide.") as server:
-        result = run(server.url, files, tmp_path / "out")
+    # One order of each item has a verdict, a tie: a judge that never gives one is stopped, and
+    # answers in order keep a verdict between any two without.
+    def judge(text):
+        return "[[C]]" if "Answer]\nsys-" in text.split("Assistant B")[0] else "I cannot decide."
+
+    with ChatServer(translate=judge) as server:
+        result = run(server.url, files, tmp_path / "out", "--concurrency", 1)
     assert result.exit_code == 0, result.output
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
     assert summary["position_consistency"] is None

@@ -25,6 +25,7 @@ from plugdata.remote.calls import (
     GaveUp,
     Price,
     Retrying,
+    chat_completion,
     check_openai_key,
     decode_params,
     openai_client,
@@ -192,8 +193,10 @@ class LlmScorer(Scorer):
         params = decode_params(o.model, o.base_url, 0.0, o.max_tokens)
         try:
             answer = retrying.call(
-                lambda: self._client.chat.completions.create(
-                    model=o.model, messages=messages, **params
+                lambda: chat_completion(
+                    lambda: self._client.chat.completions.create(
+                        model=o.model, messages=messages, **params
+                    )
                 ),
                 key=digest(prompt).hex(),  # the monitor counts distinct requests
             )
@@ -201,6 +204,4 @@ class LlmScorer(Scorer):
             self.budget.settle(cost, gave_up.sent)
             return None
         self.budget.commit(cost)
-        choices = getattr(answer, "choices", None) or []
-        message = getattr(choices[0], "message", None) if choices else None
-        return mqm_score(getattr(message, "content", None) or "")
+        return mqm_score(answer)

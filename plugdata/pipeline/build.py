@@ -9,6 +9,8 @@ ledger does not add up (rows in = kept + quarantined).
 
 from __future__ import annotations
 
+import hashlib
+import os
 import time
 from collections import Counter
 from collections.abc import Iterable
@@ -22,6 +24,7 @@ from plugdata.checks.validate import Validator
 from plugdata.core.redact import scrub_obj
 from plugdata.dataset import folder, staging
 from plugdata.dataset.cards import render_card
+from plugdata.dataset.folder import FolderError
 from plugdata.dataset.manifest import ConfigEntry, Manifest, QuarantineEntry
 from plugdata.dataset.shards import SHARD_ROWS
 from plugdata.errors import PlugdataError
@@ -37,6 +40,7 @@ from plugdata.pipeline.recipe import Recipe, load_recipe
 from plugdata.pipeline.run import Run
 from plugdata.pipeline.sinks import FolderSink
 from plugdata.pipeline.triples import Ledger
+from plugdata.sources.hub import check_hub_reachable
 
 
 class BuildOptions(BaseModel):
@@ -46,12 +50,19 @@ class BuildOptions(BaseModel):
 
     recipe: Path = Field(
         description="The recipe (YAML).",
-        json_schema_extra={"argument": True, "metavar": "RECIPE", "path": "file"},
+        json_schema_extra={
+            "argument": True,
+            "metavar": "RECIPE",
+            "path": "file",
+            "io": "read",
+            "role": "the recipe",
+        },
     )
     out: Path = Field(
         Path("build"),
         description="Folder that receives <dataset-name>/.",
-        json_schema_extra={"path": "dir"},
+        # The build guards <dataset-name>/ itself: files it did not write are kept.
+        json_schema_extra={"path": "dir", "io": "write"},
     )
     langs: list[str] = Field(
         default_factory=list,
@@ -134,6 +145,8 @@ class BuildReport:
     dropped: list[str] = field(default_factory=list)  # broken old configs left out (--force)
     decontamination: dict[str, int] = field(default_factory=dict)  # eval set -> texts indexed
     alignment: str = ""  # the scorer and what it found, one line
+    # language -> rows made from cached answers that the content checks reject
+    rejected_cached: dict[str, int] = field(default_factory=dict)
 
     def summary(self) -> str:
         if self.dry_run:
@@ -158,6 +171,11 @@ class BuildReport:
                 )
             if led.orphans:
                 extra.append(f"{led.orphans} target rows match no pivot row (unused)")
+            if self.rejected_cached.get(lang):
+                extra.append(
+                    f"{self.rejected_cached[lang]} rows from cached answers the checks reject "
+                    "(--retry-rejected asks the backend again)"
+                )
             if led.target_duplicates:
                 extra.append(f"{led.target_duplicates} target rows repeat a join key (unused)")
             if led.quarantined[TARGET_DUPLICATE]:
@@ -253,9 +271,14 @@ def build(
     if dry_run:
         plan = plan_lines(recipe, root, langs, limit, force)
         return BuildReport(recipe.name, root, {}, {}, {}, 0.0, dry_run=True, plan=plan)
+    aligned = {lang: recipe.targets[lang].align for lang in langs}
+    corpora = {recipe.pivot: recipe.source, **{k: v for k, v in aligned.items() if v is not None}}
+    check_hub_reachable(corpora, recipe.pivot)
     with staging.Output(out, recipe.name) as output:
         # Everything that can refuse the folder does so before a row is read or paid for.
         existing = staging.inspect(root, recipe.file.name, force=force)
+        location = recipe_location(recipe, root)
+        _check_same_recipe(existing, recipe, location, force=force)
         staging.check_kept(existing, langs, force=force)
         staging.check_in_the_way(existing, planned_footprint(recipe, langs, existing), force=force)
         validator = Validator(recipe.validation, languages=recipe.language_table)
@@ -264,6 +287,8 @@ def build(
         with make_executor(config) as executor:
             run = Run(config, executor, validator, slice(limit), contamination=contamination)
             built = _build_languages(recipe, langs, (out, stage), run, shard_rows)
+        for info in built.configs.values():
+            info.recipe["location"] = location
         report = BuildReport(
             recipe.name,
             root,
@@ -275,6 +300,11 @@ def build(
         report.failures, report.dropped = built.failures, existing.dropped
         report.decontamination = dict(contamination.items) if contamination else {}
         report.alignment = _alignment_line(validator, built.results.values())
+        report.rejected_cached = {
+            lang: r.translation.rejected_cached
+            for lang, r in built.results.items()
+            if r.translation is not None and r.translation.rejected_cached
+        }
         if len(built.failures) < len(langs):
             manifest = merge_manifest(
                 recipe, existing, built.configs, built.quarantine, built.failures
@@ -285,6 +315,32 @@ def build(
     if report.failures:
         raise BuildError("; ".join(report.failures.values()), report)
     return report
+
+
+def recipe_location(recipe: Recipe, root: Path) -> str:
+    """Where the recipe lies, seen from the folder it builds: a hash of its path relative to
+    `root`, so that the manifest names no local path, and moving the project as a whole (recipe
+    and output together) keeps it."""
+    relative = os.path.relpath(recipe.file.resolve(), root.resolve())
+    return hashlib.sha256(Path(relative).as_posix().encode()).hexdigest()[:16]
+
+
+def _check_same_recipe(
+    existing: staging.Existing, recipe: Recipe, location: str, *, force: bool
+) -> None:
+    """A folder is rebuilt only from the recipe it was built from: the same file at the same
+    place (its content may have changed: that is a rebuild). Two recipes with the same file name
+    in different folders would otherwise merge their languages into one dataset."""
+    if force:
+        return
+    for name, info in sorted(existing.configs.items()):
+        there = info.recipe.get("location")
+        if there and there != location:
+            raise FolderError(
+                f"{existing.root}: built from another recipe named {recipe.file.name} (config "
+                f"{name}), not {recipe.file}; give another --out, or pass --force to build there "
+                "anyway"
+            )
 
 
 def _alignment_line(validator: Validator, results: Iterable[LanguageResult]) -> str:
@@ -354,7 +410,14 @@ def _finish_stage(
 
 def _reject(path: Path, result: LanguageResult) -> str:
     led = result.ledger
+    replayed = result.translation.rejected_cached if result.translation is not None else 0
     return (
         f"{result.lang}: no row kept of {led.rows_in} ({top_reasons(led.quarantined, 3) or '-'});"
         f" nothing of {result.lang} was written; quarantined rows: {path}"
+        + (
+            f"; {replayed} rows came from cached answers the checks reject: --retry-rejected "
+            "asks the backend again"
+            if replayed
+            else ""
+        )
     )

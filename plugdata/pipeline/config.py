@@ -75,6 +75,11 @@ class RunConfig(BaseModel):
         description="Translate from the cache alone: stop before anything is sent, naming the "
         "first segment the cache lacks.",
     )
+    retry_rejected: bool = Field(
+        False,
+        description="Ask the backend again for cached answers that the content checks "
+        "rejected (an echo of the source, the wrong language), instead of reusing them.",
+    )
     quiet: Quiet = False
 
     @model_validator(mode="after")

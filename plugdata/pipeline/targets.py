@@ -9,6 +9,7 @@ from collections.abc import Iterable, Iterator
 from itertools import islice
 from pathlib import Path
 
+from plugdata.checks.validate import TARGET_FIELDS, Validator
 from plugdata.pipeline.recipe import Recipe
 from plugdata.pipeline.run import PivotRow, Run
 from plugdata.pipeline.triples import TargetRow
@@ -19,6 +20,7 @@ from plugdata.translate.backends import make_translator
 from plugdata.translate.backends.base import Translator
 from plugdata.translate.cache import SegmentCache, default_cache_path
 from plugdata.translate.engine import (
+    ContentCheck,
     Outcome,
     Sender,
     TranslateReport,
@@ -115,6 +117,8 @@ class TranslatedSide:
             dry_run=dry_run,
             progress=run.config.progress,
             languages=recipe.language_table,
+            check=_content_check(run.validator, recipe.pivot, lang, recipe.fields),
+            retry_rejected=run.config.retry_rejected,
         )
         self.translation = Translation(self.translators, self.cache, settings, self.sender)
 
@@ -169,6 +173,29 @@ def _target_record(pivot: Record, outcome: Outcome) -> Record:
     return Record(
         pivot.index, "", pivot.raw_id, fields.get("instruction", ""), fields.get("response")
     )
+
+
+def _content_check(
+    validator: Validator, pivot: str, target: str, fields: tuple[str, ...]
+) -> ContentCheck:
+    """The job's content checks as `TranslationSettings.check`: the checks a triple goes
+    through (a `plugdata.checks.validate.Validator`, alignment scoring aside) on a row as the
+    engine makes it, keeping only what they find in its target fields."""
+    responses = "response" in fields
+
+    def check(record: Record, made: dict[str, str]) -> str | None:
+        triple = {
+            "pivot_lang": pivot,
+            "target_lang": target,
+            "pivot_instruction": record.instruction,
+            "pivot_response": record.response or "",
+            "target_instruction": made.get("instruction", ""),
+            "target_response": made.get("response", ""),
+        }
+        reasons = validator.check(triple, responses=responses).reasons
+        return next((r for r in reasons if r.endswith(TARGET_FIELDS)), None)
+
+    return check
 
 
 def _cache_file(recipe: Recipe, cache: str | None) -> Path:

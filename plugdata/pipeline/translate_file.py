@@ -49,7 +49,13 @@ class TranslateOptions(BaseModel):
 
     in_file: Path = Field(
         description="Instruction corpus (json, jsonl, csv, parquet).",
-        json_schema_extra={"argument": True, "metavar": "IN", "path": "file"},
+        json_schema_extra={
+            "argument": True,
+            "metavar": "IN",
+            "path": "file",
+            "io": "read",
+            "role": "the input",
+        },
     )
     target: str = Field(
         description="Target language code.", json_schema_extra={"flag": "--to", "metavar": "LANG"}
@@ -67,7 +73,7 @@ class TranslateOptions(BaseModel):
     )
     out: Path = Field(
         description="Triples as JSON Lines; failures go to OUT.quarantine.jsonl.",
-        json_schema_extra={"path": "file"},
+        json_schema_extra={"path": "file", "io": "write"},
     )
     fields: list[Literal["instruction", "response"]] = Field(
         default_factory=list,
@@ -210,6 +216,8 @@ class TranslateResult:
             f"sent {s.requests} requests ({s.retries} retries), {s.chars_sent:,} "
             f"characters, about {s.cost:.4f} USD"
         )
+        if note := r.rejected_note():
+            lines.append(note)
         reasons = ", ".join(f"{k} {v}" for k, v in sorted(self.quarantined.items())) or "-"
         lines.append(
             f"kept {self.kept}, quarantined {sum(self.quarantined.values())} "
@@ -299,10 +307,18 @@ class MergeOptions(BaseModel):
     parts: list[Path] = Field(
         min_length=1,
         description="The outputs of `plugdata translate --shard i/N`, in any order.",
-        json_schema_extra={"argument": True, "metavar": "PARTS...", "path": "file", "exists": True},
+        json_schema_extra={
+            "argument": True,
+            "metavar": "PARTS...",
+            "path": "file",
+            "exists": True,
+            "io": "read",
+            "role": "a part",
+        },
     )
     out: Path = Field(
-        description="Merged triples (JSON Lines).", json_schema_extra={"path": "file"}
+        description="Merged triples (JSON Lines).",
+        json_schema_extra={"path": "file", "io": "write"},
     )
 
 

@@ -16,17 +16,26 @@ module makes the calls. Every client retries the same way:
 
 from __future__ import annotations
 
+import json
 import re
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import Any, TypeVar
 from urllib.parse import urlparse
 
 from plugdata.core.redact import secret_from_env
 from plugdata.errors import ConfigurationError, PlugdataError
-from plugdata.remote.retrying import TRANSIENT, Failure, FailureMonitor, host_of, wait_before_retry
+from plugdata.remote.retrying import (
+    TRANSIENT,
+    Failure,
+    FailureMonitor,
+    WrongShape,
+    describe_body,
+    host_of,
+    wait_before_retry,
+)
 
 DEFAULT_MAX_RETRIES = 4
 T = TypeVar("T")
@@ -56,6 +65,29 @@ def openai_client(base_url: str | None, api_key_env: str, timeout: float):
         max_retries=0,
         timeout=timeout,
     )
+
+
+def chat_completion(create: Callable[[], Any]) -> str:
+    """The text of the first choice of the chat completion `create()` returns ('' when it
+    holds none). An answer of another shape (an HTML page, other JSON, JSON cut short, which
+    the SDK hands back as text or a half-built object, or fails to decode) raises `WrongShape`:
+    `retrying.openai_failure` makes it one line naming the backend and host."""
+    try:
+        reply = create()
+    except json.JSONDecodeError:
+        raise WrongShape("truncated or invalid JSON") from None
+    if isinstance(reply, str):
+        raise WrongShape(describe_body(reply))
+    choices = getattr(reply, "choices", None)
+    if not isinstance(choices, list):
+        raise WrongShape("JSON without choices" if hasattr(reply, "choices") else "other JSON")
+    if not choices:
+        return ""
+    message = getattr(choices[0], "message", None)
+    content = getattr(message, "content", None)
+    if content is not None and not isinstance(content, str):
+        raise WrongShape("a message content that is not text")
+    return content or ""
 
 
 def check_openai_key(who: str, base_url: str | None, api_key_env: str) -> None:
@@ -242,11 +274,15 @@ class Retrying:
         key: str = "",
         on_sent: Callable[[], object] | None = None,
         on_retry: Callable[[], object] | None = None,
+        check: Callable[[T], Failure | None] | None = None,
     ) -> T:
         """`request()`'s answer, after transient failures are retried with the shared waits.
         `on_sent` is called for every try that left this process, `on_retry` for every retry;
         a failure that stays is given to the monitor (`key` names the request) and raised as
-        `GaveUp`, as is a stop before the next try."""
+        `GaveUp`, as is a stop before the next try. `check` finds an answer of no use (empty,
+        no verdict): it is returned all the same (the caller keeps it as the outcome of its
+        request) and not retried, but the monitor counts it as a failure, so that a service
+        that answers only such stops the run instead of being paid for every request."""
         attempt, sent = 0, False
         while self.stop is None or not self.stop.is_set():
             try:
@@ -257,8 +293,12 @@ class Retrying:
                     raise
             else:
                 _notify(on_sent)
+                useless = check(answer) if check is not None else None
                 if self.monitor is not None:
-                    self.monitor.succeeded()
+                    if useless is None:
+                        self.monitor.succeeded()
+                    else:
+                        self.monitor.failed(useless, key=key)
                 return answer
             if failure.sent:
                 sent = True

@@ -56,6 +56,10 @@ class Failure:
     kind: Kind
     sent: bool = True
     retry_after: float | None = None
+    # The server answered, and the answer is of no use (empty, no verdict): such failures count
+    # towards a streak even after a success, so that a service that keeps answering uselessly
+    # is not paid for every request.
+    answered: bool = False
 
 
 class ServiceFailing(PlugdataError):
@@ -64,6 +68,36 @@ class ServiceFailing(PlugdataError):
 
 class WaitTooLong(PlugdataError):
     """The server asked for a wait longer than the cap."""
+
+
+class WrongShape(Exception):
+    """A successful (2xx) answer that is not what the protocol promises: an HTML page, JSON of
+    another shape, JSON cut short. `what` says which, for the one line."""
+
+    def __init__(self, what: str):
+        super().__init__(what)
+        self.what = what
+
+
+def shape_failure(exc: WrongShape, expected: str) -> Failure:
+    """A wrong-shaped answer is the setup's fault until a request has succeeded (a base_url
+    that points at a web page or another API): not retried, and one line before more is sent.
+    After a success the monitor counts it like any other failure of the server."""
+    return Failure(f"the answer is not {expected} ({exc.what})", SETUP)
+
+
+def describe_body(text: str) -> str:
+    """What a body that should have been JSON looks like, for `WrongShape`.
+
+    >>> describe_body("<!DOCTYPE html><html>"), describe_body('{"a": '), describe_body("ok")
+    ('an HTML page', 'truncated or invalid JSON', 'text, not JSON')
+    """
+    head = text.lstrip()[:200].lower()
+    if head.startswith("<"):
+        return "an HTML page" if "html" in head else "markup, not JSON"
+    if head.startswith(("{", "[")):
+        return "truncated or invalid JSON"
+    return "text, not JSON" if head else "an empty body"
 
 
 # -- describing failures -------------------------------------------------------------------------
@@ -88,8 +122,9 @@ def parse_retry_after(value: str | None) -> float | None:
 def http_failure(status: int, retry_after: float | None = None) -> Failure:
     """The kind of an HTTP error status.
 
-    >>> http_failure(401)
-    Failure(reason='HTTP 401: the key was refused', kind='setup', sent=True, retry_after=None)
+    >>> failure = http_failure(401)
+    >>> failure.reason, failure.kind, failure.sent, failure.retry_after, failure.answered
+    ('HTTP 401: the key was refused', 'setup', True, None, False)
     >>> http_failure(503).kind, http_failure(400).kind
     ('transient', 'row')
     """
@@ -156,6 +191,8 @@ def openai_failure(exc: Exception) -> Failure:
     """A `Failure` for an error raised by the openai SDK."""
     import openai
 
+    if isinstance(exc, WrongShape):
+        return shape_failure(exc, "a chat completion")
     if isinstance(exc, openai.APITimeoutError):
         return Failure(type(exc).__name__, TRANSIENT)
     if isinstance(exc, openai.APIConnectionError):
@@ -198,6 +235,9 @@ class FailureMonitor:
       (or with a setup failure: the server went away) stop with `ServiceFailing`; finished
       work is cached, so a rerun continues.
 
+    - answers that came back useless (`Failure.answered`: empty, no verdict) count the same
+      way after a success: `streak` of them in a row stop with `ServiceFailing`.
+
     A failure that varies, or that successes interrupt, is a problem of its row. A request
     that fails again (another strategy for the same text) is counted once.
     """
@@ -220,7 +260,7 @@ class FailureMonitor:
         with self._lock:
             if failure.kind == SETUP and not self.proven:
                 raise ConfigurationError(f"{self.who}: {failure.reason}")
-            if failure.kind == ROW and self.proven:
+            if failure.kind == ROW and self.proven and not failure.answered:
                 self._reason, self._keys = None, set()
                 return
             if failure.reason != self._reason:
@@ -231,6 +271,11 @@ class FailureMonitor:
             if not self.proven and failure.kind == ROW:
                 raise ConfigurationError(
                     f"{self.who}: the first {self.streak} requests all failed ({failure.reason})"
+                )
+            if failure.answered:
+                raise ServiceFailing(
+                    f"{self.who}: {self.streak} answers in a row failed ({failure.reason}); "
+                    "stopped. Finished work is cached: run again to continue"
                 )
             raise ServiceFailing(
                 f"{self.who}: {self.streak} requests in a row failed ({failure.reason}); "

@@ -19,17 +19,25 @@ from plugdata.remote.calls import (
     GaveUp,
     Price,
     Retrying,
+    chat_completion,
     check_openai_key,
     decode_params,
     openai_client,
     openai_host,
 )
-from plugdata.remote.retrying import Failure, FailureMonitor, openai_failure
+from plugdata.remote.retrying import ROW, Failure, FailureMonitor, WrongShape, openai_failure
 from trainer.judge.base import Counters, Judge, Record, Request
 from trainer.judge.local import LocalJudge
 from trainer.options import JudgeModelOptions
 
 EXPECTED_OUTPUT_TOKENS = 300  # explanation plus verdict, for estimates
+
+# Why a judge's answer is of no use (`no verdict`), or None. The run sets the task's own.
+Usable = Callable[[Request, str], str | None]
+
+
+def _any_text(request: Request, answer: str) -> str | None:
+    return None
 
 
 class ApiJudge:
@@ -37,9 +45,12 @@ class ApiJudge:
     shared retries, a failure monitor that stops the run with one line when the setup (key,
     URL, model) is wrong or the server keeps failing, and the `--max-cost` budget."""
 
-    def __init__(self, options: JudgeModelOptions):
+    def __init__(self, options: JudgeModelOptions, usable: Usable = _any_text):
         require("openai", "judge")
         self.options = options
+        # An empty answer or one without a verdict is kept (the task counts it as an error),
+        # and the failure monitor counts it: a judge that only answers such stops after a few.
+        self.usable = usable
         self.who = f"judge ({options.judge_model}) at {openai_host(options.base_url)}"
         self.price = Price.of(options.judge_model, options.price_in, options.price_out)
         self.budget = Budget(options.max_cost)
@@ -73,26 +84,32 @@ class ApiJudge:
         """(raw answer, None) or (None, error reason) after retries. `cost`, reserved for this
         request, is spent once a try was sent."""
 
-        def create():
-            return self._client.chat.completions.create(
-                model=self.options.judge_model,
-                messages=request.messages,
-                **{**self.decode_params(), **request.params},
+        def create() -> str:
+            return chat_completion(
+                lambda: self._client.chat.completions.create(
+                    model=self.options.judge_model,
+                    messages=request.messages,
+                    **{**self.decode_params(), **request.params},
+                )
             )
 
+        def useless(answer: str) -> Failure | None:
+            why = "empty answer" if not answer.strip() else self.usable(request, answer)
+            return None if why is None else Failure(why, ROW, answered=True)
+
         try:
-            reply = self.retrying.call(
+            answer = self.retrying.call(
                 create,
                 key=request.key,
                 on_sent=functools.partial(counters.add, requests=1),
                 on_retry=functools.partial(counters.add, retries=1),
+                check=useless,
             )
         except GaveUp as gave_up:
             self.budget.settle(cost, gave_up.sent)
             return None, gave_up.failure.reason
         self.budget.commit(cost)
-        content = reply.choices[0].message.content if reply.choices else None
-        return content or "", None
+        return answer, None
 
     def _work(self, request: Request, record: Record, counters: Counters) -> None:
         cost = self.price.request(request.chars, EXPECTED_OUTPUT_TOKENS)
@@ -126,7 +143,7 @@ def _openai_failure(exc: Exception) -> Failure | None:
     """The SDK's errors are failed requests; anything else is a bug."""
     import openai
 
-    return openai_failure(exc) if isinstance(exc, openai.OpenAIError) else None
+    return openai_failure(exc) if isinstance(exc, openai.OpenAIError | WrongShape) else None
 
 
 # The backends by `--judge-backend` name.

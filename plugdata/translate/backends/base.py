@@ -51,6 +51,10 @@ class Translator(ABC):
     version: ClassVar[str] = "1"
     # Whether it computes on a GPU: the Ray executor then gives it one actor per GPU.
     uses_gpu: ClassVar[bool] = False
+    # Whether it is a service (paid for, rate-limited): then the content checks' verdicts on
+    # the first rows decide whether it works before the rest is sent. A model in this process
+    # answers what it answers; its rows are checked like any others.
+    service: ClassVar[bool] = True
     # USD per million source characters when the options do not say; 0 for free services.
     default_price: ClassVar[float] = 0.0
     # Names and service spellings of the codes this backend is asked for: the built-in table,

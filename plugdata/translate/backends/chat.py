@@ -12,8 +12,15 @@ import hashlib
 from pydantic import Field
 
 from plugdata.errors import require
-from plugdata.remote.calls import Price, check_openai_key, decode_params, openai_client, openai_host
-from plugdata.remote.retrying import TRANSIENT, Failure, openai_failure
+from plugdata.remote.calls import (
+    Price,
+    chat_completion,
+    check_openai_key,
+    decode_params,
+    openai_client,
+    openai_host,
+)
+from plugdata.remote.retrying import TRANSIENT, Failure, WrongShape, openai_failure
 from plugdata.translate.backends.base import BackendOptions, RequestFailed, Translator
 
 SYSTEM_PROMPT = (
@@ -90,22 +97,23 @@ class ChatBackend(Translator):
         out = []
         for text in texts:
             try:
-                reply = self._client.chat.completions.create(
-                    model=self.options.model,
-                    messages=[
-                        {"role": "system", "content": system},
-                        {"role": "user", "content": text},
-                    ],
-                    **decode_params(
-                        self.options.model,
-                        self.options.base_url,
-                        self.options.temperature,
-                        self.options.max_tokens,
-                    ),
+                content = chat_completion(
+                    lambda text=text: self._client.chat.completions.create(
+                        model=self.options.model,
+                        messages=[
+                            {"role": "system", "content": system},
+                            {"role": "user", "content": text},
+                        ],
+                        **decode_params(
+                            self.options.model,
+                            self.options.base_url,
+                            self.options.temperature,
+                            self.options.max_tokens,
+                        ),
+                    )
                 )
-            except openai.OpenAIError as exc:
+            except (openai.OpenAIError, WrongShape) as exc:
                 raise RequestFailed(openai_failure(exc)) from None
-            content = reply.choices[0].message.content if reply.choices else None
             if not content or not content.strip():
                 raise RequestFailed(Failure("empty answer", TRANSIENT))
             out.append(content.strip())

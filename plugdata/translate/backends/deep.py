@@ -19,9 +19,13 @@ from plugdata.remote.retrying import (
     SETUP,
     TRANSIENT,
     Failure,
+    WrongShape,
     connection_failure,
+    describe_body,
     host_of,
     http_failure,
+    parse_retry_after,
+    shape_failure,
 )
 from plugdata.translate.backends.base import BackendOptions, RequestFailed, Translator
 
@@ -125,16 +129,47 @@ class DeepTranslatorBackend(Translator):
 
     def translate_batch(self, texts: list[str], source: str, target: str) -> list[str]:
         client = self._client(source, target)
+        own = self.options.provider == "libre" and not client._same_source_target()
         out = []
         for text in texts:
             try:
-                result = client.translate(text)
+                result = self._libre(client, text) if own else client.translate(text)
             except _library_errors() as exc:
                 raise RequestFailed(_failure(exc)) from None
+            except WrongShape as exc:
+                raise RequestFailed(shape_failure(exc, f"a {self.model} translation")) from None
+            except (KeyError, IndexError, TypeError, ValueError) as exc:
+                # The library reads the answer without looking at its shape.
+                what = WrongShape(f"unexpected content: {type(exc).__name__}")
+                raise RequestFailed(shape_failure(what, f"a {self.model} translation")) from None
             if not isinstance(result, str) or not result.strip():
                 raise RequestFailed(Failure("empty translation", TRANSIENT))
             out.append(result)
         return out
+
+    def _libre(self, client, text: str) -> str:
+        """LibreTranslate's /translate, sent here rather than by the library, which drops the
+        status's Retry-After, sends no timeout and reads any JSON as an answer. The request is
+        the library's (codes and key as it holds them), sent as a form: a long text does not
+        fit in a URL."""
+        import requests
+
+        form = {"q": text, "source": client._source, "target": client._target, "format": "text"}
+        if client.api_key:
+            form["api_key"] = client.api_key
+        url = client._base_url + "translate"
+        response = requests.post(url, data=form, timeout=self.options.timeout)
+        if response.status_code >= 400:
+            wait = parse_retry_after(response.headers.get("Retry-After"))
+            raise RequestFailed(http_failure(response.status_code, wait))
+        try:
+            answer = response.json()
+        except ValueError:
+            raise WrongShape(describe_body(response.text)) from None
+        translated = answer.get("translatedText") if isinstance(answer, dict) else None
+        if not isinstance(translated, str):
+            raise WrongShape("JSON without translatedText")
+        return translated
 
 
 def _library_errors() -> tuple[type[Exception], ...]:
@@ -156,6 +191,8 @@ def _failure(exc: Exception) -> Failure:
     import requests
     from deep_translator import exceptions as dt
 
+    if isinstance(exc, requests.JSONDecodeError):  # a 200 whose body is not JSON
+        return shape_failure(WrongShape("truncated or invalid JSON"), "a translation")
     if isinstance(exc, requests.RequestException):
         if (found := connection_failure(exc)) is not None:
             return found

@@ -40,6 +40,7 @@ class Seq2SeqBackend(Translator):
     name = "seq2seq"
     Options = Seq2SeqOptions
     uses_gpu = True
+    service = False
 
     def __init__(self, options: Seq2SeqOptions):
         require("torch", "seq2seq")
