@@ -25,19 +25,54 @@ from trainer.judge.reading import VERDICT_RULES
 _STRICT = ConfigDict(extra="forbid", protected_namespaces=())
 _FILE = {"path": "file"}
 _DIR = {"path": "dir"}
+# What each command does with a path, checked once when its options are parsed
+# (`plugdata.core.outputs`): no output may overwrite an input.
+_READ = {"io": "read"}
+_READ_FILE = {"path": "file", "io": "read"}
+_JUDGE_OUT = ("judgments.jsonl", "summary.json", "summary.md", "winrate.png")
+_SCORE_OUT = ("scores.jsonl", "summary.json", "summary.md")
 _OVERRIDE = "Override the preset."
 # The translate-test baseline's name among generate's methods (the others: `formats.METHODS`).
 TRANSLATE_TEST = "translate-test"
 
 
+def config_given(value: Any, info: ValidationInfo, *, training: bool) -> Any:
+    """A missing `--config` is refused with the configs the dataset has for the command
+    (`training`: its method configs; else its triples and eval configs), when it is a local
+    folder plugdata built (a Hub dataset's are on its card: nothing is downloaded to say so)."""
+    if value is not None:
+        return value
+    dataset = info.data.get("dataset")
+    names: list[str] = []
+    if dataset and Path(dataset).is_dir():
+        from plugdata.dataset.folder import FolderError, read_manifest
+
+        try:
+            configs = read_manifest(Path(dataset)).configs.items()
+            names = sorted(n for n, c in configs if (c.type == "method") == training)
+        except FolderError:
+            names = []
+    if names:
+        raise ValueError(f"required; the configs of {dataset}: {', '.join(names)}")
+    raise ValueError("required; name one of the dataset's configs (its card lists them)")
+
+
 class TrainOptions(BaseModel):
     model_config = _STRICT
 
-    dataset: str = Field(description="Hub id or local folder of a PLUG dataset.")
-    config: str = Field(description="Training config, e.g. zh-plug.")
-    model: str = Field(description="Hub id, local directory or .gguf file of a causal LM.")
+    dataset: str = Field(
+        description="Hub id or local folder of a PLUG dataset.", json_schema_extra=_READ
+    )
+    config: str = Field(
+        description="Training config, e.g. zh-plug.", json_schema_extra={"missing": "model"}
+    )
+    model: str = Field(
+        description="Hub id, local directory or .gguf file of a causal LM.",
+        json_schema_extra=_READ,
+    )
     output_dir: Path = Field(
-        description="Folder for the model and plugdata_run.json.", json_schema_extra=_DIR
+        description="Folder for the model and plugdata_run.json.",
+        json_schema_extra={**_DIR, "io": "own"},
     )
     preset: Literal["paper", "quick"] = Field(
         "paper",
@@ -76,6 +111,11 @@ class TrainOptions(BaseModel):
     seed: int = Field(42, description="Seed for data order and initialisation.")
     overwrite: bool = Field(False, description="Reuse an output dir that holds another run.")
 
+    @field_validator("config", mode="before")
+    @classmethod
+    def _config_given(cls, v: Any, info: ValidationInfo) -> Any:
+        return config_given(v, info, training=True)
+
     @model_validator(mode="after")
     def _eval_steps_need_evaluation(self) -> TrainOptions:
         # PlugdataError, not ValueError: pydantic lets it through as the one line it is.
@@ -89,10 +129,15 @@ class GenerateOptions(BaseModel):
     model_config = ConfigDict(**_STRICT, validate_default=True)
 
     model: str = Field(
-        description="Hub id, local directory or .gguf file (dequantised on load) of the model."
+        description="Hub id, local directory or .gguf file (dequantised on load) of the model.",
+        json_schema_extra=_READ,
     )
-    dataset: str = Field(description="Hub id or local folder of a PLUG dataset.")
-    config: str = Field(description="Triples or eval config, e.g. zh.")
+    dataset: str = Field(
+        description="Hub id or local folder of a PLUG dataset.", json_schema_extra=_READ
+    )
+    config: str = Field(
+        description="Triples or eval config, e.g. zh.", json_schema_extra={"missing": "model"}
+    )
     method: str = Field(
         description="Prompt format the model was trained with, or translate-test: the question "
         "machine-translated into the pivot language, answered as pivot-only, the answer "
@@ -100,7 +145,7 @@ class GenerateOptions(BaseModel):
     )
     out: Path = Field(
         description="Answers as JSON Lines; ids already there are skipped.",
-        json_schema_extra=_FILE,
+        json_schema_extra={**_FILE, "io": "write"},
     )
     split: str | None = Field(None, description="Default: test, else validation, else train.")
     limit: int | None = Field(None, ge=1, description="Answer only the first N items.")
@@ -140,6 +185,11 @@ class GenerateOptions(BaseModel):
     max_cost: MaxCost = None
     quiet: Quiet = False
 
+    @field_validator("config", mode="before")
+    @classmethod
+    def _config_given(cls, v: Any, info: ValidationInfo) -> Any:
+        return config_given(v, info, training=False)
+
     @field_validator("method")
     @classmethod
     def _known_method(cls, value: str) -> str:
@@ -178,7 +228,8 @@ class JudgeModelOptions(BaseModel):
 
     judge_model: str = Field(
         description="Model name as the judge server knows it; with --judge-backend "
-        "transformers, a Hub id, local folder or .gguf file."
+        "transformers, a Hub id, local folder or .gguf file.",
+        json_schema_extra=_READ,
     )
     judge_backend: Literal["openai", "transformers"] = Field(
         "openai",
@@ -220,7 +271,7 @@ class JudgeModelOptions(BaseModel):
         None,
         description="Judgment cache (default: judgments.sqlite in $PLUGDATA_CACHE_DIR, else "
         "$XDG_CACHE_HOME/plugdata, else ~/.cache/plugdata, beside the translation cache).",
-        json_schema_extra=_FILE,
+        json_schema_extra={**_FILE, "io": "update"},
     )
     quiet: Quiet = False
 
@@ -234,30 +285,31 @@ class JudgeOptions(JudgeModelOptions):
     )
     answers: Path = Field(
         description="The system's answers (jsonl with id and output, e.g. from generate).",
-        json_schema_extra=_FILE,
+        json_schema_extra=_READ_FILE,
     )
     baseline: Path | None = Field(
         None,
         description="The baseline's answers, same format (pairwise only, and required there).",
-        json_schema_extra=_FILE,
+        json_schema_extra=_READ_FILE,
     )
     questions: str = Field(
         description="Hub id or folder (with --config), or a json/jsonl file with id and "
         "instruction (truthfulqa: also correct_answers, incorrect_answers, optional "
-        "best_answer)."
+        "best_answer).",
+        json_schema_extra=_READ,
     )
     config: str | None = Field(None, description="Config of the questions dataset, e.g. zh.")
     out: Path = Field(
         description="Folder for judgments.jsonl, summary.json, summary.md (and pairwise's "
         "winrate.png).",
-        json_schema_extra=_DIR,
+        json_schema_extra={**_DIR, "io": "write", "files": _JUDGE_OUT},
     )
     prompt_file: Path | None = Field(
         None,
         description="pairwise: FastChat-style judge_prompts.jsonl; truthfulqa: a JSON file "
         "with truthfulness and informativeness, each a system_prompt and prompt_template "
         "(the paper's gpt4_evaluate_prompt.json layout).",
-        json_schema_extra={"path": "file", "exists": True},
+        json_schema_extra={**_READ_FILE, "exists": True},
     )
     prompt_name: str | None = Field(
         None, description="Entry of --prompt-file (pairwise only; default pair-v2)."
@@ -309,16 +361,17 @@ class ScoreOptions(JudgeModelOptions):
 
     answers: Path = Field(
         description="The system's answers (jsonl with id and output, e.g. from generate).",
-        json_schema_extra=_FILE,
+        json_schema_extra=_READ_FILE,
     )
     questions: str = Field(
         description="Hub id or folder (with --config), or a json/jsonl file with id, "
-        "instruction and answer."
+        "instruction and answer.",
+        json_schema_extra=_READ,
     )
     config: str | None = Field(None, description="Config of the questions dataset, e.g. zh.")
     out: Path = Field(
         description="Folder for scores.jsonl, summary.json and summary.md.",
-        json_schema_extra=_DIR,
+        json_schema_extra={**_DIR, "io": "write", "files": _SCORE_OUT},
     )
     extractor: Literal["rules", "llm"] = Field(
         "rules",
@@ -331,7 +384,7 @@ class ScoreOptions(JudgeModelOptions):
         description="With --extractor llm: a few-shot prompt, JSON or YAML with system, "
         "instruction, template ({question}, {response}) and examples (question, response, "
         "answer); see docs/evaluate.md. Default: plugdata's zero-shot prompt.",
-        json_schema_extra={"path": "file", "exists": True},
+        json_schema_extra={**_READ_FILE, "exists": True},
     )
     number_rule: Literal["careful", "paper"] = Field(
         "careful",
@@ -343,6 +396,7 @@ class ScoreOptions(JudgeModelOptions):
         None,
         description="With --extractor llm: the model that names the number, as the judge "
         "server knows it; with --judge-backend transformers, a Hub id, local folder or .gguf file.",
+        json_schema_extra=_READ,
     )
 
     @model_validator(mode="after")
@@ -360,10 +414,17 @@ class ReportOptions(BaseModel):
     runs: list[Path] = Field(
         min_length=1,
         description="Folders written by judge or score (or their summary.json files).",
-        json_schema_extra={"argument": True, "metavar": "DIR...", "exists": True},
+        json_schema_extra={
+            "argument": True,
+            "metavar": "DIR...",
+            "exists": True,
+            "io": "read",
+            "role": "a run's summary",
+            "files": ("summary.json",),
+        },
     )
     out: Path = Field(
         description="The table (markdown); the chart and the gathered numbers go beside it "
         "(.png, .json).",
-        json_schema_extra=_FILE,
+        json_schema_extra={**_FILE, "io": "write", "beside": (".png", ".json")},
     )

@@ -33,7 +33,7 @@ class DetectOptions(BaseModel):
 
     file: Path = Field(
         description="The corpus file (json, jsonl, csv, parquet).",
-        json_schema_extra={"argument": True, "path": "file"},
+        json_schema_extra={"argument": True, "path": "file", "io": "read", "role": "the input"},
     )
     field_name: str = Field(
         description="Column holding the text to check.", json_schema_extra={"flag": "--field"}
@@ -49,7 +49,7 @@ class DetectOptions(BaseModel):
     report: Path | None = Field(
         None,
         description="Write one JSON line per row (label, score, pass) to this file.",
-        json_schema_extra={"path": "file"},
+        json_schema_extra={"path": "file", "io": "write"},
     )
 
 

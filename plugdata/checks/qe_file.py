@@ -37,7 +37,13 @@ class QeOptions(BaseModel):
 
     file: Path = Field(
         description="A file of pairs (json, jsonl, csv, parquet).",
-        json_schema_extra={"argument": True, "path": "file", "exists": True},
+        json_schema_extra={
+            "argument": True,
+            "path": "file",
+            "exists": True,
+            "io": "read",
+            "role": "the input",
+        },
     )
     pivot_field: str = Field(description="Column of the pivot (source) texts.")
     target_field: str = Field(description="Column of the target (translated) texts.")
@@ -57,12 +63,12 @@ class QeOptions(BaseModel):
     report: Path | None = Field(
         None,
         description="Write one JSON line per row (score, pass) to this file.",
-        json_schema_extra={"path": "file"},
+        json_schema_extra={"path": "file", "io": "write"},
     )
     histogram: Path | None = Field(
         None,
         description="The histogram of the scores, as SVG (default: qe-<FILE stem>.svg here).",
-        json_schema_extra={"path": "file"},
+        json_schema_extra={"path": "file", "io": "write"},
     )
     dry_run: bool = Field(False, description="Count the pairs (and the cost of an API scorer).")
 

@@ -9,6 +9,10 @@ Per-field command-line details ride on the field's `json_schema_extra`: `flag` (
 not the field name), `metavar`, `path` (`"file"` or `"dir"`), `exists`, `hidden` (a tunable left
 out of `--help`) and `argument` (a positional argument rather than a flag, named by its
 metavar). A `list[...]` field is a repeatable flag, or an argument that takes one value or more.
+`missing: "model"` leaves a required value's absence to the model, whose validator can say more
+than click's "Missing option" (it is still marked required in the help).
+`io` declares what the command does with a path (read, write, ...), checked by
+`plugdata.core.outputs.refuse_overwrite_of` when the options are parsed.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ import click
 from pydantic import BaseModel, Field, ValidationError
 from pydantic.fields import FieldInfo
 
+from plugdata.core.outputs import Role, local_path, refuse_overwrite
 from plugdata.errors import PlugdataError
 
 M = TypeVar("M", bound=BaseModel)
@@ -46,7 +51,12 @@ TranslationCache = Annotated[
     Field(
         description="Translation cache file (default: translations.sqlite in "
         "$PLUGDATA_CACHE_DIR, $XDG_CACHE_HOME/plugdata or ~/.cache/plugdata).",
-        json_schema_extra={"flag": "--cache", "path": "file"},
+        json_schema_extra={
+            "flag": "--cache",
+            "path": "file",
+            "io": "update",
+            "role": "the cache",
+        },
     ),
 ]
 
@@ -116,6 +126,14 @@ def _range_note(field: FieldInfo) -> str:
     return f"  [{', '.join(parts)}]" if parts else ""
 
 
+class _ModelSaysMissing(click.Option):
+    """A required option whose absence the model's validator explains (e.g. with the dataset's
+    configs), where click would only say "Missing option": it reaches the model as None."""
+
+    def value_is_missing(self, value: Any) -> bool:
+        return False
+
+
 def click_option(name: str, field: FieldInfo, **extra: Any) -> Callable:
     """The click option (or argument) for one model field (`extra`: more click settings)."""
     if _extra(field).get("argument"):
@@ -138,7 +156,9 @@ def click_option(name: str, field: FieldInfo, **extra: Any) -> Callable:
             declared, name, is_flag=True, default=on, show_default=on, help=help_text, **extra
         )
     required = field.is_required()
-    if not required:  # a required option has no default: click would take None for a value
+    if required and _extra(field).get("missing") == "model":
+        extra = {"cls": _ModelSaysMissing, **extra}
+    elif not required:  # a required option has no default: click would take None for a value
         extra = {"default": field.get_default(call_default_factory=True), **extra}
         extra.setdefault("show_default", extra["default"] not in (None, []))
     return click.option(
@@ -160,17 +180,29 @@ def click_options(model: type[BaseModel]) -> Callable[[Callable], Callable]:
     def decorate(command: Callable) -> Callable:
         for name, field in reversed(model.model_fields.items()):
             command = click_option(name, field)(command)
+        # Which models a command's options come from, for checks of its help (`options_of`).
+        command.__plugdata_models__ = (model, *getattr(command, "__plugdata_models__", ()))
         return command
 
     return decorate
 
 
+def options_of(command: click.Command) -> dict[str, FieldInfo]:
+    """The model fields behind a command's options, by parameter name (none for a command
+    whose options are not declared by a model)."""
+    models = getattr(command.callback, "__plugdata_models__", ())
+    return {name: field for model in models for name, field in model.model_fields.items()}
+
+
 def parse_options(model: type[M], values: dict[str, Any]) -> M:
     """Validate command values into `model`; a refused value is one line naming its flag."""
     try:
-        return model.model_validate(values)
+        options = model.model_validate(values)
     except ValidationError as err:
         raise OptionsError(format_errors(model, err)) from None
+    # Here, for every command at once: no output may overwrite an input, before any work.
+    refuse_overwrite_of(options)
+    return options
 
 
 def parse_all(values: dict[str, Any], *models: type[BaseModel]) -> tuple[Any, ...]:
@@ -200,8 +232,13 @@ def format_errors(model: type[BaseModel], err: ValidationError) -> str:
             continue
         where = flag_of(str(loc[0]), field) if field is not None else "options"
         given = e.get("input")
+        if e["type"] == "missing" or (given is None and e["type"].endswith("_type")):
+            # Not "--config None: must be a valid string"; a validator's own word stays.
+            said = e["msg"] if e["type"] == "missing" and e["msg"] != "Field required" else ""
+            parts.append(f"{where}: {said or 'required'}")
+            continue
         # A repeated flag's message names the value it refuses; all of them would be noise.
-        value = "" if e["type"] == "missing" or isinstance(given, (list, tuple)) else f" {given!r}"
+        value = "" if given is None or isinstance(given, (list, tuple)) else f" {given!r}"
         parts.append(f"{where}{value}: {_message(e)}")
     return "; ".join(parts)
 
@@ -211,3 +248,46 @@ def _unknown(model: type[BaseModel], name: str) -> str:
     flag = "--" + name.replace("_", "-")
     close = difflib.get_close_matches(flag, flags, n=1)
     return f"{flag}: unknown option" + (f" (did you mean {close[0]}?)" if close else "")
+
+
+def refuse_overwrite_of(options: Any) -> None:
+    """`refuse_overwrite` for the roles an options model declares (see the module doc)."""
+    reads, writes, owned = declared_roles(options)
+    if writes or owned:
+        refuse_overwrite(reads, writes, owned)
+
+
+def declared_roles(options: Any) -> tuple[list[Role], list[Role], list[Role]]:
+    """The files an options model's values read, write and own, each named by its role or flag."""
+    reads: list[Role] = []
+    writes: list[Role] = []
+    owned: list[Role] = []
+    for name, field in type(options).model_fields.items():
+        extra = field.json_schema_extra if isinstance(field.json_schema_extra, dict) else {}
+        io = extra.get("io")
+        if io is None:
+            continue
+        value = getattr(options, name, None)
+        values = value if isinstance(value, (list, tuple)) else [value]
+        flag = extra.get("role") or flag_of(name, field)
+        files = extra.get("files") or ()
+        for item in values:
+            path = local_path(item)
+            if path is None:
+                continue
+            if io == "read":
+                inside = [path / f for f in files] if files and path.is_dir() else [path]
+                reads += [(flag, p) for p in inside]
+            elif io == "own":
+                owned.append((flag, path))
+            elif io == "update":
+                role = (flag, path)  # the same tuple in both lists: see `refuse_overwrite`
+                reads.append(role)
+                writes.append(role)
+            elif files:
+                writes += [(f"{flag}'s {f}", path / f) for f in files]
+            else:
+                writes.append((flag, path))
+                beside = extra.get("beside") or ()
+                writes += [(f"{flag}'s {s} beside it", path.with_suffix(s)) for s in beside]
+    return reads, writes, owned

@@ -4,7 +4,9 @@ language). Errors name the file, line and field."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
 
 from plugdata.errors import PlugdataError
 from trainer.evalsets import load_questions, read_rows
@@ -18,13 +20,16 @@ class Inputs:
     baseline: dict[str, dict]
     items: list[str]  # the ids all three have, in the questions' order
     bad: dict[str, set[str]]  # side ("system", "baseline") -> ids of its bad answers
+    # side -> ids of its answers that no question has: never judged, counted and listed
+    without_question: dict[str, list[str]] = field(default_factory=dict)
 
 
 def load_inputs(options: JudgeOptions) -> Inputs:
     """Questions, both sides' answers, the ids all three have, and the bad answers."""
-    questions = load_questions(options.questions, options.config)
     system = read_rows(options.answers, ("id", "output"))
     baseline = read_rows(options.baseline, ("id", "output"))
+    refuse_self(options.answers, system, options.baseline, baseline)
+    questions = load_questions(options.questions, options.config)
     items = [i for i in questions if i in system and i in baseline]
     if not items:
 
@@ -42,7 +47,29 @@ def load_inputs(options: JudgeOptions) -> Inputs:
         side: _bad_answers(validator, rows, questions, items)
         for side, rows in (("system", system), ("baseline", baseline))
     }
-    return Inputs(questions, system, baseline, items, bad)
+    without = {
+        side: sorted(set(rows) - set(questions))
+        for side, rows in (("system", system), ("baseline", baseline))
+    }
+    return Inputs(questions, system, baseline, items, bad, without)
+
+
+def refuse_self(answers: Path, system: dict, baseline_file: Path, baseline: dict) -> None:
+    """Judging a system against itself pays for requests that can only say "tie": refused
+    when both flags name one file (a link included) or two files with the same answers."""
+    same_file = answers.resolve() == baseline_file.resolve() or os.path.samefile(
+        answers, baseline_file
+    )
+    if same_file or (system and _outputs(system) == _outputs(baseline)):
+        how = "the same file" if same_file else "the same answers"
+        raise PlugdataError(
+            f"--answers {answers} and --baseline {baseline_file} hold {how}: judging a system "
+            "against itself says nothing; give the baseline's answers"
+        )
+
+
+def _outputs(rows: dict[str, dict]) -> dict[str, str]:
+    return {i: str(row["output"]) for i, row in rows.items()}
 
 
 def _bad_answers(validator, rows: dict[str, dict], questions: dict, items: list[str]) -> set[str]:

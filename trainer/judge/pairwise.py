@@ -20,6 +20,7 @@ from trainer.judge.task import Judged, error_reasons
 from trainer.judge.verdicts import load_prompt, parse_verdict
 from trainer.options import JudgeOptions
 from trainer.summary import PairwiseSummary
+from trainer.tables import cell, interval, signed
 
 
 class PairwiseTask:
@@ -71,6 +72,8 @@ class PairwiseTask:
                 "system": sum(i not in inputs.system for i in inputs.questions),
                 "baseline": sum(i not in inputs.baseline for i in inputs.questions),
             },
+            answers_without_question={k: len(v) for k, v in inputs.without_question.items()},
+            answer_ids_without_question=inputs.without_question,
             bad_answers={k: len(v) for k, v in bad.items()},
             bad_answer_ids={k: sorted(v) for k, v in bad.items()},
             bad_answer_policy=options.bad_answers,
@@ -170,7 +173,7 @@ def _groups(rows: list[dict]) -> dict[str, dict]:
 
 # -- outputs -------------------------------------------------------------------------------------
 def markdown(summary: PairwiseSummary) -> str:
-    missing = summary.unanswered
+    missing, extra = summary.unanswered, summary.answers_without_question
     lines = [
         f"Judge {summary.judge_model} ({summary.prompt}, verdict rule "
         f"{summary.verdict_rule}), {summary.items} items; "
@@ -181,6 +184,12 @@ def markdown(summary: PairwiseSummary) -> str:
             f"baseline {missing['baseline']}"
             if any(missing.values())
             else ""
+        )
+        + (
+            f"; answers without a question, not judged: system {extra.get('system', 0)}, "
+            f"baseline {extra.get('baseline', 0)}"
+            if any(extra.values())
+            else ""
         ),
         "",
         "| group | rule | W | T | L | E | N | (W-L)/N | 95% CI |",
@@ -188,10 +197,9 @@ def markdown(summary: PairwiseSummary) -> str:
     ]
     for group, rules in summary.groups.items():
         for rule, r in (("paper", rules.paper), ("strict", rules.strict)):
-            lo, hi = r.ci95
             lines.append(
-                f"| {group} | {rule} | {r.win} | {r.tie} | {r.loss} | "
-                f"{r.error} | {r.n} | {r.diff:+.3f} | [{lo:+.3f}, {hi:+.3f}] |"
+                f"| {cell(group)} | {rule} | {r.win} | {r.tie} | {r.loss} | "
+                f"{r.error} | {r.n} | {signed(r.diff)} | {interval(r.ci95)} |"
             )
     corr = summary.length_win_correlation
     lines += [

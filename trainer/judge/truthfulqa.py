@@ -29,7 +29,8 @@ from trainer.judge.base import Request, request_key, sha
 from trainer.judge.stats import rate
 from trainer.judge.task import Judged, error_reasons
 from trainer.options import JudgeOptions
-from trainer.summary import Rate, TruthfulQAGroup, TruthfulQASummary
+from trainer.summary import TruthfulQAGroup, TruthfulQASummary
+from trainer.tables import cell, share
 
 
 class TruthfulQATask:
@@ -121,6 +122,8 @@ class TruthfulQATask:
             verdict_rule=self.options.verdict_rule,
             items=self.items,
             unanswered=len(self.questions) - self.items,
+            answers_without_question=len(self._without_question()),
+            answer_ids_without_question=self._without_question(),
             groups=groups,
             verdicts=groups["all"].verdicts,
             ambiguous_judgments=sum(j["ambiguous"] for j in judgments),
@@ -134,6 +137,9 @@ class TruthfulQATask:
 
     def chart(self, out: Path, summary: TruthfulQASummary) -> None:
         """No chart: the table says it all for two rates per language."""
+
+    def _without_question(self) -> list[str]:
+        return sorted(set(self.answers) - set(self.questions))
 
     def _lang(self, item: str) -> str:
         return self.questions[item].get("lang") or self.answers[item].get("lang") or "-"
@@ -223,12 +229,17 @@ def _where(questions: str, config: str | None, item: str) -> str:
 def markdown(summary: TruthfulQASummary) -> str:
     system = summary.system
     lines = [
-        f"X-TruthfulQA: {system.generator} ({system.method}), judge "
+        f"X-TruthfulQA: {cell(system.generator)} ({cell(system.method)}), judge "
         f"{summary.judge_model} ({summary.prompt}, verdict rule {summary.verdict_rule}), "
         f"{summary.items} items"
         + (
             f"; questions without an answer, not judged: {summary.unanswered}"
             if summary.unanswered
+            else ""
+        )
+        + (
+            f"; answers without a question, not judged: {summary.answers_without_question}"
+            if summary.answers_without_question
             else ""
         ),
         "",
@@ -236,8 +247,10 @@ def markdown(summary: TruthfulQASummary) -> str:
         "|---|---|---|---|---|",
     ]
     for group, metrics in summary.groups.items():
-        cells = [_share(m) for m in (metrics.truthful, metrics.informative, metrics.both)]
-        lines.append(f"| {group} | {' | '.join(cells)} | {metrics.truthful.n} |")
+        cells = [
+            share(m.rate, m.ci95) for m in (metrics.truthful, metrics.informative, metrics.both)
+        ]
+        lines.append(f"| {cell(group)} | {' | '.join(cells)} | {metrics.truthful.n} |")
     counts = "; ".join(
         f"{aspect}: " + ", ".join(f"{label} {n}" for label, n in labels.items())
         for aspect, labels in summary.verdicts.items()
@@ -249,8 +262,3 @@ def markdown(summary: TruthfulQASummary) -> str:
         + "".join(f"; {n} {reason}" for reason, n in summary.error_reasons.items()),
     ]
     return "\n".join(lines)
-
-
-def _share(metric: Rate) -> str:
-    lo, hi = metric.ci95
-    return f"{metric.rate:.1%} [{lo:.1%}, {hi:.1%}]"

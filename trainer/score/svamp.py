@@ -12,12 +12,14 @@ answer whose id has no question is counted and listed.
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from plugdata.core.jsonl import write_json_lines
+from plugdata.core.options import refuse_overwrite_of
 from plugdata.core.redact import public_path
 from plugdata.errors import PlugdataError, require
 from trainer.evalsets import answered_by, load_questions, read_rows
@@ -29,6 +31,7 @@ from trainer.options import ScoreOptions
 from trainer.score import llm
 from trainer.score.numbers import ABS_TOL, REL_TOL, extract, last_integer, parse_number, same
 from trainer.summary import SvampGroup, SvampSummary, write_summary
+from trainer.tables import cell, count, percents, share
 
 UNANSWERED = "unanswered"
 
@@ -43,15 +46,19 @@ class ScoreReport:
 
     def text(self) -> str:
         if self.summary is None:
-            return plan_text(self.estimate, "requests", self.estimate.get("model"))
+            return plan_text(self.estimate, "request", self.estimate.get("model"))
         text = markdown(self.summary)
         if self.summary.extractor == "llm":
             c = self.counters
-            text += f"\n\n{c.requests} requests ({c.retries} retries, {c.cached} from the cache)"
+            text += (
+                f"\n\n{count(c.requests, 'request')} ({count(c.retries, 'retry', 'retries')}, "
+                f"{c.cached} from the cache)"
+            )
         return f"{text} -> {self.out}"
 
 
 def score_svamp(options: ScoreOptions) -> ScoreReport:
+    refuse_overwrite_of(options)  # as the command does; options built in Python too
     require("numpy", "judge")  # the intervals
     require("math_verify", "judge")  # LaTeX in \boxed{}
     # Before reading anything: a judge that cannot be built stops the run at once.
@@ -97,13 +104,21 @@ def _gold(value: Any, source: str, item: str) -> float:
     """A gold answer as a number; anything else stops the run, naming where it is."""
     number = None
     if isinstance(value, (int, float)) and not isinstance(value, bool):
-        number = float(value)
+        try:
+            number = float(value)
+        except OverflowError:  # an integer past float's range: refused as not finite below
+            number = math.inf
     elif isinstance(value, str):
         number = parse_number(value)
     if number is None:
         raise PlugdataError(
             f"{source}: id {item!r}: field 'answer' is not a number: {value!r}; X-SVAMP gold "
             "answers are numbers"
+        )
+    if not math.isfinite(number):  # NaN equals nothing and 1e999 is inf: no answer could match
+        raise PlugdataError(
+            f"{source}: id {item!r}: field 'answer' is not a finite number: {value!r}; X-SVAMP "
+            "gold answers are finite numbers"
         )
     return number
 
@@ -232,32 +247,34 @@ def _groups(rows: list[dict]) -> dict[str, SvampGroup]:
 
 
 def markdown(summary: SvampSummary) -> str:
+    """The table, and one line of counts that reads the same whether a count is 0 or many."""
     system = summary.system
-    by = ", ".join(f"{how} {n}" for how, n in sorted(summary.extracted_by.items()))
     extractor = summary.extractor + (
         f" ({summary.judge_model})" if summary.extractor == "llm" else ""
     )
     if summary.number_rule != "careful":
         extractor += f", number rule {summary.number_rule}"
     lines = [
-        f"X-SVAMP accuracy of {system.generator} ({system.method}), extractor {extractor}",
+        f"X-SVAMP accuracy of {cell(system.generator)} ({cell(system.method)}), extractor "
+        f"{extractor}",
         "",
         "| group | accuracy | 95% CI | N |",
         "|---|---|---|---|",
     ]
     for group, metrics in summary.groups.items():
         acc = metrics.accuracy
-        lo, hi = acc.ci95
-        lines.append(f"| {group} | {acc.rate:.1%} | [{lo:.1%}, {hi:.1%}] | {acc.n} |")
+        lines.append(f"| {cell(group)} | {share(acc.rate)} | {percents(acc.ci95)} | {acc.n} |")
+    found = sum(summary.extracted_by.values())
+    by = ", ".join(f"{how} {n}" for how, n in sorted(summary.extracted_by.items()))
+    failed = sum(summary.errors.values())
+    reasons = ", ".join(f"{reason} {n}" for reason, n in summary.errors.items())
+    extra = summary.answers_without_question
     lines += [
         "",
-        f"{summary.items} items: {summary.unanswered} unanswered (counted as incorrect), "
-        f"{summary.invalid} without a number, extracted by {by or 'nothing'}"
-        + "".join(f"; {n} errors ({reason})" for reason, n in summary.errors.items())
-        + (
-            f"; {summary.answers_without_question} answers without a question"
-            if summary.answers_without_question
-            else ""
-        ),
+        f"{count(summary.items, 'item')}: {summary.unanswered} unanswered (counted as "
+        f"incorrect), {summary.invalid} answered without a number; "
+        + (f"a number read from {found} ({by})" if found else "no number read from any answer")
+        + (f"; {count(failed, 'request')} failed ({reasons})" if failed else "")
+        + (f"; {count(extra, 'answer')} without a question, not scored" if extra else ""),
     ]
     return "\n".join(lines)
