@@ -58,7 +58,7 @@ def report(**values) -> None:
 
     options = parse_options(ReportOptions, values)
     results = write_report(options)
-    click.echo(f"{len(results.cells)} systems, {len(results.titles)} metrics -> {options.out}")
+    click.echo(results.text(options.out))
 
 
 @click.group()

@@ -17,15 +17,18 @@ from trainer.summary import System
 EVAL_COLUMNS = ("id", "pivot_lang", "target_lang", "pivot_instruction", "target_instruction")
 
 
-def load_eval_rows(dataset: str, config: str, split: str | None = None) -> list[dict]:
-    """The rows of a triples or eval config: the given split, else test, validation, train."""
+def load_eval_rows(
+    dataset: str, config: str, split: str | None = None, flag: str = "--dataset"
+) -> list[dict]:
+    """The rows of a triples or eval config: the given split, else test, validation, train;
+    errors name `flag`, the option that gave `dataset` (`--questions` to judge and score)."""
     from trainer.common import load_config_split
 
     splits = [split] if split else ["test", "validation", "train"]
     data = None
     for name in splits:
         try:
-            data = load_config_split(dataset, config, name)
+            data = load_config_split(dataset, config, name, flag)
             break
         except PlugdataError:
             if name == splits[-1]:
@@ -33,7 +36,7 @@ def load_eval_rows(dataset: str, config: str, split: str | None = None) -> list[
     missing = set(EVAL_COLUMNS) - set(data.column_names)
     if missing:
         raise PlugdataError(
-            f"--config {config}: not a triples or eval config (missing "
+            f"{flag} {dataset} --config {config}: not a triples or eval config (missing "
             f"{', '.join(sorted(missing))}); use e.g. {config.split('-')[0]}"
         )
     return data.to_list()
@@ -97,7 +100,7 @@ def load_questions(
         }
     if not config:
         raise PlugdataError(f"--questions {questions}: a dataset needs --config")
-    data = load_eval_rows(questions, config)
+    data = load_eval_rows(questions, config, flag="--questions")
     missing = [f for f in need if data and f not in data[0]]
     if missing:
         raise PlugdataError(

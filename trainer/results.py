@@ -2,9 +2,10 @@
 shaped like the paper's main tables (a row per model and method; for each benchmark metric, a
 column per language and one for all items), one chart, and the gathered numbers as JSON.
 
-It reads only what the runs wrote, through the contract of `trainer.summary`: who answered
-(`system`), the task, and each group's metrics. Two runs that report the same metric for the same
-system are refused rather than one of them silently winning.
+It reads only what the runs wrote, through the contract of `trainer.summary` (each task's typed
+record: a number that is not one, or could not be, is refused naming file and field): who
+answered (`system`), the task, and each group's metrics. Two runs that report the same metric
+for the same system are refused rather than one of them silently winning.
 """
 
 from __future__ import annotations
@@ -12,12 +13,24 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
+
+from pydantic import BaseModel
 
 from plugdata.core.jsonl import write_json
 from plugdata.errors import PlugdataError, require
 from trainer.options import ReportOptions
-from trainer.summary import Rate, Summary, Table, read_block, read_summary, summary_file
+from trainer.summary import Summary, Table, read_summary
+from trainer.tables import NOT_MEASURED, cell, count, label, one_line
+
+
+class Cell(NamedTuple):
+    """One number of the table: its value and 95% interval, None for a share of no items
+    (shown `n/a`, null in JSON), and the N it counts."""
+
+    value: float | None
+    ci95: tuple[float, float] | None
+    n: int
 
 
 @dataclass(frozen=True)
@@ -32,21 +45,19 @@ class Metric:
     signed: bool = False  # win-minus-loss: shown with a sign
 
     @property
-    def block(self) -> tuple[str, type[Rate] | type[Table]]:
-        """Which entry of a summary's group holds the number, and what that entry is: pairwise
-        shows (W-L)/N under the paper's rule, the others a rate of the same name."""
-        if self.task == "pairwise":
-            return "paper", Table
-        return self.key.split(":", 1)[1], Rate
+    def block(self) -> str:
+        """Which entry of a summary's group holds the number: pairwise shows (W-L)/N under the
+        paper's rule, the others a rate of the same name."""
+        return "paper" if self.task == "pairwise" else self.key.split(":", 1)[1]
 
-    def value(self, where: str, group: dict[str, Any]) -> tuple[float, list[float]] | None:
-        """(value, ci95) from a group (`where`: its file and key path, for errors); None where
-        the group does not report it."""
-        name, kind = self.block
-        if group.get(name) is None:
+    def value(self, group: BaseModel) -> Cell | None:
+        """The number a group of a run's record holds; None where the group does not report
+        it."""
+        block = getattr(group, self.block, None)
+        if block is None:
             return None
-        block = read_block(f"{where}.{name}", group[name], kind)
-        return (block.diff if isinstance(block, Table) else block.rate), list(block.ci95)
+        value = block.diff if isinstance(block, Table) else block.rate
+        return Cell(value, block.ci95, block.n)
 
 
 METRICS = {
@@ -67,11 +78,9 @@ METRICS = {
 
 @dataclass
 class Results:
-    """(model, method) -> metric column key -> group ("all", "zh", ...) -> (value, ci95)."""
+    """(model, method) -> metric column key -> group ("all", "zh", ...) -> its cell."""
 
-    cells: dict[tuple[str, str], dict[str, dict[str, tuple[float, list[float]]]]] = field(
-        default_factory=dict
-    )
+    cells: dict[tuple[str, str], dict[str, dict[str, Cell]]] = field(default_factory=dict)
     titles: dict[str, Metric] = field(default_factory=dict)  # column key -> metric, in order
     origin: dict[tuple, Path] = field(default_factory=dict)  # (system, column) -> run folder
 
@@ -87,19 +96,22 @@ class Results:
         found = {g for by_metric in self.cells.values() for c in by_metric.values() for g in c}
         return sorted(found - {"all"}) + (["all"] if "all" in found else [])
 
+    def text(self, out: Path) -> str:
+        """The command's one line."""
+        return f"{count(len(self.cells), 'system')}, {count(len(self.titles), 'metric')} -> {out}"
+
 
 def gather(runs: Iterable[Path]) -> Results:
     results = Results()
     for run in runs:
         summary = read_summary(run)
-        path = summary_file(run)
         row = (summary.system.generator or run.name, summary.system.method or "-")
         for metric in _metrics_of(summary):
             where = (row, metric.key)
             if where in results.origin:
                 raise PlugdataError(
-                    f"{run}: {metric.title} of {row[0]} ({row[1]}) is also reported by "
-                    f"{results.origin[where]}; pass one of them"
+                    f"{run}: {metric.title} of {one_line(row[0])} ({one_line(row[1])}) is "
+                    f"also reported by {results.origin[where]}; pass one of them"
                 )
             results.origin[where] = run
             results.titles.setdefault(metric.key, metric)
@@ -107,7 +119,7 @@ def gather(runs: Iterable[Path]) -> Results:
             for name, group in summary.groups.items():
                 label = name.split("=", 1)[1] if name.startswith("lang=") else name
                 if label == "all" or name.startswith("lang="):
-                    value = metric.value(f"{path}: groups.{name}", group)
+                    value = metric.value(group)
                     if value is not None:
                         cells[label] = value
     if not results.cells:
@@ -129,7 +141,8 @@ def _metrics_of(summary: Summary) -> list[Metric]:
 # -- outputs -------------------------------------------------------------------------------------
 def markdown(results: Results) -> str:
     """One table: a row per (model, method); per metric, a column per language and one for all
-    items. Values in percent (points of (W-L)/N for pairwise)."""
+    items. Values in percent (points of (W-L)/N for pairwise); `-` where no run measured it,
+    `n/a` where a run had nothing to count. Every name is data, escaped as a cell."""
     groups = results.groups
     keys = results.keys
     head = ["model", "method"] + [
@@ -137,24 +150,32 @@ def markdown(results: Results) -> str:
         for k in keys
         for g in groups
     ]
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    lines = [_row(head), "|" + "---|" * len(head)]
     for (model, method), by_metric in sorted(results.cells.items()):
         cells = [model, method]
         for k in keys:
             for g in groups:
-                value = by_metric.get(k, {}).get(g)
-                cells.append("-" if value is None else _percent(value[0], results.titles[k]))
-        lines.append("| " + " | ".join(cells) + " |")
+                found = by_metric.get(k, {}).get(g)
+                cells.append("-" if found is None else _percent(found.value, results.titles[k]))
+        lines.append(_row(cells))
     lines += [
         "",
         "Percent of items. "
-        + "; ".join(f"{results.titles[k].short}: {results.titles[k].title}" for k in keys)
+        + "; ".join(
+            f"{cell(results.titles[k].short)}: {cell(results.titles[k].title)}" for k in keys
+        )
         + ". 95% bootstrap intervals are in the .json file beside this one.",
     ]
     return "\n".join(lines)
 
 
-def _percent(value: float, metric: Metric) -> str:
+def _row(cells: list[str]) -> str:
+    return "| " + " | ".join(cell(c) for c in cells) + " |"
+
+
+def _percent(value: float | None, metric: Metric) -> str:
+    if value is None:
+        return NOT_MEASURED
     return f"{value * 100:+.1f}" if metric.signed else f"{value * 100:.1f}"
 
 
@@ -166,7 +187,14 @@ def to_json(results: Results) -> dict[str, Any]:
                 "model": model,
                 "method": method,
                 "results": {
-                    k: {g: {"value": v, "ci95": ci} for g, (v, ci) in by_group.items()}
+                    k: {
+                        g: {
+                            "value": c.value,
+                            "ci95": None if c.ci95 is None else list(c.ci95),
+                            "n": c.n,
+                        }
+                        for g, c in by_group.items()
+                    }
                     for k, by_group in by_metric.items()
                 },
                 "runs": {
@@ -179,37 +207,76 @@ def to_json(results: Results) -> dict[str, Any]:
 
 
 def chart(results: Results, path: Path) -> None:
-    """A panel per metric: for each language (and all items), a bar per system with its 95%
-    interval."""
+    """The chart of `figure`, as a PNG file."""
+    import matplotlib.pyplot as plt
+
+    fig = figure(results)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def figure(results: Results):
+    """A panel per metric: for each language (and all items) the bars of the systems that
+    report it, side by side and centred on the language's label, each with its 95% interval
+    (`n/a` written where a share had nothing to count). A system has one colour in every panel,
+    named once in the legend above them."""
     require("matplotlib", "judge")
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.patches import Patch
 
     keys, groups, rows = results.keys, results.groups, sorted(results.cells)
-    fig, axes = plt.subplots(len(keys), 1, figsize=(7, 2.6 * len(keys)), squeeze=False)
-    width = 0.8 / max(len(rows), 1)
+    palette = plt.get_cmap("tab10" if len(rows) <= 10 else "tab20")
+    colour = {row: palette(i % palette.N) for i, row in enumerate(rows)}
+    fig, axes = plt.subplots(
+        len(keys), 1, figsize=(7, 2.6 * len(keys) + 0.3), squeeze=False, layout="constrained"
+    )
     for ax, key in zip(axes[:, 0], keys, strict=True):
-        for r, row in enumerate(rows):
+        # Each language's bars are only those of the systems that report it, so that the bars
+        # sit around their label whichever systems are missing.
+        here = {g: [row for row in rows if g in results.cells[row].get(key, {})] for g in groups}
+        width = 0.8 / max([1, *(len(found) for found in here.values())])
+        for row in rows:
+            place = {
+                g: i + (found.index(row) - (len(found) - 1) / 2) * width
+                for i, (g, found) in enumerate(here.items())
+                if row in found
+            }
             cells = results.cells[row].get(key, {})
-            present = [name for name in groups if name in cells]
-            xs = [groups.index(name) + r * width for name in present]
-            values = [cells[name][0] * 100 for name in present]
+            measured = [g for g in place if cells[g].value is not None]
+            values = [cells[g].value * 100 for g in measured]
             # Distances to the interval's ends (never negative, as matplotlib requires).
             errors = [
-                [max(0.0, v - cells[n][1][0] * 100) for n, v in zip(present, values, strict=True)],
-                [max(0.0, cells[n][1][1] * 100 - v) for n, v in zip(present, values, strict=True)],
+                [
+                    max(0.0, v - cells[g].ci95[0] * 100)
+                    for g, v in zip(measured, values, strict=True)
+                ],
+                [
+                    max(0.0, cells[g].ci95[1] * 100 - v)
+                    for g, v in zip(measured, values, strict=True)
+                ],
             ]
-            ax.bar(xs, values, width, yerr=errors, capsize=2, label=f"{row[0]} ({row[1]})")
-        ax.set_xticks([g + width * (len(rows) - 1) / 2 for g in range(len(groups))], groups)
-        ax.set_title(results.titles[key].title, fontsize=9)
+            ax.bar(
+                [place[g] for g in measured],
+                values,
+                width,
+                yerr=errors,
+                capsize=2,
+                color=colour[row],
+                label=label(f"{row[0]} ({row[1]})"),
+            )
+            for g in (g for g in place if g not in measured):
+                ax.text(place[g], 0, NOT_MEASURED, ha="center", va="bottom", fontsize=7)
+        ax.set_xticks(range(len(groups)), [label(g) for g in groups])
+        ax.set_xlim(-0.5, max(len(groups), 1) - 0.5)
+        ax.set_title(label(results.titles[key].title), fontsize=9)
         ax.axhline(0, color="#555555", linewidth=0.6)
         ax.set_ylabel("%")
-    axes[0, 0].legend(fontsize=7, loc="lower center", bbox_to_anchor=(0.5, 1.15), ncol=2)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    handles = [Patch(color=colour[row], label=label(f"{row[0]} ({row[1]})")) for row in rows]
+    fig.legend(handles=handles, loc="outside upper center", fontsize=7, ncol=min(len(rows), 3))
+    return fig
 
 
 def report(options: ReportOptions) -> Results:

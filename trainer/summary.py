@@ -3,16 +3,27 @@ judge`, both tasks, and `plugdata score`) and `plugdata report`, which reads it.
 
 `Summary` is what every run writes and all the report reads: which evaluation wrote it (`task`),
 whose answers (`system`; pairwise also `baseline`), and each group's metrics ("all", "lang=zh",
-"dataset=koala", ...), every number with its 95% interval. Each task's summary extends it with
-its own settings and counts, and narrows `groups` to its metrics; unknown keys are refused when
-writing, and ignored when the report reads."""
+"dataset=koala", ...), every number with its 95% interval. Each task's record (`RECORDS`)
+narrows `groups` to its metrics, typed (`Rate`, `Table`: numbers, in range, and consistent with
+their N); that record is what the report reads, and the task's summary extends it with its own
+settings and counts. Unknown keys are refused when writing, and ignored when the report reads."""
 
 from __future__ import annotations
 
+import math
+import re
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, ValidationError, model_serializer
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    Strict,
+    ValidationError,
+    model_serializer,
+    model_validator,
+)
 
 from plugdata.core.jsonl import read_json_file, write_json
 from plugdata.errors import PlugdataError
@@ -35,25 +46,64 @@ class System(BaseModel):
     method: str
 
 
-class Rate(BaseModel):
-    """A share in [0, 1] with its bootstrap 95% interval and N (`stats.rate`)."""
+# Numbers as JSON holds them: a string ("0.5"), a bool, NaN or an infinity is not a number here.
+Share = Annotated[float, Strict(), Field(ge=0, le=1, allow_inf_nan=False)]
+Signed = Annotated[float, Strict(), Field(ge=-1, le=1, allow_inf_nan=False)]
+Count = Annotated[int, Strict(), Field(ge=0)]
 
-    rate: float
-    ci95: tuple[float, float]
-    n: int
+
+class Rate(BaseModel):
+    """A share in [0, 1] with its bootstrap 95% interval and N (`stats.rate`). A share of no
+    items has neither: null (`n/a` in tables), never 0."""
+
+    rate: Share | None
+    ci95: tuple[Share, Share] | None
+    n: Count
+
+    @model_validator(mode="after")
+    def _possible(self) -> Rate:
+        _none_when_empty(self, "rate")
+        if self.n and abs(self.rate * self.n - round(self.rate * self.n)) > 1e-6 * self.n:
+            raise ValueError(f"rate {self.rate} is not a count out of n = {self.n}")
+        return self
 
 
 class Table(BaseModel):
     """Win/tie/loss/error counts, N, (W - L) / N and its 95% interval under one aggregation
-    rule (`stats.table`)."""
+    rule (`stats.table`); with N = 0 the differential and interval are null (`n/a`)."""
 
-    win: int
-    tie: int
-    loss: int
-    error: int
-    n: int
-    diff: float
-    ci95: tuple[float, float]
+    win: Count
+    tie: Count
+    loss: Count
+    error: Count
+    n: Count
+    diff: Signed | None
+    ci95: tuple[Signed, Signed] | None
+
+    @model_validator(mode="after")
+    def _possible(self) -> Table:
+        if self.n != self.win + self.tie + self.loss + self.error:
+            raise ValueError(f"n = {self.n} is not win + tie + loss + error")
+        _none_when_empty(self, "diff")
+        if self.n and not math.isclose(self.diff, (self.win - self.loss) / self.n, abs_tol=1e-9):
+            raise ValueError(f"diff {self.diff} is not (win - loss) / n")
+        return self
+
+
+def _none_when_empty(block: Rate | Table, value: str) -> None:
+    """A block of no items has no value and no interval; one of some items has both, the
+    interval's ends in order. Summaries of earlier versions wrote 0 and [0, 0] for nothing:
+    read as what they meant."""
+    if block.n == 0:
+        if getattr(block, value) not in (None, 0) or block.ci95 not in (None, (0, 0)):
+            raise ValueError(f"n = 0 but {value} and ci95 are not null")
+        setattr(block, value, None)
+        block.ci95 = None
+        return
+    if getattr(block, value) is None or block.ci95 is None:
+        raise ValueError(f"n = {block.n} but {value} or ci95 is null")
+    if block.ci95[0] > block.ci95[1]:
+        raise ValueError(f"ci95 {list(block.ci95)} runs backwards")
 
 
 class Summary(BaseModel):
@@ -62,7 +112,7 @@ class Summary(BaseModel):
     task: TaskName
     system: System
     baseline: System | None = None  # pairwise: whose answers the system's are judged against
-    groups: dict[str, dict[str, Any]]  # group -> metric -> its numbers (a Rate or a Table)
+    groups: dict[str, Any]  # group -> metric -> its numbers: each task's record types them
 
     # Fields a task writes only where they apply: a key that is absent says so, not a null.
     omitted_when_none: ClassVar[tuple[str, ...]] = ("baseline",)
@@ -76,19 +126,56 @@ class Summary(BaseModel):
         return data
 
 
+# -- what the report reads of each task: the records each task writes (below) extend these ----
+class PairwiseResults(BaseModel):
+    paper: Table
+    strict: Table | None = None
+
+
+class PairwiseRecord(Summary):
+    task: Literal["pairwise"] = "pairwise"
+    baseline: System
+    groups: dict[str, PairwiseResults]
+
+
+class TruthfulQAResults(BaseModel):
+    truthful: Rate
+    informative: Rate
+    both: Rate
+
+
+class TruthfulQARecord(Summary):
+    task: Literal["truthfulqa"] = "truthfulqa"
+    groups: dict[str, TruthfulQAResults]
+
+
+class SvampResults(BaseModel):
+    accuracy: Rate
+    extracted: Rate | None = None
+
+
+class SvampRecord(Summary):
+    task: Literal["svamp"] = "svamp"
+    groups: dict[str, SvampResults]
+
+
+RECORDS: dict[str, type[Summary]] = {
+    "pairwise": PairwiseRecord,
+    "truthfulqa": TruthfulQARecord,
+    "svamp": SvampRecord,
+}
+
+
 # -- what each task writes ---------------------------------------------------------------------
-class PairwiseGroup(BaseModel):
+class PairwiseGroup(PairwiseResults):
     model_config = _WRITTEN
 
-    paper: Table
     strict: Table
 
 
-class PairwiseSummary(Summary):
+class PairwiseSummary(PairwiseRecord):
     model_config = _WRITTEN
 
-    task: Literal["pairwise"] = "pairwise"
-    baseline: System
     groups: dict[str, PairwiseGroup]
     judge_model: str
     judge_backend: str
@@ -98,6 +185,9 @@ class PairwiseSummary(Summary):
     items: int
     # Questions left out because a side has no answer for them: reported, never hidden.
     unanswered: dict[Side, int]
+    # Answers whose id has no question: never judged, counted and listed (0 in older summaries).
+    answers_without_question: dict[Side, int] = {}
+    answer_ids_without_question: dict[Side, list[str]] = {}
     bad_answers: dict[Side, int]
     bad_answer_ids: dict[Side, list[str]]
     bad_answer_policy: str
@@ -109,19 +199,15 @@ class PairwiseSummary(Summary):
     error_reasons: dict[str, int]
 
 
-class TruthfulQAGroup(BaseModel):
+class TruthfulQAGroup(TruthfulQAResults):
     model_config = _WRITTEN
 
-    truthful: Rate
-    informative: Rate
-    both: Rate
     verdicts: dict[str, dict[str, int]]  # aspect -> verdict label (and "error") -> count
 
 
-class TruthfulQASummary(Summary):
+class TruthfulQASummary(TruthfulQARecord):
     model_config = _WRITTEN
 
-    task: Literal["truthfulqa"] = "truthfulqa"
     groups: dict[str, TruthfulQAGroup]
     judge_model: str
     judge_backend: str
@@ -131,25 +217,27 @@ class TruthfulQASummary(Summary):
     items: int
     # Questions without an answer are left out of every rate: reported, never hidden.
     unanswered: int
+    # Answers whose id has no question: never judged, counted and listed.
+    answers_without_question: int = 0
+    answer_ids_without_question: list[str] = []
     verdicts: dict[str, dict[str, int]]  # as in the group "all"
     ambiguous_judgments: int
     errors: int
     error_reasons: dict[str, int]
 
 
-class SvampGroup(BaseModel):
+class SvampGroup(SvampResults):
     model_config = _WRITTEN
 
     accuracy: Rate  # unanswered items count as incorrect
     extracted: Rate  # the share of items with a number
 
 
-class SvampSummary(Summary):
+class SvampSummary(SvampRecord):
     model_config = _WRITTEN
 
     omitted_when_none = (*Summary.omitted_when_none, "judge_model", "judge_backend", "prompt_sha")
 
-    task: Literal["svamp"] = "svamp"
     groups: dict[str, SvampGroup]
     extractor: Literal["rules", "llm"]
     # With the LLM extractor only: a rules run names no judge.
@@ -196,23 +284,26 @@ def read_summary(run: Path) -> Summary:
             f"{path}: no 'task' field: not the summary of a judge or score run of this version "
             "(run the evaluation again)"
         )
+    task = data["task"]
+    if not isinstance(task, str) or task not in RECORDS:
+        raise SummaryError(
+            f"{path}: task: {str(task)[:40]!r} is not one of {', '.join(get_args(TaskName))}"
+        )
     try:
-        return Summary.model_validate(data)
+        return RECORDS[task].model_validate(data)
     except ValidationError as err:
         raise SummaryError(f"{path}: {_first_error(err)}") from None
 
 
-def read_block(where: str, block: Any, kind: type[Rate] | type[Table]) -> Rate | Table:
-    """One metric's numbers in a group (`where`: file and key path, for errors), as `kind`
-    says they are written."""
-    try:
-        return kind.model_validate(block)
-    except ValidationError as err:
-        raise SummaryError(f"{where}.{_first_error(err)}") from None
-
-
 def _first_error(err: ValidationError) -> str:
     first = err.errors()[0]
-    where = ".".join(str(part) for part in first["loc"])
-    message = first["msg"].replace("Input should be", "must be")
+    where = ".".join(_key(part) for part in first["loc"])
+    message = first["msg"].replace("Input should be", "must be").removeprefix("Value error, ")
+    message = re.sub(r" or instance of \w+", "", message)  # the class is ours, not the file's
     return f"{where}: {message}" if where else message
+
+
+def _key(part: str | int) -> str:
+    """A key of the path to a field, kept on one readable line (a group's name is data)."""
+    text = str(part)
+    return text if text.isprintable() and len(text) <= 60 else repr(text[:60])

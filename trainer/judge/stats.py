@@ -44,50 +44,60 @@ def strict_rule(first: str, second: str) -> str | None:
     return "tie"
 
 
-def table(outcomes: Iterable[str | None]) -> dict[str, float]:
-    """W/T/L/E counts, N, and the signed differential (W - L) / N."""
+def table(outcomes: Iterable[str | None]) -> dict[str, float | None]:
+    """W/T/L/E counts, N, and the signed differential (W - L) / N: None where N is 0, for a
+    differential of nothing is not 0 (it is shown as n/a).
+
+    >>> table(["win", "tie", None])["diff"], table([None, None])["diff"]
+    (0.5, None)
+    """
     counts = Counter(o for o in outcomes if o is not None)
     n = sum(counts.values())
-    row = {o: counts.get(o, 0) for o in OUTCOMES}
+    row: dict[str, float | None] = {o: counts.get(o, 0) for o in OUTCOMES}
     row["n"] = n
-    row["diff"] = (row["win"] - row["loss"]) / n if n else 0.0
+    row["diff"] = (row["win"] - row["loss"]) / n if n else None
     return row
 
 
-def bootstrap_mean_ci(values: list[float], reps: int = 2000, seed: int = 0) -> tuple[float, float]:
+def bootstrap_mean_ci(
+    values: list[float], reps: int = 2000, seed: int = 0
+) -> tuple[float, float] | None:
     """95% percentile interval of the mean, resampling items with replacement; seeded, so a
-    rerun reports the same interval.
+    rerun reports the same interval. None for no values: there is no interval, not [0, 0].
 
     >>> bootstrap_mean_ci([1.0] * 20), bootstrap_mean_ci([])
-    ((1.0, 1.0), (0.0, 0.0))
+    ((1.0, 1.0), None)
     """
     import numpy as np
 
     if not values:
-        return (0.0, 0.0)
+        return None
     score = np.asarray(values, dtype=float)
     draws = np.random.default_rng(seed).integers(0, len(score), size=(reps, len(score)))
     means = np.sort(score[draws].mean(axis=1))
     return (float(means[int(0.025 * reps)]), float(means[int(0.975 * reps) - 1]))
 
 
-def bootstrap_ci(outcomes: list[str], reps: int = 2000, seed: int = 0) -> tuple[float, float]:
-    """95% percentile interval of (W - L) / N."""
+def bootstrap_ci(
+    outcomes: list[str], reps: int = 2000, seed: int = 0
+) -> tuple[float, float] | None:
+    """95% percentile interval of (W - L) / N; None for no outcomes."""
     score = [1.0 if o == "win" else -1.0 if o == "loss" else 0.0 for o in outcomes]
     return bootstrap_mean_ci(score, reps, seed)
 
 
 def rate(flags: list[bool]) -> dict[str, Any]:
     """A share in [0, 1] with its bootstrap 95% interval and N: how every TruthfulQA and SVAMP
-    metric is reported.
+    metric is reported. A share of no items has neither (None: `n/a` in tables, null in JSON).
 
-    >>> rate([True, True, False, True])["rate"], rate([])["n"]
-    (0.75, 0)
+    >>> rate([True, True, False, True])["rate"], rate([])
+    (0.75, {'rate': None, 'ci95': None, 'n': 0})
     """
     n = len(flags)
+    ci95 = bootstrap_mean_ci([float(f) for f in flags])
     return {
-        "rate": sum(flags) / n if n else 0.0,
-        "ci95": list(bootstrap_mean_ci([float(f) for f in flags])),
+        "rate": sum(flags) / n if n else None,
+        "ci95": None if ci95 is None else list(ci95),
         "n": n,
     }
 
