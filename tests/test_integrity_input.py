@@ -48,24 +48,70 @@ def append_line(path: Path, text: str) -> int:
     return len(path.read_text(encoding="utf-8").splitlines())
 
 
-# -- corpora: unparseable lines are errors naming file:line ---------------------------------------
-@pytest.mark.parametrize(
-    ("value", "expected"),
-    [
-        (
-            "1" * 5000,
-            "invalid JSON (Exceeds the limit (4300 digits) for integer string conversion)",
-        ),
-        ("[" * 200_000 + "]" * 200_000, "invalid JSON (nested too deeply)"),
-    ],
-    ids=["5000-digit-integer", "200000-deep-nesting"],
-)
-def test_build_json_that_python_refuses_names_file_and_line(tiny, value, expected):
+# -- corpora: JSON that Python refuses quarantines its row; the others are built ----------------
+REFUSED = [
+    ("1" * 5000, "integer-too-long"),
+    ("[" * 100_000 + "]" * 100_000, "nested-too-deeply"),
+    ('{"a": ' * 100_000 + "1" + "}" * 100_000, "nested-too-deeply"),
+]
+REFUSED_IDS = ["5000-digit-integer", "100000-deep-list", "100000-deep-object"]
+
+
+@pytest.mark.parametrize(("value", "reason"), REFUSED, ids=REFUSED_IDS)
+def test_build_json_line_that_python_refuses_quarantines_its_row(tiny, value, reason):
+    en = tiny.parent / "en.jsonl"
+    line = append_line(en, '{"id": "t999", "instruction": "x", "output": "y", "n": ' + value + "}")
+    result = build(tiny, "--lang", "zh")
+    assert result.exit_code == 0, result.output
+    quarantine = pq.read_table(tiny.parent / "out" / "tiny" / "quarantine" / "zh.parquet")
+    by_where = {row["where"].split(" | ")[0]: row["reason"] for row in quarantine.to_pylist()}
+    assert by_where == {f"en.jsonl:{line}": f"{reason}:pivot_row"}
+    manifest = json.loads((tiny.parent / "out" / "tiny" / "manifest.json").read_text("utf-8"))
+    assert manifest["configs"]["zh"]["counts"]["kept"] == 8
+
+
+@pytest.mark.parametrize(("value", "reason"), REFUSED, ids=REFUSED_IDS)
+def test_json_list_item_that_python_refuses_is_a_refused_row_and_the_rest_are_read(
+    tmp_path, value, reason
+):
+    path = tmp_path / "rows.json"
+    path.write_text(
+        '[{"instruction": "a", "output": "b"},\n {"instruction": "c", "n": ' + value + ", "
+        '"s": "]}\\"[{"},\n {"instruction": "d", "output": "e"}]',
+        encoding="utf-8",
+    )
+    records = list(iter_records(Corpus(path=str(path)), tmp_path))
+    assert [(r.where, r.instruction, r.problems) for r in records] == [
+        ("rows.json: item 0", "a", []),
+        ("rows.json: item 1", "", [f"{reason}:row"]),
+        ("rows.json: item 2", "d", []),
+    ]
+
+
+def test_aligned_row_that_python_refuses_leaves_its_pivot_row_quarantined(tiny):
     zh = tiny.parent / "zh.jsonl"
-    line = append_line(zh, '{"id": "t999", "instruction": "x", "output": "y", "n": ' + value + "}")
-    message = one_line_error(build(tiny))
-    assert message == f"Error: {zh}:{line}: {expected}"
-    assert nothing_written(tiny.parent / "out")
+    rows = [row for row in corpus_rows("zh") if row["id"] != "t003"]
+    write_jsonl(zh, rows)
+    append_line(zh, '{"id": "t003", "instruction": "x", "output": "y", "n": ' + "9" * 5000 + "}")
+    result = build(tiny, "--lang", "zh")
+    assert result.exit_code == 0, result.output
+    assert "1 target rows match no pivot row" in result.output
+
+
+def test_translate_json_line_that_python_refuses_quarantines_its_row(tmp_path):
+    corpus = write_jsonl(tmp_path / "en.jsonl", corpus_rows("en")[:2])
+    deep = append_line(corpus, '{"id": "x", "n": ' + "[" * 100_000 + "]" * 100_000 + "}")
+    long = append_line(corpus, '{"id": "y", "output": "y", "n": ' + "7" * 5000 + "}")
+    with LibreServer() as server:
+        options = ["provider=libre", f"base_url={server.url}"]
+        result = invoke(*translate_args(corpus, tmp_path, "deep-translator", options))
+    assert result.exit_code == 0, result.output
+    assert "kept 2, quarantined 2 (" in result.output
+    lines = (tmp_path / "it.quarantine.jsonl").read_text("utf-8").splitlines()
+    assert sorted((json.loads(x)["where"], json.loads(x)["reason"]) for x in lines) == [
+        (f"en.jsonl:{deep}", "nested-too-deeply:pivot_row"),
+        (f"en.jsonl:{long}", "integer-too-long:pivot_row"),
+    ]
 
 
 def test_whole_json_file_nested_too_deep_names_the_file(tmp_path):
@@ -335,7 +381,8 @@ def test_missing_local_model_fails_at_once(workdir, command):
 
 def test_judge_missing_questions_and_missing_local_judge_model(workdir):
     answers = write_jsonl(workdir / "a.jsonl", [{"id": "q1", "output": "Hi."}])
-    common = ["judge", "--answers", answers, "--baseline", answers, "--out", workdir / "judged"]
+    baseline = write_jsonl(workdir / "b.jsonl", [{"id": "q1", "output": "Hello."}])
+    common = ["judge", "--answers", answers, "--baseline", baseline, "--out", workdir / "judged"]
     missing = one_line_error(
         invoke(*common, "--questions", "q.jsonl", "--judge-model", "judge-1", "--dry-run")
     )

@@ -22,7 +22,7 @@ def test_check_model_accepts_a_gguf_file(tmp_path):
     other.write_bytes(b"GGUF")
     with pytest.raises(PlugdataError, match=r"m\.Q4_1\.bin: a file, not a directory or a \.gguf"):
         check_model(str(other))
-    with pytest.raises(PlugdataError, match=r"absent\.gguf: no such directory"):
+    with pytest.raises(PlugdataError, match=r"absent\.gguf: no such file$"):
         check_model(str(tmp_path / "absent.gguf"))
 
 

@@ -15,6 +15,7 @@ so one recipe's languages never leak into another build. To add a language for e
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -157,6 +158,35 @@ class LanguageTable:
         """Map a detector's label (e.g. langdetect's `zh-cn`) onto a table code."""
         label = label.lower()
         return self._aliases.get(label, label)
+
+    def listing(self) -> list[str]:
+        """The table as `plugdata languages` prints it: code, name and markers in columns that
+        line up on a terminal, where a CJK character takes two cells."""
+        rows = [("code", "name", "response header", "instruction header")]
+        rows += [(x.code, x.name, x.response_header, x.instruction_header) for x in self]
+        widths = [max(display_width(row[i]) for row in rows) + 2 for i in range(3)]
+        return [
+            "".join(pad(cell, width) for cell, width in zip(row, widths, strict=False)) + row[3]
+            for row in rows
+        ]
+
+
+def display_width(text: str) -> int:
+    """Terminal cells `text` takes: two for a wide or full-width character (CJK), none for a
+    combining mark.
+
+    >>> display_width("中文回复："), display_width("English response:")
+    (10, 17)
+    """
+    return sum(
+        0 if unicodedata.combining(c) else 2 if unicodedata.east_asian_width(c) in "WF" else 1
+        for c in text
+    )
+
+
+def pad(text: str, width: int) -> str:
+    """`text` followed by the spaces that make it `width` cells wide."""
+    return text + " " * max(0, width - display_width(text))
 
 
 # Either colon style, any spacing before it: how a header ends wherever one is matched.

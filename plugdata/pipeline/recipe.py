@@ -265,6 +265,21 @@ class Recipe(Strict):
             raise ValueError("use letters, digits, '.', '_' or '-' (at most 96)")
         return v
 
+    @field_validator("targets")
+    @classmethod
+    def _some_target(cls, v: dict[str, Target]) -> dict[str, Target]:
+        if not v:
+            raise ValueError("no target language: a recipe builds at least one (e.g. `zh:`)")
+        return v
+
+    @field_validator("methods")
+    @classmethod
+    def _methods_once(cls, v: list[str]) -> list[str]:
+        twice = [m for i, m in enumerate(v) if m in v[:i]]
+        if twice:
+            raise ValueError(f"{twice[0]!r} is listed twice")
+        return v
+
     @property
     def responses(self) -> bool:
         """Whether the rows have responses: a training set's do; an eval set is instructions

@@ -83,7 +83,10 @@ def is_gguf(model: str) -> bool:
 def check_model(value: str, flag: str = "--model") -> None:
     """Fail now, in one line, unless `value` is an existing local directory, an existing GGUF
     file (`trainer.common.load_model` dequantises it), or a Hub model this run can load."""
-    if is_gguf(value) and Path(value).is_file():
+    if is_gguf(value):  # a file, never a directory or a Hub id
+        if not Path(value).is_file():
+            what = "a directory, not a .gguf file" if Path(value).exists() else "no such file"
+            raise LocationError(f"{flag} {value}: {what}")
         return
     _check(value, flag, "model", files=False)
 

@@ -22,6 +22,24 @@ from pydantic import (
 from plugdata.core.schema import KEEP_TYPES, reserved_columns
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,95}$")
+BUILTIN_PREFIX = "builtin:"
+# A packaged corpus: a relative path of plain names under plugdata/sources/corpora, so that no
+# `..`, absolute path, backslash or hidden name can lead out of the package.
+_BUILTIN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$")
+
+
+def builtin_name_ok(name: str) -> str:
+    """The NAME of `builtin:NAME`, refused unless it is plain names joined by `/`.
+
+    >>> builtin_name_ok("demo/zh.jsonl")
+    'demo/zh.jsonl'
+    """
+    if not _BUILTIN.match(name):
+        raise ValueError(
+            f"{BUILTIN_PREFIX}{name}: not a packaged corpus; write builtin:FOLDER/FILE with plain "
+            "names (letters, digits, '.', '_', '-'), such as builtin:demo/zh.jsonl"
+        )
+    return name
 
 
 def not_blank(value: str) -> str:
@@ -71,6 +89,13 @@ class Corpus(Strict):
         if (self.path is None) == (self.hub is None):
             raise ValueError("give exactly one of `path` or `hub`")
         return self
+
+    @field_validator("path")
+    @classmethod
+    def _builtin_ok(cls, v: str | None) -> str | None:
+        if v is not None and v.startswith(BUILTIN_PREFIX):
+            builtin_name_ok(v[len(BUILTIN_PREFIX) :])
+        return v
 
 
 def _keep_columns(keep: Any) -> Any:

@@ -23,6 +23,7 @@ from typing import Any
 
 from plugdata.core.digests import sha256_file
 from plugdata.core.jsonl import (
+    Refused,
     decode_line,
     holds_json_lines,
     read_json_items,
@@ -30,9 +31,8 @@ from plugdata.core.jsonl import (
 )
 from plugdata.core.redact import public_path
 from plugdata.errors import SourceError
-from plugdata.sources.corpus import Columns, Corpus, keep_kind
+from plugdata.sources.corpus import BUILTIN_PREFIX, Columns, Corpus, builtin_name_ok, keep_kind
 
-BUILTIN_PREFIX = "builtin:"
 # Common column names, in order of preference, for each role when a recipe does not say.
 _GUESSES = {
     "instruction": ("instruction", "prompt", "question"),
@@ -78,9 +78,17 @@ def join_instruction(instruction: str, context: str) -> str:
 
 def resolve_path(spec_path: str, base_dir: Path) -> Path:
     if spec_path.startswith(BUILTIN_PREFIX):
-        return Path(
-            str(files("plugdata") / "sources" / "corpora" / spec_path[len(BUILTIN_PREFIX) :])
-        )
+        name = spec_path[len(BUILTIN_PREFIX) :]
+        try:
+            builtin_name_ok(name)
+        except ValueError as exc:
+            raise SourceError(str(exc)) from None
+        packaged = Path(str(files("plugdata") / "sources" / "corpora")).resolve()
+        path = packaged / name
+        # A link inside the package may still point out of it.
+        if path.exists() and not path.resolve().is_relative_to(packaged):
+            raise SourceError(f"{spec_path}: leads out of plugdata's packaged corpora")
+        return path
     path = Path(spec_path)
     return path if path.is_absolute() else base_dir / path
 
@@ -137,23 +145,29 @@ def lone_surrogate_free(value: str, name: str, problems: list[str]) -> str:
 
 
 # -- raw rows: (where, row) ------------------------------------------------------------------
-def _jsonl_rows(path: Path, label: str) -> Iterator[tuple[str, dict]]:
-    for lineno, row in read_json_lines(path):
-        if not isinstance(row, dict):
+# A row that is valid JSON but that Python's decoder refuses (a huge integer, deep nesting) comes
+# as a `Refused`: it becomes a record of that problem alone, quarantined like any bad value.
+def _jsonl_rows(
+    path: Path, label: str, refused: bool = False
+) -> Iterator[tuple[str, dict | Refused]]:
+    for lineno, row in read_json_lines(path, refused=refused):
+        if not isinstance(row, (dict, Refused)):
             raise SourceError(f"{path}:{lineno}: expected a JSON object, got {type(row).__name__}")
         yield f"{label}:{lineno}", row
 
 
-def _json_rows(path: Path, label: str) -> Iterator[tuple[str, dict]]:
-    for i, (lineno, row) in enumerate(read_json_items(path)):
-        if not isinstance(row, dict):
+def _json_rows(
+    path: Path, label: str, refused: bool = False
+) -> Iterator[tuple[str, dict | Refused]]:
+    for i, (lineno, row) in enumerate(read_json_items(path, refused=refused)):
+        if not isinstance(row, (dict, Refused)):
             raise SourceError(
                 f"{path}:{lineno}: item {i}: expected a JSON object, got {type(row).__name__}"
             )
         yield f"{label}: item {i}", row
 
 
-def _csv_rows(path: Path, label: str) -> Iterator[tuple[str, dict]]:
+def _csv_rows(path: Path, label: str, refused: bool = False) -> Iterator[tuple[str, dict]]:
     with path.open("rb") as fh:  # line by line: a bad byte names its line, a big file streams
         reader = csv.reader(decode_line(path, i, raw) for i, raw in enumerate(fh, 1))
         try:
@@ -172,7 +186,7 @@ def _csv_rows(path: Path, label: str) -> Iterator[tuple[str, dict]]:
             raise SourceError(f"{path}:{reader.line_num}: unreadable CSV ({exc})") from None
 
 
-def _parquet_rows(path: Path, label: str) -> Iterator[tuple[str, dict]]:
+def _parquet_rows(path: Path, label: str, refused: bool = False) -> Iterator[tuple[str, dict]]:
     import pyarrow.parquet as pq
 
     i = 0
@@ -210,7 +224,11 @@ _READERS = {
 }
 
 
-def raw_rows(corpus: Corpus, base_dir: Path) -> Iterator[tuple[str, dict]]:
+def raw_rows(
+    corpus: Corpus, base_dir: Path, *, refused: bool = False
+) -> Iterator[tuple[str, dict | Refused]]:
+    """The rows of a corpus; with `refused`, a JSON row that Python's decoder refuses beyond
+    syntax comes as a `Refused` (else it is an error)."""
     if corpus.hub is not None:
         return _hub_rows(corpus)
     path = resolve_path(corpus.path, base_dir)
@@ -225,7 +243,7 @@ def raw_rows(corpus: Corpus, base_dir: Path) -> Iterator[tuple[str, dict]]:
         )
     if fmt == "json" and holds_json_lines(path):
         reader = _jsonl_rows
-    return reader(path, corpus_label(corpus, base_dir))
+    return reader(path, corpus_label(corpus, base_dir), refused)
 
 
 # -- records ---------------------------------------------------------------------------------
@@ -306,9 +324,15 @@ def iter_records(
     (a recipe's `keep:`); `limit`: the first rows only."""
     count = 0
     chosen: dict[str, str | None] | None = None
-    for index, (where, row) in enumerate(raw_rows(corpus, base_dir)):
+    for index, (where, row) in enumerate(raw_rows(corpus, base_dir, refused=True)):
         if limit is not None and index >= limit:
             break
+        if isinstance(row, Refused):
+            count += 1
+            response = "" if need_response else None
+            extras = dict.fromkeys(keep or {})
+            yield Record(index, where, None, "", response, extras, [f"{row.reason}:row"])
+            continue
         if chosen is None:
             chosen = _resolve_columns(corpus.columns, list(row), where, need_response=need_response)
             for extra, kind in (keep or {}).items():
