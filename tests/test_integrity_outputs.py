@@ -366,3 +366,22 @@ def test_every_path_option_of_every_command_declares_whether_it_is_read_or_writt
     # Options naming a model, dataset or questions as text (a Hub id or a local path) too.
     for name in ("dataset", "model", "questions", "judge_model"):
         assert name in declared
+
+
+def test_library_calls_refuse_an_overwrite_as_the_commands_do(tmp_path):
+    """`detect_file` opened its report before reading: a report on the input emptied it."""
+    from plugdata.checks.detect_file import DetectOptions, detect_file
+    from trainer.options import ReportOptions
+    from trainer.results import report
+
+    rows = write_jsonl(tmp_path / "rows.jsonl", [{"text": "Una frase in italiano."}])
+    before = rows.read_bytes()
+    with pytest.raises(PlugdataError, match="used as both"):
+        detect_file(DetectOptions(file=rows, field_name="text", report=rows))
+    assert rows.read_bytes() == before
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "summary.json").write_text("{}")
+    with pytest.raises(PlugdataError, match="used as both"):
+        report(ReportOptions(runs=[run], out=run / "summary.md"))
+    assert (run / "summary.json").read_text() == "{}"

@@ -10,6 +10,7 @@ and the same lines.
 from __future__ import annotations
 
 from plugdata.core.formats import extract
+from plugdata.core.options import refuse_overwrite_of
 from plugdata.remote.locations import check_dataset, check_model
 from trainer.answers import Answer, GenerateResult, decode, pending, write_line
 from trainer.common import require_train
@@ -19,6 +20,7 @@ from trainer.translate_test import answer_through_translation
 
 def generate(options: GenerateOptions) -> GenerateResult:
     require_train()
+    refuse_overwrite_of(options)  # as the command does: called from Python too
     check_dataset(options.dataset)
     check_model(options.model)
     if options.method == TRANSLATE_TEST:

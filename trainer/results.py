@@ -18,6 +18,7 @@ from typing import Any, NamedTuple
 from pydantic import BaseModel
 
 from plugdata.core.jsonl import write_json
+from plugdata.core.options import refuse_overwrite_of
 from plugdata.errors import PlugdataError, require
 from trainer.options import ReportOptions
 from trainer.summary import Summary, Table, read_summary
@@ -281,6 +282,7 @@ def figure(results: Results):
 
 def report(options: ReportOptions) -> Results:
     """Write OUT (markdown), OUT with .png (the chart) and .json (the gathered numbers)."""
+    refuse_overwrite_of(options)  # as the command does: called from Python too
     results = gather(options.runs)
     out = options.out
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from plugdata.core.jsonl import read_json_file, write_json
+from plugdata.core.options import refuse_overwrite_of
 from plugdata.dataset.folder import config_name, parse_config_name, read_manifest
 from plugdata.errors import PlugdataError
 from plugdata.remote.locations import check_dataset, check_model
@@ -397,6 +398,7 @@ def _trainer_class():
 
 
 def train(options: TrainOptions) -> TrainResult:
+    refuse_overwrite_of(options)  # as the command does: called from Python too
     _check_output_dir(options)
     setup = build_trainer(options)
     trainer, tokenizer = setup.trainer, setup.tokenizer

@@ -18,6 +18,7 @@ from tqdm.auto import tqdm
 from plugdata.checks.detect import DEFAULT_DETECTOR, DETECTORS
 from plugdata.checks.validate import ValidationSettings, Validator
 from plugdata.core.languages import LANGUAGES
+from plugdata.core.options import refuse_overwrite_of
 from plugdata.core.schema import LidResult
 from plugdata.errors import SourceError
 from plugdata.sources.corpus import Corpus
@@ -87,6 +88,7 @@ class DetectReport:
 
 def detect_file(options: DetectOptions) -> DetectReport:
     """Identify the language of `options.field_name` in every row of `options.file`."""
+    refuse_overwrite_of(options)  # as the command does: called from Python too
     path, field_name, expect = options.file, options.field_name, options.expect
     if expect:
         LANGUAGES.get(expect)  # an unknown code: one line now, before any row is read
