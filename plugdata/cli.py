@@ -264,7 +264,24 @@ def _unloadable(name: str, target: str, exc: Exception) -> click.Command:
 
 
 def main() -> None:
-    cli(prog_name="plugdata")
+    try:
+        cli(prog_name="plugdata")
+    except SystemExit as done:
+        if done.code == Interrupted.exit_code:
+            _exit_now(Interrupted.exit_code)
+        raise
+
+
+def _exit_now(code: int) -> None:
+    """Exit after Ctrl-C without joining the threads still waiting on a service (Python joins
+    a thread pool's threads at exit, which would wait out every request in flight): the
+    command's own cleanup has run as the interrupt unwound it; the exit handlers run here."""
+    import atexit
+
+    atexit._run_exitfuncs()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 if __name__ == "__main__":

@@ -122,23 +122,26 @@ class Runner:
             if first is not None:
                 self._send(*first)
                 _tick(progress)
-        with ThreadPoolExecutor(self.concurrency) as pool:
-            try:
-                pending: set = set()
-                for sending in affordable:
-                    pending.add(pool.submit(self._work, *sending))
-                    if len(pending) >= self.concurrency * 2:  # keep memory flat on huge runs
-                        done, pending = wait(pending, return_when=FIRST_COMPLETED)
-                        for future in done:
-                            future.result()
-                            _tick(progress)
-                for future in pending:
-                    future.result()
-                    _tick(progress)
-            except BaseException:
-                self._stop.set()
-                pool.shutdown(cancel_futures=True)
-                raise
+        pool = ThreadPoolExecutor(self.concurrency)
+        try:
+            pending: set = set()
+            for sending in affordable:
+                pending.add(pool.submit(self._work, *sending))
+                if len(pending) >= self.concurrency * 2:  # keep memory flat on huge runs
+                    done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                    for future in done:
+                        future.result()
+                        _tick(progress)
+            for future in pending:
+                future.result()
+                _tick(progress)
+        except BaseException:
+            # Not waiting for the requests in flight: a Ctrl-C or a stopped run says so now;
+            # their answers, if any come, are cached by the threads as they arrive.
+            self._stop.set()
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+        pool.shutdown()
         self.check_budget()
 
     def check_budget(self) -> None:
