@@ -56,6 +56,9 @@ def plugdata(
     `ulimit -f` sets it: a write past it fails with EFBIG, as on a full disk with ENOSPC)."""
 
     def limit() -> None:
+        # As a terminal starts it: Ctrl-C as its default, even where the tests run in the
+        # background (a shell starts background jobs with SIGINT ignored, and children inherit).
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
         if file_size is not None:
             resource.setrlimit(resource.RLIMIT_FSIZE, (file_size, file_size))
 
