@@ -135,11 +135,14 @@ class Runner:
             for future in pending:
                 future.result()
                 _tick(progress)
-        except BaseException:
-            # Not waiting for the requests in flight: a Ctrl-C or a stopped run says so now;
-            # their answers, if any come, are cached by the threads as they arrive.
+        except KeyboardInterrupt:
+            # Ctrl-C says so now, without waiting out the requests in flight.
             self._stop.set()
             pool.shutdown(wait=False, cancel_futures=True)
+            raise
+        except BaseException:
+            self._stop.set()  # the threads in flight finish before the cache closes
+            pool.shutdown(cancel_futures=True)
             raise
         pool.shutdown()
         self.check_budget()
