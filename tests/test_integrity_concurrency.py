@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from plugdata.checks.alignment import AlignmentCache, cached_scores
+from plugdata.core.claims import ClaimSettings
 from plugdata.core.digests import digest
 from plugdata.translate.cache import Segment, SegmentCache
 
@@ -242,7 +243,7 @@ class Clock:
 
 
 def _cache(path: Path, clock: Clock, **kw) -> SegmentCache:
-    return SegmentCache(path, clock=clock, sleep=clock.sleep, **kw)
+    return SegmentCache(path, ClaimSettings(clock=clock, sleep=clock.sleep, **kw))
 
 
 def _answer(cache: SegmentCache, units: dict[str, str]) -> None:
@@ -380,11 +381,11 @@ def test_alignment_scores_another_process_is_making_are_waited_for(tmp_path):
     clock, path, scorer, got = Clock(), tmp_path / "a.sqlite", Scoring(), []
     pairs = [("one", "uno"), ("two", "due"), ("three", "tre")]
     keys = [digest(Scoring.fingerprint, "en", "it", *pair) for pair in pairs]
-    a = AlignmentCache(path, host="a", clock=clock, sleep=clock.sleep)
+    a = AlignmentCache(path, ClaimSettings(host="a", clock=clock, sleep=clock.sleep))
 
     def a_scores(mine):  # while "a" scores the first two, "b" needs all three
         answer = lambda seconds: a.put_scores(dict.fromkeys(mine, 0.5))  # noqa: E731
-        b = AlignmentCache(path, host="b", clock=clock, sleep=answer)
+        b = AlignmentCache(path, ClaimSettings(host="b", clock=clock, sleep=answer))
         got.extend(cached_scores(scorer, b, pairs, "en", "it"))
         b.close()
 

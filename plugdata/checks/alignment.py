@@ -25,7 +25,7 @@ from typing import Any, ClassVar
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from plugdata.core.claims import CLAIMS_SCHEMA, Claims
+from plugdata.core.claims import CLAIMS_SCHEMA, Claims, ClaimSettings
 from plugdata.core.digests import digest
 from plugdata.core.store import Store, cache_dir
 
@@ -164,7 +164,7 @@ class AlignmentCache:
         *CLAIMS_SCHEMA,
     )
 
-    def __init__(self, path: Path | None = None, **claims: Any) -> None:
+    def __init__(self, path: Path | None = None, claims: ClaimSettings | None = None) -> None:
         self.path = Path(path) if path else cache_dir() / "alignment.sqlite"
         self._store: Store | None = None
         self._pid = 0
@@ -206,7 +206,7 @@ class AlignmentCache:
         """`score` the keys of `todo` that no other process sharing the file is scoring; wait
         for the scores of those it is (`plugdata.core.claims`)."""
         with self._lock:
-            claims = Claims(self._db(), self._lock, "scores", **self._claims)
+            claims = Claims(self._db(), self._lock, "scores", self._claims)
         claims.settle(todo, score)
 
     def embeddings(self, keys: list[bytes]) -> dict[bytes, np.ndarray]:

@@ -32,7 +32,8 @@ _NEIGHBOURS = {char: re.compile(f"[{letters}]") for char, letters in _NEEDS.item
 
 
 def stray_character(text: str) -> str | None:
-    """The first character of `text` that has no place in training text, as `U+XXXX`, or None.
+    """The first character of `text` that has no place in training text, by its code point
+    (`U+202E`), or None.
 
     >>> stray_character("fine text\\twith a tab\\n"), stray_character("a\\u202eb")
     (None, 'U+202E')

@@ -100,30 +100,39 @@ class Claim:
                 self.claims.renew(self.token)
 
 
+@dataclass(frozen=True)
+class ClaimSettings:
+    """How long a claim lives, and the world a `Claims` sees: `clock` (wall time: claims are
+    compared across processes), `sleep`, `alive`, `host`, `pid` and `say` are there for tests
+    to inject."""
+
+    ttl: float = CLAIM_SECONDS
+    clock: Callable[[], float] = time.time
+    sleep: Callable[[float], object] = time.sleep
+    alive: Callable[[int], bool] = pid_alive
+    host: str | None = None  # None: this host's name
+    pid: int | None = None  # None: this process's
+    say: Callable[[str], None] = _say
+
+
 class Claims:
     """The claims table of one cache file, used through the cache's own connection and lock;
-    `answers` is the cache's table of answers (keyed by `key`). `clock` (wall time: claims are
-    compared across processes), `sleep`, `alive`, `host` and `pid` are there for tests to
-    inject."""
+    `answers` is the cache's table of answers (keyed by `key`)."""
 
     def __init__(
-        self,
-        store: Store,
-        lock: threading.Lock,
-        answers: str,
-        *,
-        ttl: float = CLAIM_SECONDS,
-        clock: Callable[[], float] = time.time,
-        sleep: Callable[[float], object] = time.sleep,
-        alive: Callable[[int], bool] = pid_alive,
-        host: str | None = None,
-        pid: int | None = None,
-        say: Callable[[str], None] = _say,
+        self, store: Store, lock: threading.Lock, answers: str, settings: ClaimSettings | None
     ) -> None:
+        s = settings or ClaimSettings()
         self.store, self.lock, self.answers = store, lock, answers
-        self.ttl, self.clock, self.sleep, self.alive, self.say = ttl, clock, sleep, alive, say
-        self.host = host or socket.gethostname()
-        self.pid = os.getpid() if pid is None else pid
+        self.ttl, self.clock, self.sleep, self.alive, self.say = (
+            s.ttl,
+            s.clock,
+            s.sleep,
+            s.alive,
+            s.say,
+        )
+        self.host = s.host or socket.gethostname()
+        self.pid = os.getpid() if s.pid is None else s.pid
 
     def take(self, units: dict[str, Any]) -> Claim:
         """Claim, in one transaction, every unit of `units` that is neither answered in the

@@ -16,11 +16,11 @@ import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from plugdata.core.claims import CLAIMS_SCHEMA, Claims
+from plugdata.core.claims import CLAIMS_SCHEMA, Claims, ClaimSettings
 from plugdata.core.options import TranslationCache
 from plugdata.core.outputs import refuse_overwrite
 from plugdata.core.store import Store, cache_dir
@@ -93,13 +93,12 @@ def segment_key(
 class SegmentCache:
     """Thread-safe: sending threads `put` as answers arrive; one connection, one lock."""
 
-    def __init__(self, path: Path, **claims: Any):
+    def __init__(self, path: Path, claims: ClaimSettings | None = None):
         self.path = Path(path)
         self._db = Store(self.path, _SCHEMA, *CLAIMS_SCHEMA, _REJECTED_SCHEMA)
         self._lock = threading.Lock()
-        # What processes sharing this file are sending now; `claims` (clock, sleep, ...) are
-        # for tests.
-        self.claims = Claims(self._db, self._lock, "segments", **claims)
+        # What processes sharing this file are sending now (`claims`: for tests).
+        self.claims = Claims(self._db, self._lock, "segments", claims)
 
     def _select_in(self, sql: str, keys: list[str]) -> dict[str, str]:
         """`sql` (with `{marks}` for the keys) over `keys` in chunks SQLite accepts."""

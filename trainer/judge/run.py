@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from plugdata.core.claims import CLAIMS_SCHEMA, Claims
+from plugdata.core.claims import CLAIMS_SCHEMA, Claims, ClaimSettings
 from plugdata.core.jsonl import write_json_lines
 from plugdata.core.options import refuse_overwrite_of
 from plugdata.core.store import Store, cache_dir
@@ -58,15 +58,15 @@ def verdict_check(options: JudgeOptions) -> Usable:
 class JudgmentCache:
     """SQLite (WAL): judgment key -> raw judge output. Only successful answers are stored."""
 
-    def __init__(self, path: Path, **claims: Any):
+    def __init__(self, path: Path, claims: ClaimSettings | None = None):
         self._db = Store(
             path,
             "CREATE TABLE IF NOT EXISTS judgments (key TEXT PRIMARY KEY, raw TEXT)",
             *CLAIMS_SCHEMA,
         )
         self._lock = threading.Lock()
-        # Judges sharing the file ask for each judgment once; `claims` (clock, ...): for tests.
-        self.claims = Claims(self._db, self._lock, "judgments", **claims)
+        # Judges sharing the file ask for each judgment once (`claims`: for tests).
+        self.claims = Claims(self._db, self._lock, "judgments", claims)
 
     def get(self, key: str) -> str | None:
         with self._lock:
