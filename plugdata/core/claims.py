@@ -17,7 +17,6 @@ import contextlib
 import os
 import socket
 import sqlite3
-import sys
 import threading
 import time
 import uuid
@@ -25,6 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from plugdata.core.console import say
 from plugdata.core.store import CacheError, Store
 
 CLAIMS_SCHEMA = (
@@ -56,12 +56,6 @@ def pid_alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
-
-
-def _say(line: str) -> None:
-    from tqdm.auto import tqdm
-
-    tqdm.write(line, file=sys.stderr)  # above any progress bar
 
 
 @dataclass
@@ -112,7 +106,7 @@ class ClaimSettings:
     alive: Callable[[int], bool] = pid_alive
     host: str | None = None  # None: this host's name
     pid: int | None = None  # None: this process's
-    say: Callable[[str], None] = _say
+    say: Callable[[str], None] = say
 
 
 class Claims:

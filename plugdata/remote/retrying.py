@@ -24,6 +24,7 @@ from email.utils import parsedate_to_datetime
 from typing import Literal
 from urllib.parse import urlparse
 
+from plugdata.core.console import say
 from plugdata.core.env import seconds_from_env
 from plugdata.errors import ConfigurationError, PlugdataError
 
@@ -297,12 +298,6 @@ def max_retry_after() -> float:
     return seconds_from_env(MAX_RETRY_AFTER_ENV, DEFAULT_MAX_RETRY_AFTER)
 
 
-def _say(line: str) -> None:
-    from tqdm.auto import tqdm
-
-    tqdm.write(line, file=sys.stderr)  # above any progress bar, which survives
-
-
 def wait_before_retry(
     who: str,
     attempt: int,
@@ -311,7 +306,7 @@ def wait_before_retry(
     sleep: Callable[[float], object] = time.sleep,
     cap: float | None = None,
     backoff_cap: float = BACKOFF_CAP,
-    say: Callable[[str], None] = _say,
+    say: Callable[[str], None] = say,
 ) -> float:
     """Wait before retry number `attempt` of a request to `who`, and return the seconds waited.
 
