@@ -6,6 +6,7 @@ was. Waits are injected or held to fractions of a second; locks are real SQLite 
 another connection or process.
 """
 
+import multiprocessing
 import sqlite3
 import subprocess
 import sys
@@ -224,6 +225,34 @@ def test_the_default_busy_timeout_is_a_minute():
     from plugdata.core.store import busy_timeout
 
     assert busy_timeout() == 60.0
+
+
+def open_new_caches_at_once(folder, barrier, errors, files: int) -> None:
+    from plugdata.core.store import CacheError, Store
+
+    for n in range(files):
+        barrier.wait()  # every process opens file n at the same moment
+        try:
+            Store(folder / f"new-{n}.sqlite", "CREATE TABLE IF NOT EXISTS t (k INTEGER)").close()
+        except CacheError as exc:
+            errors.put(str(exc))
+
+
+def test_processes_that_create_one_cache_at_the_same_moment_all_open_it(tmp_path):
+    # Seen in CI: a build's two workers opened a new alignment cache together, and SQLite
+    # answered one of them "locked" at once (the switch to WAL does not wait for a lock).
+    fork = multiprocessing.get_context("fork")
+    barrier, errors = fork.Barrier(4), fork.Queue()
+    openers = [
+        fork.Process(target=open_new_caches_at_once, args=(tmp_path, barrier, errors, 40))
+        for _ in range(4)
+    ]
+    for opener in openers:
+        opener.start()
+    for opener in openers:
+        opener.join(timeout=60)
+    assert [opener.exitcode for opener in openers] == [0] * 4
+    assert errors.empty()
 
 
 # -- a cache gone bad ----------------------------------------------------------------------------

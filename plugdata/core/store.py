@@ -6,7 +6,9 @@ damaged file, wherever the connection is used.
 from __future__ import annotations
 
 import os
+import random
 import sqlite3
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -45,6 +47,10 @@ def _is_storage_error(exc: sqlite3.DatabaseError) -> bool:
     return isinstance(exc, sqlite3.OperationalError) or type(exc) is sqlite3.DatabaseError
 
 
+def _is_lock_error(exc: sqlite3.DatabaseError) -> bool:
+    return "locked" in str(exc) or "busy" in str(exc)
+
+
 class Store:
     """One SQLite connection, shared by threads (callers hold their own lock), whose
     every use turns a locked or damaged file into a one-line `CacheError` naming it."""
@@ -54,19 +60,37 @@ class Store:
         self.timeout = busy_timeout()
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self._errors():
+            self._db = self._open(schema)
+
+    def _open(self, schema: tuple[str, ...]) -> sqlite3.Connection:
+        """The connection, set up. Processes that open a new file at the same moment race to
+        switch it to WAL, and SQLite answers the loser "locked" at once, without waiting (its busy
+        handler is not used there): so the set-up is tried again, after a short pause, until the
+        busy timeout is spent."""
+        deadline = time.monotonic() + self.timeout
+        pause = 0.005
+        while True:
             # Autocommit makes each answer durable the moment it is put; WAL lets readers run
             # beside the writer; the timeout makes a second process wait for a lock, not fail.
-            self._db = sqlite3.connect(
+            db = sqlite3.connect(
                 self.path, timeout=self.timeout, check_same_thread=False, isolation_level=None
             )
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            for statement in schema:
-                self._db.execute(statement)
-            # Take the write lock once: a lock another process holds is met here, before any
-            # request is paid for, rather than when the first answer is to be stored.
-            self._db.execute("BEGIN IMMEDIATE")
-            self._db.execute("ROLLBACK")
+            try:
+                db.execute("PRAGMA journal_mode=WAL")
+                db.execute("PRAGMA synchronous=NORMAL")
+                for statement in schema:
+                    db.execute(statement)
+                # Take the write lock once: a lock another process holds is met here, before
+                # any request is paid for, rather than when the first answer is to be stored.
+                db.execute("BEGIN IMMEDIATE")
+                db.execute("ROLLBACK")
+                return db
+            except sqlite3.OperationalError as exc:
+                db.close()
+                if not _is_lock_error(exc) or time.monotonic() + pause > deadline:
+                    raise
+                time.sleep(pause * random.uniform(0.5, 1.5))
+                pause = min(pause * 2, 0.2)
 
     @contextmanager
     def _errors(self) -> Iterator[None]:
@@ -78,14 +102,13 @@ class Store:
             raise self._error(exc) from None
 
     def _error(self, exc: sqlite3.DatabaseError) -> CacheError:
-        text = str(exc)
-        if "locked" in text or "busy" in text:
+        if _is_lock_error(exc):
             return CacheError(
                 f"{self.path}: locked by another process for more than {self.timeout:g} s "
                 f"(${BUSY_TIMEOUT_ENV}); finished answers stay in it: run again when the other "
                 "process is done"
             )
-        return CacheError(f"{self.path}: not a usable plugdata cache ({text})")
+        return CacheError(f"{self.path}: not a usable plugdata cache ({exc})")
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
         """All rows of a SELECT (read inside the guard: damaged pages surface while reading)."""
