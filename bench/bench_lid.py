@@ -24,6 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from corpus import ALPACA, XAE, make_pair_files
+from report import result
 
 from plugdata.checks.validate import Validator
 from plugdata.pipeline.config import RunConfig
@@ -180,6 +181,10 @@ def main() -> None:
             f"speed-up {statistics.median(ratios):.0f}x "
             f"(per run: {', '.join(f'{r:.0f}x' for r in ratios)})"
         )
+    ratio = {
+        key: statistics.median(b / o for b, o in zip(times["baseline"], times[key], strict=True))
+        for key in ("serial", "parallel")
+    }
     print()
     print(
         "| lang | ours: accepted | ours: swapped flagged | langdetect: accepted | "
@@ -197,6 +202,15 @@ def main() -> None:
     for label, judge in (("plugdata", ours), ("langdetect", base)):
         accepted = sum(judge.passes(t, "en") for t in alpaca) / len(alpaca)
         print(f"GPT4-Alpaca English instructions accepted, {label}: {accepted:.2%}")
+    result(
+        f"{fields:,} fields: langdetect {med['baseline']:.2f} s; plugdata, every check, "
+        f"1 process {med['serial']:.2f} s (**{ratio['serial']:.0f}x**), {workers} processes "
+        f"{med['parallel']:.2f} s (**{ratio['parallel']:.0f}x**); medians of {args.runs}",
+        fields=fields,
+        seconds=med,
+        speedup=ratio,
+        workers=workers,
+    )
 
 
 if __name__ == "__main__":

@@ -23,6 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from corpus import UNSCORED, make_pair_files, write_recipe
+from report import result
 
 
 def token_lengths(rows: int, max_length: int) -> list[int]:
@@ -112,6 +113,13 @@ def main() -> None:
     print(
         f"plugdata, padding-free packing (FlashAttention): {pack:.1%} real tokens, "
         f"{pack / b:.2f}x the paper's per step"
+    )
+    result(
+        f"real tokens per step: paper {b:.1%}, length-grouped {g:.1%} ({g / b:.2f}x), "
+        f"packed {pack:.1%} ({pack / b:.2f}x)",
+        paper=b,
+        grouped=g,
+        packed=pack,
     )
 
 

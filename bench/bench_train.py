@@ -108,6 +108,14 @@ def main() -> None:
         f"checkpointing {hp['gradient_checkpointing']}; median of {args.runs} runs"
     )
     print(f"peak RSS {rss:.2f} GiB; {speed:,.0f} real tokens/s")
+    from report import result
+
+    result(
+        f"`--preset quick`, SmolLM2-135M on CPU: peak RSS {rss:.2f} GiB, {speed:,.0f} real "
+        f"tokens/s (medians of {args.runs})",
+        peak_rss_gib=rss,
+        tokens_per_s=speed,
+    )
 
 
 if __name__ == "__main__":
