@@ -3,22 +3,26 @@
 from __future__ import annotations
 
 import errno
+import functools
+import importlib
 import os
 import sys
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from plugdata import __version__
-from plugdata.checks.detect_file import DetectOptions
-from plugdata.checks.qe_file import QeOptions
-from plugdata.core.options import click_options, parse_all, parse_options
 from plugdata.errors import PlugdataError
-from plugdata.hub.publish import PublishOptions
-from plugdata.pipeline.build import BuildOptions
-from plugdata.pipeline.config import RunConfig
-from plugdata.pipeline.translate_file import MergeOptions, TranslateOptions
-from plugdata.translate.cache import CacheExportOptions, CacheImportOptions
+
+if TYPE_CHECKING:
+    from plugdata.checks.detect_file import DetectOptions
+    from plugdata.checks.qe_file import QeOptions
+    from plugdata.hub.publish import PublishOptions
+    from plugdata.pipeline.build import BuildOptions
+    from plugdata.pipeline.config import RunConfig
+    from plugdata.pipeline.translate_file import MergeOptions, TranslateOptions
+    from plugdata.translate.cache import CacheExportOptions, CacheImportOptions
 
 
 class OneLineUsageError(click.ClickException):
@@ -62,6 +66,72 @@ def system_fault(err: BaseException) -> str | None:
     return None
 
 
+class ModelCommand(click.Command):
+    """A command whose options are the fields of pydantic models (`plugdata.core.options`),
+    named as `module:Class` and imported only when the command runs or shows its own help:
+    `plugdata --help` lists every command without importing pydantic, the pipeline or the
+    trainer. The callback gets the validated models, in the order named (`parse_all`)."""
+
+    def __init__(self, *args: Any, models: tuple[str, ...], **kwargs: Any):
+        self.model_names = models  # `module:Class` each
+        self._loaded = True  # nothing to build while click's __init__ sets the attributes
+        super().__init__(*args, **kwargs)
+        self._loaded = False
+
+    # click reads both attributes to parse, run and describe a command; building them at the
+    # first read keeps every other part of click as it is.
+    @property  # type: ignore[override]
+    def params(self) -> list[click.Parameter]:
+        self._load()
+        return self._params
+
+    @params.setter
+    def params(self, value: list[click.Parameter]) -> None:
+        self._params = value
+
+    @property  # type: ignore[override]
+    def callback(self) -> Callable[..., Any] | None:
+        self._load()
+        return self._callback
+
+    @callback.setter
+    def callback(self, value: Callable[..., Any] | None) -> None:
+        self._callback = value
+
+    def _load(self) -> None:
+        if self._loaded:
+            return
+        from plugdata.core.options import click_options, parse_all
+
+        models = [_resolve(name) for name in self.model_names]
+        function = self._callback
+
+        @functools.wraps(function)
+        def run(**values: Any) -> Any:
+            return function(*parse_all(values, *models))
+
+        for model in reversed(models):  # as stacked decorators would, the first model on top
+            run = click_options(model)(run)
+        self._callback = run
+        # click reverses the decorators' list, to declaration order.
+        self._params = [*reversed(run.__click_params__), *self._params]
+        self._loaded = True  # only now: a model that failed to import fails again when asked
+
+
+def _resolve(name: str) -> Any:
+    module, _, attribute = name.partition(":")
+    return getattr(importlib.import_module(module), attribute)
+
+
+def model_command(
+    *models: str, group: click.Group | None = None, name: str | None = None
+) -> Callable[[Callable[..., Any]], click.Command]:
+    """A command (of `group`, or standalone) whose options come from `models`, each
+    `module:Class` (see `ModelCommand`)."""
+    make = group.command if group is not None else click.command
+    return make(name, cls=ModelCommand, models=models)
+
+
 class PlugdataGroup(click.Group):
     """Turns library errors (and only those) into one line and exit code 1, scrubbed of
     secrets whatever the message quotes; refused option values into one line and exit code 2.
@@ -89,9 +159,13 @@ class PlugdataGroup(click.Group):
         return command
 
     def _plugins(self) -> dict[str, Any]:
-        from importlib.metadata import entry_points
+        # Read once: a scan of every installed package's metadata, and `--help` asks for each
+        # plugin by name after listing them.
+        if getattr(self, "_entry_points", None) is None:
+            from importlib.metadata import entry_points
 
-        return {e.name: e for e in entry_points(group="plugdata.commands")}
+            self._entry_points = {e.name: e for e in entry_points(group="plugdata.commands")}
+        return self._entry_points
 
     def invoke(self, ctx: click.Context):
         try:
@@ -126,10 +200,10 @@ def cli() -> None:
     """
 
 
-@cli.command()
-@click_options(BuildOptions)
-@click_options(RunConfig)
-def build(**values) -> None:
+@model_command(
+    "plugdata.pipeline.build:BuildOptions", "plugdata.pipeline.config:RunConfig", group=cli
+)
+def build(options: BuildOptions, config: RunConfig) -> None:
     """Build the dataset described by RECIPE into OUT/<name>/.
 
     Writes parquet configs `<lang>` (triples) and `<lang>-<method>` (training rows), a
@@ -138,7 +212,6 @@ def build(**values) -> None:
     """
     from plugdata.pipeline.build import BuildError, build_from
 
-    options, config = parse_all(values, BuildOptions, RunConfig)
     try:
         report = build_from(options, config)
     except BuildError as err:
@@ -155,9 +228,8 @@ def build(**values) -> None:
         result.raise_if_failed()
 
 
-@cli.command()
-@click_options(PublishOptions)
-def publish(**values) -> None:
+@model_command("plugdata.hub.publish:PublishOptions", group=cli)
+def publish(options: PublishOptions) -> None:
     """Publish a built dataset FOLDER to the Hugging Face Hub, incrementally and verified.
 
     Adds new configs, keeps every config already in the repo, changes an existing one only
@@ -166,7 +238,6 @@ def publish(**values) -> None:
     """
     from plugdata.hub.publish import publish as run_publish
 
-    options = parse_options(PublishOptions, values)
     result = run_publish(options)
     if options.dry_run:
         click.echo("Plan (dry run, nothing written):")
@@ -174,41 +245,39 @@ def publish(**values) -> None:
     result.raise_if_failed()
 
 
-@cli.command()
-@click_options(QeOptions)
-def qe(**values) -> None:
+@model_command("plugdata.checks.qe_file:QeOptions", group=cli)
+def qe(options: QeOptions) -> None:
     """Score how well each pair of texts in FILE agrees in meaning (json, jsonl, csv, parquet)."""
     from plugdata.checks.qe_file import qe_file
 
-    click.echo(qe_file(parse_options(QeOptions, values)).summary())
+    click.echo(qe_file(options).summary())
 
 
-@cli.command()
-@click_options(DetectOptions)
-def detect(**values) -> None:
+@model_command("plugdata.checks.detect_file:DetectOptions", group=cli)
+def detect(options: DetectOptions) -> None:
     """Detect the language of one field in every row of FILE (json, jsonl, csv, parquet)."""
     from plugdata.checks.detect_file import detect_file
 
-    click.echo(detect_file(parse_options(DetectOptions, values)).summary())
+    click.echo(detect_file(options).summary())
 
 
-@cli.command()
-@click_options(TranslateOptions)
-@click_options(RunConfig)
-def translate(**values) -> None:
+@model_command(
+    "plugdata.pipeline.translate_file:TranslateOptions",
+    "plugdata.pipeline.config:RunConfig",
+    group=cli,
+)
+def translate(options: TranslateOptions, config: RunConfig) -> None:
     """Translate an instruction corpus IN (json, jsonl, csv, parquet) into triples."""
     from plugdata.pipeline.translate_file import translate_file
 
-    click.echo(translate_file(*parse_all(values, TranslateOptions, RunConfig)).summary())
+    click.echo(translate_file(options, config).summary())
 
 
-@cli.command()
-@click_options(MergeOptions)
-def merge(**values) -> None:
+@model_command("plugdata.pipeline.translate_file:MergeOptions", group=cli)
+def merge(options: MergeOptions) -> None:
     """Join the outputs of `plugdata translate --shard i/N` runs, in shard order."""
     from plugdata.pipeline.translate_file import merge_shards
 
-    options = parse_options(MergeOptions, values)
     rows = merge_shards(options.parts, options.out)
     click.echo(f"merged {len(options.parts)} shards, {rows} rows -> {options.out}")
 
@@ -218,24 +287,20 @@ def cache() -> None:
     """Move the translation cache between machines (parquet)."""
 
 
-@cache.command("export")
-@click_options(CacheExportOptions)
-def cache_export(**values) -> None:
+@model_command("plugdata.translate.cache:CacheExportOptions", group=cache, name="export")
+def cache_export(options: CacheExportOptions) -> None:
     """Write every cached translation to FILE (parquet)."""
     from plugdata.translate.cache import export_cache
 
-    options = parse_options(CacheExportOptions, values)
     click.echo(f"exported {export_cache(options)} segments -> {options.file}")
 
 
-@cache.command("import")
-@click_options(CacheImportOptions)
-def cache_import(**values) -> None:
+@model_command("plugdata.translate.cache:CacheImportOptions", group=cache, name="import")
+def cache_import(options: CacheImportOptions) -> None:
     """Add the translations in FILE (from `cache export`) to the cache; rows with empty
     values are skipped and counted."""
     from plugdata.translate.cache import import_cache
 
-    options = parse_options(CacheImportOptions, values)
     done = import_cache(options)
     skipped = f" ({done.skipped} rows skipped: null or non-text values)" if done.skipped else ""
     click.echo(f"imported {done.rows} segments{skipped} -> {options.cache}")

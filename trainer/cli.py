@@ -5,21 +5,26 @@ library never imports the trainer. Every argument and option is derived from the
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
-from plugdata.core.options import click_options, parse_options
-from trainer.options import (
-    GenerateOptions,
-    JudgeOptions,
-    ReportOptions,
-    ScoreOptions,
-    TrainOptions,
-)
+# The models are named, not imported: `plugdata --help` lists these commands without loading
+# them (see `ModelCommand`).
+from plugdata.cli import model_command
+
+if TYPE_CHECKING:
+    from trainer.options import (
+        GenerateOptions,
+        JudgeOptions,
+        ReportOptions,
+        ScoreOptions,
+        TrainOptions,
+    )
 
 
-@click.command()
-@click_options(TrainOptions)
-def train(**values) -> None:
+@model_command("trainer.options:TrainOptions")
+def train(options: TrainOptions) -> None:
     """Fine-tune a causal LM on a PLUG training config (TRL SFTTrainer, loss on completions).
 
     For several GPUs or nodes run the same command under
@@ -27,36 +32,32 @@ def train(**values) -> None:
     """
     from trainer.train import train as run_train
 
-    click.echo(run_train(parse_options(TrainOptions, values)).summary())
+    click.echo(run_train(options).summary())
 
 
-@click.command()
-@click_options(GenerateOptions)
-def generate(**values) -> None:
+@model_command("trainer.options:GenerateOptions")
+def generate(options: GenerateOptions) -> None:
     """Answer an evaluation config with a model and extract the target-language answers."""
     from trainer.generate import generate as run_generate
 
-    click.echo(run_generate(parse_options(GenerateOptions, values)).summary())
+    click.echo(run_generate(options).summary())
 
 
-@click.command()
-@click_options(JudgeOptions)
-def judge(**values) -> None:
+@model_command("trainer.options:JudgeOptions")
+def judge(options: JudgeOptions) -> None:
     """Judge answers with an LLM: two systems pairwise, both orders, for win/tie/loss
     (--task pairwise), or one system's truthfulness and informativeness against reference
     answers (--task truthfulqa)."""
     from trainer.judge.run import judge as run_judge
 
-    click.echo(run_judge(parse_options(JudgeOptions, values)).text())
+    click.echo(run_judge(options).text())
 
 
-@click.command()
-@click_options(ReportOptions)
-def report(**values) -> None:
+@model_command("trainer.options:ReportOptions")
+def report(options: ReportOptions) -> None:
     """Gather the summary.json of judge and score runs into one results table and chart."""
     from trainer.results import report as write_report
 
-    options = parse_options(ReportOptions, values)
     results = write_report(options)
     click.echo(results.text(options.out))
 
@@ -66,13 +67,12 @@ def score() -> None:
     """Score a system's answers against gold answers, as the PLUG paper's benchmarks do."""
 
 
-@score.command()
-@click_options(ScoreOptions)
-def svamp(**values) -> None:
+@model_command("trainer.options:ScoreOptions", group=score)
+def svamp(options: ScoreOptions) -> None:
     """X-SVAMP accuracy: read the final number of each answer and compare it with the gold."""
     from trainer.score.svamp import score_svamp
 
-    report = score_svamp(parse_options(ScoreOptions, values))
+    report = score_svamp(options)
     for warning in report.warnings:  # before the summary, where a reader of stderr sees it
         click.echo(f"Warning: {warning}", err=True)
     click.echo(report.text())

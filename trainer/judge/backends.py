@@ -62,7 +62,17 @@ class ApiJudge:
             stop=self.stop,
             monitor=FailureMonitor(self.who),
         )
-        self._client = openai_client(options.base_url, options.api_key_env, options.timeout)
+        # Built at the first request: a run whose judgments are all cached imports no SDK.
+        self._client: Any = None
+        self._client_lock = threading.Lock()
+
+    def _connect(self) -> Any:
+        """The SDK client, built once."""
+        with self._client_lock:
+            if self._client is None:
+                o = self.options
+                self._client = openai_client(o.base_url, o.api_key_env, o.timeout)
+            return self._client
 
     def decode_params(self) -> dict[str, Any]:
         o = self.options
@@ -72,6 +82,7 @@ class ApiJudge:
         """Stops cleanly (everything finished is cached) at `--max-cost`."""
         if requests:
             check_openai_key(self.who, self.options.base_url, self.options.api_key_env)
+            self._connect()  # here, not inside a try that the retries would classify
             # The first request alone: a misconfigured judge fails once, not once per thread.
             self._work(requests[0], record, counters)
             progress(1)
@@ -84,14 +95,15 @@ class ApiJudge:
         """(raw answer, None) or (None, error reason) after retries. `cost`, reserved for this
         request, is spent once a try was sent."""
 
+        body = {
+            "model": self.options.judge_model,
+            "messages": request.messages,
+            **self.decode_params(),
+            **request.params,
+        }
+
         def create() -> str:
-            return chat_completion(
-                lambda: self._client.chat.completions.create(
-                    model=self.options.judge_model,
-                    messages=request.messages,
-                    **{**self.decode_params(), **request.params},
-                )
-            )
+            return chat_completion(lambda: self._post(body))
 
         def useless(answer: str) -> Failure | None:
             why = "empty answer" if not answer.strip() else self.usable(request, answer)
@@ -110,6 +122,16 @@ class ApiJudge:
             return None, gave_up.failure.reason
         self.budget.commit(cost)
         return answer, None
+
+    def _post(self, body: dict[str, Any]) -> Any:
+        """`chat.completions.create(**body)` without its pass over the arguments against the
+        SDK's typed-dict declarations, which renames nothing in a body of plain text messages
+        and was over a quarter of the SDK's time per request: the same POST, the same parsed
+        `ChatCompletion` (or the text of an answer of another shape), the same errors."""
+        from openai.types.chat import ChatCompletion
+
+        client = self._client or self._connect()
+        return client.post("/chat/completions", body=body, cast_to=ChatCompletion)
 
     def _work(self, request: Request, record: Record, counters: Counters) -> None:
         cost = self.price.request(request.chars, EXPECTED_OUTPUT_TOKENS)

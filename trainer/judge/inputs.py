@@ -4,7 +4,9 @@ language). Errors name the file, line and field."""
 
 from __future__ import annotations
 
+import functools
 import os
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,13 +21,36 @@ class Inputs:
     system: dict[str, dict]  # id -> answer row (`output`, optional `extraction`, `lang`)
     baseline: dict[str, dict]
     items: list[str]  # the ids all three have, in the questions' order
-    bad: dict[str, set[str]]  # side ("system", "baseline") -> ids of its bad answers
     # side -> ids of its answers that no question has: never judged, counted and listed
     without_question: dict[str, list[str]] = field(default_factory=dict)
+    _bad: dict[str, set[str]] | None = field(default=None, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @property
+    def bad(self) -> dict[str, set[str]]:
+        """Side ("system", "baseline") -> ids of its bad answers. Found when first asked for:
+        the language checks load a detector and check every answer, which the pairwise task
+        does on a thread while the judge answers (`warm_up`) unless the requests need them
+        (`--bad-answers lose`). A failure is raised again to the next caller."""
+        with self._lock:
+            if self._bad is None:
+                validator = functools.cache(_validator)  # none needed when no answer has a lang
+                self._bad = {
+                    side: _bad_answers(validator, rows, self.questions, self.items)
+                    for side, rows in (("system", self.system), ("baseline", self.baseline))
+                }
+            return self._bad
+
+
+def _validator():
+    from plugdata.checks.validate import Validator
+
+    return Validator()
 
 
 def load_inputs(options: JudgeOptions) -> Inputs:
-    """Questions, both sides' answers, the ids all three have, and the bad answers."""
+    """Questions, both sides' answers and the ids all three have; the bad answers are found
+    when asked for (`Inputs.bad`)."""
     system = read_rows(options.answers, ("id", "output"))
     baseline = read_rows(options.baseline, ("id", "output"))
     refuse_self(options.answers, system, options.baseline, baseline)
@@ -40,18 +65,11 @@ def load_inputs(options: JudgeOptions) -> Inputs:
             "no item has a question, an answer and a baseline answer: the ids differ (questions "
             f"{sample(questions)}; answers {sample(system)}; baseline {sample(baseline)})"
         )
-    from plugdata.checks.validate import Validator
-
-    validator = Validator()
-    bad = {
-        side: _bad_answers(validator, rows, questions, items)
-        for side, rows in (("system", system), ("baseline", baseline))
-    }
     without = {
         side: sorted(set(rows) - set(questions))
         for side, rows in (("system", system), ("baseline", baseline))
     }
-    return Inputs(questions, system, baseline, items, bad, without)
+    return Inputs(questions, system, baseline, items, without)
 
 
 def refuse_self(answers: Path, system: dict, baseline_file: Path, baseline: dict) -> None:
@@ -73,12 +91,13 @@ def _outputs(rows: dict[str, dict]) -> dict[str, str]:
 
 
 def _bad_answers(validator, rows: dict[str, dict], questions: dict, items: list[str]) -> set[str]:
-    """Answers whose extraction failed, or that are not in the question's language."""
+    """Answers whose extraction failed, or that are not in the question's language
+    (`validator()`: the language checker, made when first called)."""
     bad = set()
     for i in items:
         row, lang = rows[i], questions[i].get("lang") or rows[i].get("lang")
         text = str(row["output"])
         failed = row.get("extraction", "ok") != "ok" or not text.strip()
-        if failed or (lang and not validator.check_language(text, lang).passed):
+        if failed or (lang and not validator().check_language(text, lang).passed):
             bad.add(i)
     return bad

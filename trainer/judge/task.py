@@ -45,6 +45,12 @@ class Task(Protocol):
         """Any picture the task draws into OUT."""
         ...
 
+    def warm_up(self) -> None:
+        """Prepare what `summarise` and `chart` will need (imports), on a thread of its own
+        while the judge answers: time the command would otherwise spend after the last
+        answer."""
+        ...
+
 
 def error_reasons(judgments: list[dict]) -> dict[str, int]:
     """How many judgments failed, by reason (`no verdict`, `HTTP 500`, ...)."""

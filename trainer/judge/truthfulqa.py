@@ -138,6 +138,9 @@ class TruthfulQATask:
     def chart(self, out: Path, summary: TruthfulQASummary) -> None:
         """No chart: the table says it all for two rates per language."""
 
+    def warm_up(self) -> None:
+        """Nothing to prepare: no chart."""
+
     def _without_question(self) -> list[str]:
         return sorted(set(self.answers) - set(self.questions))
 
