@@ -365,7 +365,9 @@ def test_sigkill_then_rerun_requests_no_finished_segment_again(corpus, tmp_path)
         assert result.exit_code == 0, result.output
         texts = [r["q"] for r in server.requests]
     repeated = len(texts) - len(set(texts))
-    assert repeated <= 1  # at most the one request in flight when the process died
+    # At most the one request in flight when the process died, and the one answer before it
+    # if the cache's writer had not committed it yet (one thread: never more pending).
+    assert repeated <= 2
     with LibreServer() as clean:
         fresh = tmp_path / "clean"
         args = libre_args(clean, corpus, fresh)

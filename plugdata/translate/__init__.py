@@ -96,11 +96,14 @@ class TextTranslator:
             source, target, fields=(kind,), max_cost=left, progress=progress
         )
         sender = engine.Sender(self.concurrency)
-        with (
-            SegmentCache(self.cache_path) as cache,
-            engine.Translation(self._backends, cache, settings, sender) as job,
-        ):
-            outcomes, report = job.translate(records)
+        try:
+            with (
+                SegmentCache(self.cache_path) as cache,
+                engine.Translation(self._backends, cache, settings, sender) as job,
+            ):
+                outcomes, report = job.translate(records)
+        finally:
+            sender.close()
         self.spent += report.stats.cost
         self.requests += report.stats.requests
         return [

@@ -1,9 +1,12 @@
 """The segment cache: SQLite (WAL), one row per translated unit, keyed by a content hash of
 everything that determines the answer (backend, model, languages, prompt version, text).
 
-Each answer is committed as soon as it arrives, so a run killed at any point loses nothing
-finished; failures are never stored. Processes sharing the file claim what they send
-(`plugdata.core.claims`), so that none pays for a segment another is translating.
+Answers are committed in groups as they arrive (`plugdata.core.store.GroupedInserts`): a run
+killed outright loses at most `MAX_PENDING` answers it received, in practice none or a few; a run
+that returns, fails or is interrupted has committed every one (`flush`). Failures are never
+stored.
+Processes sharing the file claim what they send (`plugdata.core.claims`), so that none pays for
+a segment another is translating.
 `export`/`import_` move a cache as a parquet file so that anyone can rebuild a published
 dataset without paying for a single request.
 """
@@ -23,7 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from plugdata.core.claims import CLAIMS_SCHEMA, Claims, ClaimSettings
 from plugdata.core.options import TranslationCache
 from plugdata.core.outputs import refuse_overwrite
-from plugdata.core.store import Store, cache_dir
+from plugdata.core.store import GroupedInserts, Store, cache_dir
 from plugdata.errors import PlugdataError
 
 _SCHEMA = """
@@ -47,6 +50,8 @@ _REJECTED_SCHEMA = (
     "CREATE TABLE IF NOT EXISTS rejected (key TEXT PRIMARY KEY, reason TEXT NOT NULL)"
 )
 _SPACES = re.compile(r"[ \t]+")
+# Answers received and not yet committed, at most: what a run killed outright can lose.
+MAX_PENDING = 64
 
 
 class Segment(NamedTuple):
@@ -91,19 +96,24 @@ def segment_key(
 
 
 class SegmentCache:
-    """Thread-safe: sending threads `put` as answers arrive; one connection, one lock."""
+    """Thread-safe: sending threads `put` as answers arrive, committed in groups (see the
+    module's first lines); one connection, one lock. Every read and write other than `put`
+    commits the answers waiting first, so this process reads what it put."""
 
     def __init__(self, path: Path, claims: ClaimSettings | None = None):
         self.path = Path(path)
         self._db = Store(self.path, _SCHEMA, *CLAIMS_SCHEMA, _REJECTED_SCHEMA)
         self._lock = threading.Lock()
+        self._answers = GroupedInserts(self._db, self._lock, _INSERT, MAX_PENDING)
         # What processes sharing this file are sending now (`claims`: for tests).
-        self.claims = Claims(self._db, self._lock, "segments", claims)
+        self.claims = _Claims(self._db, self._lock, "segments", claims)
+        self.claims.cache = self
 
     def _select_in(self, sql: str, keys: list[str]) -> dict[str, str]:
         """`sql` (with `{marks}` for the keys) over `keys` in chunks SQLite accepts."""
         found: dict[str, str] = {}
         with self._lock:
+            self._answers.commit_held()
             for i in range(0, len(keys), 500):
                 chunk = keys[i : i + 500]
                 found.update(self._db.query(sql.format(marks=",".join("?" * len(chunk))), chunk))
@@ -116,8 +126,12 @@ class SegmentCache:
         )
 
     def put(self, segment: Segment) -> None:
-        with self._lock:
-            self._db.execute(_INSERT, segment)
+        self._answers.add(segment)
+
+    def flush(self) -> None:
+        """Commit every answer `put` so far (the senders call it when they stop, however they
+        stop)."""
+        self._answers.commit()
 
     def note_checks(self, rejected: dict[str, str], passed: Iterable[str]) -> None:
         """What the content checks said of rows made of these answers: `rejected` (key ->
@@ -125,9 +139,11 @@ class SegmentCache:
         passed = [(key,) for key in passed if key not in rejected]
         if not rejected and not passed:
             return
-        with self._lock, self._db.transaction() as db:
-            db.executemany("DELETE FROM rejected WHERE key = ?", passed)
-            db.executemany("INSERT OR REPLACE INTO rejected VALUES (?, ?)", rejected.items())
+        with self._lock:
+            self._answers.commit_held()
+            with self._db.transaction() as db:
+                db.executemany("DELETE FROM rejected WHERE key = ?", passed)
+                db.executemany("INSERT OR REPLACE INTO rejected VALUES (?, ?)", rejected.items())
 
     def forget_rejected(self, keys: Iterable[str]) -> list[str]:
         """Drop the answers among `keys` that the checks rejected, so that they are asked for
@@ -135,12 +151,14 @@ class SegmentCache:
         found = list(self.rejected(keys))
         if not found:
             return found
-        with self._lock, self._db.transaction() as db:
-            for i in range(0, len(found), 500):
-                chunk = found[i : i + 500]
-                marks = ",".join("?" * len(chunk))
-                db.execute(f"DELETE FROM segments WHERE key IN ({marks})", chunk)
-                db.execute(f"DELETE FROM rejected WHERE key IN ({marks})", chunk)
+        with self._lock:
+            self._answers.commit_held()
+            with self._db.transaction() as db:
+                for i in range(0, len(found), 500):
+                    chunk = found[i : i + 500]
+                    marks = ",".join("?" * len(chunk))
+                    db.execute(f"DELETE FROM segments WHERE key IN ({marks})", chunk)
+                    db.execute(f"DELETE FROM rejected WHERE key IN ({marks})", chunk)
         return found
 
     def rejected(self, keys: Iterable[str]) -> dict[str, str]:
@@ -153,6 +171,7 @@ class SegmentCache:
         """Segments as `put` takes them, in one transaction: answers that Ray's sending actors
         sent back together."""
         with self._lock:
+            self._answers.commit_held()
             self._db.write_many(_INSERT, segments)
 
     def export(self, out: Path) -> int:
@@ -163,6 +182,7 @@ class SegmentCache:
         if not out.parent.is_dir():
             raise PlugdataError(f"{out.parent}: no such folder")
         with self._lock:
+            self._answers.commit_held()
             rows = self._db.query(f"SELECT {', '.join(COLUMNS)} FROM segments ORDER BY key")
         table = pa.table(
             {c: [r[i] for r in rows] for i, c in enumerate(COLUMNS)},
@@ -193,18 +213,33 @@ class SegmentCache:
         if rows and not good:
             raise PlugdataError(f"{file}: none of its {len(rows)} rows is complete text")
         with self._lock:
+            self._answers.commit_held()
             self._db.write_many(_INSERT, good)
         return Imported(len(good), len(rows) - len(good))
 
     def close(self) -> None:
+        """Commit the answers waiting, close the file."""
         with self._lock:
-            self._db.close()
+            try:
+                self._answers.commit_held()
+            finally:
+                self._db.close()
 
     def __enter__(self) -> SegmentCache:
         return self
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+class _Claims(Claims):
+    """The cache's claims: what this process put counts as answered when it claims again."""
+
+    cache: SegmentCache
+
+    def take(self, units):
+        self.cache.flush()
+        return super().take(units)
 
 
 class CacheExportOptions(BaseModel):

@@ -11,7 +11,9 @@ work as configured stops the whole run instead.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
@@ -47,17 +49,37 @@ ContentCheck = Callable[[Record, dict[str, str]], str | None]
 
 class Sender:
     """Sends the units a cache lacks, `concurrency` requests in flight for each backend: from
-    threads of this process (`Runner.run`). The Ray executor's `RaySender` sends from actors
-    instead; either commits every answer to the driver's cache."""
+    threads of this process (`Runner.run`), kept from one call to the next (windows, strategies,
+    fallbacks) with their open connections until `close`. The Ray executor's `RaySender` sends
+    from actors instead; either commits every answer to the driver's cache."""
 
     def __init__(self, concurrency: int = DEFAULT_CONCURRENCY) -> None:
         self.concurrency = concurrency
+        self._pool: ThreadPoolExecutor | None = None
 
     def __call__(self, runner: Runner, units: dict[str, str], progress: Any) -> None:
-        runner.run(units, progress=progress)
+        if not units:  # all in the cache: no thread to start
+            return
+        if self._pool is None:
+            self._pool = _started_pool(self.concurrency)
+        runner.run(units, progress=progress, pool=self._pool)
 
     def close(self) -> None:
-        """End what the sender keeps between calls."""
+        """End what the sender keeps between calls: its threads, which end once a request
+        still in flight is done (after Ctrl-C: told to stop, not waited for)."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None
+
+
+def _started_pool(threads: int) -> ThreadPoolExecutor:
+    """A pool with all its threads running. Started one by one as requests are handed out,
+    each would wait for the interpreter's lock against the threads already sending: at 64, a
+    third of a second before all are in flight. Each holds the barrier until all have come."""
+    pool = ThreadPoolExecutor(threads, thread_name_prefix="plugdata-send")
+    barrier = threading.Barrier(threads)
+    wait([pool.submit(barrier.wait, 10) for _ in range(threads)])
+    return pool
 
 
 class MissingFromCache(PlugdataError):

@@ -1,11 +1,13 @@
 """Sending units to a backend: `concurrency` threads with rate limits, the shared retries of
 `plugdata.remote.calls` (Retry-After honoured, capped, and said aloud when long), the run's cost
-budget, every answer committed to the cache the moment it arrives, and a failure monitor that
-stops the run when the setup, not a row, is wrong.
+budget, every answer handed to the cache the moment it arrives (committed in groups, and all of
+them when the run ends), and a failure monitor that stops the run when the setup, not a row, is
+wrong.
 """
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Iterator
@@ -109,12 +111,34 @@ class Runner:
         t = self.translator
         return segment_key(t.name, t.model, self.source, self.target, t.version, text)
 
-    def run(self, units: dict[str, str], progress=None) -> None:
-        """Translate every unit of `units` (key -> text); answers go to the cache."""
+    def run(
+        self, units: dict[str, str], progress=None, pool: ThreadPoolExecutor | None = None
+    ) -> None:
+        """Translate every unit of `units` (key -> text); answers go to the cache, and every
+        answer received is committed when this returns, fails or is interrupted. `pool`: the
+        sending threads to use (a `Sender` keeps them, and their open connections, between
+        runs); None: threads of this run's own."""
         items = list(units.items())
         if not items:
             return
         self.translator.check_setup()
+        try:
+            if pool is None:
+                own = ThreadPoolExecutor(self.concurrency)
+                try:
+                    self._run(items, progress, own)
+                finally:  # `_run` waited for what an error must wait for; Ctrl-C waits for none
+                    own.shutdown(wait=False, cancel_futures=True)
+            else:
+                self._run(items, progress, pool)
+        except BaseException:
+            with contextlib.suppress(Exception):  # the error in flight is the one to report
+                self.cache.flush()
+            raise
+        self.cache.flush()
+        self.check_budget()
+
+    def _run(self, items: list[tuple[str, str]], progress, pool: ThreadPoolExecutor) -> None:
         size = self.translator.batch_size
         affordable = self._affordable(items[i : i + size] for i in range(0, len(items), size))
         if not self.monitor.proven:
@@ -122,9 +146,8 @@ class Runner:
             if first is not None:
                 self._send(*first)
                 _tick(progress)
-        pool = ThreadPoolExecutor(self.concurrency)
+        pending: set = set()
         try:
-            pending: set = set()
             for sending in affordable:
                 pending.add(pool.submit(self._work, *sending))
                 if len(pending) >= self.concurrency * 2:  # keep memory flat on huge runs
@@ -132,20 +155,19 @@ class Runner:
                     for future in done:
                         future.result()
                         _tick(progress)
-            for future in pending:
+            while pending:
+                future = pending.pop()
                 future.result()
                 _tick(progress)
-        except KeyboardInterrupt:
-            # Ctrl-C says so now, without waiting out the requests in flight.
-            self._stop.set()
-            pool.shutdown(wait=False, cancel_futures=True)
+        except BaseException as exc:
+            self._stop.set()  # the threads in flight send nothing more and cut their waits
+            for future in pending:
+                future.cancel()
+            # Ctrl-C says so now, without waiting out the requests in flight; any other error
+            # waits for them, so that their answers reach the cache before it closes.
+            if not isinstance(exc, KeyboardInterrupt):
+                wait(pending)
             raise
-        except BaseException:
-            self._stop.set()  # the threads in flight finish before the cache closes
-            pool.shutdown(cancel_futures=True)
-            raise
-        pool.shutdown()
-        self.check_budget()
 
     def check_budget(self) -> None:
         """`BudgetExceeded` when the cost cap left segments unsent."""

@@ -22,7 +22,7 @@ from typing import Any
 from plugdata.core.claims import CLAIMS_SCHEMA, Claims, ClaimSettings
 from plugdata.core.jsonl import write_json_lines
 from plugdata.core.options import refuse_overwrite_of
-from plugdata.core.store import Store, cache_dir
+from plugdata.core.store import GroupedInserts, Store, cache_dir
 from plugdata.remote.calls import CHARS_PER_TOKEN, Price
 from trainer.judge.aspects import parse_aspect
 from trainer.judge.backends import EXPECTED_OUTPUT_TOKENS, JUDGES, ApiJudge, Usable
@@ -57,13 +57,10 @@ def verdict_check(options: JudgeOptions) -> Usable:
 
 
 class JudgmentCache:
-    """SQLite (WAL): judgment key -> raw judge output. Only successful answers are stored.
-
-    Answers are committed in groups: the sending thread that finds the file free commits every
-    answer waiting, in one transaction, and the others go back to the judge at once (a commit
-    per answer, under one lock, had 32 sending threads queueing for it: 20 ms a put, profiled).
-    An answer waits there for milliseconds; `flush` commits what is left, and the run calls it
-    before its claims are released and before the file is closed."""
+    """SQLite (WAL): judgment key -> raw judge output. Only successful answers are stored,
+    committed in groups as they arrive (`plugdata.core.store.GroupedInserts`): `flush` commits
+    the rest, and the run calls it before its claims are released and before the file is
+    closed."""
 
     def __init__(self, path: Path, claims: ClaimSettings | None = None):
         self._db = Store(
@@ -72,35 +69,24 @@ class JudgmentCache:
             *CLAIMS_SCHEMA,
         )
         self._lock = threading.Lock()
-        self._pending: list[tuple[str, str]] = []
-        self._pending_lock = threading.Lock()
+        self._answers = GroupedInserts(
+            self._db, self._lock, "INSERT OR REPLACE INTO judgments VALUES (?, ?)"
+        )
         # Judges sharing the file ask for each judgment once (`claims`: for tests).
         self.claims = Claims(self._db, self._lock, "judgments", claims)
 
     def get(self, key: str) -> str | None:
         with self._lock:
+            self._answers.commit_held()  # this process reads what it put
             rows = self._db.query("SELECT raw FROM judgments WHERE key = ?", (key,))
         return rows[0][0] if rows else None
 
     def put(self, key: str, raw: str) -> None:
-        with self._pending_lock:
-            self._pending.append((key, raw))
-        if self._lock.acquire(blocking=False):  # else the thread writing now, or `flush`
-            try:
-                self._write_pending()
-            finally:
-                self._lock.release()
+        self._answers.add((key, raw))
 
     def flush(self) -> None:
         """Commit every answer put so far."""
-        with self._lock:
-            self._write_pending()
-
-    def _write_pending(self) -> None:
-        with self._pending_lock:
-            rows, self._pending = self._pending, []
-        if rows:
-            self._db.write_many("INSERT OR REPLACE INTO judgments VALUES (?, ?)", rows)
+        self._answers.commit()
 
     def close(self) -> None:
         try:

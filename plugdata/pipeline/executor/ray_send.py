@@ -266,6 +266,9 @@ class _Kept:
         with self._lock:
             self.segments.append(segment)
 
+    def flush(self) -> None:
+        """Nothing to commit: the driver commits the answers it is sent back."""
+
 
 class _BudgetKeeper(Budget):
     """The job's one `Budget`, as a Ray actor."""

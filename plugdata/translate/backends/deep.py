@@ -3,11 +3,21 @@
 The library sends one text per request and leaves chunking, retries, concurrency and caching to
 its caller; the engine supplies them. Its requests carry no timeout, so a hung provider holds a
 sending thread until the connection drops.
+
+Connections are kept: each sending thread has one `requests.Session` (one kept-alive connection
+per host) and its own provider clients, built once per language pair (the library's clients are
+not thread-safe, and Microsoft's asks for its language list when built). The library calls
+`requests.get`/`post`, a new connection each time; its provider modules are pointed at the
+thread's session instead (`_ThreadSessions`).
 """
 
 from __future__ import annotations
 
-from typing import Literal, NamedTuple
+import json
+import os
+import threading
+from typing import Any, Literal, NamedTuple
+from urllib.parse import urlencode, urlsplit
 
 from pydantic import Field
 
@@ -56,6 +66,98 @@ _NO_KEY = "no-key"
 _GOOGLE_NON_LATIN_CHARS = 1500
 
 
+# The library's modules of the providers above, whose `requests` calls go through `_ThreadSessions`.
+_PROVIDER_MODULES = ("google", "mymemory", "libre", "deepl", "microsoft")
+_local = threading.local()  # the sending thread's session
+
+
+def thread_session():
+    """The calling thread's `requests.Session`: its connections stay open between requests.
+    It reads the environment once, not at every request as requests does (proxies, a CA bundle,
+    ~/.netrc: a third of a request's CPU, which bounds the rate at 64 requests in flight):
+    proxies once per host (`proxies_for`), the CA bundle here; no provider uses ~/.netrc."""
+    session = getattr(_local, "session", None)
+    if session is None:
+        import requests
+
+        session = _local.session = requests.Session()
+        session.trust_env = False
+        env = os.environ
+        session.verify = env.get("REQUESTS_CA_BUNDLE") or env.get("CURL_CA_BUNDLE") or True
+    return session
+
+
+def proxies_for(url: str) -> dict[str, str]:
+    """The proxies the environment names for `url`'s host (none when `no_proxy` covers it),
+    read once per sending thread and host."""
+    import requests
+
+    parts = urlsplit(url)
+    origin = f"{parts.scheme}://{parts.netloc}"
+    known = _local.__dict__.setdefault("proxies", {})
+    if origin not in known:
+        known[origin] = requests.utils.get_environ_proxies(origin)
+    return known[origin]
+
+
+def _request(method: str, url: str, kwargs: dict[str, Any]):
+    """`method` of the thread's session, with the environment's proxies unless given."""
+    session = thread_session()
+    if not kwargs.get("proxies"):
+        kwargs["proxies"] = proxies_for(url)
+    return session.request(method, url, **kwargs)
+
+
+_FORM = {"Content-Type": "application/x-www-form-urlencoded"}
+
+
+def _connections(url: str):
+    """The calling thread's urllib3 pools (one kept connection per host), through the proxy the
+    environment names for `url`. LibreTranslate's requests go this way: requests spends three
+    times the CPU on each, and at 64 requests in flight that CPU is what limits the rate. Its
+    certificates are requests' (certifi, or the environment's CA bundle)."""
+    import urllib3
+
+    proxies = proxies_for(url)
+    proxy = proxies.get(urlsplit(url).scheme) or proxies.get("all")
+    pools = _local.__dict__.setdefault("pools", {})
+    if proxy not in pools:
+        import certifi
+
+        env = os.environ
+        ca = env.get("REQUESTS_CA_BUNDLE") or env.get("CURL_CA_BUNDLE") or certifi.where()
+        options = {"ca_certs": ca, "retries": False}
+        pools[proxy] = (
+            urllib3.ProxyManager(proxy, **options) if proxy else urllib3.PoolManager(**options)
+        )
+    return pools[proxy]
+
+
+class _ThreadSessions:
+    """Stands in for the `requests` module inside deep-translator's provider modules: `get` and
+    `post` go through the calling thread's session; everything else (exceptions) is requests'."""
+
+    def __getattr__(self, name: str) -> Any:
+        import requests
+
+        return getattr(requests, name)
+
+    def get(self, url: str, **kwargs: Any):
+        return _request("GET", url, kwargs)
+
+    def post(self, url: str, **kwargs: Any):
+        return _request("POST", url, kwargs)
+
+
+def _keep_connections() -> None:
+    import importlib
+
+    for name in _PROVIDER_MODULES:
+        module = importlib.import_module(f"deep_translator.{name}")
+        if not isinstance(module.requests, _ThreadSessions):
+            module.requests = _ThreadSessions()
+
+
 class DeepOptions(BackendOptions):
     provider: Literal["google", "mymemory", "libre", "deepl", "microsoft"] = Field(
         "google", description="deep-translator provider"
@@ -77,6 +179,7 @@ class DeepTranslatorBackend(Translator):
         super().__init__(options)
         self.provider = PROVIDERS[options.provider]
         self.default_price, self.max_chars = self.provider.price, self.provider.max_chars
+        self._clients = threading.local()  # (source, target) -> the thread's client
 
     @property
     def model(self) -> str:
@@ -104,8 +207,16 @@ class DeepTranslatorBackend(Translator):
             raise ConfigurationError(f"{self.who}: no API key: set ${env}")
 
     def _client(self, source: str, target: str):
+        """The calling thread's client for this language pair, built at its first use."""
+        clients = self._clients.__dict__
+        if (source, target) not in clients:
+            clients[source, target] = self._new_client(source, target)
+        return clients[source, target]
+
+    def _new_client(self, source: str, target: str):
         import deep_translator
 
+        _keep_connections()
         provider = self.options.provider
         # Provider spellings of our codes (zh-CN, en-GB, ...) live in the language table.
         kwargs: dict = {
@@ -152,20 +263,21 @@ class DeepTranslatorBackend(Translator):
         status's Retry-After, sends no timeout and reads any JSON as an answer. The request is
         the library's (codes and key as it holds them), sent as a form: a long text does not
         fit in a URL."""
-        import requests
-
         form = {"q": text, "source": client._source, "target": client._target, "format": "text"}
         if client.api_key:
             form["api_key"] = client.api_key
         url = client._base_url + "translate"
-        response = requests.post(url, data=form, timeout=self.options.timeout)
-        if response.status_code >= 400:
+        body = urlencode(form)
+        response = _connections(url).request(
+            "POST", url, body=body, headers=_FORM, timeout=self.options.timeout, retries=False
+        )
+        if response.status >= 400:
             wait = parse_retry_after(response.headers.get("Retry-After"))
-            raise RequestFailed(http_failure(response.status_code, wait))
+            raise RequestFailed(http_failure(response.status, wait))
         try:
-            answer = response.json()
+            answer = json.loads(response.data)
         except ValueError:
-            raise WrongShape(describe_body(response.text)) from None
+            raise WrongShape(describe_body(response.data.decode("utf-8", "replace"))) from None
         translated = answer.get("translatedText") if isinstance(answer, dict) else None
         if not isinstance(translated, str):
             raise WrongShape("JSON without translatedText")
@@ -174,10 +286,12 @@ class DeepTranslatorBackend(Translator):
 
 def _library_errors() -> tuple[type[Exception], ...]:
     import requests
+    import urllib3
     from deep_translator import exceptions as dt
 
     return (
         requests.RequestException,
+        urllib3.exceptions.HTTPError,  # our own LibreTranslate requests
         dt.BaseError,  # the library's own: language, payload, length, nothing found
         dt.ServerException,
         dt.AuthorizationException,
@@ -187,8 +301,10 @@ def _library_errors() -> tuple[type[Exception], ...]:
 
 
 def _failure(exc: Exception) -> Failure:
-    """What an error of deep-translator (or of requests, below it) says about the request."""
+    """What an error of deep-translator (or of requests, below it, or of urllib3, which sends
+    LibreTranslate's requests) says about the request."""
     import requests
+    import urllib3
     from deep_translator import exceptions as dt
 
     if isinstance(exc, requests.JSONDecodeError):  # a 200 whose body is not JSON
@@ -198,6 +314,8 @@ def _failure(exc: Exception) -> Failure:
             return found
         sent = not isinstance(exc, requests.ConnectTimeout)
         return Failure(type(exc).__name__, TRANSIENT, sent=sent)
+    if isinstance(exc, urllib3.exceptions.HTTPError):
+        return _transport_failure(exc)
     if isinstance(exc, dt.ServerException):
         # The library keeps only a message per status; the status decides the kind.
         message = str(exc.args[0]) if exc.args else ""
@@ -214,3 +332,18 @@ def _failure(exc: Exception) -> Failure:
     if isinstance(exc, transient | dt.ElementNotFoundInGetRequest):
         return Failure(type(exc).__name__, TRANSIENT)
     return Failure(type(exc).__name__, ROW, sent=False)  # text too long, empty payload
+
+
+def _transport_failure(exc: Exception) -> Failure:
+    """A urllib3 error: named as requests names it (as messages and tests know them); a
+    connection that was never made sent nothing."""
+    from urllib3 import exceptions as u3
+
+    if (found := connection_failure(exc)) is not None:
+        return found
+    if isinstance(exc, u3.ReadTimeoutError):
+        return Failure("ReadTimeout", TRANSIENT)
+    if isinstance(exc, u3.ConnectTimeoutError):  # NewConnectionError among them
+        name = "ConnectionError" if isinstance(exc, u3.NewConnectionError) else "ConnectTimeout"
+        return Failure(name, TRANSIENT, sent=False)
+    return Failure("ConnectionError", TRANSIENT)
