@@ -301,3 +301,22 @@ def test_digest_set_agrees_with_a_set_over_many_batches_of_repeats():
         assert digests.seen(batch) == want
     assert len(digests) == len(model) > 2_500
     assert len(digests._runs) <= 12  # a few runs, not one per batch
+
+
+def test_rows_travel_to_the_workers_as_they_are():
+    """A chunk's slice is pickled as plain tuples (`PackedRows`) and comes back as the same
+    rows: records with and without a target, extras, problems and flags."""
+    import pickle
+
+    from plugdata.pipeline.triples import PackedRows, TargetRow
+
+    pivot = Record(3, "en.jsonl:4", "7", "Hi?", None, {"answer": 1.5}, ["not-a-string:response"])
+    target = Record(9, "zh.jsonl:10", None, "你好？", "好", {"tags": ["a", "b"]}, [])
+    rows = [
+        TargetRow(pivot, "demo/7", ["duplicate"], target, "aligned:zh.jsonl", ["x"], ["f"]),
+        TargetRow(pivot, "demo/8", [], None, "aligned:zh.jsonl", [], []),
+    ]
+    back = pickle.loads(pickle.dumps(PackedRows(rows), pickle.HIGHEST_PROTOCOL))
+    assert back == rows
+    assert all(isinstance(row, TargetRow) for row in back)
+    assert isinstance(back[0].target, Record) and back[1].target is None

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
+from json.encoder import c_make_encoder, encode_basestring
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +29,30 @@ HASH_STEP = 5_000  # rows per JSON document fed to the content hash (part of wha
 HEAD_ROWS = 500  # the first rows of a split, kept for the card's example
 
 
+def _row_encoder() -> Callable[[Any], str]:
+    """`json.dumps(row, sort_keys=True, ensure_ascii=False)`, the text the content hash is
+    taken over, from one C encoder made once (`json.dumps` with these options makes a new
+    encoder for every row, a fifth of the time it takes to encode one)."""
+    settings = json.JSONEncoder(sort_keys=True, ensure_ascii=False)
+    if c_make_encoder is None:  # a Python without the C accelerator
+        return settings.encode
+    encode = c_make_encoder(
+        None,  # no check for cycles: a row is a tree
+        settings.default,
+        encode_basestring,
+        None,
+        settings.key_separator,
+        settings.item_separator,
+        True,
+        False,
+        True,
+    )
+    return lambda row: "".join(encode(row, 0))
+
+
+row_json = _row_encoder()
+
+
 @dataclass
 class EncodedRows:
     """Rows as the JSON the content hash is taken over, ready to hash: one UTF-8 blob with the
@@ -38,7 +64,7 @@ class EncodedRows:
 
     @classmethod
     def of(cls, rows: list[dict[str, Any]]) -> EncodedRows:
-        encoded = [json.dumps(r, sort_keys=True, ensure_ascii=False).encode() for r in rows]
+        encoded = [row_json(r).encode() for r in rows]
         ends, end = [], -2
         for row in encoded:
             end += 2 + len(row)

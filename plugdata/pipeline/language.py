@@ -114,11 +114,12 @@ def early_reasons(
     the target's, and a target pair that came before."""
     early = []
     for row in chunk:
-        reasons = list(row.problems) + row.target_reasons
-        if row.target is None:
+        reasons = [*row.problems, *row.target_reasons]
+        target = row.target
+        if target is None:
             reasons.append("missing-target")
-        else:
-            reasons += row.target.reasons("target")
+        elif target.problems:
+            reasons += target.reasons("target")
         early.append(reasons)
     if recipe.dedupe:
         # Two pivot rows translated (or aligned) to the same target pair would train the

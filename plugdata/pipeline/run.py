@@ -86,7 +86,7 @@ class PivotChecker:
         problems = []
         rows = zip(records, id_before, content_before, instruction_before, strict=True)
         for record, repeated_id, repeated_content, repeated_instruction in rows:
-            found = record.reasons("pivot")
+            found = record.reasons("pivot") if record.problems else []
             if record.raw_id is None and self.recipe.source.columns.id is not None:
                 found.append("missing-id")
             if repeated_id:

@@ -27,7 +27,7 @@ from plugdata.pipeline.config import RunConfig
 from plugdata.pipeline.executor.base import Executor, Pool
 from plugdata.pipeline.layout import Layout
 from plugdata.pipeline.recipe import Recipe
-from plugdata.pipeline.triples import Ledger, Router, TargetRow, TripleMaker
+from plugdata.pipeline.triples import Ledger, PackedRows, Router, TargetRow, TripleMaker
 
 FULL_COLLECT_EVERY = 16  # chunks between full garbage collections during a build
 
@@ -248,7 +248,7 @@ class ChunkRunner:
                 self._pool = self.executor.pool(self.job)
             size = self.config.task_rows
             parts = [
-                self._pool.submit(chunk[i : i + size], early[i : i + size])
+                self._pool.submit(PackedRows(chunk[i : i + size]), early[i : i + size])
                 for i in range(0, len(chunk), size)
             ]
         self._in_flight.append(parts)

@@ -4,6 +4,10 @@ ledger."""
 
 from __future__ import annotations
 
+import dataclasses
+import io
+import operator
+import pickle
 import typing
 from collections import Counter
 from dataclasses import dataclass, field
@@ -35,6 +39,53 @@ class TargetRow(NamedTuple):
     made_by: str
     target_reasons: list[str]
     flags: list[str]
+
+
+class PackedRows:
+    """A slice of a chunk as it travels to a worker process (or Ray actor): one list of plain
+    tuples, pickled apart without pickle's memo (rows are trees of strings, lists and dicts; no
+    object of a row is shared with another that the rows' users could tell), and unpickled there
+    as the list of `TargetRow`s itself. Pickling `TargetRow`s with their `Record` dataclasses
+    called back into Python for every object, and took more of the build's own process than any
+    stage it runs itself."""
+
+    __slots__ = ("rows",)
+
+    def __init__(self, rows: list[TargetRow]) -> None:
+        self.rows = rows
+
+    def __reduce__(self) -> tuple[Any, tuple[bytes]]:
+        fields = _RECORD_FIELDS
+        packed = [
+            (
+                fields(row.pivot),
+                None if row.target is None else fields(row.target),
+                row.id,
+                row.problems,
+                row.made_by,
+                row.target_reasons,
+                row.flags,
+            )
+            for row in self.rows
+        ]
+        data = io.BytesIO()
+        pickler = pickle.Pickler(data, pickle.HIGHEST_PROTOCOL)
+        pickler.fast = True  # no memo: a third less time, for rows that share nothing
+        pickler.dump(packed)
+        return _unpack_rows, (data.getvalue(),)
+
+
+# A record's fields as a tuple, in `Record`'s order (taken in C, not by a Python function).
+_RECORD_FIELDS = operator.attrgetter(*(f.name for f in dataclasses.fields(Record)))
+
+
+def _unpack_rows(data: bytes) -> list[TargetRow]:
+    return [
+        TargetRow(
+            Record(*pivot), row_id, problems, None if target is None else Record(*target), *rest
+        )
+        for pivot, target, row_id, problems, *rest in pickle.loads(data)
+    ]
 
 
 @dataclass(frozen=True)

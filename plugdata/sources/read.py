@@ -131,7 +131,8 @@ def has_lone_surrogate(text: str) -> bool:
     >>> has_lone_surrogate(json.loads('"\\ud83d\\ude00"'))  # a whole pair: one emoji
     False
     """
-    return _LONE_SURROGATE.search(text) is not None
+    # `isascii` reads a flag of the string (no scan): most text of most corpora is ASCII.
+    return not text.isascii() and _LONE_SURROGATE.search(text) is not None
 
 
 def lone_surrogate_free(value: str, name: str, problems: list[str]) -> str:
@@ -277,6 +278,8 @@ def _resolve_columns(
 
 
 def _text(value: Any, role: str, problems: list[str]) -> str:
+    if type(value) is str and value.isascii():  # most values: no surrogate can be in it
+        return value.strip()
     if value is None:
         return ""
     if isinstance(value, str):
@@ -341,28 +344,29 @@ def iter_records(
                         f"{where}: column {extra!r} (in `keep`) not found; "
                         f"available: {', '.join(row)}"
                     )
-        missing = [c for c in chosen.values() if c is not None and c not in row]
-        if missing:
-            raise SourceError(
-                f"{where}: column {missing[0]!r} missing in this row; available: {', '.join(row)}"
-            )
+            # Settled once: the loop below runs for every row of every corpus.
+            needed = [c for c in chosen.values() if c is not None]
+            kept = [(k, kind, keep_kind(kind)[1]) for k, kind in (keep or {}).items()]
+            instruction_at, input_at = chosen["instruction"], chosen["input"]
+            response_at, id_at = chosen["response"], chosen["id"]
+        for column in needed:
+            if column not in row:
+                raise SourceError(
+                    f"{where}: column {column!r} missing in this row; available: {', '.join(row)}"
+                )
         problems: list[str] = []
-        instruction = _text(row[chosen["instruction"]], "instruction", problems)
-        if chosen["input"] is not None:
+        instruction = _text(row[instruction_at], "instruction", problems)
+        if input_at is not None:
             instruction = join_instruction(
-                instruction, _text(row[chosen["input"]], "instruction", problems)
+                instruction, _text(row[input_at], "instruction", problems)
             )
-        response = (
-            _text(row[chosen["response"]], "response", problems)
-            if chosen["response"] is not None
-            else None
-        )
+        response = None if response_at is None else _text(row[response_at], "response", problems)
         raw_id = None
-        if chosen["id"] is not None and row[chosen["id"]] is not None:
-            raw_id = lone_surrogate_free(str(row[chosen["id"]]).strip(), "id", problems)
+        if id_at is not None and row[id_at] is not None:
+            raw_id = lone_surrogate_free(str(row[id_at]).strip(), "id", problems)
         extras = {
-            k: _extra(row.get(k) if keep_kind(kind)[1] else row[k], k, kind, problems)
-            for k, kind in (keep or {}).items()
+            k: _extra(row.get(k) if optional else row[k], k, kind, problems)
+            for k, kind, optional in kept
         }
         count += 1
         yield Record(index, where, raw_id, instruction, response, extras, problems)

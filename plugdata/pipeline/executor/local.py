@@ -6,6 +6,7 @@ one core), translation requests from threads of this process.
 from __future__ import annotations
 
 import multiprocessing
+import multiprocessing.pool
 import os
 import signal
 import threading
@@ -48,6 +49,17 @@ def can_fork() -> bool:
     return "fork" in multiprocessing.get_all_start_methods()
 
 
+class _Pool(multiprocessing.pool.Pool):
+    """The standard pool, but for what wakes its worker handler: a worker's exit or a change
+    of the pool, not also a result waiting in the pipe. With the standard set, the handler spins
+    for as long as a result waits there (until the result thread has read it whole): megabytes
+    of a chunk's tables at a time, a core busy doing nothing. Its wake-up on a result only serves
+    workers with a task limit, which this pool does not set."""
+
+    def _get_sentinels(self) -> list:
+        return [self._change_notifier._reader]
+
+
 class ForkPool:
     """`workers` forked processes that inherit `job`: one fork pool at a time per process.
 
@@ -65,8 +77,8 @@ class ForkPool:
         # threads inherit the mask, so a worker it replaces later is forked with it too.
         blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
         try:
-            self._pool = multiprocessing.get_context("fork").Pool(
-                workers, initializer=_worker_start
+            self._pool = _Pool(
+                workers, initializer=_worker_start, context=multiprocessing.get_context("fork")
             )
         finally:
             signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
