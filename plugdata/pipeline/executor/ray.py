@@ -5,6 +5,7 @@ translations sent by `ray_send`'s actors. Ray is imported only inside the functi
 
 from __future__ import annotations
 
+import gc
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,11 @@ class _Worker:
 
     def __init__(self, settings: ValidationSettings, languages: LanguageTable, cache: Path | None):
         self.validator = Validator(settings, languages=languages, alignment_cache=cache)
+        # As in a forked worker (which inherits it from `ChunkRunner`): a task's millions of
+        # short-lived objects are freed by reference counting, and the collector's passes
+        # over them, and over the loaded models, made a task 2.5 times slower.
+        gc.disable()
+        gc.freeze()
 
     def run(self, job: Job, *part: Any) -> Any:
         job.validator = self.validator  # a job travels without one (`ChunkJob.__getstate__`)
