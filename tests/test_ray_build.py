@@ -159,3 +159,46 @@ def test_ray_build_whose_actor_is_killed_stops_in_one_line_and_writes_nothing(
     line = one_line_error(result)
     assert "a Ray worker processing rows stopped mid-run" in line, line
     assert not (out / "plug-demo").exists()
+
+
+# -- reading while Ray starts ---------------------------------------------------------------------
+def test_what_is_read_while_ray_starts_comes_back_and_so_does_its_error():
+    from plugdata.pipeline.executor.ray import RayExecutor
+
+    executor = RayExecutor(RunConfig(executor="ray"))  # this process has joined Ray already
+    assert executor.meanwhile(lambda: ["the index"]) == ["the index"]
+
+    def unreadable():
+        raise ValueError("zh.jsonl, row 3: not JSON")
+
+    with pytest.raises(ValueError, match="row 3: not JSON"):
+        executor.meanwhile(unreadable)
+
+
+def test_what_was_read_for_a_ray_that_cannot_start_is_closed(tmp_path):
+    """In a fresh process (this one has joined its Ray): the start fails, the index built
+    meanwhile is closed, and the error is Ray's one line."""
+    import socket
+    import subprocess
+    import sys
+
+    with socket.socket() as probe:  # a port that was free a moment ago
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    code = f"""
+from plugdata.pipeline.config import RunConfig
+from plugdata.pipeline.executor.ray import RayExecutor
+
+class Index:
+    closed = False
+    def close(self):
+        Index.closed = True
+
+config = RunConfig(executor="ray", ray_address="127.0.0.1:{port}")
+try:
+    RayExecutor(config).meanwhile(Index)
+except Exception as exc:
+    print(Index.closed, exc)
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.stdout.startswith(f"True --ray-address 127.0.0.1:{port}: no Ray cluster there")

@@ -58,7 +58,10 @@ def run_language(recipe: Recipe, lang: str, sink: Sink, run: Run) -> LanguageRes
     time, each chunk's rows to `sink` in order."""
     config = run.config
     checker = PivotChecker(recipe, run.contamination)
-    target = target_side(recipe, lang, run)
+    if recipe.targets[lang].align is not None:  # reading its corpus overlaps starting Ray
+        target = run.executor.meanwhile(lambda: target_side(recipe, lang, run))
+    else:
+        target = target_side(recipe, lang, run)
     job = ChunkJob(recipe, sink.layout, run.validator, run.contamination)
     runner = ChunkRunner(job, run.executor, config)
     ledger = Ledger()

@@ -56,7 +56,9 @@ class TargetIndex:
         self._file, self._owned = leftovers.create(Path(tempfile.gettempdir()), *SPILL_NAME)
         self._db: sqlite3.Connection | None = None
         try:
-            self._db = sqlite3.connect(self._file)
+            # Used by one thread at a time, not always the one that made it (the index may be
+            # built while Ray starts: `Executor.meanwhile`).
+            self._db = sqlite3.connect(self._file, check_same_thread=False)
             self._db.execute("PRAGMA journal_mode=OFF")
             self._db.execute("PRAGMA synchronous=OFF")
             self._db.execute(

@@ -4,12 +4,16 @@ package doc)."""
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import TYPE_CHECKING, Any, Protocol
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 if TYPE_CHECKING:
     from plugdata.checks.validate import Validator
     from plugdata.pipeline.config import RunConfig
     from plugdata.translate.engine import Sender
+
+
+T = TypeVar("T")
 
 
 class Job(Protocol):
@@ -61,6 +65,11 @@ class Executor(ABC):
     @abstractmethod
     def sender(self, concurrency: int) -> Sender:
         """What sends a translation's requests, `concurrency` in flight for each backend."""
+
+    def meanwhile(self, make: Callable[[], T]) -> T:
+        """`make()`, while the executor starts its workers where that takes long (Ray): the
+        first language's reading then overlaps the start. Here: just `make()`."""
+        return make()
 
     def close(self) -> None:  # noqa: B027 - an executor may hold nothing between jobs
         """End the workers the executor keeps between jobs."""

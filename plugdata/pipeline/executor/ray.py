@@ -6,6 +6,8 @@ translations sent by `ray_send`'s actors. Ray is imported only inside the functi
 from __future__ import annotations
 
 import gc
+import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +15,7 @@ from plugdata.checks.validate import ValidationSettings, Validator
 from plugdata.core.languages import LanguageTable
 from plugdata.errors import PlugdataError
 from plugdata.pipeline.config import RunConfig
-from plugdata.pipeline.executor.base import Executor, Job
+from plugdata.pipeline.executor.base import Executor, Job, T
 from plugdata.pipeline.executor.ray_cluster import cluster_resources, connect
 from plugdata.pipeline.executor.ray_send import RaySender
 from plugdata.translate.engine import Sender
@@ -56,6 +58,36 @@ class RayExecutor(Executor):
 
     def runs_here(self, to_check: int) -> bool:
         return to_check == 0
+
+    def meanwhile(self, make: Callable[[], T]) -> T:
+        """`make()` (reading a corpus, say) on a thread while Ray starts in this one: starting a
+        local Ray is seconds of waiting on the processes it spawns (it cannot start from another
+        thread). Whatever happens, `make`'s result or error is met here, and a result made for
+        a run that then fails is closed."""
+        if self._actors:
+            return make()
+        made: list[T] = []
+        failed: list[BaseException] = []
+
+        def work() -> None:
+            try:
+                made.append(make())
+            except BaseException as exc:  # raised in this thread instead
+                failed.append(exc)
+
+        thread = threading.Thread(target=work, name="plugdata-read", daemon=True)
+        thread.start()
+        try:
+            connect(self.config.ray_address)
+        except BaseException:
+            thread.join()
+            for thing in made:
+                getattr(thing, "close", lambda: None)()
+            raise
+        thread.join()
+        if failed:
+            raise failed[0]
+        return made[0]
 
     def pool(self, job: Job) -> _RayPool:
         settings = job.validator.spec()
