@@ -28,6 +28,9 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 from corpus import make_pair_files, write_recipe  # noqa: E402
+from report import result  # noqa: E402
+
+EXECUTOR = "local"  # --executor
 
 
 def _build_function():
@@ -38,7 +41,7 @@ def _build_function():
         from plugdata.pipeline.config import RunConfig
         from plugdata.pipeline.recipe import load_recipe
 
-        return build, load_recipe, {"config": RunConfig(quiet=True)}
+        return build, load_recipe, {"config": RunConfig(quiet=True, executor=EXECUTOR)}
     except ImportError:  # a checkout from before plugdata/ was grouped by role
         from plugdata.build import build
         from plugdata.recipe import load_recipe
@@ -143,25 +146,48 @@ def main() -> None:
         action="store_true",
         help="no other check refuses a row first: both fields of every row are scored",
     )
+    parser.add_argument("--executor", choices=["local", "ray"], default="local")
     parser.add_argument("--one", action="store_true", help=argparse.SUPPRESS)  # the child
     args = parser.parse_args()
+    global EXECUTOR
+    EXECUTOR = args.executor
     if args.one:
         print(json.dumps(one_size(args.rows[0], args.runs, args.alignment, args.every_row)))
         return
     code = args.code.resolve()
-    flags = ["--alignment", args.alignment] + (["--every-row"] if args.every_row else [])
+    flags = ["--alignment", args.alignment, "--executor", args.executor]
+    flags += ["--every-row"] if args.every_row else []
+    cells, numbers = [], []
     for rows in args.rows:
         if args.compare is None:
             r = measure(code, rows, args.runs, flags)
             print(line(f"alignment {args.alignment}: ", r, args.runs), flush=True)
+            cells.append(
+                f"{rows:,} rows: {r['rows'] / r['median_s']:,.0f} triples/s, peak RSS "
+                f"{r['peak_rss_mb'] / 1024:.2f} GB"
+            )
+            numbers.append(r)
             continue
+        ratios, pairs = [], []
         for round_ in range(args.rounds):
             other = measure(args.compare.resolve(), rows, args.runs, flags)
             print(line(f"round {round_ + 1} other: ", other, args.runs), flush=True)
             this = measure(code, rows, args.runs, flags)
             print(line(f"round {round_ + 1} this:  ", this, args.runs), flush=True)
-            ratio = other["median_s"] / this["median_s"]
-            print(f"round {round_ + 1}: this checkout's throughput / other's = {ratio:.3f}")
+            ratios.append(other["median_s"] / this["median_s"])
+            pairs.append({"this": this, "other": other})
+            print(f"round {round_ + 1}: this checkout's throughput / other's = {ratios[-1]:.3f}")
+        this, other = pairs[-1]["this"], pairs[-1]["other"]
+        cells.append(
+            f"{rows:,} rows: **{statistics.median(ratios):.2f}x** the other checkout's throughput"
+            f" (rounds {', '.join(f'{r:.2f}' for r in ratios)}); "
+            f"{this['rows'] / this['median_s']:,.0f} vs {other['rows'] / other['median_s']:,.0f}"
+            f" triples/s, peak RSS {this['peak_rss_mb'] / 1024:.2f} vs "
+            f"{other['peak_rss_mb'] / 1024:.2f} GB"
+        )
+        numbers.append({"rows": rows, "ratios": ratios, "rounds": pairs})
+    label = f"{args.executor} executor, alignment {args.alignment}, medians of {args.runs}: "
+    result(label + "; ".join(cells), sizes=numbers)
 
 
 if __name__ == "__main__":

@@ -26,20 +26,28 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 from report import load, parse  # noqa: E402
 
-# name: (script, its arguments, the flag that names a second checkout to alternate with, or None)
+# name: (script, its arguments, how a baseline checkout is measured beside it: the flag that
+# alternates two checkouts, "--code" for a second run of the script on the baseline's code, or
+# None where the baseline does not apply)
 BENCHMARKS: dict[str, tuple[str, list[str], str | None]] = {
+    "startup": ("bench_startup.py", ["--runs", "10"], "--compare"),
     "lid": ("bench_lid.py", ["--rows", "2000", "--runs", "3"], None),
     "build": (
         "bench_build.py",
         ["--rows", "52000", "--runs", "3", "--alignment", "off"],
         "--compare",
     ),
-    "build-200k": (
+    "build-1m": (
         "bench_build.py",
-        ["--rows", "200000", "--runs", "1", "--alignment", "off"],
-        None,
+        ["--rows", "1000000", "--runs", "1", "--alignment", "off"],
+        "--compare",
     ),
-    "translate": ("bench_translate.py", ["--rows", "500", "--runs", "3"], "--compare"),
+    "build-ray": (
+        "bench_build.py",
+        ["--rows", "52000", "--runs", "3", "--alignment", "off", "--executor", "ray"],
+        "--compare",
+    ),
+    "translate": ("bench_translate.py", ["--rows", "500", "--runs", "3"], "--code"),
     "judge": ("bench_judge.py", ["--items", "805", "--runs", "3"], "--compare"),
     "alignment": ("bench_alignment.py", [], None),
     "padding": ("bench_padding.py", ["--runs", "3"], None),
@@ -75,11 +83,29 @@ def commit(checkout: Path) -> str:
     return done.stdout.strip() or "?"
 
 
-def run_one(name: str, baseline: Path | None, logs: Path) -> dict:
+def run_one(name: str, baseline: Path | None, logs: Path) -> list[dict]:
+    """The benchmark's row, and with a baseline that `--code` measures, the baseline's row."""
     script, args, compare = BENCHMARKS[name]
     command = [sys.executable, str(HERE / script), *args]
-    if baseline is not None and compare is not None:
-        command += [compare, str(baseline)]
+    if baseline is None or compare is None:
+        return [_run(name, command, logs)]
+    if compare == "--code":
+        return [
+            _run(name, command, logs),
+            _run(f"{name}-baseline", [*command, "--code", str(baseline)], logs),
+        ]
+    return [_run(name, [*command, compare, str(baseline)], logs)]
+
+
+def shown(command: list[str]) -> str:
+    """The command as the table shows it: no local path (the baseline is named in the header)."""
+    words = ["python", f"bench/{Path(command[1]).name}"]
+    for word in command[2:]:
+        words.append("BASELINE" if Path(word).is_absolute() else word)
+    return " ".join(words)
+
+
+def _run(name: str, command: list[str], logs: Path) -> dict:
     before, started = load(), time.perf_counter()
     done = subprocess.run(command, capture_output=True, text=True, cwd=HERE.parent)
     seconds, after = time.perf_counter() - started, load()
@@ -87,7 +113,7 @@ def run_one(name: str, baseline: Path | None, logs: Path) -> dict:
     found = parse(done.stdout) if done.returncode == 0 else None
     return {
         "name": name,
-        "command": " ".join(["python", f"bench/{script}", *command[2:]]),
+        "command": shown(command),
         "exit": done.returncode,
         "seconds": round(seconds, 1),
         "load_before": before,
@@ -101,7 +127,7 @@ def table(rows: list[dict], header: dict) -> str:
         f"# Benchmarks of {header['date']}",
         "",
         f"Commit {header['commit']}"
-        + (f", against {header['baseline']}" if header.get("baseline") else "")
+        + (f", against BASELINE = {header['baseline']}" if header.get("baseline") else "")
         + f"; {header['machine']['cores']} cores, {header['machine']['memory']}, "
         f"{header['machine']['cpu']}, Python {header['machine']['python']}.",
         "",
@@ -141,8 +167,10 @@ def main() -> int:
         if name in args.skip:
             continue
         print(f"{name} ...", file=sys.stderr, flush=True)
-        rows.append(run_one(name, args.baseline, logs))
-        print(f"  {rows[-1]['result'] or 'failed'}", file=sys.stderr, flush=True)
+        for row in run_one(name, args.baseline, logs):
+            rows.append(row)
+            cell = (row["result"] or {}).get("headline", "failed")
+            print(f"  {row['name']}: {cell}", file=sys.stderr, flush=True)
     (args.out / f"{date}.json").write_text(
         json.dumps({**header, "benchmarks": rows}, indent=2, ensure_ascii=False) + "\n",
         encoding="utf-8",
