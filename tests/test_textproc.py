@@ -26,3 +26,18 @@ def test_has_letters_counts_any_script():
 
 def test_normalize_for_compare_ignores_case_and_spacing():
     assert normalize_for_compare("Hello\n  World") == normalize_for_compare("hello world")
+
+
+def test_folding_whitespace_knows_every_whitespace_character_the_regex_knows():
+    # fold_whitespace splits where `\s` matches: the same set of characters, one by one.
+    import re
+    import sys
+
+    from plugdata.core.textproc import fold_whitespace
+
+    regex = re.compile(r"\s")
+    spaces = [chr(i) for i in range(sys.maxunicode + 1) if regex.match(chr(i))]
+    assert [c for c in map(chr, range(sys.maxunicode + 1)) if c.isspace()] == spaces
+    text = "".join(f"{space}w{i}{space * 2}" for i, space in enumerate(spaces))
+    assert fold_whitespace(text) == re.sub(r"\s+", " ", text).strip()
+    assert fold_whitespace(text).count(" ") == len(spaces) - 1

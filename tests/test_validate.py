@@ -266,3 +266,41 @@ def test_the_commentary_check_can_be_turned_off():
     assert (
         "commentary:target_response" not in v.check(triple(target_response="翻译：" + ZH_R)).reasons
     )
+
+
+def test_a_text_remembered_from_one_field_is_named_by_the_field_it_is_in():
+    # A field's own reasons are remembered by its text: the same loop met again, as a pivot
+    # response for another target language or as another field, names the field it is in now.
+    v = Validator(ValidationSettings(alignment=None))
+    loop = "I think so. " * 60
+    first = v.check(triple(pivot_response=loop)).reasons
+    again = v.check(triple(pivot_response=loop, target_lang="it", target_response=IT_R)).reasons
+    moved = v.check(triple(pivot_instruction=loop)).reasons
+    assert "repetition:pivot_response" in first
+    assert "repetition:pivot_response" in again
+    assert "repetition:pivot_instruction" in moved and "repetition:pivot_response" not in moved
+    assert v.check(triple(pivot_response=loop)).reasons == first
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        "  " + EN_R.upper() + "\n\n" + ZH_R,  # quoted back after spaces, in capitals
+        "\n" + EN_R.replace(" ", "\n") + "\n\n" + ZH_R,  # quoted back with its lines broken
+    ],
+)
+def test_a_pivot_quoted_back_is_found_whatever_its_case_and_spacing(validator, target):
+    assert "commentary:target_response" in validator.check(triple(target_response=target)).reasons
+
+
+@pytest.mark.parametrize("script", ["[\u4e00-\u9fff]", "(?:[\u4e00-\u9fff])"])
+def test_script_share_reads_a_character_class_and_any_other_pattern_alike(script):
+    # A script of one character class is counted in one pass; any other pattern word by word.
+    from plugdata.checks.validate import script_share
+    from plugdata.core.languages import Language
+
+    language = Language("xx", "Test", "XX:", "YY:", script)
+    assert script_share("介绍说明TypeScript和Duck Typing", language) == 0.625
+    assert script_share("只有中文", language) == 1.0
+    assert script_share("only English here", language) == 0.0
+    assert script_share("42 + 17", language) == 0.0

@@ -29,6 +29,8 @@ _NEEDS = {
     "\u200f": "\u0590-\u05ff\u0600-\u06ff\u0750-\u077f\u08a0-\u08ff\ufb1d-\ufdff\ufe70-\ufefe",
 }
 _NEIGHBOURS = {char: re.compile(f"[{letters}]") for char, letters in _NEEDS.items()}
+# Either kind: one pass over a text that holds neither (nearly every text) settles it.
+_EITHER = re.compile(f"{_NEVER.pattern}|{_INVISIBLE.pattern}")
 
 
 def stray_character(text: str) -> str | None:
@@ -40,6 +42,8 @@ def stray_character(text: str) -> str | None:
     >>> stray_character("नमस्\\u200dते"), stray_character("plain\\u200bspace")
     (None, 'U+200B')
     """
+    if _EITHER.search(text) is None:
+        return None
     found = _NEVER.search(text)
     if found:
         return f"U+{ord(found.group()):04X}"

@@ -67,6 +67,8 @@ def commentary(pivot: str, target: str, pivot_language: Language, language: Lang
     """
     one = "\n" not in target.strip()  # stripped: a line break has a line on either side
     added_preamble, added_note = _framing(target, language, one)
+    if not (added_preamble or added_note):
+        return _quotes(pivot, target)  # nothing added to excuse: the pivot's framing can wait
     had_preamble, had_note = _framing(pivot, pivot_language, one)
     if added_note and not had_note:
         had_note = _labelled(pivot)
@@ -79,6 +81,11 @@ def _quotes(pivot: str, target: str) -> bool:
     """Whether `target` opens with `pivot`, quoted back. Normalising a text's head gives the head
     of the normalised text, so the heads tell most pairs apart without reading the rest."""
     head = 2 * QUOTED_MIN_CHARS
+    # Case folding maps each character on its own, so the first characters after leading
+    # whitespace tell apart the heads of most pairs, a translation's above all.
+    first_a, first_b = pivot[:head].lstrip()[:1], target[:head].lstrip()[:1]
+    if first_a and first_b and first_a.casefold()[0] != first_b.casefold()[0]:
+        return False
     a, b = normalize_for_compare(pivot[:head]), normalize_for_compare(target[:head])
     n = min(len(a), len(b))
     if a[:n] != b[:n]:

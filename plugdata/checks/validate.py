@@ -14,6 +14,7 @@ import re
 import zlib
 from collections import Counter
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -25,7 +26,7 @@ from plugdata.checks.characters import stray_character
 from plugdata.checks.commentary import commentary
 from plugdata.checks.detect import DEFAULT_DETECTOR, DETECTORS, Detector, get_detector
 from plugdata.checks.scorers import scorer_options
-from plugdata.core.digests import digest
+from plugdata.core.digests import digest_bytes
 from plugdata.core.languages import HAN, KANA, LANGUAGES, Language, LanguageTable
 from plugdata.core.schema import AlignmentResult, LidResult
 from plugdata.core.textproc import (
@@ -193,13 +194,36 @@ def script_share(text: str, language: Language) -> float | None:
     pattern = language.script_pattern
     if pattern is None:
         return None
-    words = _WORD.findall(text)
-    if not words:
-        return 0.0
+    # Excluded letters and no words at all both give 0: the cheaper test first.
     excluded = language.script_excludes_pattern
     if excluded is not None and excluded.search(text):
         return 0.0
-    return sum(1 for w in words if pattern.match(w)) / len(words)
+    counter = _script_words(language.script)
+    if counter is not None:
+        # Each word, with itself again where it starts with a letter of the script: no
+        # Python-level call per word.
+        words = counter.findall(text)
+        if not words:
+            return 0.0
+        return (len(words) - words.count("")) / len(words)
+    words = _WORD.findall(text)
+    if not words:
+        return 0.0
+    return len(list(filter(pattern.match, words))) / len(words)
+
+
+# One character class ("[\uac00-\ud7af]", "[^\W\d]"): it matches a word when it matches the
+# word's first character, which a lookahead where the word starts sees as well.
+_ONE_CLASS = re.compile(r"\[\^?\]?(?:\\.|[^\\\]\[])*\]")
+
+
+@lru_cache(maxsize=32)
+def _script_words(script: str) -> re.Pattern[str] | None:
+    """For a script that is one character class: a pattern finding the same words as `_WORD`,
+    whose group holds the word when the script matches it and "" when not; else None."""
+    if not _ONE_CLASS.fullmatch(script):
+        return None
+    return re.compile(f"((?={script})(?:{_WORD.pattern}))|(?:{_WORD.pattern})")
 
 
 # -- single-field checks: each returns None (keep) or a reason code ------------------------------
@@ -219,10 +243,9 @@ def _marker_reason(text: str, languages: LanguageTable) -> str | None:
     return "marker-leak" if languages.find_marker(text) else None
 
 
-def _repetition_reason(text: str, settings: ValidationSettings) -> str | None:
-    """Degenerate loops: long text that compresses absurdly well, or lines said over and over
-    (see `line_loop`)."""
-    raw = text.encode("utf-8")
+def _repetition_reason(text: str, raw: bytes, settings: ValidationSettings) -> str | None:
+    """Degenerate loops: long text (`raw`: its UTF-8 bytes) that compresses absurdly well, or
+    lines said over and over (see `line_loop`)."""
     if len(raw) >= 300 and len(zlib.compress(raw, 1)) / len(raw) < settings.max_compression:
         return "repetition"
     return "repetition" if line_loop(prose_lines(text)) else None
@@ -246,9 +269,12 @@ def line_loop(lines: list[str]) -> bool:
     >>> line_loop(verse + ["I will stop now.", "And start again."] * 5)
     True
     """
-    lines = [line.strip() for line in lines if line.strip()]
+    if len(lines) < LOOP_COPIES:
+        return False  # too few lines for any line to come back often enough
+    lines = list(filter(None, map(str.strip, lines)))
     counts = Counter(lines)
-    if not counts or max(counts.values()) < LOOP_COPIES:
+    # With a line said LOOP_COPIES times there are at most len - LOOP_COPIES + 1 distinct ones.
+    if len(counts) > len(lines) - LOOP_COPIES + 1 or max(counts.values()) < LOOP_COPIES:
         return False  # the common case, decided without looking for blocks
     if any(n * 2 >= len(lines) and has_letters(line, 10) for line, n in counts.items()):
         return True
@@ -290,6 +316,9 @@ class Validator:
             get_detector(self.settings.detector) if self.settings.check_lid else None
         )
         self._lid_memo: dict[tuple[bytes, str, str], LidResult] = {}
+        # A field's own reasons (markers, loops, stray characters) by its text's digest: a
+        # pivot field comes back once per target language, a repeated response once per row.
+        self._field_memo: dict[bytes, tuple[str, ...]] = {}
         alignment = self.settings.alignment
         self.alignment = (
             None
@@ -369,15 +398,18 @@ class Validator:
                 verdict.reasons.append(f"{reason}:{name}")
             else:
                 sound.append(name)
+        keys = {}  # each field's digest: its text's verdicts are remembered under it
         for name in sound:
             text = triple[name]
-            for reason in (
-                _marker_reason(text, self.languages),
-                _repetition_reason(text, self.settings),
-                "control-character" if stray_character(text) else None,
-            ):
-                if reason:
-                    verdict.reasons.append(f"{reason}:{name}")
+            raw = text.encode("utf-8")  # once, for the loop check and the digest
+            key = keys[name] = digest_bytes(raw)
+            found = self._field_memo.get(key)
+            if found is None:
+                if len(self._field_memo) >= MEMO_LIMIT:
+                    self._field_memo.clear()
+                found = self._field_memo[key] = self._field_reasons(text, raw)
+            for reason in found:
+                verdict.reasons.append(f"{reason}:{name}")
         for pivot_name, target_name in zip(PIVOT_FIELDS, TARGET_FIELDS, strict=True):
             if pivot_name in sound and target_name in sound:
                 for reason in self._pair_reasons(triple, pivot_name, target_name):
@@ -385,7 +417,7 @@ class Validator:
         if self.settings.check_lid:
             for name in sound:
                 lang = triple["pivot_lang"] if name in PIVOT_FIELDS else triple["target_lang"]
-                result = self._memo_language(triple[name], lang, name)
+                result = self._memo_language(triple[name], keys[name], lang, name)
                 verdict.lid.append(result)
                 if result.basis.startswith("short"):
                     verdict.flags.append(f"lid-short:{name}")
@@ -402,10 +434,19 @@ class Validator:
         s = self.settings
         return has_letters(prose, s.min_letters) and has_words(prose, s.min_words)
 
-    def _memo_language(self, text: str, expected: str, field_name: str) -> LidResult:
+    def _field_reasons(self, text: str, raw: bytes) -> tuple[str, ...]:
+        """The reasons one field's text gives on its own (`raw`: its UTF-8 bytes)."""
+        found = (
+            _marker_reason(text, self.languages),
+            _repetition_reason(text, raw, self.settings),
+            "control-character" if stray_character(text) else None,
+        )
+        return tuple(reason for reason in found if reason)
+
+    def _memo_language(self, text: str, digest: bytes, expected: str, field_name: str) -> LidResult:
         # Pivot fields are checked once per target language with identical input; remember
-        # their verdicts so a four-language build pays for them once.
-        key = (digest(text), expected, field_name)
+        # their verdicts so a four-language build pays for them once. `digest`: the text's.
+        key = (digest, expected, field_name)
         found = self._lid_memo.get(key)
         if found is None:
             if len(self._lid_memo) >= MEMO_LIMIT:  # bounded: a big build's memory stays flat

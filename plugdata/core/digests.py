@@ -20,13 +20,18 @@ def digest(*texts: str) -> bytes:
     True
     """
     if len(texts) == 1:  # the common case, without the join
-        return hashlib.blake2b(texts[0].encode("utf-8", "surrogatepass"), digest_size=8).digest()
+        return digest_bytes(texts[0].encode("utf-8", "surrogatepass"))
     parts = []
     for text in texts:
         data = text.encode("utf-8", "surrogatepass")
         parts.append(len(data).to_bytes(8, "little"))
         parts.append(data)
     return hashlib.blake2b(b"".join(parts), digest_size=8).digest()
+
+
+def digest_bytes(data: bytes) -> bytes:
+    """`digest(text)` from the text's UTF-8 bytes, for a caller that has encoded it already."""
+    return hashlib.blake2b(data, digest_size=8).digest()
 
 
 class DigestSet:
