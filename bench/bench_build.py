@@ -31,6 +31,7 @@ from corpus import make_pair_files, write_recipe  # noqa: E402
 from report import result  # noqa: E402
 
 EXECUTOR = "local"  # --executor
+WORKERS: int | None = None  # --workers (None: the build's default, one per core)
 
 
 def _build_function():
@@ -41,7 +42,11 @@ def _build_function():
         from plugdata.pipeline.config import RunConfig
         from plugdata.pipeline.recipe import load_recipe
 
-        return build, load_recipe, {"config": RunConfig(quiet=True, executor=EXECUTOR)}
+        return (
+            build,
+            load_recipe,
+            {"config": RunConfig(quiet=True, executor=EXECUTOR, workers=WORKERS)},
+        )
     except ImportError:  # a checkout from before plugdata/ was grouped by role
         from plugdata.build import build
         from plugdata.recipe import load_recipe
@@ -147,15 +152,17 @@ def main() -> None:
         help="no other check refuses a row first: both fields of every row are scored",
     )
     parser.add_argument("--executor", choices=["local", "ray"], default="local")
+    parser.add_argument("--workers", type=int, help="worker processes (default: the build's)")
     parser.add_argument("--one", action="store_true", help=argparse.SUPPRESS)  # the child
     args = parser.parse_args()
-    global EXECUTOR
-    EXECUTOR = args.executor
+    global EXECUTOR, WORKERS
+    EXECUTOR, WORKERS = args.executor, args.workers
     if args.one:
         print(json.dumps(one_size(args.rows[0], args.runs, args.alignment, args.every_row)))
         return
     code = args.code.resolve()
     flags = ["--alignment", args.alignment, "--executor", args.executor]
+    flags += ["--workers", str(args.workers)] if args.workers else []
     flags += ["--every-row"] if args.every_row else []
     cells, numbers = [], []
     for rows in args.rows:
@@ -186,7 +193,10 @@ def main() -> None:
             f"{other['peak_rss_mb'] / 1024:.2f} GB"
         )
         numbers.append({"rows": rows, "ratios": ratios, "rounds": pairs})
-    label = f"{args.executor} executor, alignment {args.alignment}, medians of {args.runs}: "
+    workers = f", {args.workers} workers" if args.workers else ""
+    label = (
+        f"{args.executor} executor{workers}, alignment {args.alignment}, medians of {args.runs}: "
+    )
     result(label + "; ".join(cells), sizes=numbers)
 
 
