@@ -17,6 +17,7 @@ import datetime
 import json
 import os
 import platform
+import re
 import subprocess
 import sys
 import time
@@ -72,6 +73,9 @@ BENCHMARKS: dict[str, tuple[str, list[str], str | None]] = {
 }
 
 
+BASELINE: Path | None = None  # --baseline
+
+
 def machine() -> dict:
     cpu = ""
     try:
@@ -114,6 +118,15 @@ def run_one(name: str, baseline: Path | None, logs: Path) -> list[dict]:
     return [_run(name, [*command, compare, str(baseline)], logs)]
 
 
+def scrub(text: str, baseline: Path | None) -> str:
+    """`text` without a local path: this checkout is `.`, the baseline `BASELINE`, a temporary
+    folder `<tmp>` (results are committed and published with the docs)."""
+    if baseline is not None:
+        text = text.replace(str(baseline.resolve()), "BASELINE").replace(str(baseline), "BASELINE")
+    text = text.replace(str(HERE.parent), ".")
+    return re.sub(r"(?<![\w.])/tmp/[^\s\"',;)]*", "<tmp>", text)
+
+
 def shown(command: list[str]) -> str:
     """The command as the table shows it: no local path (the baseline is named in the header)."""
     words = ["python", f"bench/{Path(command[1]).name}"]
@@ -126,7 +139,7 @@ def _run(name: str, command: list[str], logs: Path) -> dict:
     before, started = load(), time.perf_counter()
     done = subprocess.run(command, capture_output=True, text=True, cwd=HERE.parent)
     seconds, after = time.perf_counter() - started, load()
-    (logs / f"{name}.log").write_text(done.stdout + done.stderr, encoding="utf-8")
+    (logs / f"{name}.log").write_text(scrub(done.stdout + done.stderr, BASELINE), "utf-8")
     found = parse(done.stdout) if done.returncode == 0 else None
     return {
         "name": name,
@@ -170,6 +183,8 @@ def main() -> int:
     parser.add_argument("--skip", nargs="+", choices=list(BENCHMARKS), default=[])
     parser.add_argument("--out", type=Path, default=HERE / "results")
     args = parser.parse_args()
+    global BASELINE
+    BASELINE = args.baseline
     date = datetime.date.today().isoformat()
     logs = args.out / date
     logs.mkdir(parents=True, exist_ok=True)
@@ -188,10 +203,8 @@ def main() -> int:
             rows.append(row)
             cell = (row["result"] or {}).get("headline", "failed")
             print(f"  {row['name']}: {cell}", file=sys.stderr, flush=True)
-    (args.out / f"{date}.json").write_text(
-        json.dumps({**header, "benchmarks": rows}, indent=2, ensure_ascii=False) + "\n",
-        encoding="utf-8",
-    )
+    text = json.dumps({**header, "benchmarks": rows}, indent=2, ensure_ascii=False) + "\n"
+    (args.out / f"{date}.json").write_text(scrub(text, args.baseline), encoding="utf-8")
     (args.out / f"{date}.md").write_text(table(rows, header), encoding="utf-8")
     print(table(rows, header))
     return 0 if all(row["result"] is not None for row in rows) else 1

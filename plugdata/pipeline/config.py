@@ -58,8 +58,11 @@ class RunConfig(BaseModel):
         description="Rows of a chunk per task of a worker.",
         json_schema_extra=_HIDDEN,
     )
+    # Measured on 2 cores: a second process checks 2,000 triples no faster than this one
+    # (0.24 s either way: what it saves, sending the rows and verdicts costs), while a build of
+    # 52,000 rows is 1.22x faster with two workers than with one.
     inline_rows: int = Field(
-        512,
+        2_048,
         ge=0,
         description="A chunk with fewer rows to check than this is done in this process.",
         json_schema_extra=_HIDDEN,
