@@ -165,16 +165,6 @@ def test_a_judge_run_from_the_cache_imports_no_sdk(tmp_path):
         assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 2000
 
 
-@pytest.mark.parametrize(
-    "text", ["plain", "", "\ud800", "x\udfff", "\U0001f600 whole pair", "中文 ok", "é\ud83d"]
-)
-def test_the_judge_reader_finds_lone_surrogates_as_the_corpus_reader_does(text):
-    from plugdata.sources.read import has_lone_surrogate as corpus_rule
-    from trainer.evalsets import has_lone_surrogate
-
-    assert has_lone_surrogate(text) == corpus_rule(text)
-
-
 def test_bench_judge_uses_its_own_cache_and_ends_with_a_result_line(tmp_path):
     user_cache = tmp_path / "user-cache"
     args = ["--items", "8", "--latency", "0.01", "--concurrency", "4", "--skip-baseline"]

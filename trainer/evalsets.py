@@ -8,6 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from plugdata.core.jsonl import read_json_file, read_json_lines
+from plugdata.core.textproc import has_lone_surrogate
 from plugdata.errors import PlugdataError
 from plugdata.remote.locations import check_dataset
 from trainer.summary import System
@@ -39,24 +40,6 @@ def load_eval_rows(
             f"{', '.join(sorted(missing))}); use e.g. {config.split('-')[0]}"
         )
     return data.to_list()
-
-
-def has_lone_surrogate(text: str) -> bool:
-    r"""Whether `text` holds half of a surrogate pair, which no UTF-8 writer accepts: what
-    `plugdata.sources.read.has_lone_surrogate` says, asked of the encoder itself, so that
-    reading answers does not import the corpus reader (and with it pyarrow and NumPy, a tenth
-    of a second of every judge run's start).
-
-    >>> has_lone_surrogate("\ud800"), has_lone_surrogate("\U0001f600 ok")
-    (True, False)
-    """
-    if text.isascii():
-        return False
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return True
-    return False
 
 
 def read_rows(path: Path, need: tuple[str, ...]) -> dict[str, dict]:

@@ -74,3 +74,20 @@ def _letters_pattern(n: int) -> re.Pattern[str]:
 def normalize_for_compare(text: str) -> str:
     """Case- and whitespace-insensitive form used to spot untranslated copies."""
     return fold_whitespace(text).casefold()
+
+
+LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def has_lone_surrogate(text: str) -> bool:
+    r"""Whether `text` holds half of a surrogate pair, which no UTF-8 writer accepts (JSON can
+    spell one: `"\ud800"`; a whole pair decodes to one character).
+
+    >>> import json
+    >>> has_lone_surrogate(json.loads('"\\ud800"'))
+    True
+    >>> has_lone_surrogate(json.loads('"\\ud83d\\ude00"'))  # a whole pair: one emoji
+    False
+    """
+    # `isascii` reads a flag of the string (no scan): most text of most corpora is ASCII.
+    return not text.isascii() and LONE_SURROGATE.search(text) is not None

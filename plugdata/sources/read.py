@@ -13,7 +13,6 @@ import contextlib
 import csv
 import json
 import math
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from importlib.resources import files
@@ -30,6 +29,7 @@ from plugdata.core.jsonl import (
     read_json_lines,
 )
 from plugdata.core.redact import public_path
+from plugdata.core.textproc import LONE_SURROGATE, has_lone_surrogate
 from plugdata.errors import SourceError
 from plugdata.sources.corpus import BUILTIN_PREFIX, Columns, Corpus, builtin_name_ok, keep_kind
 
@@ -40,11 +40,10 @@ _GUESSES = {
     "response": ("output", "response", "answer", "completion"),
     "id": ("id",),
 }
+
+
 # JSON may escape half of a surrogate pair ("\ud800"); Python decodes it into a string that
 # no UTF-8 encoder, and so no parquet or JSON Lines writer, accepts.
-_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
-
-
 @dataclass
 class Record:
     index: int  # position in the corpus, 0-based
@@ -123,18 +122,6 @@ def describe_corpus(corpus: Corpus, base_dir: Path) -> dict[str, Any]:
     return {"file": corpus_label(corpus, base_dir), "sha256": digest}
 
 
-def has_lone_surrogate(text: str) -> bool:
-    r"""Whether `text` holds half of a surrogate pair, which no UTF-8 writer accepts.
-
-    >>> has_lone_surrogate(json.loads('"\\ud800"'))
-    True
-    >>> has_lone_surrogate(json.loads('"\\ud83d\\ude00"'))  # a whole pair: one emoji
-    False
-    """
-    # `isascii` reads a flag of the string (no scan): most text of most corpora is ASCII.
-    return not text.isascii() and _LONE_SURROGATE.search(text) is not None
-
-
 def lone_surrogate_free(value: str, name: str, problems: list[str]) -> str:
     """`value` with every lone surrogate replaced by U+FFFD, so the row can still be written
     (to quarantine); `invalid-text:<name>` is added to `problems` when one was found."""
@@ -142,7 +129,7 @@ def lone_surrogate_free(value: str, name: str, problems: list[str]) -> str:
         return value
     if f"invalid-text:{name}" not in problems:
         problems.append(f"invalid-text:{name}")
-    return _LONE_SURROGATE.sub("\ufffd", value)
+    return LONE_SURROGATE.sub("\ufffd", value)
 
 
 # -- raw rows: (where, row) ------------------------------------------------------------------
