@@ -239,3 +239,13 @@ def test_a_libre_answer_later_than_the_timeout_is_a_transient_failure_that_was_s
     assert time.monotonic() - started < 0.9
     failure = failed.value.failure
     assert (failure.reason, failure.kind, failure.sent) == ("ReadTimeout", "transient", True)
+
+
+def test_an_answer_that_arrives_after_the_cache_closed_is_refused_in_one_line(tmp_path):
+    # A sending thread still in flight after Ctrl-C: its answer is not kept, and says so.
+    cache = SegmentCache(tmp_path / "c.sqlite")
+    cache.put(Segment("k", "b", "m", "en", "it", "1", "one", "uno"))
+    cache.close()
+    with pytest.raises(CacheError, match=r"closed; answers that came after are not kept \(1\)"):
+        cache.put(Segment("k2", "b", "m", "en", "it", "1", "two", "due"))
+    assert committed(tmp_path / "c.sqlite") == 1

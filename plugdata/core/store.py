@@ -59,6 +59,7 @@ class Store:
     def __init__(self, path: Path, *schema: str):
         self.path = Path(path)
         self.timeout = busy_timeout()
+        self.closed = False
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self._errors():
             self._db = self._open(schema)
@@ -146,6 +147,7 @@ class Store:
             self._db.execute("COMMIT")
 
     def close(self) -> None:
+        self.closed = True
         self._db.close()
 
 
@@ -184,5 +186,9 @@ class GroupedInserts:
         """`commit`, for a caller that holds the store's lock already."""
         with self._guard:
             rows, self._rows = self._rows, []
+        if rows and self._store.closed:  # a sending thread still in flight after Ctrl-C
+            raise CacheError(
+                f"{self._store.path}: closed; answers that came after are not kept ({len(rows)})"
+            )
         if rows:
             self._store.write_many(self._sql, rows)
