@@ -14,7 +14,7 @@ checkout (A/B); the server, corpus and this script are this checkout's. Ends wit
 `RESULT {json}` for scripts.
 
     python bench/bench_translate.py [--rows 500] [--runs 3] [--latency 0.05]
-        [--concurrency 16 64] [--baseline-texts 100 | --skip-baseline] [--code /work/before24]
+        [--concurrency 16 64] [--baseline-texts 100 | --skip-baseline] [--code ../other-checkout]
 """
 
 from __future__ import annotations
