@@ -127,7 +127,7 @@ def test_sigkill_mid_run_loses_at_most_the_answers_waiting_and_leaves_a_sound_ca
         kept = committed(cache)
         assert 200 <= answered < 700, "the kill should land mid-run"
         # Answered but not received: one request per sending thread; received but not
-        # committed: at most the writer's window.
+        # committed: at most the answers waiting to be committed.
         assert answered - kept <= CONCURRENCY + MAX_PENDING, (answered, kept)
         db = sqlite3.connect(cache)
         assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
@@ -138,7 +138,7 @@ def test_sigkill_mid_run_loses_at_most_the_answers_waiting_and_leaves_a_sound_ca
         again = [r["q"] for r in server.requests[before:]]
     # (A request the kill cut short reaches the server without its text.)
     first = {r["q"] for r in server.requests[:before] if "q" in r}
-    # Asked again: at most what was in flight and what the writer had not committed.
+    # Asked again: at most what was in flight and what was waiting to be committed.
     assert len(first & set(again)) <= CONCURRENCY + MAX_PENDING
 
 
