@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from plugdata.core.console import say
-from plugdata.core.store import CacheError, Store
+from plugdata.core.store import CacheError, GroupedInserts, Store
 
 CLAIMS_SCHEMA = (
     """
@@ -111,13 +111,21 @@ class ClaimSettings:
 
 class Claims:
     """The claims table of one cache file, used through the cache's own connection and lock;
-    `answers` is the cache's table of answers (keyed by `key`)."""
+    `answers` is the cache's table of answers (keyed by `key`). `pending`: the answers this
+    process has put and not yet committed (a cache that commits in groups), committed before
+    a claim is taken (so that this process finds its own answers) and before one is released
+    (so that another process finds them, instead of paying for them again)."""
 
     def __init__(
-        self, store: Store, lock: threading.Lock, answers: str, settings: ClaimSettings | None
+        self,
+        store: Store,
+        lock: threading.Lock,
+        answers: str,
+        settings: ClaimSettings | None,
+        pending: GroupedInserts | None = None,
     ) -> None:
         s = settings or ClaimSettings()
-        self.store, self.lock, self.answers = store, lock, answers
+        self.store, self.lock, self.answers, self.pending = store, lock, answers, pending
         self.ttl, self.clock, self.sleep, self.alive, self.say = (
             s.ttl,
             s.clock,
@@ -136,22 +144,24 @@ class Claims:
             return claim
         keys = list(units)
         now = self.clock()
-        with self.lock, self.store.transaction() as db:
-            # What killed processes left: lapsed claims count for nobody (the table holds only
-            # what is in flight, so this is quick).
-            db.execute("DELETE FROM claims WHERE expires <= ?", (now,))
-            answered, holders = _answered_and_holders(db, self.answers, keys)
-            for key in keys:
-                if key in answered:
-                    claim.answered += 1
-                elif key in holders and self._holds(*holders[key], now):
-                    claim.held[key] = units[key]
-                else:
-                    claim.mine[key] = units[key]
-            db.executemany(
-                "INSERT OR REPLACE INTO claims VALUES (?, ?, ?, ?, ?)",
-                [(key, self.host, self.pid, claim.token, now + self.ttl) for key in claim.mine],
-            )
+        with self.lock:
+            self._commit_pending()
+            with self.store.transaction() as db:
+                # What killed processes left: lapsed claims count for nobody (the table holds only
+                # what is in flight, so this is quick).
+                db.execute("DELETE FROM claims WHERE expires <= ?", (now,))
+                answered, holders = _answered_and_holders(db, self.answers, keys)
+                for key in keys:
+                    if key in answered:
+                        claim.answered += 1
+                    elif key in holders and self._holds(*holders[key], now):
+                        claim.held[key] = units[key]
+                    else:
+                        claim.mine[key] = units[key]
+                db.executemany(
+                    "INSERT OR REPLACE INTO claims VALUES (?, ?, ?, ?, ?)",
+                    [(key, self.host, self.pid, claim.token, now + self.ttl) for key in claim.mine],
+                )
         return claim
 
     def _holds(self, host: str, pid: int, expires: float, now: float) -> bool:
@@ -167,7 +177,12 @@ class Claims:
 
     def release(self, token: str) -> None:
         with self.lock:
+            self._commit_pending()
             self.store.execute("DELETE FROM claims WHERE token = ?", (token,))
+
+    def _commit_pending(self) -> None:
+        if self.pending is not None:
+            self.pending.commit_held()
 
     def settle(self, units: dict[str, Any], send: Callable[[dict[str, Any]], object]) -> None:
         """Have every unit of `units` answered in the cache or failed, paying once across the

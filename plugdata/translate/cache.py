@@ -106,8 +106,7 @@ class SegmentCache:
         self._lock = threading.Lock()
         self._answers = GroupedInserts(self._db, self._lock, _INSERT, MAX_PENDING)
         # What processes sharing this file are sending now (`claims`: for tests).
-        self.claims = _Claims(self._db, self._lock, "segments", claims)
-        self.claims.cache = self
+        self.claims = Claims(self._db, self._lock, "segments", claims, self._answers)
 
     def _select_in(self, sql: str, keys: list[str]) -> dict[str, str]:
         """`sql` (with `{marks}` for the keys) over `keys` in chunks SQLite accepts."""
@@ -230,16 +229,6 @@ class SegmentCache:
 
     def __exit__(self, *exc) -> None:
         self.close()
-
-
-class _Claims(Claims):
-    """The cache's claims: what this process put counts as answered when it claims again."""
-
-    cache: SegmentCache
-
-    def take(self, units):
-        self.cache.flush()
-        return super().take(units)
 
 
 class CacheExportOptions(BaseModel):

@@ -58,9 +58,8 @@ def verdict_check(options: JudgeOptions) -> Usable:
 
 class JudgmentCache:
     """SQLite (WAL): judgment key -> raw judge output. Only successful answers are stored,
-    committed in groups as they arrive (`plugdata.core.store.GroupedInserts`): `flush` commits
-    the rest, and the run calls it before its claims are released and before the file is
-    closed."""
+    committed in groups as they arrive (`plugdata.core.store.GroupedInserts`): the rest before
+    a claim is taken or released, and when the file is closed."""
 
     def __init__(self, path: Path, claims: ClaimSettings | None = None):
         self._db = Store(
@@ -73,7 +72,7 @@ class JudgmentCache:
             self._db, self._lock, "INSERT OR REPLACE INTO judgments VALUES (?, ?)"
         )
         # Judges sharing the file ask for each judgment once (`claims`: for tests).
-        self.claims = Claims(self._db, self._lock, "judgments", claims)
+        self.claims = Claims(self._db, self._lock, "judgments", claims, self._answers)
 
     def get(self, key: str) -> str | None:
         with self._lock:
@@ -254,10 +253,8 @@ def ask_all(
                 answered(done)
 
         def send(mine: dict[str, Request]) -> None:
-            try:
-                backend.judge_all(list(mine.values()), record, counters, progress)
-            finally:  # committed before the claims are released: others find the answers
-                cache.flush()
+            # Its answers are committed before its claims are released (`Claims.pending`).
+            backend.judge_all(list(mine.values()), record, counters, progress)
 
         # Another process sharing the cache may be asking for some of these: wait for its
         # answers rather than pay for them again.
