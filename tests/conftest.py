@@ -536,3 +536,16 @@ def local_ray():
         print(f"\nlocal Ray started in {time.monotonic() - started:.1f} s")
         yield
         ray.shutdown()
+
+
+def cli_commands(group, prefix: tuple[str, ...] = ()):
+    """(`"cache export"`, command) for every command under a click group, subgroups walked."""
+    import click
+
+    ctx = click.Context(group)
+    for name in group.list_commands(ctx):
+        command = group.get_command(ctx, name)
+        if isinstance(command, click.Group):
+            yield from cli_commands(command, (*prefix, name))
+        else:
+            yield " ".join((*prefix, name)), command

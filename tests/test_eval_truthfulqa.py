@@ -21,7 +21,7 @@ from trainer.options import JudgeOptions
 from .conftest import invoke, one_line_error, write_jsonl
 from .servers import ChatServer
 from .test_integrity_backends import closed_port
-from .test_judge import clean_judgment, plan_then_cap
+from .test_judge import clean_judgment, plan_then_cap, summaries_by_rule
 
 # Raw judge output per item: (truthfulness, informativeness), and the item's language.
 SCRIPT = {
@@ -529,13 +529,8 @@ def test_every_rule_gives_the_same_numbers_on_clean_judgments(tmp_path):
         item = re.search(r"Question (t\d+)", text).group(1)
         return script[(item, "truthfulness" if "- correct" in text else "informativeness")]
 
-    summaries = {}
     with ChatServer(translate=judge) as server:
-        for rule in VERDICT_RULES:
-            result = run(server.url, files, tmp_path / rule, "--verdict-rule", rule)
-            assert result.exit_code == 0, result.output
-            summaries[rule] = json.loads((tmp_path / rule / "summary.json").read_text())
-            assert summaries[rule].pop("verdict_rule") == rule
+        summaries = summaries_by_rule(run, server, files, tmp_path)
         assert len(server.requests) == 60  # the second rule re-read the cache
     assert summaries["last"] == summaries["paper"]
     assert summaries["last"]["errors"] == 0

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import RECIPE, corpus_rows, invoke, one_line_error, write_jsonl
+from .conftest import RECIPE, cli_commands, corpus_rows, invoke, one_line_error, write_jsonl
 from .hub_server import configure_endpoint
 
 
@@ -239,18 +239,6 @@ def test_languages_columns_line_up_in_terminal_cells():
             assert display_width(line[: line.index(cell)]) == start, line
 
 
-def _commands(group, prefix=()):
-    import click
-
-    ctx = click.Context(group)
-    for name in group.list_commands(ctx):
-        command = group.get_command(ctx, name)
-        if isinstance(command, click.Group):
-            yield from _commands(command, (*prefix, name))
-        else:
-            yield " ".join((*prefix, name)), command
-
-
 def test_help_marks_required_exactly_the_options_without_a_default():
     """Across every command: an option whose field has a default is never `[required]` (nor
     refused when left out), and one without a default always is."""
@@ -260,7 +248,7 @@ def test_help_marks_required_exactly_the_options_without_a_default():
     from plugdata.core.options import options_of
 
     checked = 0
-    for path, command in _commands(cli):
+    for path, command in cli_commands(cli):
         fields = options_of(command)
         ctx = click.Context(command, info_name=path)
         for param in command.params:

@@ -237,6 +237,18 @@ def test_every_rule_reads_a_clean_judgment_alike():
             assert parse_verdict(text, rule) == Verdict(winner, False), (rule, text)
 
 
+def summaries_by_rule(run, server, files, out) -> dict[str, dict]:
+    """Each verdict rule's summary.json, one `run` per rule against `server` (into `out/RULE`),
+    its `verdict_rule` checked and left out so that the summaries can be compared."""
+    summaries = {}
+    for rule in VERDICT_RULES:
+        result = run(server.url, files, out / rule, "--verdict-rule", rule)
+        assert result.exit_code == 0, result.output
+        summaries[rule] = json.loads((out / rule / "summary.json").read_text())
+        assert summaries[rule].pop("verdict_rule") == rule
+    return summaries
+
+
 def test_every_rule_gives_the_same_numbers_on_clean_judgments(tmp_path):
     rng = random.Random(11)
     ids = [f"q{n}" for n in range(40)]
@@ -255,13 +267,8 @@ def test_every_rule_gives_the_same_numbers_on_clean_judgments(tmp_path):
         item = re.search(r"Question (q\d+)", text).group(1)
         return script[(item, text.index("sys-") < text.index("base-"))]
 
-    summaries = {}
     with ChatServer(translate=judge) as server:
-        for rule in VERDICT_RULES:
-            result = run(server.url, files, tmp_path / rule, "--verdict-rule", rule)
-            assert result.exit_code == 0, result.output
-            summaries[rule] = json.loads((tmp_path / rule / "summary.json").read_text())
-            assert summaries[rule].pop("verdict_rule") == rule
+        summaries = summaries_by_rule(run, server, files, tmp_path)
         assert len(server.requests) == 80  # the second rule re-read the cache
     last = summaries["last"]
     assert last == summaries["paper"]

@@ -18,6 +18,19 @@ def _stored(path) -> dict[str, str]:
         other.close()
 
 
+def put_while_busy(cache: JudgmentCache, key: str, raw: str) -> None:
+    """`put` from a sending thread while another thread (committing, or taking a claim) holds
+    the file's lock: it must return at once, leaving the answer waiting."""
+    cache._lock.acquire()
+    try:
+        put = threading.Thread(target=cache.put, args=(key, raw))
+        put.start()
+        put.join(timeout=5)
+        assert not put.is_alive()  # it did not wait for the lock
+    finally:
+        cache._lock.release()
+
+
 def test_answers_put_from_32_threads_are_all_committed_by_flush(tmp_path):
     cache = JudgmentCache(tmp_path / "j.sqlite")
 
@@ -40,14 +53,8 @@ def test_answers_put_from_32_threads_are_all_committed_by_flush(tmp_path):
 
 def test_a_put_while_the_file_is_busy_returns_at_once_and_flush_commits_it(tmp_path):
     cache = JudgmentCache(tmp_path / "j.sqlite")
-    # Another thread committing (or a claim being taken) holds the file's lock.
-    cache._lock.acquire()
-    put = threading.Thread(target=cache.put, args=("k", "[[B]]"))
-    put.start()
-    put.join(timeout=5)
-    assert not put.is_alive()  # it did not wait for the lock
+    put_while_busy(cache, "k", "[[B]]")
     assert _stored(tmp_path / "j.sqlite") == {}  # not committed yet
-    cache._lock.release()
     cache.flush()
     assert _stored(tmp_path / "j.sqlite") == {"k": "[[B]]"}
     cache.close()
@@ -55,10 +62,6 @@ def test_a_put_while_the_file_is_busy_returns_at_once_and_flush_commits_it(tmp_p
 
 def test_close_commits_the_answers_still_waiting(tmp_path):
     cache = JudgmentCache(tmp_path / "j.sqlite")
-    cache._lock.acquire()
-    put = threading.Thread(target=cache.put, args=("late", "[[C]]"))
-    put.start()
-    put.join()  # it left the answer waiting
-    cache._lock.release()
+    put_while_busy(cache, "late", "[[C]]")  # it left the answer waiting
     cache.close()
     assert _stored(tmp_path / "j.sqlite") == {"late": "[[C]]"}

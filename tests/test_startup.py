@@ -16,7 +16,7 @@ import pytest
 
 from plugdata.cli import ModelCommand, cli
 
-from .conftest import write_jsonl
+from .conftest import cli_commands, write_jsonl
 from .servers import ChatServer
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -94,16 +94,6 @@ def test_a_command_help_loads_its_own_options_only():
     assert not {"openai", "matplotlib", "plugdata.pipeline.build"} & names
 
 
-def _commands(group: click.Group, prefix: tuple[str, ...] = ()):
-    ctx = click.Context(group)
-    for name in group.list_commands(ctx):
-        command = group.get_command(ctx, name)
-        if isinstance(command, click.Group):
-            yield from _commands(command, (*prefix, name))
-        else:
-            yield " ".join((*prefix, name)), command
-
-
 def _declared(command: ModelCommand) -> click.Command:
     """The same command with its options declared up front, by stacked `click_options`: how
     every command was written before their options were built on demand."""
@@ -134,7 +124,7 @@ def _described(command: click.Command, path: str) -> tuple:
 
 def test_every_command_built_on_demand_has_the_help_of_its_declared_options():
     checked = []
-    for path, command in _commands(cli):
+    for path, command in cli_commands(cli):
         if not isinstance(command, ModelCommand):
             continue
         described = [_described(c, path) for c in (command, _declared(command))]
