@@ -6,8 +6,8 @@ translations sent by `ray_send`'s actors. Ray is imported only inside the functi
 from __future__ import annotations
 
 import gc
-import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -66,28 +66,15 @@ class RayExecutor(Executor):
         a run that then fails is closed."""
         if self._actors:
             return make()
-        made: list[T] = []
-        failed: list[BaseException] = []
-
-        def work() -> None:
+        with ThreadPoolExecutor(1, thread_name_prefix="plugdata-read") as reader:
+            reading = reader.submit(make)
             try:
-                made.append(make())
-            except BaseException as exc:  # raised in this thread instead
-                failed.append(exc)
-
-        thread = threading.Thread(target=work, name="plugdata-read", daemon=True)
-        thread.start()
-        try:
-            connect(self.config.ray_address)
-        except BaseException:
-            thread.join()
-            for thing in made:
-                getattr(thing, "close", lambda: None)()
-            raise
-        thread.join()
-        if failed:
-            raise failed[0]
-        return made[0]
+                connect(self.config.ray_address)
+            except BaseException:
+                if reading.exception() is None:  # waits for it: nothing outlives the failure
+                    getattr(reading.result(), "close", lambda: None)()
+                raise
+            return reading.result()
 
     def pool(self, job: Job) -> _RayPool:
         settings = job.validator.spec()
