@@ -202,3 +202,19 @@ except Exception as exc:
 """
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.stdout.startswith(f"True --ray-address 127.0.0.1:{port}: no Ray cluster there")
+
+
+def test_an_actor_works_with_the_collector_off_and_its_model_frozen_as_a_forked_worker_does():
+    import gc
+
+    from plugdata.checks.validate import Validator
+    from plugdata.pipeline.executor.ray import _Worker
+
+    was_enabled = gc.isenabled()
+    try:
+        _Worker(*Validator().spec())  # what a Ray actor runs first, here in this process
+        assert not gc.isenabled() and gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
+        if was_enabled:
+            gc.enable()
