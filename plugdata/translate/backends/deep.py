@@ -82,9 +82,16 @@ def thread_session():
 
         session = _local.session = requests.Session()
         session.trust_env = False
-        env = os.environ
-        session.verify = env.get("REQUESTS_CA_BUNDLE") or env.get("CURL_CA_BUNDLE") or True
+        session.verify = _ca_bundle()
     return session
+
+
+def _ca_bundle() -> str:
+    """The certificates requests would trust: the environment's bundle, else certifi's."""
+    import certifi
+
+    env = os.environ
+    return env.get("REQUESTS_CA_BUNDLE") or env.get("CURL_CA_BUNDLE") or certifi.where()
 
 
 def proxies_for(url: str) -> dict[str, str]:
@@ -122,11 +129,7 @@ def _connections(url: str):
     proxy = proxies.get(urlsplit(url).scheme) or proxies.get("all")
     pools = _local.__dict__.setdefault("pools", {})
     if proxy not in pools:
-        import certifi
-
-        env = os.environ
-        ca = env.get("REQUESTS_CA_BUNDLE") or env.get("CURL_CA_BUNDLE") or certifi.where()
-        options = {"ca_certs": ca, "retries": False}
+        options = {"ca_certs": _ca_bundle(), "retries": False}
         pools[proxy] = (
             urllib3.ProxyManager(proxy, **options) if proxy else urllib3.PoolManager(**options)
         )
